@@ -1,0 +1,36 @@
+"""dedup: find duplicate and near-duplicate passages in text, grouped into ranked clusters."""
+
+from dedup._api import find_duplicates
+from dedup._errors import (
+    DedupError,
+    DuplicateKeyError,
+    IncompatibleIndexError,
+    IndexFormatError,
+    InvalidOptionError,
+    StorageError,
+)
+from dedup._index import DedupIndex
+from dedup._options import Options
+from dedup._result import Clusters
+from dedup._types import Alignment, Cluster, Match, Passage, Span
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Alignment",
+    "Cluster",
+    "Clusters",
+    "DedupError",
+    "DedupIndex",
+    "DuplicateKeyError",
+    "IncompatibleIndexError",
+    "IndexFormatError",
+    "InvalidOptionError",
+    "Match",
+    "Options",
+    "Passage",
+    "Span",
+    "StorageError",
+    "__version__",
+    "find_duplicates",
+]

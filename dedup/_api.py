@@ -1,0 +1,101 @@
+"""One-call entry points: find_duplicates for a single text."""
+
+from __future__ import annotations
+
+from dedup._cluster import Doc
+from dedup._engine import detect
+from dedup._options import Options
+from dedup._result import Clusters
+
+__all__ = ["check_text", "find_duplicates"]
+
+
+def check_text(text: object, name: str = "text") -> str:
+    """Return ``text`` if it is a ``str``; raise ``TypeError`` naming the argument otherwise."""
+    if not isinstance(text, str):
+        hint = (
+            " (decode bytes first, e.g. data.decode('utf-8'))" if isinstance(text, (bytes, bytearray)) else ""
+        )
+        raise TypeError(f"{name} must be str, got {type(text).__name__}{hint}")
+    return text
+
+
+def find_duplicates(
+    text: str,
+    *,
+    threshold: float = 0.55,
+    shingle_size: int = 1,
+    num_perm: int = 128,
+    seed: int = 1,
+    lsh_threshold: float = 0.1,
+    min_words: int = 3,
+    fusion: bool = True,
+    min_gain: float = 0.2,
+) -> Clusters:
+    """Find passages of ``text`` that restate each other, grouped into ranked clusters.
+
+    Parameters
+    ----------
+    text : str
+        The document.  Paragraphs are separated by blank lines, or are single
+        lines when the text has no blank line.
+    threshold : float, default 0.55
+        Verification cut in (0, 1]; higher keeps only closer restatements.
+    shingle_size : int, default 1
+        Words per MinHash shingle.
+    num_perm : int, default 128
+        MinHash permutations.
+    seed : int, default 1
+        MinHash seed; results are identical for the same seed in any process.
+    lsh_threshold : float, default 0.1
+        Jaccard level the LSH candidate search is tuned for.
+    min_words : int, default 3
+        Sentences with fewer words are ignored.
+    fusion : bool, default True
+        Also link a sentence to the two or more sentences it fuses.
+
+    Returns
+    -------
+    Clusters
+        A list of :class:`Cluster`, best score first, then by position.  It also
+        carries ``.matches`` and offers ``rethreshold``, ``to_records`` and
+        ``to_pandas``; in Jupyter it displays as HTML.
+
+    Raises
+    ------
+    TypeError
+        If ``text`` is not a ``str`` or an option has the wrong type.
+    InvalidOptionError
+        If an option is out of range (also a ``ValueError``).
+
+    Examples
+    --------
+    >>> import dedup
+    >>> text = (
+    ...     "- Lavrov chastised NATO for encouraging turmoil in Eastern Europe.\\n"
+    ...     "Markets were calm on Friday.\\n"
+    ...     "Lavrov slammed NATO for fanning turmoil in Eastern Europe."
+    ... )
+    >>> clusters = dedup.find_duplicates(text)
+    >>> for p in clusters[0].passages:
+    ...     print(p.span, p.text)
+    Span(start=2, end=66) Lavrov chastised NATO for encouraging turmoil in Eastern Europe.
+    Span(start=96, end=154) Lavrov slammed NATO for fanning turmoil in Eastern Europe.
+    >>> all(text[p.span.start:p.span.end] == p.text for p in clusters[0].passages)
+    True
+    """
+    check_text(text)
+    options = Options(
+        threshold=threshold,
+        shingle_size=shingle_size,
+        num_perm=num_perm,
+        seed=seed,
+        lsh_threshold=lsh_threshold,
+        min_words=min_words,
+        fusion=fusion,
+        min_gain=min_gain,
+    )
+    if not text.strip():
+        return Clusters(threshold=threshold)
+    detection = detect([Doc(None, text, 0)], options)
+    return Clusters._from_detection(detection, options.threshold)

@@ -1,0 +1,87 @@
+"""Detector settings: one frozen object, validated once, with the documented defaults."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from dedup._errors import InvalidOptionError
+
+__all__ = ["Options"]
+
+
+def _check_number(name: str, value: object, *, integer: bool) -> None:
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        expected = "an int" if integer else "a number"
+        raise TypeError(f"{name} must be {expected}, got {type(value).__name__}")
+    if not integer and not math.isfinite(float(value)):
+        raise InvalidOptionError(f"{name} must be finite, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """Settings shared by :func:`dedup.find_duplicates` and :class:`dedup.DedupIndex`.
+
+    Parameters
+    ----------
+    threshold : float, default 0.55
+        Verification cut in (0, 1]: sentence pairs scoring below it are not linked.
+    shingle_size : int, default 1
+        Words per shingle for MinHash (n-grams of content-word stems).  1 was
+        measured best: restatements that fuse two sentences share single words
+        far more often than word pairs (see ``benchmarks/``).
+    num_perm : int, default 128
+        MinHash permutations.
+    seed : int, default 1
+        Seed of the MinHash permutations (datasketch's ``RandomState`` draw).
+    lsh_threshold : float, default 0.1
+        Jaccard level the LSH banding is tuned for; lower finds more candidates.
+    min_words : int, default 3
+        Sentences with fewer words take no part.
+    fusion : bool, default True
+        Also link a sentence to two or more sources that together restate it.
+    min_gain : float, default 0.2
+        Share of a fused sentence's content each of its sources must add.
+    max_sources : int, default 3
+        Most sources one fused sentence is linked to.
+    """
+
+    threshold: float = 0.55
+    shingle_size: int = 1
+    num_perm: int = 128
+    seed: int = 1
+    lsh_threshold: float = 0.1
+    min_words: int = 3
+    fusion: bool = True
+    min_gain: float = 0.2
+    max_sources: int = 3
+
+    def __post_init__(self) -> None:
+        for name in ("threshold", "lsh_threshold", "min_gain"):
+            _check_number(name, getattr(self, name), integer=False)
+        for name in ("shingle_size", "num_perm", "seed", "min_words", "max_sources"):
+            _check_number(name, getattr(self, name), integer=True)
+        if not isinstance(self.fusion, bool):
+            raise TypeError(f"fusion must be a bool, got {type(self.fusion).__name__}")
+        if not 0.0 < self.threshold <= 1.0:
+            raise InvalidOptionError(f"threshold must be in (0, 1], got {self.threshold!r}")
+        if not 0.0 < self.lsh_threshold < 1.0:
+            raise InvalidOptionError(f"lsh_threshold must be in (0, 1), got {self.lsh_threshold!r}")
+        if not 0.0 < self.min_gain <= 1.0:
+            raise InvalidOptionError(f"min_gain must be in (0, 1], got {self.min_gain!r}")
+        if self.shingle_size < 1:
+            raise InvalidOptionError(f"shingle_size must be >= 1, got {self.shingle_size}")
+        if not 2 <= self.num_perm <= 4096:
+            raise InvalidOptionError(f"num_perm must be in [2, 4096], got {self.num_perm}")
+        if not 0 <= self.seed < 2**32:
+            raise InvalidOptionError(f"seed must be in [0, 2**32), got {self.seed}")
+        if self.min_words < 1:
+            raise InvalidOptionError(f"min_words must be >= 1, got {self.min_words}")
+        if self.max_sources < 2:
+            raise InvalidOptionError(f"max_sources must be >= 2, got {self.max_sources}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict form, e.g. for a saved index's build fingerprint."""
+        return asdict(self)

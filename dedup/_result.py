@@ -1,0 +1,122 @@
+"""The list-like result of a detection: clusters plus matches, records and re-thresholding."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from dedup._cluster import build
+from dedup._engine import Detection
+from dedup._errors import InvalidOptionError
+from dedup._types import Cluster, Match
+
+if TYPE_CHECKING:
+    import pandas
+
+__all__ = ["Clusters"]
+
+
+class Clusters(list[Cluster]):
+    """Clusters, best first; a plain ``list`` that also explains and displays itself.
+
+    Attributes
+    ----------
+    matches : tuple of Match
+        Every verified passage pair, best first (clusters join them transitively).
+    threshold : float
+        The verification cut these clusters were built with.
+    """
+
+    matches: tuple[Match, ...]
+    threshold: float
+    _detection: Detection | None
+
+    def __init__(
+        self,
+        clusters: list[Cluster] | None = None,
+        matches: tuple[Match, ...] = (),
+        *,
+        threshold: float = 1.0,
+        detection: Detection | None = None,
+    ) -> None:
+        super().__init__(clusters or [])
+        self.matches = matches
+        self.threshold = threshold
+        self._detection = detection
+
+    @classmethod
+    def _from_detection(cls, detection: Detection, threshold: float) -> Clusters:
+        clusters, matches = build(
+            detection.links, detection.sentences, detection.sent_doc, detection.docs, threshold
+        )
+        return cls(clusters, tuple(matches), threshold=threshold, detection=detection)
+
+    def rethreshold(self, threshold: float) -> Clusters:
+        """The clusters at another verification cut, without re-indexing.
+
+        Scores of every candidate above 0.3 (or the original threshold, if lower)
+        are kept, so any cut down to there is exact.
+
+        Examples
+        --------
+        >>> import dedup
+        >>> text = "The cat sat on the mat today.\\nA dog barked.\\nThe cat sat on a mat today."
+        >>> found = dedup.find_duplicates(text)
+        >>> len(found), len(found.rethreshold(1.0))
+        (1, 0)
+        """
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
+            raise TypeError(f"threshold must be a number, got {type(threshold).__name__}")
+        if self._detection is None:
+            return Clusters([c for c in self if c.score >= threshold], threshold=threshold)
+        floor = min(0.3, self._detection.options.threshold)
+        if not floor <= threshold <= 1.0:
+            raise InvalidOptionError(f"threshold must be in [{floor}, 1] to re-threshold, got {threshold!r}")
+        return Clusters._from_detection(self._detection, float(threshold))
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """One dict per passage: cluster id, cluster score, key, start, end, text."""
+        return [
+            {
+                "cluster": n,
+                "score": c.score,
+                "key": p.key,
+                "start": p.span.start,
+                "end": p.span.end,
+                "text": p.text,
+                "representative": p == c.representative,
+            }
+            for n, c in enumerate(self)
+            for p in c.passages
+        ]
+
+    def to_pandas(self) -> pandas.DataFrame:
+        """:meth:`to_records` as a pandas DataFrame (pandas is imported only here)."""
+        try:
+            import pandas as pd
+        except ImportError as err:  # pragma: no cover - depends on the environment
+            raise ImportError("to_pandas() needs pandas: pip install 'dedup[pandas]'") from err
+        columns = ["cluster", "score", "key", "start", "end", "text", "representative"]
+        return pd.DataFrame(self.to_records(), columns=columns)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON shape printed by ``python -m dedup --format json``."""
+        return {
+            "clusters": [
+                {
+                    "score": c.score,
+                    "passages": [
+                        {"key": p.key, "start": p.span.start, "end": p.span.end, "text": p.text}
+                        for p in c.passages
+                    ],
+                }
+                for c in self
+            ]
+        }
+
+    def _repr_html_(self) -> str:
+        from dedup._display import clusters_html
+
+        return clusters_html(self)
+
+    def __repr__(self) -> str:
+        return f"Clusters({list.__repr__(self)})"

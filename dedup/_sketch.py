@@ -1,0 +1,152 @@
+"""MinHash signatures computed in one numpy batch, and LSH banding over them.
+
+Signatures are bit-for-bit those of ``datasketch.MinHash`` (scheme ``affine32``)
+fed the same 32-bit shingle hashes with the same ``seed`` and ``num_perm``; the
+band/row split comes from datasketch's own optimal-parameter search.  This is
+the only module that imports datasketch.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import numpy.typing as npt
+from datasketch import MinHash
+from datasketch.lsh import _optimal_param
+
+__all__ = ["band_keys", "candidate_pairs", "lsh_params", "permutations", "signatures", "to_datasketch"]
+
+_U32 = np.uint32
+
+
+@lru_cache(maxsize=32)
+def permutations(num_perm: int, seed: int) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
+    """The ``(a, b)`` permutation parameters datasketch draws for ``(num_perm, seed)``."""
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=_U32) * _U32(2) + _U32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint64).astype(_U32)
+    a.setflags(write=False)
+    b.setflags(write=False)
+    return a, b
+
+
+def _fmix32(h: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
+    h = h ^ (h >> _U32(16))
+    h = h * _U32(0x85EBCA6B)
+    h = h ^ (h >> _U32(13))
+    h = h * _U32(0xC2B2AE35)
+    return h ^ (h >> _U32(16))
+
+
+def signatures(
+    hashes: npt.NDArray[np.uint32], offsets: npt.NDArray[np.int64], num_perm: int, seed: int
+) -> npt.NDArray[np.uint32]:
+    """MinHash signatures, one row per set, for sets given as runs of ``hashes``.
+
+    ``offsets[i]`` is where set ``i`` starts in ``hashes``; every set must be non-empty.
+    """
+    n_sets = offsets.size
+    out = np.empty((n_sets, num_perm), dtype=_U32)
+    if n_sets == 0:
+        return out
+    a, b = permutations(num_perm, seed)
+    mixed = _fmix32(hashes.astype(_U32, copy=False))
+    # Chunk the (num_perm x shingles) product so memory stays bounded on big batches.
+    chunk = max(1, (1 << 22) // num_perm)
+    ends = np.append(offsets[1:], hashes.size)
+    first = 0
+    while first < n_sets:
+        last = first
+        while last < n_sets and ends[last] - offsets[first] <= chunk:
+            last += 1
+        last = max(last, first + 1)
+        lo, hi = int(offsets[first]), int(ends[last - 1])
+        with np.errstate(over="ignore"):
+            phv = a[:, None] * mixed[None, lo:hi] + b[:, None]
+        out[first:last] = np.minimum.reduceat(phv, offsets[first:last] - lo, axis=1).T
+        first = last
+    return out
+
+
+def to_datasketch(signature: npt.NDArray[np.uint32], seed: int) -> MinHash:
+    """Wrap one signature row as a ``datasketch.MinHash`` (same scheme, seed and permutations)."""
+    a, b = permutations(signature.size, seed)
+    return MinHash(
+        seed=seed, hashvalues=signature.copy(), permutations=(a.copy(), b.copy()), scheme="affine32"
+    )
+
+
+@lru_cache(maxsize=64)
+def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
+    """``(bands, rows)`` from datasketch's optimal-parameter search (equal FP/FN weights)."""
+    b, r = _optimal_param(threshold, num_perm, 0.5, 0.5)
+    return int(b), int(r)
+
+
+def band_keys(sigs: npt.NDArray[np.uint32], bands: int, rows: int) -> npt.NDArray[np.uint64]:
+    """One 64-bit key per (set, band): a stable mix of the band's ``rows`` hash values."""
+    n = sigs.shape[0]
+    view = sigs[:, : bands * rows].reshape(n, bands, rows).astype(np.uint64)
+    acc = np.zeros((n, bands), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for k in range(rows):
+            acc = (acc ^ view[:, :, k]) * np.uint64(0x100000001B3) + np.uint64(k + 1)
+        acc ^= acc >> np.uint64(29)
+        acc *= np.uint64(0xBF58476D1CE4E5B9)
+        acc ^= acc >> np.uint64(32)
+    # Distinct bands never share a bucket: fold the band number in.
+    with np.errstate(over="ignore"):
+        acc += np.arange(bands, dtype=np.uint64)[None, :] * np.uint64(0x9E3779B97F4A7C15)
+    return acc
+
+
+def candidate_pairs(
+    keys: npt.NDArray[np.uint64], max_bucket: int = 256, max_per_row: int = 64
+) -> npt.NDArray[np.int64]:
+    """Pairs ``(i, j)``, ``i < j``, of rows sharing at least one band key, sorted.
+
+    Buckets holding more than ``max_bucket`` rows are skipped, and each row
+    keeps only the ``max_per_row`` partners it shares most bands with: both
+    limits bound the work on boilerplate or template sentences that share
+    common words, which would otherwise make the candidate count quadratic.
+    (Exact copies are found apart from LSH.)
+    """
+    n, bands = keys.shape
+    if n < 2:
+        return np.empty((0, 2), dtype=np.int64)
+    flat = keys.ravel()
+    ids = np.repeat(np.arange(n, dtype=np.int64), bands)
+    order = np.argsort(flat, kind="stable")
+    flat, ids = flat[order], ids[order]
+    boundaries = np.flatnonzero(np.diff(flat)) + 1
+    starts = np.concatenate(([0], boundaries))
+    sizes = np.diff(np.concatenate((starts, [flat.size])))
+    pairs: list[npt.NDArray[np.int64]] = []
+    for size in np.unique(sizes[(sizes > 1) & (sizes <= max_bucket)]):
+        group_starts = starts[sizes == size]
+        members = ids[group_starts[:, None] + np.arange(size)[None, :]]
+        ii, jj = np.triu_indices(int(size), k=1)
+        pairs.append(np.stack((members[:, ii].ravel(), members[:, jj].ravel()), axis=1))
+    if not pairs:
+        return np.empty((0, 2), dtype=np.int64)
+    allp = np.concatenate(pairs)
+    allp.sort(axis=1)
+    allp = allp[allp[:, 0] != allp[:, 1]]
+    codes, counts = np.unique(allp[:, 0] * n + allp[:, 1], return_counts=True)
+    lo, hi = codes // n, codes % n
+    if codes.size > max_per_row * n // 2:
+        keep = _top_per_row(lo, counts, max_per_row) | _top_per_row(hi, counts, max_per_row)
+        lo, hi = lo[keep], hi[keep]
+    return np.stack((lo, hi), axis=1)
+
+
+def _top_per_row(rows: npt.NDArray[np.int64], counts: npt.NDArray[np.int64], k: int) -> npt.NDArray[np.bool_]:
+    """Mask of the ``k`` entries with most shared bands for each row (ties: lower index)."""
+    order = np.lexsort((np.arange(rows.size), -counts, rows))
+    sorted_rows = rows[order]
+    first = np.searchsorted(sorted_rows, sorted_rows, side="left")
+    rank = np.arange(rows.size) - first
+    mask = np.zeros(rows.size, dtype=bool)
+    mask[order[rank < k]] = True
+    return mask

@@ -1,0 +1,227 @@
+"""Verification of candidate sentence pairs: scores, containment and aligned token spans.
+
+This is the only module importing rapidfuzz.  A candidate pair is scored by how
+much of one sentence's content (stemmed content words, names and figures
+weighted double) the other contains, and by rapidfuzz's character-level
+``ratio``; the aligned stretch of each sentence comes from rapidfuzz's
+longest-common-subsequence opcodes over the content words, so spans stay
+local even when a word recurs elsewhere in a long sentence.
+
+A sentence that fuses parts of several others (a news highlight built from two
+body sentences) is verified by greedy coverage: each source must add a fair
+share of the fused sentence's content that earlier sources did not cover, and
+together they must cover most of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz
+from rapidfuzz.distance import LCSseq
+
+from dedup._text import Sentence
+
+__all__ = ["Link", "Profile", "Verifier", "profile"]
+
+_ENTITY_WEIGHT = 2.0
+# Shrinks containment of very short sentences: 2 of 2 content words is weaker
+# evidence than 9 of 10.
+_SHRINK = 1.0
+# Partners considered per sentence by the greedy cover.
+_MAX_POOL = 32
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What verification needs of one sentence, computed once."""
+
+    weights: dict[str, float]  # content stem -> weight
+    total: float
+    stems: frozenset[str]
+    entities: frozenset[str]
+    content_pos: tuple[int, ...]  # token positions of content words
+    content_stems: tuple[str, ...]
+    norm: str
+    n_tokens: int
+
+
+def profile(sent: Sentence) -> Profile:
+    """Precompute the verification profile of a sentence."""
+    pos = tuple(i for i, c in enumerate(sent.content) if c)
+    if not pos:  # a sentence of stop words only: compare all of its words
+        pos = tuple(range(len(sent.stems)))
+    weights: dict[str, float] = {}
+    entities: set[str] = set()
+    for i in pos:
+        s = sent.stems[i]
+        w = _ENTITY_WEIGHT if sent.entity[i] else 1.0
+        if w > 1.0:
+            entities.add(s)
+        weights[s] = max(weights.get(s, 0.0), w)
+    return Profile(
+        weights=weights,
+        total=sum(weights.values()),
+        stems=frozenset(sent.stems),
+        entities=frozenset(entities),
+        content_pos=pos,
+        content_stems=tuple(sent.stems[i] for i in pos),
+        norm=sent.norm,
+        n_tokens=len(sent.stems),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A scored sentence pair: sentence ``i`` restates (part of) sentence ``j``.
+
+    ``span_i``/``span_j`` are token-index ranges ``[first, last)`` of the aligned
+    stretch in each sentence.
+    """
+
+    i: int
+    j: int
+    score: float
+    kind: str
+    span_i: tuple[int, int]
+    span_j: tuple[int, int]
+
+
+def _containment(a: Profile, b: Profile) -> float:
+    shared = sum(w for s, w in a.weights.items() if s in b.stems)
+    return shared / (a.total + _SHRINK)
+
+
+def _substitution_factor(a: Profile, b: Profile) -> float:
+    """1.0, or the overlap of the two sentences' names and figures when each has some the other lacks."""
+    if not (a.entities - b.stems and b.entities - a.stems):
+        return 1.0
+    shared = len(a.entities & b.entities)
+    return shared / len(a.entities | b.entities)
+
+
+def _aligned(a: Profile, b: Profile) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """Token ranges of the order-preserving alignment of the two sentences' content words."""
+    blocks = [m for m in LCSseq.editops(a.content_stems, b.content_stems).as_matching_blocks() if m.size]
+    if not blocks:
+        return None
+    pa = [a.content_pos[m.a + k] for m in blocks for k in range(m.size)]
+    pb = [b.content_pos[m.b + k] for m in blocks for k in range(m.size)]
+    return _trim(pa, a.n_tokens), _trim(pb, b.n_tokens)
+
+
+def _trim(positions: list[int], n_tokens: int) -> tuple[int, int]:
+    """Aligned token range, widened to the sentence edges when little is left out there."""
+    first, last = positions[0], positions[-1] + 1
+    if last - first >= 0.6 * n_tokens:  # most of the sentence: report all of it
+        return 0, n_tokens
+    slack = max(3, n_tokens // 5)
+    if first <= slack:
+        first = 0
+    if n_tokens - last <= slack:
+        last = n_tokens
+    return first, last
+
+
+class Verifier:
+    """Scores candidate pairs among a fixed list of sentences."""
+
+    def __init__(self, sentences: Sequence[Sentence], *, min_words: int) -> None:
+        self._sents = sentences
+        self._profiles = [profile(s) for s in sentences]
+        self._min_words = min_words
+
+    def eligible(self, i: int) -> bool:
+        """Whether sentence ``i`` is long enough to take part."""
+        return len(self._sents[i].words) >= self._min_words
+
+    def pair(self, i: int, j: int) -> Link | None:
+        """Symmetric score of a candidate pair: exact, or close in characters (rapidfuzz ratio).
+
+        Returns ``None`` for pairs that are not close in both directions; those
+        are judged by :meth:`cover`, which sees all partners of a sentence.
+        """
+        a, b = self._profiles[i], self._profiles[j]
+        full_a, full_b = (0, a.n_tokens), (0, b.n_tokens)
+        if a.norm == b.norm:
+            return Link(i, j, 1.0, "exact", full_a, full_b)
+        # Character-level similarity, rescaled so that unrelated prose (~0.5) scores 0.
+        ratio = max(0.0, 2.0 * fuzz.ratio(a.norm, b.norm, score_cutoff=50.0) / 100.0 - 1.0)
+        ratio *= _substitution_factor(a, b)
+        both = min(self.containment(i, j), self.containment(j, i))
+        score = max(ratio, both)
+        if score <= 0.0:
+            return None
+        return Link(i, j, round(score, 6), "near", full_a, full_b)
+
+    def containment(self, i: int, j: int) -> float:
+        """Share of sentence ``i``'s content found in sentence ``j``, in [0, 1).
+
+        Names and figures of ``i`` weigh double.  When both sentences carry
+        names or figures the other lacks, they make different statements about
+        different things ("X will be relegated if they lose and Y win" / "Z ...
+        and W draw"), and the share shrinks accordingly.
+        """
+        a, b = self._profiles[i], self._profiles[j]
+        return _containment(a, b) * _substitution_factor(a, b)
+
+    def cover(self, i: int, partners: Sequence[int], *, min_gain: float, max_sources: int) -> list[Link]:
+        """Which partners restate sentence ``i`` (contained in them, alone or together).
+
+        Greedy coverage: the partner containing most of ``i``'s content first,
+        then each partner adding at least ``min_gain`` of it that earlier ones
+        did not cover (a sentence that fuses two others), up to ``max_sources``.
+        Partners shorter than ``i`` are left to their own turn.  Every link is
+        scored with the share of ``i`` covered by all accepted partners together
+        (the first one's score also reflects names or figures it substitutes).
+        """
+        a = self._profiles[i]
+        if a.total <= 0:
+            return []
+        covered: set[str] = set()
+        picks: list[int] = []
+        pool = sorted(j for j in partners if self._profiles[j].total >= a.total)
+        if len(pool) > _MAX_POOL:  # only the partners containing most of ``i`` can be picked
+            closest = sorted(pool, key=lambda j: (-self.containment(i, j), self._profiles[j].norm))
+            pool = sorted(closest[:_MAX_POOL])
+        first_score = 0.0
+        while len(picks) < max_sources:
+            best, best_gain, best_new = -1, 0.0, 0
+            best_rank: tuple[float, float, str] = (0.0, 0.0, "")
+            for j in pool:
+                if j in picks:
+                    continue
+                stems = self._profiles[j].stems
+                new = [w for s, w in a.weights.items() if s in stems and s not in covered]
+                gain = sum(new)
+                if gain <= 0:
+                    continue
+                # Ties go to the closer, then the shorter partner, then by text: never
+                # by position, so that reordering paragraphs cannot change the result.
+                rank = (-gain, self._profiles[j].total, self._profiles[j].norm)
+                if best < 0 or rank < best_rank:
+                    best, best_gain, best_new, best_rank = j, gain, len(new), rank
+            if best < 0:
+                break
+            # A further source must add a fair share, and more than one word of it.
+            if picks and (best_gain / a.total < min_gain or best_new < 2):
+                break
+            if not picks:
+                first_score = self.containment(i, best)
+            picks.append(best)
+            covered.update(s for s in a.weights if s in self._profiles[best].stems)
+        if not picks:
+            return []
+        union = sum(a.weights[s] for s in covered) / (a.total + _SHRINK)
+        links = []
+        for n, j in enumerate(picks):
+            aligned = _aligned(a, self._profiles[j])
+            if aligned is None:
+                continue
+            if len(picks) == 1:
+                links.append(Link(i, j, round(first_score, 6), "near", aligned[0], aligned[1]))
+            else:
+                score = max(union, first_score) if n == 0 else union
+                links.append(Link(i, j, round(score, 6), "fusion", aligned[0], aligned[1]))
+        return links

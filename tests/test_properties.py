@@ -1,0 +1,82 @@
+"""Properties that hold for any text (hypothesis)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import dedup
+
+WORDS = st.sampled_from(
+    "river council budget harbour tunnel engineer winter museum railway festival village "
+    "senator vaccine orchard glacier battery lantern falcon pianist quarry satellite".split()
+)
+SENTENCE = st.lists(WORDS, min_size=4, max_size=12).map(lambda ws: " ".join(ws).capitalize() + ".")
+PARAGRAPHS = st.lists(SENTENCE, min_size=1, max_size=8)
+
+FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@FAST
+@given(st.text(max_size=400))
+def test_spans_slice_back_to_passage_text_for_any_text(text: str) -> None:
+    for c in dedup.find_duplicates(text):
+        assert 0.0 <= c.score <= 1.0
+        for p in c.passages:
+            assert text[p.span.start : p.span.end] == p.text
+
+
+@FAST
+@given(PARAGRAPHS, SENTENCE, st.integers(min_value=0, max_value=8))
+def test_an_exact_copy_of_any_sentence_is_always_found(paras: list[str], sentence: str, at: int) -> None:
+    paras = [*paras]
+    paras.insert(min(at, len(paras)), sentence)
+    paras.append(sentence)
+    text = "\n".join(paras)
+    first = text.index(sentence)
+    last = text.rindex(sentence)
+    clusters = dedup.find_duplicates(text)
+    assert any(
+        any(p.span.overlap(dedup.Span(first, first + len(sentence))) for p in c.passages)
+        and any(p.span.overlap(dedup.Span(last, last + len(sentence))) for p in c.passages)
+        for c in clusters
+    )
+
+
+def _grouping(paras: list[str]) -> set[frozenset[str]]:
+    text = "\n".join(paras)
+    return {frozenset(" ".join(p.text.split()) for p in c.passages) for c in dedup.find_duplicates(text)}
+
+
+@FAST
+@given(st.lists(SENTENCE, min_size=2, max_size=6, unique=True), st.randoms(use_true_random=False))
+def test_shuffling_paragraphs_does_not_change_which_passages_cluster(paras: list[str], rnd: object) -> None:
+    paras = paras + paras[:2]  # guarantee some duplicates
+    shuffled = list(paras)
+    rnd.shuffle(shuffled)  # type: ignore[attr-defined]
+    assert _grouping(paras) == _grouping(shuffled)
+
+
+def test_same_result_in_a_fresh_process(seed_text: str) -> None:
+    code = (
+        "import dedup, json, sys; text = sys.stdin.read(); "
+        "print(json.dumps(dedup.find_duplicates(text).to_json()))"
+    )
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", code],
+            input=seed_text,
+            capture_output=True,
+            text=True,
+            check=True,
+            env={"PYTHONHASHSEED": str(n), "PATH": ""},
+        ).stdout
+        for n in (1, 2)
+    ]
+    assert runs[0] == runs[1]
+    import json
+
+    assert json.loads(runs[0]) == dedup.find_duplicates(seed_text).to_json()
