@@ -65,23 +65,78 @@ def _ngram_hashes(tok: npt.NDArray[np.uint64], n: int) -> npt.NDArray[np.uint64]
         return _mix64(acc)
 
 
+def _token_hashes(tokens: Sequence[str]) -> npt.NDArray[np.uint64]:
+    get = _TOKEN_HASHES.get
+    values = [get(t) or _remember_hash(t) for t in tokens]
+    return np.array(values, dtype=np.uint64)
+
+
+# token -> hash; a plain dict is the cheapest cache lookup, bounded by clearing.
+_TOKEN_HASHES: dict[str, int] = {}
+_TOKEN_HASHES_LIMIT = 1 << 20
+
+
+def _remember_hash(token: str) -> int:
+    value = token_hash(token)
+    if len(_TOKEN_HASHES) >= _TOKEN_HASHES_LIMIT:
+        _TOKEN_HASHES.clear()
+    _TOKEN_HASHES[token] = value
+    return value
+
+
 def sentence_shingle_hashes(
     sentences: Sequence[Sentence], n: int
 ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]:
     """Hash every sentence's shingle set.
 
-    Returns the concatenated unique 32-bit shingle hashes and the start offset
-    of each sentence's run in that array (every sentence has at least one).
+    Returns the concatenated unique 32-bit shingle hashes (sorted within each
+    sentence) and the start offset of each sentence's run in that array (every
+    sentence has at least one).  All sentences are hashed in one numpy batch.
     """
-    parts: list[npt.NDArray[np.uint32]] = []
-    offsets = np.empty(len(sentences), dtype=np.int64)
-    pos = 0
-    for i, sent in enumerate(sentences):
-        tok = np.fromiter((token_hash(t) for t in shingle_tokens(sent)), dtype=np.uint64)
+    n_sents = len(sentences)
+    if n_sents == 0:
+        return np.empty(0, dtype=np.uint32), np.empty(0, dtype=np.int64)
+    per_sentence = [shingle_tokens(sent) for sent in sentences]
+    lengths = np.fromiter(map(len, per_sentence), dtype=np.int64, count=n_sents)
+    tok = _token_hashes([t for toks in per_sentence for t in toks])
+    starts = np.zeros(n_sents, dtype=np.int64)
+    np.cumsum(lengths[:-1], out=starts[1:])
+    if n == 1:
+        hashes64, owner = tok, np.repeat(np.arange(n_sents, dtype=np.int64), lengths)
+    else:
+        hashes64, owner = _batch_ngrams(tok, starts, lengths, n)
+    with np.errstate(over="ignore"):
+        h32 = (hashes64 >> np.uint64(32)).astype(np.uint32)
+    # Unique hashes per sentence: sort by (sentence, hash), drop repeats.
+    order = np.lexsort((h32, owner))
+    h32, owner = h32[order], owner[order]
+    keep = np.ones(h32.size, dtype=bool)
+    keep[1:] = (h32[1:] != h32[:-1]) | (owner[1:] != owner[:-1])
+    h32, owner = h32[keep], owner[keep]
+    offsets = np.searchsorted(owner, np.arange(n_sents, dtype=np.int64)).astype(np.int64)
+    return h32, offsets
+
+
+def _batch_ngrams(
+    tok: npt.NDArray[np.uint64], starts: npt.NDArray[np.int64], lengths: npt.NDArray[np.int64], n: int
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]]:
+    """N-gram hashes of every sentence (as :func:`_ngram_hashes` per sentence) and their owners."""
+    parts: list[npt.NDArray[np.uint64]] = []
+    owners: list[npt.NDArray[np.int64]] = []
+    long_rows = np.flatnonzero(lengths >= n)
+    if long_rows.size:
+        counts = lengths[long_rows] - n + 1
+        owner = np.repeat(long_rows, counts)
+        first = np.repeat(starts[long_rows] - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+        acc = tok[first]
         with np.errstate(over="ignore"):
-            hashes = np.unique((_ngram_hashes(tok, n) >> np.uint64(32)).astype(np.uint32))
-        offsets[i] = pos
-        pos += hashes.size
-        parts.append(hashes)
-    flat = np.concatenate(parts) if parts else np.empty(0, dtype=np.uint32)
-    return flat, offsets
+            for k in range(1, n):
+                acc = acc * _MUL + tok[first + k]
+            parts.append(_mix64(acc))
+        owners.append(owner)
+    # Sentences shorter than ``n`` make one shingle of all their words (or the word itself).
+    for row in np.flatnonzero(lengths < n).tolist():
+        lo = int(starts[row])
+        parts.append(_ngram_hashes(tok[lo : lo + int(lengths[row])], n))
+        owners.append(np.full(1, row, dtype=np.int64))
+    return np.concatenate(parts), np.concatenate(owners)

@@ -119,18 +119,22 @@ def candidate_pairs(
     ids = np.repeat(np.arange(n, dtype=np.int64), bands)
     order = np.argsort(flat, kind="stable")
     flat, ids = flat[order], ids[order]
-    boundaries = np.flatnonzero(np.diff(flat)) + 1
-    starts = np.concatenate(([0], boundaries))
-    sizes = np.diff(np.concatenate((starts, [flat.size])))
-    pairs: list[npt.NDArray[np.int64]] = []
-    for size in np.unique(sizes[(sizes > 1) & (sizes <= max_bucket)]):
-        group_starts = starts[sizes == size]
-        members = ids[group_starts[:, None] + np.arange(size)[None, :]]
-        ii, jj = np.triu_indices(int(size), k=1)
-        pairs.append(np.stack((members[:, ii].ravel(), members[:, jj].ravel()), axis=1))
-    if not pairs:
+    # Buckets are runs of equal keys; each member pairs with the members after it
+    # in its bucket, generated for all buckets at once (no loop over buckets).
+    new_bucket = np.empty(flat.size, dtype=bool)
+    new_bucket[0] = True
+    np.not_equal(flat[1:], flat[:-1], out=new_bucket[1:])
+    starts = np.flatnonzero(new_bucket)
+    sizes = np.diff(np.append(starts, flat.size))
+    ok = (sizes > 1) & (sizes <= max_bucket)
+    if not ok.any():
         return np.empty((0, 2), dtype=np.int64)
-    allp = np.concatenate(pairs)
+    bucket_end = np.repeat(starts + sizes, sizes)
+    after = np.where(np.repeat(ok, sizes), bucket_end - np.arange(flat.size) - 1, 0)
+    total = int(after.sum())
+    left = np.repeat(np.arange(flat.size, dtype=np.int64), after)
+    right = left + 1 + np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(after) - after, after)
+    allp = np.stack((ids[left], ids[right]), axis=1)
     allp.sort(axis=1)
     allp = allp[allp[:, 0] != allp[:, 1]]
     codes, counts = np.unique(allp[:, 0] * n + allp[:, 1], return_counts=True)

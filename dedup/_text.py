@@ -23,11 +23,12 @@ _LIST_MARKER = re.compile(r"(?:[-*•‣◦▪●–—+]|\(?\d{1,3}[.)])[^\S\n]
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f"
 _CJK_CHAR = re.compile(f"[{_CJK}]")
+_WORD_CHAR = rf"[^\W_{_CJK}]"  # a letter or digit that is not CJK
 _TOKEN = re.compile(
     rf"[{_CJK}]"  # one ideograph / kana per token (text without spaces)
     r"|\d+(?:[.,:]\d+)*"  # numbers: 10,000  3.5  12:30
     r"|(?:[^\W\d_]\.){2,}"  # dotted abbreviations: U.S.  e.g.
-    rf"|(?:(?![{_CJK}])[^\W_])+(?:['’ʼ](?:(?![{_CJK}])[^\W_])+)*"  # words, with inner apostrophes
+    rf"|{_WORD_CHAR}+(?:['’ʼ]{_WORD_CHAR}+)*"  # words, with inner apostrophes
 )
 
 # Sentence ends: terminal punctuation, optional closing quotes/brackets, then space.
@@ -197,22 +198,37 @@ def tokens(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return [m.span() for m in _TOKEN.finditer(text, start, end)]
 
 
+# raw token -> (word, stem, content, entity); bounded so that corpus runs cannot grow it forever.
+_TOKEN_INFO: dict[str, tuple[str, str, bool, bool]] = {}
+_TOKEN_INFO_LIMIT = 1 << 20
+
+
+def _token_info(raw: str) -> tuple[str, str, bool, bool]:
+    word = normalise_token(raw)
+    content = word not in STOPWORDS
+    first = raw[0]
+    info = (word, stem(word), content, content and (first.isupper() or first.isdigit()))
+    if len(_TOKEN_INFO) >= _TOKEN_INFO_LIMIT:
+        _TOKEN_INFO.clear()
+    _TOKEN_INFO[raw] = info
+    return info
+
+
 def _make_sentence(text: str, para: int, start: int, end: int) -> Sentence | None:
-    spans = tokens(text, start, end)
-    if not spans:
+    # The hot path of segmentation: one regex scan, one cached lookup per token,
+    # and ``zip(*...)`` to transpose per-token records into the per-field tuples.
+    matches = list(_TOKEN.finditer(text, start, end))
+    if not matches:
         return None
-    words = tuple(normalise_token(text[a:b]) for a, b in spans)
-    stems = tuple(stem(w) for w in words)
-    content = tuple(w not in STOPWORDS for w in words)
-    entity = tuple(
-        c and (text[a].isupper() or text[a].isdigit()) for c, (a, _) in zip(content, spans, strict=True)
-    )
+    get = _TOKEN_INFO.get
+    infos = [get(raw) or _token_info(raw) for raw in map(re.Match.group, matches)]
+    words, stems, content, entity = zip(*infos, strict=True)
     return Sentence(
         para=para,
         start=start,
         end=end,
-        tok_starts=tuple(a for a, _ in spans),
-        tok_ends=tuple(b for _, b in spans),
+        tok_starts=tuple(map(re.Match.start, matches)),
+        tok_ends=tuple(map(re.Match.end, matches)),
         words=words,
         stems=stems,
         content=content,
