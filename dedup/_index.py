@@ -1,19 +1,51 @@
-"""DedupIndex: many documents, each under a key, clustered together."""
+"""DedupIndex: a long-lived, thread-safe index of documents that answers "seen this before?".
+
+Each stored sentence gets an integer id; its LSH band keys (and an exact-copy
+key) go into a numpy :class:`~dedup._bandtable.BandTable`.  ``add``/``query``
+sketch the new text, look all of its keys up in one vectorised batch, and
+verify the candidates with the detector's scoring (:mod:`dedup._crossmatch`).
+Removal marks documents dead; ids are compacted and the table rebuilt once dead
+ids outnumber live ones, so an endless stream with eviction stays bounded.
+"""
 
 from __future__ import annotations
 
+import math
+import os
 import threading
+import time
 from collections.abc import Iterable, Iterator
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
 
 from dedup._api import check_text
+from dedup._bandtable import BandTable
 from dedup._cluster import Doc
+from dedup._crossmatch import Sketch, StoredDoc, cross_matches, sketch
 from dedup._engine import detect
-from dedup._errors import DuplicateKeyError
+from dedup._errors import DuplicateKeyError, IncompatibleIndexError, InvalidOptionError
 from dedup._options import Options
 from dedup._result import Clusters
+from dedup._sketch import lsh_params
+from dedup._text import Sentence, segment
+from dedup._types import Match
 
-__all__ = ["DedupIndex"]
+if TYPE_CHECKING:
+    from dedup._redis import RedisIndex
+
+__all__ = ["COMPACT_MIN", "MAX_BUCKET", "MAX_EXACT", "MAX_PER_SENTENCE", "DedupIndex"]
+
+#: Band buckets holding more sentences than this are skipped (as in the detector).
+MAX_BUCKET = 256
+#: Stored sentences kept per new sentence, those sharing most bands first (as in the detector).
+MAX_PER_SENTENCE = 64
+#: Exact copies of one sentence looked at (the newest ones).
+MAX_EXACT = 8
+#: Dead sentence ids tolerated before compaction (and never more than live ones).
+COMPACT_MIN = 4096
 
 
 def _check_key(key: object) -> str:
@@ -22,30 +54,116 @@ def _check_key(key: object) -> str:
     return key
 
 
+def check_time(name: str, value: object, *, positive: bool = False) -> float:
+    """``value`` as a float, or a clear error for non-numbers, NaN and infinities."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds, got {type(value).__name__}")
+    if not math.isfinite(value):
+        raise InvalidOptionError(f"{name} must be finite, got {value!r}")
+    if positive and value <= 0:
+        raise InvalidOptionError(f"{name} must be > 0, got {value!r}")
+    return float(value)
+
+
+def window_start(since: float | None, window: float | None, now: float) -> float:
+    """The earliest stored timestamp a lookup may match (``-inf`` for no limit)."""
+    start = -math.inf
+    if since is not None:
+        start = check_time("since", since)
+    if window is not None:
+        start = max(start, now - check_time("window", window, positive=True))
+    return start
+
+
+def top_per_row(rows: npt.NDArray[np.int64], counts: npt.NDArray[np.int64], k: int) -> npt.NDArray[np.bool_]:
+    """Mask of the ``k`` entries with the highest counts in each row (ties: earlier entry)."""
+    order = np.lexsort((np.arange(rows.size), -counts, rows))
+    sorted_rows = rows[order]
+    rank = np.arange(rows.size) - np.searchsorted(sorted_rows, sorted_rows, side="left")
+    mask = np.zeros(rows.size, dtype=bool)
+    mask[order[rank < k]] = True
+    return mask
+
+
+@dataclass(slots=True)
+class _Entry:
+    slot: int
+    text: str
+    timestamp: float
+    first: int  # first sentence id
+    count: int  # number of sentences
+
+
+def _grown(arr: npt.NDArray[Any], need: int) -> npt.NDArray[Any]:
+    if need <= arr.shape[0]:
+        return arr
+    size = max(need, 2 * arr.shape[0], 64)
+    out = np.zeros((size, *arr.shape[1:]), dtype=arr.dtype)
+    out[: arr.shape[0]] = arr
+    return out
+
+
 class DedupIndex:
-    """Documents under string keys; passages repeated within or across them, clustered.
+    """Documents under string keys; ``add`` reports which passages were stored before.
 
     Parameters
     ----------
+    max_docs : int, optional
+        Keep at most this many documents: each ``add`` evicts the oldest
+        (by timestamp) beyond it.
+    max_age : float, optional
+        Each ``add`` evicts documents older than ``max_age`` seconds before the
+        newest stored timestamp.
     **options
         Keyword options of :class:`dedup.Options` (``threshold``, ``num_perm``, …).
+
+    Notes
+    -----
+    All methods are thread-safe; ``add`` checks and stores in one atomic step,
+    so two threads adding near-identical texts cannot both see them as new.
+    ``clusters()`` equals running the detector on the stored documents.
 
     Examples
     --------
     >>> import dedup
     >>> index = dedup.DedupIndex()
     >>> index.add("a", "Troops are leaving the border region today.\\nMarkets were calm.")
-    >>> index.add("b", "Analysts expect a rebound.\\nTroops are leaving the border region today.")
+    []
+    >>> [m] = index.add("b", "Analysts expect a rebound.\\nTroops are leaving the border region today.")
+    >>> m.a.key, m.a.span, m.b.key, m.b.span, m.kind
+    ('b', Span(start=27, end=70), 'a', Span(start=0, end=43), 'exact')
+    >>> "a" in index, len(index), list(index)
+    (True, 2, ['a', 'b'])
     >>> for p in index.clusters()[0].passages:
     ...     print(p.key, p.span, p.text)
     a Span(start=0, end=43) Troops are leaving the border region today.
     b Span(start=27, end=70) Troops are leaving the border region today.
     """
 
-    def __init__(self, **options: Any) -> None:
+    def __init__(self, *, max_docs: int | None = None, max_age: float | None = None, **options: Any) -> None:
         self.options = Options(**options)
-        self._docs: dict[str, str] = {}
+        if max_docs is not None and (
+            isinstance(max_docs, bool) or not isinstance(max_docs, int) or max_docs < 1
+        ):
+            raise InvalidOptionError(f"max_docs must be an int >= 1, got {max_docs!r}")
+        self.max_docs = max_docs
+        self.max_age = None if max_age is None else check_time("max_age", max_age, positive=True)
+        self._bands, self._rows = lsh_params(self.options.lsh_threshold, self.options.num_perm)
         self._lock = threading.RLock()
+        self._docs: dict[str, _Entry] = {}
+        self._sents: dict[int, tuple[Sentence, ...]] = {}
+        self._slot_key: list[str | None] = []
+        self._slot_alive = np.zeros(0, dtype=bool)
+        self._slot_ts = np.zeros(0, dtype=np.float64)
+        self._n_slots = 0
+        self._sid_slot = np.zeros(0, dtype=np.int64)
+        self._sid_keys = np.zeros((0, self._bands + 1), dtype=np.uint64)
+        self._sid_ok = np.zeros(0, dtype=bool)
+        self._n_sids = 0
+        self._dead = 0
+        self._table = BandTable()
+
+    # -- construction ---------------------------------------------------------
 
     @classmethod
     def from_texts(cls, items: Iterable[tuple[str, str]], **options: Any) -> DedupIndex:
@@ -55,42 +173,296 @@ class DedupIndex:
             index.add(key, text)
         return index
 
-    def add(self, key: str, text: str, *, replace: bool = False) -> None:
-        """Store ``text`` under ``key``; an existing key raises :class:`DuplicateKeyError`."""
+    @classmethod
+    def from_redis(cls, url: str, *, name: str = "dedup", **options: Any) -> RedisIndex:
+        """An index kept in Redis at ``url``, shared by every process using the same ``name``.
+
+        See :class:`dedup._redis.RedisIndex`; needs the ``redis`` extra.
+        """
+        from dedup._redis import RedisIndex
+
+        return RedisIndex(url, name=name, **options)
+
+    # -- the scraper's calls ---------------------------------------------------
+
+    def add(
+        self,
+        key: str,
+        text: str,
+        *,
+        replace: bool = False,
+        timestamp: float | None = None,
+        since: float | None = None,
+        window: float | None = None,
+    ) -> list[Match]:
+        """Check ``text`` against every stored document, then store it under ``key``.
+
+        Checking and storing are one atomic step.
+
+        Parameters
+        ----------
+        key : str
+            Document key; an existing key raises :class:`DuplicateKeyError`
+            unless ``replace=True`` (the old text is dropped before the check).
+        text : str
+            The document.
+        timestamp : float, optional
+            Seconds since the epoch; default: now.  Used by eviction and windows.
+        since, window : float, optional
+            Match only stored documents with timestamps ``>= since`` and within
+            ``window`` seconds before ``timestamp``.
+
+        Returns
+        -------
+        list of Match
+            One per passage of ``text`` already stored: ``a`` is in ``text``
+            (key ``key``), ``b`` in a stored document, with the score; sorted
+            by position in ``text``.
+        """
         _check_key(key)
         check_text(text)
+        if not isinstance(replace, bool):
+            raise TypeError(f"replace must be a bool, got {type(replace).__name__}")
+        ts = time.time() if timestamp is None else check_time("timestamp", timestamp)
+        start = window_start(since, window, ts)
+        sents = tuple(segment(text))
+        sk = sketch(sents, self.options)
         with self._lock:
-            if key in self._docs and not replace:
-                raise DuplicateKeyError(
-                    f"key {key!r} is already in the index (pass replace=True to overwrite)"
-                )
-            self._docs[key] = text
+            if key in self._docs:
+                if not replace:
+                    raise DuplicateKeyError(
+                        f"key {key!r} is already in the index (pass replace=True to overwrite)"
+                    )
+                self._remove(key)
+            stored, pairs = self._candidates(sents, sk, start)
+            # Verified under the lock: a concurrent add must see this document's result.
+            matches = cross_matches(key, text, sents, stored, pairs, self.options)
+            self._insert(key, text, ts, sents, sk)
+            self._apply_policy()
+        return matches
+
+    def query(self, text: str, *, since: float | None = None, window: float | None = None) -> list[Match]:
+        """Like :meth:`add` without storing: passages of ``text`` already stored.
+
+        Matches have ``a.key is None`` (the queried text) and ``b`` in a stored
+        document.  ``window`` counts back from now.
+
+        Examples
+        --------
+        >>> import dedup
+        >>> index = dedup.DedupIndex()
+        >>> _ = index.add("old", "The mayor opened the new bridge on Tuesday.\\nIt cost ten million.")
+        >>> [m] = index.query("Crowds cheered. The mayor opened the new bridge on Tuesday.")
+        >>> m.a.text, m.b.key, m.score
+        ('The mayor opened the new bridge on Tuesday.', 'old', 1.0)
+        """
+        check_text(text)
+        start = window_start(since, window, time.time())
+        sents = tuple(segment(text))
+        sk = sketch(sents, self.options)
+        with self._lock:
+            stored, pairs = self._candidates(sents, sk, start)
+        return cross_matches(None, text, sents, stored, pairs, self.options)
 
     def remove(self, key: str) -> None:
         """Drop the document stored under ``key`` (``KeyError`` if absent)."""
+        _check_key(key)
         with self._lock:
-            del self._docs[_check_key(key)]
+            if key not in self._docs:
+                raise KeyError(key)
+            self._remove(key)
+
+    def evict(self, older_than: float) -> list[str]:
+        """Drop every document with a timestamp before ``older_than``; return their keys."""
+        limit = check_time("older_than", older_than)
+        with self._lock:
+            gone = [k for k, e in self._docs.items() if e.timestamp < limit]
+            for k in gone:
+                self._remove(k)
+        return gone
 
     def text(self, key: str) -> str:
         """The text stored under ``key``."""
-        return self._docs[key]
+        with self._lock:
+            return self._docs[key].text
+
+    def timestamp(self, key: str) -> float:
+        """The timestamp stored with ``key``."""
+        with self._lock:
+            return self._docs[key].timestamp
 
     def clusters(self) -> Clusters:
         """Clusters of passages repeated within or across the stored documents, best first."""
         with self._lock:
-            docs = [Doc(k, t, n) for n, (k, t) in enumerate(self._docs.items())]
+            docs = [Doc(k, e.text, n) for n, (k, e) in enumerate(self._docs.items())]
         if not docs:
             return Clusters(threshold=self.options.threshold)
         return Clusters._from_detection(detect(docs, self.options), self.options.threshold)
 
+    # -- persistence -------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the index to ``path`` atomically (see :mod:`dedup._persist` for the format)."""
+        from dedup._persist import save_index
+
+        save_index(self, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], **options: Any) -> DedupIndex:
+        """Read an index written by :meth:`save`.
+
+        Options given here must equal those the index was built with
+        (:class:`IncompatibleIndexError` otherwise); a truncated or corrupted
+        file raises :class:`IndexFormatError` naming it.
+        """
+        from dedup._persist import load_index
+
+        return load_index(cls, path, options)
+
+    # -- container protocol ------------------------------------------------------
+
     def __contains__(self, key: object) -> bool:
-        return key in self._docs
+        with self._lock:
+            return key in self._docs
 
     def __len__(self) -> int:
         return len(self._docs)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(list(self._docs))
+        with self._lock:
+            return iter(list(self._docs))
 
     def __repr__(self) -> str:
         return f"DedupIndex(documents={len(self)}, threshold={self.options.threshold})"
+
+    # -- internals (callers hold the lock) ----------------------------------------
+
+    def _sentences(self, slot: int, entry: _Entry) -> tuple[Sentence, ...]:
+        sents = self._sents.get(slot)
+        if sents is None:  # after load: segmentation is deterministic, ids line up
+            sents = tuple(segment(entry.text))
+            if len(sents) != entry.count:
+                raise IncompatibleIndexError(
+                    f"document {self._slot_key[slot]!r} segments into {len(sents)} sentences, "
+                    f"the index recorded {entry.count}: it was built by another dedup version"
+                )
+            self._sents[slot] = sents
+        return sents
+
+    def _candidates(
+        self, sents: tuple[Sentence, ...], sk: Sketch, start: float
+    ) -> tuple[list[StoredDoc], list[tuple[int, int, int]]]:
+        rows = np.flatnonzero(sk.eligible)
+        if rows.size == 0 or not self._docs:
+            return [], []
+        qi, sids = self._table.lookup(sk.bands[rows].ravel(), max_bucket=MAX_BUCKET)
+        new_sent = rows[qi // self._bands]
+        keep = self._usable(sids, start)
+        new_sent, sids = new_sent[keep], sids[keep]
+        if sids.size:
+            codes, counts = np.unique(new_sent * self._n_sids + sids, return_counts=True)
+            lo, hi = codes // self._n_sids, codes % self._n_sids
+            top = top_per_row(lo, counts, MAX_PER_SENTENCE)
+            found = set(zip(lo[top].tolist(), hi[top].tolist(), strict=True))
+        else:
+            found = set()
+        for i in rows.tolist():
+            exact = np.array(self._table.chain(int(sk.exact[i]), 4 * MAX_EXACT), dtype=np.int64)
+            exact = exact[self._usable(exact, start)][:MAX_EXACT]
+            found.update((i, s) for s in exact.tolist())
+        stored: list[StoredDoc] = []
+        index_of: dict[int, int] = {}
+        pairs: list[tuple[int, int, int]] = []
+        for i, sid in sorted(found):
+            slot = int(self._sid_slot[sid])
+            d = index_of.get(slot)
+            key = self._slot_key[slot]
+            assert key is not None
+            entry = self._docs[key]
+            if d is None:
+                d = index_of[slot] = len(stored)
+                stored.append(StoredDoc(key, entry.text, self._sentences(slot, entry), slot))
+            pairs.append((i, d, sid - entry.first))
+        return stored, pairs
+
+    def _usable(self, sids: npt.NDArray[np.int64], start: float) -> npt.NDArray[np.bool_]:
+        slots = self._sid_slot[sids]
+        ok: npt.NDArray[np.bool_] = self._slot_alive[slots] & self._sid_ok[sids]
+        if start > -math.inf:
+            ok &= self._slot_ts[slots] >= start
+        return ok
+
+    def _insert(self, key: str, text: str, ts: float, sents: tuple[Sentence, ...], sk: Sketch) -> None:
+        slot = self._n_slots
+        self._n_slots += 1
+        self._slot_key.append(key)
+        self._slot_alive = _grown(self._slot_alive, self._n_slots)
+        self._slot_ts = _grown(self._slot_ts, self._n_slots)
+        self._slot_alive[slot] = True
+        self._slot_ts[slot] = ts
+        first, n = self._n_sids, len(sents)
+        self._n_sids += n
+        self._sid_slot = _grown(self._sid_slot, self._n_sids)
+        self._sid_keys = _grown(self._sid_keys, self._n_sids)
+        self._sid_ok = _grown(self._sid_ok, self._n_sids)
+        self._sid_slot[first : first + n] = slot
+        if n:
+            self._sid_keys[first : first + n, :-1] = sk.bands
+            self._sid_keys[first : first + n, -1] = sk.exact
+        self._sid_ok[first : first + n] = sk.eligible
+        self._docs[key] = _Entry(slot, text, ts, first, n)
+        self._sents[slot] = sents
+        rows = np.flatnonzero(sk.eligible)
+        self._table.insert(
+            self._sid_keys[first + rows].ravel(),
+            np.repeat(first + rows, self._bands + 1).astype(np.int64),
+        )
+
+    def _remove(self, key: str) -> None:
+        entry = self._docs.pop(key)
+        self._slot_alive[entry.slot] = False
+        self._slot_key[entry.slot] = None
+        self._sents.pop(entry.slot, None)
+        self._dead += entry.count
+        if self._dead > max(COMPACT_MIN, self._n_sids - self._dead):
+            self._compact()
+
+    def _apply_policy(self) -> None:
+        if self.max_age is not None and self._docs:
+            newest = max(e.timestamp for e in self._docs.values())
+            for k in [k for k, e in self._docs.items() if e.timestamp < newest - self.max_age]:
+                self._remove(k)
+        if self.max_docs is not None and len(self._docs) > self.max_docs:
+            by_age = sorted(self._docs.items(), key=lambda kv: (kv[1].timestamp, kv[1].slot))
+            for k, _ in by_age[: len(self._docs) - self.max_docs]:
+                self._remove(k)
+
+    def _compact(self) -> None:
+        """Renumber live documents and sentences densely and rebuild the band table."""
+        live_slots = self._slot_alive[: self._n_slots]
+        new_slot = np.cumsum(live_slots) - 1
+        live_sids = live_slots[self._sid_slot[: self._n_sids]]
+        new_sid = np.cumsum(live_sids) - 1
+        self._sid_slot = new_slot[self._sid_slot[: self._n_sids][live_sids]]
+        self._sid_keys = self._sid_keys[: self._n_sids][live_sids]
+        self._sid_ok = self._sid_ok[: self._n_sids][live_sids]
+        self._n_sids = int(live_sids.sum())
+        self._slot_ts = self._slot_ts[: self._n_slots][live_slots]
+        self._slot_key = [k for k, alive in zip(self._slot_key, live_slots.tolist(), strict=False) if alive]
+        self._n_slots = len(self._slot_key)
+        self._slot_alive = np.ones(self._n_slots, dtype=bool)
+        sents: dict[int, tuple[Sentence, ...]] = {}
+        for entry in self._docs.values():
+            old = entry.slot
+            entry.slot = int(new_slot[old])
+            entry.first = int(new_sid[entry.first]) if entry.count else 0
+            if old in self._sents:
+                sents[entry.slot] = self._sents[old]
+        self._sents = sents
+        self._dead = 0
+        self._rebuild_table()
+
+    def _rebuild_table(self) -> None:
+        ok = np.flatnonzero(self._sid_ok[: self._n_sids])
+        self._table = BandTable(capacity=2 * ok.size * (self._bands + 1))
+        self._table.insert(self._sid_keys[ok].ravel(), np.repeat(ok, self._bands + 1).astype(np.int64))

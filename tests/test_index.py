@@ -1,0 +1,198 @@
+"""DedupIndex as a scraper uses it: add/query/remove, eviction, windows, threads, band table."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import dedup
+import dedup._index
+from dedup._bandtable import BandTable
+
+BRIDGE = "The mayor opened the new bridge over the river on Tuesday morning."
+FIRE = "Firefighters contained the warehouse blaze after six hours of work."
+RATES = "The central bank left interest rates unchanged for a third month."
+WEATHER = "Heavy snow is expected across the northern hills this weekend."
+
+
+def test_add_reports_nothing_for_a_new_document() -> None:
+    index = dedup.DedupIndex()
+    assert index.add("a", f"{BRIDGE}\n\n{FIRE}") == []
+    assert index.add("b", f"{RATES}\n\n{WEATHER}") == []
+
+
+def test_add_reports_the_stored_passage_a_new_text_repeats() -> None:
+    index = dedup.DedupIndex()
+    old = f"{FIRE}\n\n{BRIDGE}"
+    new = f"{RATES}\n\n{BRIDGE}"
+    index.add("old", old)
+    [m] = index.add("new", new)
+    assert (m.a.key, m.b.key, m.kind, m.score) == ("new", "old", "exact", 1.0)
+    assert new[m.a.span.start : m.a.span.end] == m.a.text == BRIDGE
+    assert old[m.b.span.start : m.b.span.end] == m.b.text == BRIDGE
+
+
+def test_add_reports_a_reworded_passage_as_a_near_match() -> None:
+    index = dedup.DedupIndex()
+    index.add("old", f"{FIRE}\n\nLavrov chastised NATO for encouraging turmoil in Eastern Europe.")
+    matches = index.add("new", "On Friday, Lavrov slammed NATO for fanning turmoil in Eastern Europe.")
+    assert [(m.b.key, m.kind) for m in matches] == [("old", "near")]
+    assert 0.55 <= matches[0].score < 1.0
+
+
+def test_query_finds_matches_without_storing() -> None:
+    index = dedup.DedupIndex()
+    index.add("old", BRIDGE)
+    [m] = index.query(f"{RATES} {BRIDGE}")
+    assert m.a.key is None and m.b.key == "old"
+    assert len(index) == 1 and list(index) == ["old"]
+
+
+def test_readding_a_key_raises_unless_replaced() -> None:
+    index = dedup.DedupIndex()
+    index.add("k", BRIDGE)
+    with pytest.raises(dedup.DuplicateKeyError, match="replace=True"):
+        index.add("k", FIRE)
+    # The replaced version is dropped before the check: the new text is not matched to itself.
+    assert index.add("k", BRIDGE, replace=True) == []
+    assert index.text("k") == BRIDGE and len(index) == 1
+
+
+def test_removed_documents_are_no_longer_matched() -> None:
+    index = dedup.DedupIndex()
+    index.add("a", BRIDGE)
+    index.remove("a")
+    assert "a" not in index and index.query(BRIDGE) == []
+    with pytest.raises(KeyError):
+        index.remove("a")
+
+
+def test_matches_agree_with_the_detector_on_the_same_documents() -> None:
+    first = f"{FIRE}\n\nLavrov chastised NATO for encouraging turmoil in Eastern Europe.\n\n{RATES}"
+    second = f"{WEATHER}\n\nOn Friday, Lavrov slammed NATO for fanning turmoil in Eastern Europe.\n\n{RATES}"
+    index = dedup.DedupIndex()
+    index.add("first", first)
+    added = index.add("second", second)
+    detected = index.clusters().matches
+    as_pairs = {(m.a.span, m.b.span, m.score) for m in added}
+    assert as_pairs == {(m.b.span, m.a.span, m.score) for m in detected}
+
+
+def test_evict_drops_documents_older_than_a_time() -> None:
+    index = dedup.DedupIndex()
+    index.add("old", BRIDGE, timestamp=100.0)
+    index.add("new", FIRE, timestamp=200.0)
+    assert index.evict(older_than=150.0) == ["old"]
+    assert list(index) == ["new"] and index.query(BRIDGE) == []
+
+
+def test_max_docs_keeps_the_newest_documents() -> None:
+    index = dedup.DedupIndex(max_docs=2)
+    for n, text in enumerate([BRIDGE, FIRE, RATES]):
+        index.add(f"d{n}", text, timestamp=float(n))
+    assert list(index) == ["d1", "d2"]
+
+
+def test_max_age_evicts_documents_older_than_the_newest_by_that_much() -> None:
+    index = dedup.DedupIndex(max_age=10.0)
+    index.add("a", BRIDGE, timestamp=0.0)
+    index.add("b", FIRE, timestamp=5.0)
+    index.add("c", RATES, timestamp=12.0)
+    assert list(index) == ["b", "c"]
+
+
+def test_window_limits_matches_to_recent_documents() -> None:
+    index = dedup.DedupIndex()
+    index.add("old", BRIDGE, timestamp=1000.0)
+    assert index.add("late", BRIDGE, timestamp=5000.0, window=3600.0) == []
+    [m] = index.add("later", BRIDGE, timestamp=5001.0, window=3600.0)
+    assert m.b.key == "late"
+    assert [m.b.key for m in index.query(BRIDGE, since=4000.0)] == ["late", "later"]
+
+
+def test_bad_arguments_raise_clear_errors() -> None:
+    index = dedup.DedupIndex()
+    with pytest.raises(TypeError, match="text must be str"):
+        index.add("k", b"bytes")  # type: ignore[arg-type]
+    with pytest.raises(dedup.InvalidOptionError, match="timestamp must be finite"):
+        index.add("k", BRIDGE, timestamp=float("nan"))
+    with pytest.raises(dedup.InvalidOptionError, match="max_docs"):
+        dedup.DedupIndex(max_docs=0)
+    with pytest.raises(dedup.InvalidOptionError, match="window must be > 0"):
+        index.query(BRIDGE, window=-1)
+
+
+def test_compaction_after_many_removals_keeps_results(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dedup._index, "COMPACT_MIN", 4)
+    index = dedup.DedupIndex()
+    texts = [BRIDGE, FIRE, RATES, WEATHER, "Lavrov chastised NATO for encouraging turmoil in Eastern Europe."]
+    for n, text in enumerate(texts):
+        index.add(f"k{n}", f"{text}\n\nItem {n} of the morning bulletin was read aloud.")
+    for n in range(3):
+        index.remove(f"k{n}")
+    assert index._dead == 0 and index._n_sids == 4  # compacted: only k3 and k4 are left
+    [m] = index.query(WEATHER)
+    assert m.b.key == "k3" and m.b.text == WEATHER
+    assert index.query(BRIDGE) == []
+    assert index.add("k0", BRIDGE) == []
+    assert [m.b.key for m in index.query(f"{FIRE} {BRIDGE}")] == ["k0"]
+
+
+def test_concurrent_adds_of_the_same_text_see_it_new_exactly_once() -> None:
+    index = dedup.DedupIndex()
+    stories = [BRIDGE, FIRE, RATES, WEATHER]
+    results: dict[str, list[dedup.Match]] = {}
+    barrier = threading.Barrier(8)
+
+    def worker(w: int) -> None:
+        barrier.wait()
+        for n, story in enumerate(stories):
+            key = f"w{w}-s{n}"
+            results[key] = index.add(key, f"Update {w}.\n\n{story}")
+
+    threads = [threading.Thread(target=worker, args=(w,)) for w in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(index) == 32
+    for n in range(len(stories)):
+        fresh = [k for k, ms in results.items() if k.endswith(f"-s{n}") and not ms]
+        assert len(fresh) == 1
+
+
+def _reference(pairs: list[tuple[int, int]], queries: list[int], max_bucket: int) -> list[tuple[int, int]]:
+    table: dict[int, list[int]] = {}
+    for key, sid in pairs:
+        table.setdefault(key, []).append(sid)
+    hits = [
+        (q, s)
+        for q, key in enumerate(queries)
+        if 0 < len(table.get(key, [])) <= max_bucket
+        for s in table[key]
+    ]
+    return sorted(hits)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    batches=st.lists(
+        st.lists(st.tuples(st.integers(1, 40), st.integers(0, 10_000)), max_size=60), min_size=1, max_size=5
+    ),
+    queries=st.lists(st.integers(1, 45), max_size=30),
+    max_bucket=st.integers(1, 8),
+)
+def test_band_table_lookup_equals_a_dict_of_lists(
+    batches: list[list[tuple[int, int]]], queries: list[int], max_bucket: int
+) -> None:
+    table = BandTable(capacity=16)  # small, so that growing is exercised
+    for batch in batches:
+        keys = np.array([k for k, _ in batch], dtype=np.uint64)
+        table.insert(keys, np.array([s for _, s in batch], dtype=np.int64))
+    qi, sids = table.lookup(np.array(queries, dtype=np.uint64), max_bucket=max_bucket)
+    got = sorted(zip(qi.tolist(), sids.tolist(), strict=True))
+    assert got == _reference([p for b in batches for p in b], queries, max_bucket)

@@ -1,0 +1,142 @@
+"""Saving and loading an index: round trip, fingerprint checks, damaged files, atomic writes."""
+
+from __future__ import annotations
+
+import json
+import struct
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import dedup
+from dedup._persist import FORMAT_VERSION, MAGIC
+
+STORIES = [
+    "The mayor opened the new bridge over the river on Tuesday morning.",
+    "Firefighters contained the warehouse blaze after six hours of work.",
+    "The central bank left interest rates unchanged for a third month.",
+    "Heavy snow is expected across the northern hills this weekend.",
+]
+
+
+def _index(**options: object) -> dedup.DedupIndex:
+    index = dedup.DedupIndex(**options)  # type: ignore[arg-type]
+    for n, story in enumerate(STORIES):
+        index.add(f"doc{n}", f"Bulletin {n} follows.\n\n{story}", timestamp=1000.0 + n)
+    index.add("gone", "Lavrov chastised NATO for encouraging turmoil in Eastern Europe.")
+    index.remove("gone")
+    return index
+
+
+def test_a_loaded_index_answers_like_the_saved_one(tmp_path: Path, seed_text: str) -> None:
+    index = _index()
+    index.add("seed", seed_text, timestamp=2000.0)
+    path = tmp_path / "news.idx"
+    index.save(path)
+    loaded = dedup.DedupIndex.load(path)
+    assert list(loaded) == list(index) and "gone" not in loaded
+    assert [loaded.timestamp(k) for k in loaded] == [index.timestamp(k) for k in index]
+    probe = f"{STORIES[2]}\n\n{seed_text[:800]}"
+    assert loaded.query(probe) == index.query(probe)
+    assert loaded.clusters() == index.clusters()
+    assert loaded.add("more", STORIES[0]) == index.add("more", STORIES[0])
+
+
+def test_loading_with_other_options_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "a.idx"
+    _index(threshold=0.6).save(path)
+    assert dedup.DedupIndex.load(path).options.threshold == 0.6
+    assert dedup.DedupIndex.load(path, threshold=0.6).options.threshold == 0.6
+    with pytest.raises(dedup.IncompatibleIndexError, match=r"threshold: saved 0.6, asked 0.7"):
+        dedup.DedupIndex.load(path, threshold=0.7)
+
+
+def _rewrite_header(path: Path, change: dict[str, object], version: int = FORMAT_VERSION) -> None:
+    data = path.read_bytes()
+    _, _, head_len = struct.unpack_from("<8sII", data)
+    header = json.loads(data[16 : 16 + head_len])
+    header["fingerprint"].update(change)
+    head = json.dumps(header).encode().ljust(head_len)
+    assert len(head) == head_len
+    path.write_bytes(struct.pack("<8sII", MAGIC, version, head_len) + head + data[16 + head_len :])
+
+
+def test_a_newer_format_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "a.idx"
+    _index().save(path)
+    _rewrite_header(path, {}, version=FORMAT_VERSION + 1)
+    with pytest.raises(dedup.IncompatibleIndexError, match="format version 2"):
+        dedup.DedupIndex.load(path)
+
+
+def test_a_damaged_byte_is_reported_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "a.idx"
+    _index().save(path)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x40
+    path.write_bytes(bytes(data))
+    with pytest.raises(dedup.IndexFormatError, match=r"a\.idx.*checksum"):
+        dedup.DedupIndex.load(path)
+
+
+def test_a_changed_hash_scheme_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "a.idx"
+    _index().save(path)
+    _rewrite_header(path, {"shingle_hash_scheme": "md5-words"})
+    with pytest.raises((dedup.IncompatibleIndexError, dedup.IndexFormatError)):
+        dedup.DedupIndex.load(path)  # checksum or fingerprint: never silently loaded
+
+
+@pytest.mark.parametrize("keep", [0, 10, 100, 1000, -1])
+def test_a_truncated_file_is_reported(tmp_path: Path, keep: int) -> None:
+    path = tmp_path / "a.idx"
+    _index().save(path)
+    data = path.read_bytes()
+    path.write_bytes(data[:keep])
+    with pytest.raises(dedup.IndexFormatError, match=r"a\.idx"):
+        dedup.DedupIndex.load(path)
+
+
+def test_a_file_that_is_not_an_index_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("just some notes, long enough to pass the size check ........." * 3)
+    with pytest.raises(dedup.IndexFormatError, match="signature"):
+        dedup.DedupIndex.load(path)
+
+
+def test_a_missing_file_raises_storage_error(tmp_path: Path) -> None:
+    with pytest.raises(dedup.StorageError, match=r"missing\.idx"):
+        dedup.DedupIndex.load(tmp_path / "missing.idx")
+
+
+def test_a_save_that_fails_midway_leaves_the_previous_file(tmp_path: Path) -> None:
+    path = tmp_path / "a.idx"
+    _index().save(path)
+    before = path.read_bytes()
+    # A child process whose file-size limit is hit mid-write: the disk is "full".
+    script = textwrap.dedent(
+        f"""
+        import resource, signal, sys
+        import dedup
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        index = dedup.DedupIndex()
+        for n, story in enumerate({STORIES!r}):
+            index.add(f"k{{n}}", story)
+        resource.setrlimit(resource.RLIMIT_FSIZE, ({len(before)} // 2, resource.RLIM_INFINITY))
+        try:
+            index.save({str(path)!r})
+        except dedup.StorageError as err:
+            print("StorageError", err)
+            sys.exit(0)
+        sys.exit(1)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "could not save" in done.stdout
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["a.idx"]  # no temporary file left behind
+    assert list(dedup.DedupIndex.load(path)) == [f"doc{n}" for n in range(4)]
