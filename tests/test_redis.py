@@ -1,0 +1,180 @@
+"""The Redis backend against a real redis-server started for these tests on a free loopback port."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import dedup
+
+pytest.importorskip("redis")
+REDIS_SERVER = shutil.which("redis-server")
+pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server is not installed")
+
+STORIES = [
+    "The mayor opened the new bridge over the river on Tuesday morning.",
+    "Firefighters contained the warehouse blaze after six hours of work.",
+    "The central bank left interest rates unchanged for a third month.",
+    "Heavy snow is expected across the northern hills this weekend.",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    assert REDIS_SERVER is not None
+    port = _free_port()
+    folder = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(
+        [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(16).startswith(b"+PONG"):
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture
+def index(redis_url: str, request: pytest.FixtureRequest) -> Iterator[dedup._redis.RedisIndex]:
+    ix = dedup.DedupIndex.from_redis(redis_url, name=request.node.name)
+    ix.clear()
+    yield ix
+    ix.clear()
+    ix.close()
+
+
+def test_redis_add_reports_stored_passages_with_spans(index: dedup._redis.RedisIndex) -> None:
+    old = f"{STORIES[1]}\n\n{STORIES[0]}"
+    new = f"{STORIES[2]}\n\n{STORIES[0]}"
+    assert index.add("old", old) == []
+    [m] = index.add("new", new)
+    assert (m.a.key, m.b.key, m.kind) == ("new", "old", "exact")
+    assert new[m.a.span.start : m.a.span.end] == STORIES[0] == old[m.b.span.start : m.b.span.end]
+    assert len(index) == 2 and "old" in index and sorted(index) == ["new", "old"]
+
+
+def test_redis_results_equal_the_in_memory_index(index: dedup._redis.RedisIndex, seed_text: str) -> None:
+    memory = dedup.DedupIndex()
+    docs = [("seed", seed_text), ("s0", STORIES[0]), ("mix", f"{STORIES[0]}\n\n{seed_text[:1200]}")]
+    for n, (key, text) in enumerate(docs):
+        assert index.add(key, text, timestamp=float(n)) == memory.add(key, text, timestamp=float(n))
+    probe = f"{STORIES[3]}\n\n{seed_text[600:2000]}"
+    assert index.query(probe) == memory.query(probe)
+    assert index.clusters() == memory.clusters()
+
+
+def test_redis_duplicate_key_raises_and_writes_nothing(index: dedup._redis.RedisIndex) -> None:
+    index.add("k", STORIES[0])
+    with pytest.raises(dedup.DuplicateKeyError):
+        index.add("k", STORIES[1])
+    assert index.text("k") == STORIES[0] and index.query(STORIES[1]) == []
+    assert index.add("k", STORIES[1], replace=True) == []
+    assert index.query(STORIES[0]) == [] and len(index) == 1
+
+
+def test_redis_remove_and_evict(index: dedup._redis.RedisIndex) -> None:
+    for n, story in enumerate(STORIES):
+        index.add(f"d{n}", story, timestamp=100.0 * n)
+    index.remove("d0")
+    with pytest.raises(KeyError):
+        index.remove("d0")
+    assert index.evict(older_than=150.0) == ["d1"]
+    assert list(index) == ["d2", "d3"]
+    assert index.query(STORIES[1]) == [] and [m.b.key for m in index.query(STORIES[2])] == ["d2"]
+    assert [m.b.key for m in index.query(STORIES[2] + " " + STORIES[3], since=250.0)] == ["d3"]
+
+
+def test_redis_max_docs_policy(redis_url: str) -> None:
+    ix = dedup.DedupIndex.from_redis(redis_url, name="policy", max_docs=2)
+    ix.clear()
+    for n, story in enumerate(STORIES):
+        ix.add(f"d{n}", story, timestamp=float(n))
+    assert list(ix) == ["d2", "d3"]
+    ix.clear()
+
+
+def test_redis_index_with_other_settings_is_refused(redis_url: str) -> None:
+    dedup.DedupIndex.from_redis(redis_url, name="fp", num_perm=128).clear()
+    with pytest.raises(dedup.IncompatibleIndexError, match="other settings"):
+        dedup.DedupIndex.from_redis(redis_url, name="fp", num_perm=64)
+
+
+def test_unreachable_redis_raises_storage_error() -> None:
+    with pytest.raises(dedup.StorageError, match="Redis"):
+        dedup.DedupIndex.from_redis(f"redis://127.0.0.1:{_free_port()}/0", name="down")
+
+
+_WORKER = textwrap.dedent(
+    """
+    import json, sys, time
+    import dedup
+    url, name, worker, start = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+    stories = json.loads(sys.argv[5])
+    ix = dedup.DedupIndex.from_redis(url, name=name)
+    while time.time() < start:
+        time.sleep(0.005)
+    fresh = []
+    for n, story in enumerate(stories):
+        key = f"p{worker}-s{n}"
+        if not ix.add(key, f"Desk {worker}.\\n\\n{story}"):
+            fresh.append(key)
+    print(json.dumps(fresh))
+    """
+)
+
+
+def test_two_processes_share_one_index_and_never_both_see_new(redis_url: str, tmp_path: Path) -> None:
+    name = "two-procs"
+    ix = dedup.DedupIndex.from_redis(redis_url, name=name)
+    ix.clear()
+    script = tmp_path / "worker.py"
+    script.write_text(_WORKER)
+    start = time.time() + 4.0  # both processes begin adding at the same moment
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), redis_url, name, str(w), repr(start), json.dumps(STORIES)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for w in range(2)
+    ]
+    fresh: list[str] = []
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        fresh += json.loads(out)
+    assert len(ix) == 2 * len(STORIES)
+    # Each story is new for exactly one of the two processes.
+    assert sorted(k.split("-")[1] for k in fresh) == [f"s{n}" for n in range(len(STORIES))]
+    ix.clear()
