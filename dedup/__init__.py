@@ -12,6 +12,7 @@ from dedup._errors import (
 from dedup._index import DedupIndex
 from dedup._options import Options
 from dedup._result import Clusters
+from dedup._strip import strip_duplicates
 from dedup._types import Alignment, Cluster, Match, Passage, Span
 
 __version__ = "0.1.0"
@@ -33,4 +34,5 @@ __all__ = [
     "StorageError",
     "__version__",
     "find_duplicates",
+    "strip_duplicates",
 ]
