@@ -23,14 +23,16 @@ def check_text(text: object, name: str = "text") -> str:
 def find_duplicates(
     text: str,
     *,
-    threshold: float = 0.55,
+    threshold: float = 0.6,
     shingle_size: int = 1,
     num_perm: int = 128,
     seed: int = 1,
-    lsh_threshold: float = 0.1,
+    lsh_threshold: float = 0.3,
+    local_lsh_threshold: float = 0.05,
     min_words: int = 3,
     fusion: bool = True,
-    min_gain: float = 0.2,
+    min_gain: float = 0.1,
+    max_sources: int = 2,
 ) -> Clusters:
     """Find passages of ``text`` that restate each other, grouped into ranked clusters.
 
@@ -39,7 +41,7 @@ def find_duplicates(
     text : str
         The document.  Paragraphs are separated by blank lines, or are single
         lines when the text has no blank line.
-    threshold : float, default 0.55
+    threshold : float, default 0.6
         Verification cut in (0, 1]; higher keeps only closer restatements.
     shingle_size : int, default 1
         Words per MinHash shingle.
@@ -47,12 +49,20 @@ def find_duplicates(
         MinHash permutations.
     seed : int, default 1
         MinHash seed; results are identical for the same seed in any process.
-    lsh_threshold : float, default 0.1
-        Jaccard level the LSH candidate search is tuned for.
+    lsh_threshold : float, default 0.3
+        Jaccard level the LSH candidate search between documents is tuned for
+        (used by :class:`DedupIndex`; a single text is one document).
+    local_lsh_threshold : float, default 0.05
+        Jaccard level of the candidate search within a document, where
+        restatements are often partial.
     min_words : int, default 3
         Sentences with fewer words are ignored.
     fusion : bool, default True
         Also link a sentence to the two or more sentences it fuses.
+    min_gain : float, default 0.1
+        Share of a fused sentence's content each further source must add.
+    max_sources : int, default 2
+        Most sources one fused sentence is linked to.
 
     Returns
     -------
@@ -91,9 +101,11 @@ def find_duplicates(
         num_perm=num_perm,
         seed=seed,
         lsh_threshold=lsh_threshold,
+        local_lsh_threshold=local_lsh_threshold,
         min_words=min_words,
         fusion=fusion,
         min_gain=min_gain,
+        max_sources=max_sources,
     )
     if not text.strip():
         return Clusters(threshold=threshold)

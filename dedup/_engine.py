@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from dedup._cluster import Doc
 from dedup._options import Options
@@ -14,7 +15,7 @@ from dedup._sketch import band_keys, candidate_pairs, lsh_params, signatures
 from dedup._text import Sentence, segment
 from dedup._verify import Link, Verifier
 
-__all__ = ["LINK_FLOOR", "Detection", "detect"]
+__all__ = ["LINK_FLOOR", "Detection", "detect", "lsh_candidates", "verify_candidates"]
 
 #: Links scoring below this are dropped even before thresholding; results keep
 #: everything above it so that they can be re-thresholded without re-indexing.
@@ -40,18 +41,35 @@ def detect(docs: Sequence[Doc], options: Options) -> Detection:
         for sent in segment(doc.text):
             sentences.append(sent)
             sent_doc.append(d)
-    links = _links(sentences, options)
+    links = _links(sentences, options, sent_doc)
     return Detection(tuple(docs), tuple(sentences), tuple(sent_doc), tuple(links), options)
 
 
-def _links(sentences: Sequence[Sentence], options: Options) -> list[Link]:
+def _links(
+    sentences: Sequence[Sentence], options: Options, sent_doc: Sequence[int] | None = None
+) -> list[Link]:
     if len(sentences) < 2:
         return []
+    docs = np.zeros(len(sentences), dtype=np.int64) if sent_doc is None else np.asarray(sent_doc, np.int64)
     hashes, offsets = sentence_shingle_hashes(sentences, options.shingle_size)
     sigs = signatures(hashes, offsets, options.num_perm, options.seed)
-    bands, rows = lsh_params(options.lsh_threshold, options.num_perm)
-    pairs = candidate_pairs(band_keys(sigs, bands, rows))
-    verifier = Verifier(sentences, min_words=options.min_words)
+    pairs = lsh_candidates(sigs, docs, options)
+    return verify_candidates(sentences, docs, pairs, options)
+
+
+def verify_candidates(
+    sentences: Sequence[Sentence],
+    docs: npt.NDArray[np.int64],
+    pairs: npt.NDArray[np.int64],
+    options: Options,
+) -> list[Link]:
+    """Score candidate ``pairs`` (and exact copies) of ``sentences``; links scoring at least ``LINK_FLOOR``.
+
+    Only the order of the sentence ids matters here, so corpus mode runs it on
+    the subset of sentences that take part in a candidate pair or a copy group,
+    renumbered in their original order.
+    """
+    verifier = Verifier(sentences, min_words=options.min_words, sent_doc=docs.tolist())
     eligible = np.fromiter((verifier.eligible(k) for k in range(len(sentences))), dtype=bool)
     pairs = pairs[eligible[pairs[:, 0]] & eligible[pairs[:, 1]]]
     floor = min(LINK_FLOOR, options.threshold)
@@ -77,18 +95,40 @@ def _links(sentences: Sequence[Sentence], options: Options) -> list[Link]:
             best[(i, j)] = link
         partners.setdefault(i, []).append(j)
         partners.setdefault(j, []).append(i)
-    if True:
-        for i in sorted(partners):
-            for link in verifier.cover(
-                i,
-                sorted(partners[i]),
-                min_gain=options.min_gain,
-                max_sources=options.max_sources if options.fusion else 1,
-            ):
-                key = (min(link.i, link.j), max(link.i, link.j))
-                if link.i > link.j:  # keep (i < j) orientation
-                    link = Link(link.j, link.i, link.score, link.kind, link.span_j, link.span_i)
-                old = best.get(key)
-                if link.score >= floor and (old is None or link.score > old.score):
-                    best[key] = link
+    for i in sorted(partners):
+        for link in verifier.cover(
+            i,
+            sorted(partners[i]),
+            min_gain=options.min_gain,
+            max_sources=options.max_sources if options.fusion else 1,
+        ):
+            key = (min(link.i, link.j), max(link.i, link.j))
+            if link.i > link.j:  # keep (i < j) orientation
+                link = Link(link.j, link.i, link.score, link.kind, link.span_j, link.span_i)
+            old = best.get(key)
+            if link.score >= floor and (old is None or link.score > old.score):
+                best[key] = link
     return [best[k] for k in sorted(best)]
+
+
+def lsh_candidates(
+    sigs: npt.NDArray[np.uint32], sent_doc: npt.NDArray[np.int64], options: Options
+) -> npt.NDArray[np.int64]:
+    """Candidate sentence pairs from two LSH families over the same signatures.
+
+    Within a document, restatements are often partial (a highlight shares
+    only part of its words with each body sentence it fuses), so the bands
+    are tuned for ``options.local_lsh_threshold`` and keyed by document, so
+    that only sentences of the same document collide.  Across documents the
+    bands are tuned for ``options.lsh_threshold``, which keeps candidate
+    counts linear on large corpora.
+    """
+    bands, rows = lsh_params(options.lsh_threshold, options.num_perm)
+    across = candidate_pairs(band_keys(sigs, bands, rows))
+    l_bands, l_rows = lsh_params(options.local_lsh_threshold, options.num_perm)
+    local_keys = band_keys(sigs, l_bands, l_rows)
+    with np.errstate(over="ignore"):
+        local_keys ^= (sent_doc.astype(np.uint64) + np.uint64(1))[:, None] * np.uint64(0xD6E8FEB86659FD93)
+    within = candidate_pairs(local_keys)
+    pairs = np.concatenate((across, within))
+    return np.unique(pairs, axis=0) if pairs.size else pairs

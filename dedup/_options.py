@@ -26,7 +26,7 @@ class Options:
 
     Parameters
     ----------
-    threshold : float, default 0.55
+    threshold : float, default 0.6
         Verification cut in (0, 1]: sentence pairs scoring below it are not linked.
     shingle_size : int, default 1
         Words per shingle for MinHash (n-grams of content-word stems).  1 was
@@ -36,30 +36,35 @@ class Options:
         MinHash permutations.
     seed : int, default 1
         Seed of the MinHash permutations (datasketch's ``RandomState`` draw).
-    lsh_threshold : float, default 0.1
-        Jaccard level the LSH banding is tuned for; lower finds more candidates.
+    lsh_threshold : float, default 0.3
+        Jaccard level the LSH banding between documents is tuned for; lower
+        finds more candidates (and costs more on large corpora).
+    local_lsh_threshold : float, default 0.05
+        Jaccard level of the LSH banding within one document, where
+        restatements are often partial (a highlight fusing two sentences).
     min_words : int, default 3
         Sentences with fewer words take no part.
     fusion : bool, default True
         Also link a sentence to two or more sources that together restate it.
-    min_gain : float, default 0.2
+    min_gain : float, default 0.1
         Share of a fused sentence's content each of its sources must add.
-    max_sources : int, default 3
+    max_sources : int, default 2
         Most sources one fused sentence is linked to.
     """
 
-    threshold: float = 0.55
+    threshold: float = 0.6
     shingle_size: int = 1
     num_perm: int = 128
     seed: int = 1
-    lsh_threshold: float = 0.1
+    lsh_threshold: float = 0.3
+    local_lsh_threshold: float = 0.05
     min_words: int = 3
     fusion: bool = True
-    min_gain: float = 0.2
-    max_sources: int = 3
+    min_gain: float = 0.1
+    max_sources: int = 2
 
     def __post_init__(self) -> None:
-        for name in ("threshold", "lsh_threshold", "min_gain"):
+        for name in ("threshold", "lsh_threshold", "local_lsh_threshold", "min_gain"):
             _check_number(name, getattr(self, name), integer=False)
         for name in ("shingle_size", "num_perm", "seed", "min_words", "max_sources"):
             _check_number(name, getattr(self, name), integer=True)
@@ -69,6 +74,10 @@ class Options:
             raise InvalidOptionError(f"threshold must be in (0, 1], got {self.threshold!r}")
         if not 0.0 < self.lsh_threshold < 1.0:
             raise InvalidOptionError(f"lsh_threshold must be in (0, 1), got {self.lsh_threshold!r}")
+        if not 0.0 < self.local_lsh_threshold < 1.0:
+            raise InvalidOptionError(
+                f"local_lsh_threshold must be in (0, 1), got {self.local_lsh_threshold!r}"
+            )
         if not 0.0 < self.min_gain <= 1.0:
             raise InvalidOptionError(f"min_gain must be in (0, 1], got {self.min_gain!r}")
         if self.shingle_size < 1:

@@ -31,6 +31,14 @@ _ENTITY_WEIGHT = 2.0
 _SHRINK = 1.0
 # Partners considered per sentence by the greedy cover.
 _MAX_POOL = 32
+# Partners with less than this share of a sentence's content weight cannot
+# restate it: they take their own turn as the contained side.
+_POOL_RATIO = 0.5
+# A restatement inside a longer sentence spans at most this many times the
+# restated sentence's length; beyond, the shared words count proportionally less.
+_SPREAD = 1.5
+# A first partner covering this share of a sentence needs no co-sources.
+_STRONG_FIRST = 0.7
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +109,23 @@ def _substitution_factor(a: Profile, b: Profile) -> float:
     return shared / len(a.entities | b.entities)
 
 
+def _locality(a: Profile, b: Profile) -> float:
+    """1.0, or less when ``a``'s words are scattered across a much longer ``b``.
+
+    A restatement of ``a`` inside ``b`` occupies a stretch of ``b`` about as
+    long as ``a``; the same words strewn over a long sentence are topic, not
+    restatement.
+    """
+    if b.n_tokens <= _SPREAD * a.n_tokens:
+        return 1.0
+    blocks = [m for m in LCSseq.editops(a.content_stems, b.content_stems).as_matching_blocks() if m.size]
+    if not blocks:
+        return 1.0
+    first = b.content_pos[blocks[0].b]
+    last = b.content_pos[blocks[-1].b + blocks[-1].size - 1] + 1
+    return min(1.0, _SPREAD * a.n_tokens / (last - first))
+
+
 def _aligned(a: Profile, b: Profile) -> tuple[tuple[int, int], tuple[int, int]] | None:
     """Token ranges of the order-preserving alignment of the two sentences' content words."""
     blocks = [m for m in LCSseq.editops(a.content_stems, b.content_stems).as_matching_blocks() if m.size]
@@ -127,10 +152,13 @@ def _trim(positions: list[int], n_tokens: int) -> tuple[int, int]:
 class Verifier:
     """Scores candidate pairs among a fixed list of sentences."""
 
-    def __init__(self, sentences: Sequence[Sentence], *, min_words: int) -> None:
+    def __init__(
+        self, sentences: Sequence[Sentence], *, min_words: int, sent_doc: Sequence[int] | None = None
+    ) -> None:
         self._sents = sentences
         self._profiles = [profile(s) for s in sentences]
         self._min_words = min_words
+        self._doc = list(sent_doc) if sent_doc is not None else [0] * len(sentences)
 
     def eligible(self, i: int) -> bool:
         """Whether sentence ``i`` is long enough to take part."""
@@ -164,7 +192,7 @@ class Verifier:
         and W draw"), and the share shrinks accordingly.
         """
         a, b = self._profiles[i], self._profiles[j]
-        return _containment(a, b) * _substitution_factor(a, b)
+        return _containment(a, b) * _substitution_factor(a, b) * _locality(a, b)
 
     def cover(self, i: int, partners: Sequence[int], *, min_gain: float, max_sources: int) -> list[Link]:
         """Which partners restate sentence ``i`` (contained in them, alone or together).
@@ -181,7 +209,11 @@ class Verifier:
             return []
         covered: set[str] = set()
         picks: list[int] = []
-        pool = sorted(j for j in partners if self._profiles[j].total >= a.total)
+        pool = sorted(j for j in partners if self._profiles[j].total >= _POOL_RATIO * a.total)
+        # Fusion is a within-document phenomenon (a highlight built from body
+        # sentences); across documents only single restatements count.
+        own_doc = self._doc[i]
+        multi_ok = {j for j in pool if self._doc[j] == own_doc}
         if len(pool) > _MAX_POOL:  # only the partners containing most of ``i`` can be picked
             closest = sorted(pool, key=lambda j: (-self.containment(i, j), self._profiles[j].norm))
             pool = sorted(closest[:_MAX_POOL])
@@ -190,7 +222,7 @@ class Verifier:
             best, best_gain, best_new = -1, 0.0, 0
             best_rank: tuple[float, float, str] = (0.0, 0.0, "")
             for j in pool:
-                if j in picks:
+                if j in picks or (picks and j not in multi_ok):
                     continue
                 stems = self._profiles[j].stems
                 new = [w for s, w in a.weights.items() if s in stems and s not in covered]
@@ -207,10 +239,15 @@ class Verifier:
             # A further source must add a fair share, and more than one word of it.
             if picks and (best_gain / a.total < min_gain or best_new < 2):
                 break
+            if picks and picks[0] not in multi_ok:
+                break
             if not picks:
                 first_score = self.containment(i, best)
             picks.append(best)
             covered.update(s for s in a.weights if s in self._profiles[best].stems)
+            # One partner already restating most of ``i`` needs no co-sources.
+            if len(picks) == 1 and sum(a.weights[s] for s in covered) / a.total >= _STRONG_FIRST:
+                break
         if not picks:
             return []
         union = sum(a.weights[s] for s in covered) / (a.total + _SHRINK)
