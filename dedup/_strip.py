@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from dedup._api import check_text, find_duplicates
 from dedup._text import _LIST_MARKER, segment
+from dedup._types import Match
 
 if TYPE_CHECKING:
     from dedup._index import DedupIndex
@@ -20,7 +22,12 @@ _BLANK_RUN = re.compile(r"\n(?:[^\S\n]*\n){2,}")
 
 
 def strip_duplicates(
-    text: str, index: DedupIndex | RedisIndex | None = None, *, cover: float = 0.5, **options: Any
+    text: str,
+    index: DedupIndex | RedisIndex | None = None,
+    *,
+    seen: Sequence[Match] | None = None,
+    cover: float = 0.5,
+    **options: Any,
 ) -> str:
     """``text`` without the sentences that repeat earlier ones or passages stored in ``index``.
 
@@ -37,6 +44,11 @@ def strip_duplicates(
         The document, e.g. a scraped article.
     index : DedupIndex, optional
         Stored documents to check against; its options are used.
+    seen : list of Match, optional
+        Matches of ``text`` already known, e.g. the result of
+        ``index.add(key, text)`` (atomic, so use it rather than a separate
+        query when several workers share the index): their ``a`` passages
+        are dropped, and ``index`` is not queried again.
     cover : float, default 0.5
         Share of a sentence that must be duplicated for it to be dropped.
     **options
@@ -58,6 +70,9 @@ def strip_duplicates(
     >>> _ = index.add("earlier", "Parents were told on Sunday night by text message.")
     >>> print(dedup.strip_duplicates(text, index))
     Storms closed every school in the county on Monday.
+    >>> seen = index.add("today", text)  # check and store in one step
+    >>> print(dedup.strip_duplicates(text, index, seen=seen))
+    Storms closed every school in the county on Monday.
     """
     check_text(text)
     if isinstance(cover, bool) or not isinstance(cover, (int, float)) or not 0.0 < cover <= 1.0:
@@ -74,7 +89,9 @@ def strip_duplicates(
         drop.extend(
             (p.span.start, p.span.end) for p in cluster.passages[1:] if p.span.overlap(first) < len(p.span)
         )
-    if index is not None:
+    if seen is not None:
+        drop.extend((m.a.span.start, m.a.span.end) for m in seen)
+    elif index is not None:
         drop.extend((m.a.span.start, m.a.span.end) for m in index.query(text))
     if not drop:
         return text
