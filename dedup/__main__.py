@@ -22,7 +22,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="UTF-8 text file, or - for standard input")
     p.add_argument("--format", choices=("text", "json", "html"), default="text", help="output format")
     p.add_argument("-o", "--output", help="write to this file instead of standard output")
-    p.add_argument("--threshold", type=float, default=0.55, help="verification cut in (0, 1] (default 0.55)")
+    p.add_argument("--threshold", type=float, default=0.6, help="verification cut in (0, 1] (default 0.6)")
     p.add_argument("--num-perm", type=int, default=128, help="MinHash permutations (default 128)")
     p.add_argument("--seed", type=int, default=1, help="MinHash seed (default 1)")
     return p
@@ -54,6 +54,11 @@ def render_text(clusters: Clusters) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["corpus"]:  # corpus mode: many documents, streamed
+        from dedup._corpus import corpus_main
+
+        return corpus_main(argv[1:])
     args = _parser().parse_args(argv)
     try:
         text = _read(args.file)

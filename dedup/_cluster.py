@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from dedup._text import Sentence
@@ -57,12 +57,21 @@ class _Side:
 
 def build(
     links: Sequence[Link],
-    sentences: Sequence[Sentence],
+    sentences: Sequence[Sentence] | Mapping[int, Sentence],
     sent_doc: Sequence[int],
-    docs: Sequence[Doc],
+    docs: Sequence[Doc] | Mapping[int, Doc],
     threshold: float,
+    sent_para: Sequence[int] | None = None,
 ) -> tuple[list[Cluster], list[Match]]:
-    """Matches and ranked clusters from the links scoring at least ``threshold``."""
+    """Matches and ranked clusters from the links scoring at least ``threshold``.
+
+    ``sentences`` and ``docs`` are only indexed by the ids the links refer to,
+    so corpus mode passes mappings holding just those; it then passes the
+    paragraph number of every sentence as ``sent_para``.
+    """
+    if sent_para is None:
+        assert isinstance(sentences, Sequence)
+        sent_para = [s.para for s in sentences]
     kept = sorted((lk for lk in links if lk.score >= threshold), key=lambda lk: (lk.i, lk.j))
     if not kept:
         return [], []
@@ -73,8 +82,8 @@ def build(
         m = by_pair.get((lk.i + 1, lk.j + 1))
         if (
             m is not None
-            and _same_para(sentences, sent_doc, lk.i, lk.i + 1)
-            and _same_para(sentences, sent_doc, lk.j, lk.j + 1)
+            and _same_para(sent_para, sent_doc, lk.i, lk.i + 1)
+            and _same_para(sent_para, sent_doc, lk.j, lk.j + 1)
         ):
             uf.union(n, m)
     groups: dict[int, list[Link]] = {}
@@ -151,7 +160,7 @@ def build(
             )
         )
     clusters.sort(key=lambda t: t[0])
-    ordinal = {d.key: d.ordinal for d in docs}
+    ordinal = {docs[s.doc].key: docs[s.doc].ordinal for pair in sides for s in pair}
 
     def where(p: Passage) -> tuple[int, int, int]:
         return ordinal.get(p.key, 0), p.span.start, p.span.end
@@ -160,10 +169,10 @@ def build(
     return [c for _, c in clusters], ordered_matches
 
 
-def _same_para(sentences: Sequence[Sentence], sent_doc: Sequence[int], i: int, j: int) -> bool:
-    return j < len(sentences) and sent_doc[i] == sent_doc[j] and sentences[i].para == sentences[j].para
+def _same_para(sent_para: Sequence[int], sent_doc: Sequence[int], i: int, j: int) -> bool:
+    return j < len(sent_doc) and sent_doc[i] == sent_doc[j] and sent_para[i] == sent_para[j]
 
 
-def _passage(docs: Sequence[Doc], side: _Side) -> Passage:
+def _passage(docs: Sequence[Doc] | Mapping[int, Doc], side: _Side) -> Passage:
     doc = docs[side.doc]
     return Passage(doc.key, Span(side.start, side.end), doc.text[side.start : side.end])

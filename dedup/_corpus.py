@@ -1,0 +1,566 @@
+"""Corpus mode: many documents streamed through the detector, sketched in worker processes.
+
+Three passes over the source, none of which keeps the corpus text:
+
+1. **Sketch** (parallel): each batch of documents is segmented, shingled and
+   MinHashed in a worker; the main process keeps only the index — one
+   signature row per sentence (``num_perm`` × 4 bytes), its document and
+   paragraph numbers, and an 8-byte digest of its normalised words — plus the
+   document keys.
+2. **Verify**: candidate pairs come from the same LSH as :func:`dedup._engine.detect`
+   over all signatures at once; the source is read again and only documents
+   holding a sentence of some candidate pair (or of a group of exact copies)
+   are re-segmented, and only those sentences are kept for verification.
+3. **Passages**: the source is read a third time for the text of the documents
+   that end up in a match (skipped with ``with_text=False``).
+
+The result equals ``DedupIndex.from_texts(...).clusters()`` on the same
+documents: the same signatures, the same candidates, the same verification
+(which only depends on the order of sentence ids, so it runs on the kept
+subset renumbered in order).  Streams that cannot be read twice (standard
+input, generators) are spooled to a temporary JSON-lines file first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import multiprocessing
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from dedup._cluster import Doc, build
+from dedup._engine import lsh_candidates, verify_candidates
+from dedup._errors import DedupError, DuplicateKeyError
+from dedup._options import Options
+from dedup._result import Clusters
+from dedup._shingle import sentence_shingle_hashes
+from dedup._sketch import signatures
+from dedup._text import Sentence, segment
+from dedup._verify import Link
+
+__all__ = [
+    "CorpusSource",
+    "JsonlSource",
+    "LinesSource",
+    "TextDirSource",
+    "dedup_corpus",
+    "open_source",
+    "write_clusters",
+]
+
+# Documents per worker task: big enough to amortise pickling, small enough to balance.
+_BATCH_CHARS = 1 << 18
+
+
+class CorpusSource:
+    """Documents ``(key, text)`` that can be read more than once, with progress in bytes."""
+
+    total: int | None = None  # bytes, when known
+    position: int = 0  # bytes consumed by the current pass
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release temporary files, if any."""
+
+
+def _decode(data: bytes, where: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise DedupError(f"{where} is not valid UTF-8 (byte {err.start}): convert it to UTF-8 first") from err
+
+
+class JsonlSource(CorpusSource):
+    """One JSON object per line; ``text_field`` holds the text, ``id_field`` the key.
+
+    Without an ``id_field`` (or when a line lacks it) the key is the line number.
+    """
+
+    def __init__(self, path: str, *, id_field: str | None = "id", text_field: str = "text") -> None:
+        self.path, self.id_field, self.text_field = path, id_field, text_field
+        self.total = os.path.getsize(path)
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        self.position = 0
+        with open(self.path, "rb") as fh:
+            for lineno, raw in enumerate(fh, 1):
+                self.position += len(raw)
+                if not raw.strip():
+                    continue
+                try:
+                    obj = json.loads(raw)
+                except ValueError as err:
+                    raise DedupError(f"{self.path}:{lineno}: not a JSON object ({err})") from err
+                if not isinstance(obj, dict):
+                    raise DedupError(
+                        f"{self.path}:{lineno}: expected a JSON object, got {type(obj).__name__}"
+                    )
+                text = obj.get(self.text_field)
+                if not isinstance(text, str):
+                    raise DedupError(
+                        f"{self.path}:{lineno}: field {self.text_field!r} must be a string "
+                        f"(choose the field with --text-field)"
+                    )
+                key = obj.get(self.id_field) if self.id_field else None
+                yield (str(lineno) if key is None else str(key)), text
+
+
+class LinesSource(CorpusSource):
+    """A plain-text file with one document per line; keys are line numbers (from 1)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.total = os.path.getsize(path)
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        self.position = 0
+        with open(self.path, "rb") as fh:
+            for lineno, raw in enumerate(fh, 1):
+                self.position += len(raw)
+                text = _decode(raw, f"{self.path} line {lineno}").rstrip("\r\n")
+                if text.strip():
+                    yield str(lineno), text
+
+
+class TextDirSource(CorpusSource):
+    """Every ``*.txt`` file under a directory is one document, keyed by its relative path."""
+
+    def __init__(self, path: str) -> None:
+        root = Path(path)
+        self.root = root
+        self.files = sorted(p for p in root.rglob("*.txt") if p.is_file())
+        self.total = sum(p.stat().st_size for p in self.files)
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        self.position = 0
+        for p in self.files:
+            data = p.read_bytes()
+            self.position += len(data)
+            yield p.relative_to(self.root).as_posix(), _decode(data, str(p))
+
+
+class _SpooledSource(JsonlSource):
+    """Documents of a one-shot iterable, spooled to a temporary JSON-lines file on first read."""
+
+    def __init__(self, items: Iterable[tuple[str, str]]) -> None:
+        fd, tmp = tempfile.mkstemp(prefix="dedup-corpus-", suffix=".jsonl")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                for key, text in items:
+                    if not isinstance(key, str) or not isinstance(text, str):
+                        raise TypeError(
+                            f"documents must be (str key, str text) pairs, got "
+                            f"({type(key).__name__}, {type(text).__name__})"
+                        )
+                    fh.write(json.dumps({"id": key, "text": text}, ensure_ascii=False) + "\n")
+        except BaseException:
+            os.unlink(tmp)
+            raise
+        super().__init__(tmp, id_field="id", text_field="text")
+        self.total = None  # the stream is already consumed: no useful progress in bytes
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)
+
+
+def open_source(path: str, *, id_field: str | None = "id", text_field: str = "text") -> CorpusSource:
+    """The documents of ``path``: a ``.jsonl`` file, a plain-text file (one per line), a directory of
+    ``.txt`` files, or ``-`` for JSON lines (or plain lines) on standard input."""
+    if path == "-":
+        data = sys.stdin.buffer
+        first = data.peek(1)[:1] if isinstance(data, io.BufferedReader) else b""
+        lines = io.TextIOWrapper(data, encoding="utf-8")
+        if first == b"{":
+            return _SpooledSource(_json_stream(lines, id_field, text_field))
+        return _SpooledSource(
+            (str(n), line.rstrip("\r\n")) for n, line in enumerate(lines, 1) if line.strip()
+        )
+    if os.path.isdir(path):
+        return TextDirSource(path)
+    if not os.path.exists(path):
+        raise DedupError(f"{path}: no such file or directory")
+    if path.endswith((".jsonl", ".ndjson", ".json")):
+        return JsonlSource(path, id_field=id_field, text_field=text_field)
+    return LinesSource(path)
+
+
+def _json_stream(lines: Iterable[str], id_field: str | None, text_field: str) -> Iterator[tuple[str, str]]:
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        obj = json.loads(line)
+        text = obj.get(text_field) if isinstance(obj, dict) else None
+        if not isinstance(text, str):
+            raise DedupError(f"standard input line {n}: field {text_field!r} must be a string")
+        key = obj.get(id_field) if id_field else None
+        yield (str(n) if key is None else str(key)), text
+
+
+# --- pass 1: sketches ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Sketch:
+    """The index entries of a batch of documents (no text)."""
+
+    n_sents: npt.NDArray[np.int64]  # per document
+    sigs: npt.NDArray[np.uint32]  # per sentence
+    para: npt.NDArray[np.int32]
+    digest: npt.NDArray[np.uint64]  # of the normalised words, to find exact copies
+
+
+def _digest(norm: str) -> int:
+    data = norm.encode("utf-8", "surrogatepass")
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
+
+
+def _sketch(task: tuple[list[str], Options]) -> _Sketch:
+    texts, options = task
+    sents: list[Sentence] = []
+    counts = np.empty(len(texts), dtype=np.int64)
+    for n, text in enumerate(texts):
+        found = segment(text)
+        counts[n] = len(found)
+        sents.extend(found)
+    hashes, offsets = sentence_shingle_hashes(sents, options.shingle_size)
+    return _Sketch(
+        n_sents=counts,
+        sigs=signatures(hashes, offsets, options.num_perm, options.seed),
+        para=np.fromiter((s.para for s in sents), dtype=np.int32, count=len(sents)),
+        digest=np.fromiter((_digest(s.norm) for s in sents), dtype=np.uint64, count=len(sents)),
+    )
+
+
+def _batches(docs: Iterable[tuple[str, str]], keys: list[str], options: Options) -> Iterator[Any]:
+    seen: set[str] = set()
+    texts: list[str] = []
+    size = 0
+    for key, text in docs:
+        if key in seen:
+            raise DuplicateKeyError(f"key {key!r} occurs twice in the corpus: keys must be unique")
+        seen.add(key)
+        keys.append(key)
+        texts.append(text)
+        size += len(text)
+        if size >= _BATCH_CHARS:
+            yield texts, options
+            texts, size = [], 0
+    if texts:
+        yield texts, options
+
+
+@contextlib.contextmanager
+def _progress(source: CorpusSource, enabled: bool, desc: str) -> Iterator[Callable[[], None]]:
+    if not enabled:
+        yield lambda: None
+        return
+    from tqdm import tqdm
+
+    bar = tqdm(total=source.total, unit="B", unit_scale=True, desc=desc, file=sys.stderr, leave=False)
+    try:
+
+        def update() -> None:
+            bar.update(source.position - bar.n)
+
+        yield update
+    finally:
+        bar.close()
+
+
+# --- the three passes ------------------------------------------------------------------------
+
+
+def dedup_corpus(
+    source: CorpusSource | Iterable[tuple[str, str]],
+    *,
+    jobs: int | None = None,
+    progress: bool = False,
+    with_text: bool = True,
+    **options: Any,
+) -> Clusters:
+    """Clusters of passages repeated within or across the documents of a corpus.
+
+    Parameters
+    ----------
+    source : CorpusSource or iterable of (key, text)
+        The documents; keys must be unique.  A one-shot iterable is spooled
+        to a temporary file so that it can be read again.
+    jobs : int, optional
+        Worker processes for segmentation, shingling and MinHash (default:
+        all cores).  Results do not depend on it.
+    progress : bool, default False
+        Show a progress bar on standard error.
+    with_text : bool, default True
+        Read the matched documents once more so that passages carry their
+        text; without it passages have offsets only (empty ``text``).
+    **options
+        Keyword options of :class:`dedup.Options`.
+
+    Examples
+    --------
+    >>> docs = [("a", "Troops are leaving the border region today."),
+    ...         ("b", "Analysts expect a rebound.\\nTroops are leaving the border region today.")]
+    >>> for p in dedup_corpus(docs, jobs=1)[0].passages:
+    ...     print(p.key, p.span, p.text)
+    a Span(start=0, end=43) Troops are leaving the border region today.
+    b Span(start=27, end=70) Troops are leaving the border region today.
+    """
+    opts = Options(**options)
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int)):
+        raise TypeError(f"jobs must be an int, got {type(jobs).__name__}")
+    if jobs is not None and jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs}")
+    src = source if isinstance(source, CorpusSource) else _SpooledSource(source)
+    try:
+        return _run(src, opts, jobs or os.cpu_count() or 1, progress, with_text)
+    finally:
+        if src is not source:
+            src.close()
+
+
+def _run(source: CorpusSource, options: Options, jobs: int, progress: bool, with_text: bool) -> Clusters:
+    keys: list[str] = []
+    parts: list[_Sketch] = []
+    with _progress(source, progress, "sketch") as tick:
+        tasks = _batches(source, keys, options)
+        if jobs == 1:
+            for task in tasks:
+                parts.append(_sketch(task))
+                tick()
+        else:
+            ctx = multiprocessing.get_context(
+                "fork" if "fork" in multiprocessing.get_all_start_methods() else None
+            )
+            with ctx.Pool(jobs) as pool:
+                for part in pool.imap(_sketch, tasks):
+                    parts.append(part)
+                    tick()
+    if not keys:
+        return Clusters(threshold=options.threshold)
+    n_sents = np.concatenate([p.n_sents for p in parts])
+    sigs = np.concatenate([p.sigs for p in parts]) if parts else np.empty((0, options.num_perm), np.uint32)
+    para = np.concatenate([p.para for p in parts])
+    digest = np.concatenate([p.digest for p in parts])
+    del parts
+    sent_doc = np.repeat(np.arange(n_sents.size, dtype=np.int64), n_sents)
+    if sent_doc.size < 2:
+        return Clusters(threshold=options.threshold)
+
+    pairs = lsh_candidates(sigs, sent_doc, options)
+    del sigs
+    # Every sentence of a candidate pair, and every member of a group of exact copies.
+    order = np.argsort(digest, kind="stable")
+    dup = np.zeros(digest.size, dtype=bool)
+    same = digest[order][1:] == digest[order][:-1]
+    dup[order[1:][same]] = True
+    dup[order[:-1][same]] = True
+    involved = np.union1d(pairs.ravel(), np.flatnonzero(dup))
+    doc_first = np.zeros(n_sents.size + 1, dtype=np.int64)
+    np.cumsum(n_sents, out=doc_first[1:])
+
+    wanted = np.unique(sent_doc[involved])
+    sentences = _reread_sentences(source, keys, wanted, doc_first, involved, progress)
+    local = [sentences[g] for g in involved.tolist()]
+    local_links = verify_candidates(
+        local, sent_doc[involved], np.searchsorted(involved, pairs).reshape(-1, 2), options
+    )
+    gid = involved.tolist()
+    links = [Link(gid[lk.i], gid[lk.j], lk.score, lk.kind, lk.span_i, lk.span_j) for lk in local_links]
+    doc_ids = sent_doc.tolist()
+    kept_docs = sorted({doc_ids[g] for lk in links if lk.score >= options.threshold for g in (lk.i, lk.j)})
+    texts = _reread_texts(source, keys, kept_docs, progress) if with_text else {}
+    docs = {d: Doc(keys[d], texts.get(d, ""), d) for d in kept_docs}
+    clusters, matches = build(links, sentences, doc_ids, docs, options.threshold, sent_para=para.tolist())
+    return Clusters(clusters, tuple(matches), threshold=options.threshold)
+
+
+def _reread(source: CorpusSource, keys: Sequence[str], wanted: Sequence[int]) -> Iterator[tuple[int, str]]:
+    """``(document number, text)`` of the ``wanted`` documents (sorted), checking the source is unchanged."""
+    targets = iter(wanted)
+    nxt = next(targets, None)
+    for d, (key, text) in enumerate(source):
+        if nxt is None:
+            return
+        if d >= len(keys) or key != keys[d]:
+            raise DedupError("the corpus changed while it was being read: document keys differ on re-reading")
+        if d == nxt:
+            yield d, text
+            nxt = next(targets, None)
+    if nxt is not None:
+        raise DedupError("the corpus changed while it was being read: it has fewer documents now")
+
+
+def _reread_sentences(
+    source: CorpusSource,
+    keys: Sequence[str],
+    wanted: npt.NDArray[np.int64],
+    doc_first: npt.NDArray[np.int64],
+    involved: npt.NDArray[np.int64],
+    progress: bool,
+) -> dict[int, Sentence]:
+    keep = set(involved.tolist())
+    out: dict[int, Sentence] = {}
+    with _progress(source, progress, "verify") as tick:
+        for d, text in _reread(source, keys, wanted.tolist()):
+            first, last = int(doc_first[d]), int(doc_first[d + 1])
+            found = segment(text)
+            if len(found) != last - first:
+                raise DedupError(f"document {keys[d]!r} changed while the corpus was being read")
+            for k, sent in enumerate(found, first):
+                if k in keep:
+                    out[k] = sent
+            tick()
+    return out
+
+
+def _reread_texts(
+    source: CorpusSource, keys: Sequence[str], wanted: Sequence[int], progress: bool
+) -> dict[int, str]:
+    with _progress(source, progress, "passages") as tick:
+        out = {}
+        for d, text in _reread(source, keys, wanted):
+            out[d] = text
+            tick()
+        return out
+
+
+# --- output ----------------------------------------------------------------------------------
+
+
+def _passage_json(p: Any, with_text: bool) -> dict[str, Any]:
+    item: dict[str, Any] = {"key": p.key, "start": p.span.start, "end": p.span.end}
+    if with_text:
+        item["text"] = p.text
+    return item
+
+
+def write_clusters(
+    fh: IO[str], clusters: Clusters, *, kind: str = "clusters", with_text: bool = True
+) -> None:
+    """One JSON line per cluster (``kind="clusters"``) or per match (``kind="matches"``)."""
+    if kind == "matches":
+        for m in clusters.matches:
+            fh.write(
+                json.dumps(
+                    {
+                        "score": m.score,
+                        "kind": m.kind,
+                        "a": _passage_json(m.a, with_text),
+                        "b": _passage_json(m.b, with_text),
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
+        return
+    for n, c in enumerate(clusters):
+        item = {
+            "cluster": n,
+            "score": c.score,
+            "representative": c.passages.index(c.representative),
+            "passages": [_passage_json(p, with_text) for p in c.passages],
+        }
+        fh.write(json.dumps(item, ensure_ascii=False) + "\n")
+
+
+# --- command line ------------------------------------------------------------------------------
+
+
+def _parser() -> Any:
+    import argparse
+
+    p = argparse.ArgumentParser(
+        prog="dedup corpus",
+        description=(
+            "Find duplicate and near-duplicate passages within and across the documents of a corpus: "
+            "a .jsonl file (one object per line), a plain-text file (one document per line), "
+            "a directory of .txt files, or - for standard input."
+        ),
+    )
+    p.add_argument("input", help="corpus file, directory, or - for standard input")
+    p.add_argument("-o", "--output", help="write JSON lines here (atomically) instead of standard output")
+    p.add_argument("--id-field", default="id", help="JSON field holding the document key (default: id)")
+    p.add_argument("--text-field", default="text", help="JSON field holding the text (default: text)")
+    p.add_argument(
+        "--output-kind",
+        choices=("clusters", "matches"),
+        default="clusters",
+        help="one line per cluster or per match",
+    )
+    p.add_argument(
+        "--no-text", action="store_true", help="output offsets only (skips the third read of the corpus)"
+    )
+    p.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    defaults = Options()
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=defaults.threshold,
+        help=f"verification cut in (0, 1] (default {defaults.threshold})",
+    )
+    p.add_argument(
+        "--num-perm",
+        type=int,
+        default=defaults.num_perm,
+        help=f"MinHash permutations (default {defaults.num_perm})",
+    )
+    p.add_argument("--seed", type=int, default=defaults.seed, help=f"MinHash seed (default {defaults.seed})")
+    return p
+
+
+def corpus_main(argv: Sequence[str]) -> int:
+    """``python -m dedup corpus ...``; returns the exit status."""
+    args = _parser().parse_args(argv)
+    progress = not args.quiet and sys.stderr.isatty()
+    try:
+        source = open_source(args.input, id_field=args.id_field or None, text_field=args.text_field)
+        try:
+            clusters = dedup_corpus(
+                source,
+                jobs=args.jobs,
+                progress=progress,
+                with_text=not args.no_text,
+                threshold=args.threshold,
+                num_perm=args.num_perm,
+                seed=args.seed,
+            )
+        finally:
+            source.close()
+
+        def emit(fh: IO[str]) -> None:
+            write_clusters(fh, clusters, kind=args.output_kind, with_text=not args.no_text)
+
+        def emit_bytes(raw: IO[bytes]) -> None:
+            text = io.TextIOWrapper(raw, encoding="utf-8")
+            emit(text)
+            text.flush()
+            text.detach()  # leave ``raw`` open: atomic_write syncs and renames it
+
+        if args.output:
+            from dedup._io import atomic_write
+
+            atomic_write(args.output, emit_bytes)
+        else:
+            emit(sys.stdout)
+    except (OSError, DedupError, ValueError) as err:
+        print(f"dedup corpus: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("dedup corpus: interrupted; no output written", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,167 @@
+"""Corpus mode: streamed many-document detection equals the in-memory detector, on every input kind."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import dedup._corpus as corpus
+from dedup._cluster import Doc
+from dedup._corpus import dedup_corpus, open_source
+from dedup._engine import detect
+from dedup._options import Options
+from dedup._result import Clusters
+
+ROOT = Path(__file__).resolve().parent.parent
+
+DOCS = [
+    ("a", "Troops are leaving the border region today, officials said.\nMarkets were calm."),
+    (
+        "b",
+        "Analysts expect a rebound in exports.\n\nTroops are leaving the border region today, officials said",
+    ),
+    ("c", "The council approved a new library for the northern district on Monday."),
+    (
+        "d",
+        "Heavy rain flooded the coastal road overnight.\nThe council approved a new library for the north.",
+    ),
+    (
+        "e",
+        "An unrelated sentence about orchestras and violins. Heavy rain flooded the coastal road overnight.",
+    ),
+]
+
+
+def _dump(clusters: Clusters) -> list[Any]:
+    return [
+        [(p.key, p.span.start, p.span.end, p.text) for p in c.passages] + [c.score, c.representative.span]
+        for c in clusters
+    ] + [(m.a, m.b, m.score, m.kind, m.alignments) for m in clusters.matches]
+
+
+def _reference(docs: list[tuple[str, str]]) -> Clusters:
+    options = Options()
+    detection = detect([Doc(k, t, n) for n, (k, t) in enumerate(docs)], options)
+    return Clusters._from_detection(detection, options.threshold)
+
+
+def _write_jsonl(path: Path, docs: list[tuple[str, str]]) -> None:
+    path.write_text("".join(json.dumps({"id": k, "text": t}) + "\n" for k, t in docs), encoding="utf-8")
+
+
+def _cnn(n: int) -> list[tuple[str, str]]:
+    path = Path("/work/shared/datasets/cnn_poc_highlights/articles.jsonl")
+    if not path.exists():
+        return DOCS
+    out = []
+    with path.open(encoding="utf-8") as fh:
+        for line, _ in zip(fh, range(n), strict=False):
+            obj = json.loads(line)
+            out.append((obj["id"], obj["text"]))
+    return out
+
+
+def test_corpus_equals_the_in_memory_detector() -> None:
+    found = dedup_corpus(DOCS, jobs=1)
+    assert found and _dump(found) == _dump(_reference(DOCS))
+
+
+def test_corpus_equals_the_in_memory_detector_on_real_articles() -> None:
+    docs = _cnn(40)
+    assert _dump(dedup_corpus(docs, jobs=1)) == _dump(_reference(docs))
+
+
+def test_two_jobs_give_the_same_result_as_one() -> None:
+    docs = _cnn(40)
+    assert _dump(dedup_corpus(docs, jobs=2)) == _dump(dedup_corpus(docs, jobs=1))
+
+
+def test_passages_without_text_keep_their_offsets() -> None:
+    with_text = dedup_corpus(DOCS, jobs=1)
+    offsets_only = dedup_corpus(DOCS, jobs=1, with_text=False)
+    assert [[(p.key, p.span) for p in c.passages] for c in offsets_only] == [
+        [(p.key, p.span) for p in c.passages] for c in with_text
+    ]
+    assert all(p.text == "" for c in offsets_only for p in c.passages)
+
+
+def test_duplicate_keys_are_refused() -> None:
+    with pytest.raises(corpus.DuplicateKeyError):
+        dedup_corpus([("a", "One sentence here."), ("a", "Another one there.")], jobs=1)
+
+
+def test_cli_corpus_jsonl_jobs_2_equals_jobs_1(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    _write_jsonl(src, _cnn(30))
+    outs = []
+    for jobs in ("1", "2"):
+        out = tmp_path / f"out{jobs}.jsonl"
+        assert corpus.corpus_main([str(src), "-o", str(out), "--jobs", jobs, "--quiet"]) == 0
+        outs.append(out.read_text(encoding="utf-8"))
+    assert outs[0] == outs[1] and outs[0]
+    first = json.loads(outs[0].splitlines()[0])
+    assert {"cluster", "score", "representative", "passages"} <= set(first)
+
+
+def test_cli_matches_output_has_one_line_per_match(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    _write_jsonl(src, DOCS)
+    out = tmp_path / "m.jsonl"
+    assert corpus.corpus_main([str(src), "-o", str(out), "--output-kind", "matches", "--jobs", "1"]) == 0
+    lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert len(lines) == len(_reference(DOCS).matches)
+    assert {"score", "kind", "a", "b"} <= set(lines[0])
+
+
+def test_cli_reads_a_directory_of_text_files_and_a_lines_file(tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for key, text in DOCS:
+        (folder / f"{key}.txt").write_text(text, encoding="utf-8")
+    found = dedup_corpus(open_source(str(folder)), jobs=1)
+    assert _dump(found) == _dump(_reference([(f"{k}.txt", t) for k, t in DOCS]))
+    lines = tmp_path / "lines.txt"
+    lines.write_text("".join(t.replace("\n", " ") + "\n" for _, t in DOCS), encoding="utf-8")
+    by_line = dedup_corpus(open_source(str(lines)), jobs=1)
+    assert {p.key for c in by_line for p in c.passages} <= {"1", "2", "3", "4", "5"} and by_line
+
+
+def test_cli_reads_standard_input(tmp_path: Path) -> None:
+    data = "".join(json.dumps({"id": k, "text": t}) + "\n" for k, t in DOCS)
+    proc = subprocess.run(
+        [sys.executable, "-m", "dedup", "corpus", "-", "--jobs", "1", "--no-text"],
+        input=data.encode(),
+        capture_output=True,
+        cwd=ROOT,
+        check=True,
+    )
+    lines = [json.loads(x) for x in proc.stdout.decode().splitlines()]
+    assert len(lines) == len(_reference(DOCS))
+    assert all("text" not in p for line in lines for p in line["passages"])
+
+
+def test_interrupted_run_leaves_no_output_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    src = tmp_path / "in.jsonl"
+    _write_jsonl(src, DOCS)
+    out = tmp_path / "out.jsonl"
+
+    def interrupted(fh: io.TextIOBase, *args: Any, **kwargs: Any) -> None:
+        fh.write('{"cluster": 0, "half": ')
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(corpus, "write_clusters", interrupted)
+    assert corpus.corpus_main([str(src), "-o", str(out), "--jobs", "1"]) == 130
+    assert list(tmp_path.iterdir()) == [src]
+
+
+def test_bad_input_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"id": 1, "body": "x"}\n', encoding="utf-8")
+    assert corpus.corpus_main([str(src), "--jobs", "1"]) == 2
+    assert "--text-field" in capsys.readouterr().err
