@@ -115,7 +115,8 @@ def build(
     order = sorted(range(len(nodes)), key=lambda k: (nodes[k].doc, nodes[k].start, nodes[k].end))
     for rank, k in enumerate(order):
         nk = nodes[k]
-        for k2 in order[rank + 1 :]:
+        for r2 in range(rank + 1, len(order)):  # not ``order[rank + 1:]``: that copy is quadratic
+            k2 = order[r2]
             n2 = nodes[k2]
             if n2.doc != nk.doc or n2.start >= nk.end:
                 break

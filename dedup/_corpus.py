@@ -376,7 +376,7 @@ def _run(source: CorpusSource, options: Options, jobs: int, progress: bool, with
     sentences = _reread_sentences(source, keys, wanted, doc_first, involved, progress)
     local = [sentences[g] for g in involved.tolist()]
     local_links = verify_candidates(
-        local, sent_doc[involved], np.searchsorted(involved, pairs).reshape(-1, 2), options
+        local, sent_doc[involved], np.searchsorted(involved, pairs).reshape(-1, 2), options, jobs=jobs
     )
     gid = involved.tolist()
     links = [Link(gid[lk.i], gid[lk.j], lk.score, lk.kind, lk.span_i, lk.span_j) for lk in local_links]

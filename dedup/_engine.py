@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -62,12 +64,16 @@ def verify_candidates(
     docs: npt.NDArray[np.int64],
     pairs: npt.NDArray[np.int64],
     options: Options,
+    *,
+    jobs: int = 1,
 ) -> list[Link]:
     """Score candidate ``pairs`` (and exact copies) of ``sentences``; links scoring at least ``LINK_FLOOR``.
 
     Only the order of the sentence ids matters here, so corpus mode runs it on
     the subset of sentences that take part in a candidate pair or a copy group,
-    renumbered in their original order.
+    renumbered in their original order.  With ``jobs > 1`` (and the ``fork``
+    start method) the pair scores and the covers are computed in worker
+    processes and merged in the same order as with one job: same result.
     """
     verifier = Verifier(sentences, min_words=options.min_words, sent_doc=docs.tolist())
     eligible = np.fromiter((verifier.eligible(k) for k in range(len(sentences))), dtype=bool)
@@ -86,22 +92,28 @@ def verify_candidates(
                 prev, k, 1.0, "exact", (0, len(sentences[prev].words)), (0, len(sent.words))
             )
         copies[sent.norm] = k
+    todo = [(i, j) for i, j in pairs.tolist() if (i, j) not in best]
     partners: dict[int, list[int]] = {}
-    for i, j in pairs.tolist():
-        if (i, j) in best:
-            continue
-        link = verifier.pair(i, j)
-        if link is not None and link.score >= floor:
-            best[(i, j)] = link
+    for i, j in todo:
         partners.setdefault(i, []).append(j)
         partners.setdefault(j, []).append(i)
-    for i in sorted(partners):
-        for link in verifier.cover(
-            i,
-            sorted(partners[i]),
-            min_gain=options.min_gain,
-            max_sources=options.max_sources if options.fusion else 1,
-        ):
+    rows = sorted(partners)
+    global _SHARED
+    _SHARED = (verifier, partners, options, floor)
+    try:
+        if jobs > 1 and len(todo) >= _PARALLEL_MIN and "fork" in multiprocessing.get_all_start_methods():
+            with multiprocessing.get_context("fork").Pool(jobs) as pool:
+                pair_parts = pool.map(_pair_links, _chunks(todo, jobs * 8))
+                cover_parts = pool.map(_cover_links, _chunks(rows, jobs * 8))
+        else:
+            pair_parts, cover_parts = [_pair_links(todo)], [_cover_links(rows)]
+    finally:
+        _SHARED = None
+    for pair_part in pair_parts:
+        for link in pair_part:
+            best[(link.i, link.j)] = link
+    for cover_part in cover_parts:
+        for link in (lk for covers in cover_part for lk in covers):
             key = (min(link.i, link.j), max(link.i, link.j))
             if link.i > link.j:  # keep (i < j) orientation
                 link = Link(link.j, link.i, link.score, link.kind, link.span_j, link.span_i)
@@ -109,6 +121,40 @@ def verify_candidates(
             if link.score >= floor and (old is None or link.score > old.score):
                 best[key] = link
     return [best[k] for k in sorted(best)]
+
+
+# What worker processes verify against: set before forking, inherited by the workers.
+_SHARED: tuple[Verifier, dict[int, list[int]], Options, float] | None = None
+# Fewer candidate pairs than this are not worth starting processes for.
+_PARALLEL_MIN = 20_000
+
+_T = TypeVar("_T")
+
+
+def _chunks(items: list[_T], parts: int) -> list[list[_T]]:
+    size = max(1, -(-len(items) // parts))
+    return [items[k : k + size] for k in range(0, len(items), size)]
+
+
+def _pair_links(todo: list[tuple[int, int]]) -> list[Link]:
+    assert _SHARED is not None
+    verifier, _, _, floor = _SHARED
+    out = []
+    for i, j in todo:
+        link = verifier.pair(i, j)
+        if link is not None and link.score >= floor:
+            out.append(link)
+    return out
+
+
+def _cover_links(rows: list[int]) -> list[list[Link]]:
+    assert _SHARED is not None
+    verifier, partners, options, _ = _SHARED
+    max_sources = options.max_sources if options.fusion else 1
+    return [
+        verifier.cover(i, sorted(partners[i]), min_gain=options.min_gain, max_sources=max_sources)
+        for i in rows
+    ]
 
 
 def lsh_candidates(
