@@ -59,6 +59,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from dedup._corpus import corpus_main
 
         return corpus_main(argv[1:])
+    if argv[:1] == ["spark"]:  # the same detection on Apache Spark (needs dedup[spark])
+        from dedup.spark import main as spark_main
+
+        return spark_main(argv[1:])
     args = _parser().parse_args(argv)
     try:
         text = _read(args.file)

@@ -9,6 +9,7 @@ PY="${PYTHON:-python3}"
 # System packages that real components in the tests need (we are root in CI).
 need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+command -v java >/dev/null 2>&1 || need_apt+=(default-jre-headless)  # Spark tests (dedup.spark)
 if [ ${#need_apt[@]} -gt 0 ]; then
     if command -v apt-get >/dev/null 2>&1; then
         export DEBIAN_FRONTEND=noninteractive

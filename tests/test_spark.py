@@ -1,0 +1,185 @@
+"""dedup.spark in Spark local[2] mode: the same clusters and matches as the in-process engine."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+import dedup
+import dedup._cluster
+import dedup._text
+import dedup.spark as dspark
+from dedup.__main__ import main
+
+DATA = Path("/work/shared/datasets/lee_background/docs.jsonl")
+ROOT = Path(__file__).resolve().parent.parent
+
+if importlib.util.find_spec("pyspark") is None or importlib.util.find_spec("pyarrow") is None:
+    pytest.skip(
+        "Spark tests need pyspark and pyarrow: pip install -e '.[spark]' (scripts/test.sh does)",
+        allow_module_level=True,
+    )
+if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+    pytest.skip(
+        "Spark tests need Java: apt-get install default-jre-headless (scripts/test.sh does)",
+        allow_module_level=True,
+    )
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+
+def _lee_docs(n: int) -> list[tuple[str, str]]:
+    path = DATA if DATA.exists() else ROOT / "seeds" / "000_2e71187361903d7a.txt"
+    if path.suffix == ".txt":  # fallback corpus: the seed article's paragraphs as documents
+        paras = [p for p in path.read_text(encoding="utf-8").split("\n\n") if p.strip()]
+        return [(f"seed-{k:03d}", p) for k, p in enumerate(paras[:n])]
+    with path.open(encoding="utf-8") as fh:
+        rows = [json.loads(line) for line, _ in zip(fh, range(n), strict=False)]
+    return [(str(r["id"]), str(r["text"])) for r in rows]
+
+
+def _sentences(text: str) -> list[str]:
+    return [text[s.start : s.end] for s in dedup._text.segment(text)]
+
+
+@pytest.fixture(scope="session")
+def corpus() -> list[tuple[str, str]]:
+    """30 real documents plus copies: exact, reworded, fused, repeated within a doc, cross-partition."""
+    docs = _lee_docs(30)
+    s3, s7, s12 = _sentences(docs[3][1]), _sentences(docs[7][1]), _sentences(docs[12][1])
+    fused = s12[0].rstrip(".") + ", while " + s12[1][0].lower() + s12[1][1:]
+    reworded = " ".join(s3[:2]).replace(" the ", " a ").replace(" and ", " as well as ")
+    extra = [
+        ("copy-exact", "An unrelated opening about the weather today.\n\n" + " ".join(s7[1:4])),
+        ("copy-reworded", reworded + "\n\nSomething else entirely was said by nobody in particular."),
+        ("copy-fused", fused),
+        ("copy-repeat", docs[5][1][:300] + "\n\nA short bridge paragraph here.\n\n" + docs[5][1][:300]),
+        # The first and the last key: range partitioning puts them in different partitions.
+        ("aaa-early", "Lead paragraph of the early document.\n\n" + " ".join(s12[2:4])),
+        ("zzz-late", " ".join(s12[2:4]) + "\n\nClosing remarks of the late document follow here."),
+    ]
+    return sorted(docs + extra)
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[SparkSession]:
+    conf = ["spark.sql.shuffle.partitions=4", "spark.default.parallelism=4", "spark.ui.enabled=false"]
+    session = dspark.session("local[2]", conf)
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+def _expected_records(items: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    return dedup.DedupIndex.from_texts(items).clusters().to_records()
+
+
+def _expected_matches(items: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "a_key": m.a.key,
+            "a_start": m.a.start,
+            "a_end": m.a.end,
+            "a_text": m.a.text,
+            "b_key": m.b.key,
+            "b_start": m.b.start,
+            "b_end": m.b.end,
+            "b_text": m.b.text,
+            "score": m.score,
+            "kind": m.kind,
+            "alignments": [
+                {
+                    "a_start": al.a.start,
+                    "a_end": al.a.end,
+                    "b_start": al.b.start,
+                    "b_end": al.b.end,
+                    "score": al.score,
+                }
+                for al in m.alignments
+            ],
+        }
+        for m in dedup.DedupIndex.from_texts(items).clusters().matches
+    ]
+
+
+@pytest.fixture(scope="session")
+def result(spark: SparkSession, corpus: list[tuple[str, str]]) -> dict[str, list[dict[str, Any]]]:
+    from pyspark.sql import functions as F
+
+    df = spark.createDataFrame(corpus, "id string, text string").repartitionByRange(4, "id")
+    parts = dict(df.select("id", F.spark_partition_id().alias("p")).collect())  # type: ignore[arg-type]
+    assert parts["aaa-early"] != parts["zzz-late"]
+    found = dspark.find_duplicates(df)
+    out = {
+        "clusters": [r.asDict() for r in found.clusters.collect()],
+        "matches": [r.asDict(recursive=True) for r in found.matches.collect()],
+    }
+    found.unpersist()
+    return out
+
+
+def test_clusters_equal_the_in_process_engine(
+    result: dict[str, list[dict[str, Any]]], corpus: list[tuple[str, str]]
+) -> None:
+    expected = _expected_records(corpus)
+    assert expected, "the corpus should hold duplicates"
+    assert result["clusters"] == expected
+
+
+def test_matches_equal_the_in_process_engine(
+    result: dict[str, list[dict[str, Any]]], corpus: list[tuple[str, str]]
+) -> None:
+    assert result["matches"] == _expected_matches(corpus)
+
+
+def test_copy_in_another_partition_is_found(result: dict[str, list[dict[str, Any]]]) -> None:
+    by_cluster: dict[int, set[str]] = {}
+    for row in result["clusters"]:
+        by_cluster.setdefault(row["cluster"], set()).add(row["key"])
+    assert any({"aaa-early", "zzz-late"} <= keys for keys in by_cluster.values())
+
+
+def test_connected_components_match_union_find(spark: SparkSession) -> None:
+    edges = [(1, 2), (2, 3), (3, 4), (4, 5), (5, 6), (20, 25), (21, 25), (22, 21), (7, 30), (30, 8)]
+    df = spark.createDataFrame(edges, "u long, v long")
+    got = dict(dspark.connected_components(df).collect())  # type: ignore[arg-type]
+    uf = dedup._cluster.UnionFind(31)
+    for u, v in edges:
+        uf.union(u, v)
+    nodes = {x for e in edges for x in e}
+    assert got == {x: uf.find(x) for x in nodes}
+
+
+def test_command_line_round_trip(spark: SparkSession, tmp_path: Path) -> None:
+    items = [
+        ("d1", "Troops are leaving the border region today, officials said.\n\nMarkets were calm."),
+        ("d2", "Analysts expect a rebound.\n\nTroops are leaving the border region today, officials said."),
+        ("d3", "The central bank left rates unchanged on Thursday after a long meeting."),
+        ("d4", "On Thursday the central bank left its rates unchanged after a long meeting."),
+    ]
+    src = tmp_path / "docs.jsonl"
+    src.write_text("".join(json.dumps({"id": k, "text": t}) + "\n" for k, t in items), encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["spark", str(src), "-o", str(out), "--format", "jsonl", "--master", "local[2]"]) == 0
+    rows = [
+        json.loads(line)
+        for part in sorted((out / "clusters").glob("part-*.json"))
+        for line in part.read_text(encoding="utf-8").splitlines()
+    ]
+    assert (out / "matches").is_dir()
+    assert rows == _expected_records(items)
+    assert len({r["cluster"] for r in rows}) == 2
+
+
+def test_missing_columns_are_reported(spark: SparkSession) -> None:
+    df = spark.createDataFrame([("a", "text")], "key string, body string")
+    with pytest.raises(dedup.DedupError, match="column 'id' not in the DataFrame"):
+        dspark.find_duplicates(df)
