@@ -1,0 +1,803 @@
+"""Quality of dedup (default settings) and three baselines on public labelled data, in one table.
+
+Run ``python benchmarks/quality.py`` from the repository root.  Every labelled set
+in ``../shared/datasets`` (or ``--data DIR``) is read in place, plus ``seeds/``.
+Each set defines its own *pair unit* (printed with the table); precision,
+recall and F1 count detected units against the labels:
+
+* ``seeds``      paragraph pairs (lines of the seed file) linked by a gold cluster;
+                 the seed's ``optional_pairs`` count neither way.
+* ``cnn/tune``, ``cnn/held-out``  (bullet line, body line) links.  Recall over
+                 all links; precision only over pairs whose bullet has a link
+                 (unlinked bullets are unlabelled).  Split: articles sorted by id,
+                 first half is the tune split, the rest is held out.
+* ``clough``     one unit per answer: is it linked to its task's Wikipedia source?
+                 ``cut``/``light``/``heavy`` are positive, ``non`` negative.
+* ``lee``        document pairs.  The 11 near-duplicate pairs listed in the
+                 dataset README are the positives; every other linked pair is a
+                 false pair (the FP column is the count the target wants at 0).
+* ``cleanportal`` one unit per line (text block): flagged when it repeats on
+                 another page of the same site.  Positive = boilerplate (label 0).
+                 Recall cannot reach 1: boilerplate seen on one page only is not
+                 a repeat.
+* ``msrp``       one unit per sentence pair; positive = paraphrase (label 1).
+
+Methods, all run here on the same data:
+
+* ``dedup``      ``find_duplicates`` / ``DedupIndex`` with default options; pairs
+                 come from the clusters the user sees (every two units in one cluster).
+* ``exact``      hash set of normalised sentences (NFKC, casefold, words only).
+* ``minhash``    datasketch ``MinHash`` (128 perms, word set) + ``MinHashLSH``
+                 with its default threshold (0.9), paragraph level, no verification.
+* ``tsr``        rapidfuzz ``token_set_ratio`` over all pairs at the single best
+                 threshold (chosen on the tune split for CNN, on the whole set
+                 elsewhere, so it is an optimistic oracle there).
+
+``--plot`` re-cuts one detection run with ``Clusters.rethreshold`` and draws
+precision and recall against the verification threshold for each set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import itertools
+import json
+import random
+import re
+import sys
+import time
+import unicodedata
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from datasketch import MinHash, MinHashLSH
+from rapidfuzz import fuzz, process
+from rapidfuzz.utils import default_process
+
+import dedup
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = ROOT.parent / "shared" / "datasets"
+RESULTS = ROOT / "benchmarks" / "results"
+PLOT_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+LEE_NEAR_DUPLICATES = (
+    (59, 72),
+    (98, 107),
+    (104, 112),
+    (115, 119),
+    (117, 120),
+    (150, 156),
+    (182, 191),
+    (230, 236),
+    (232, 241),
+    (263, 271),
+    (281, 288),
+)
+
+Unit = Hashable
+Pair = tuple[Any, ...]
+
+# ---------------------------------------------------------------------------
+# text helpers for the baselines and for mapping spans to lines
+
+_WORD = re.compile(r"\w+")
+_SENT_END = re.compile(r"(?<=[.!?])[\"'”’)]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
+
+
+def normalise(text: str) -> str:
+    """Words of ``text``, NFKC-normalised and casefolded, joined by single spaces."""
+    return " ".join(_WORD.findall(unicodedata.normalize("NFKC", text).casefold()))
+
+
+def sentences(text: str) -> list[str]:
+    """A plain regex sentence split (baselines only; dedup segments on its own)."""
+    flat = " ".join(text.split())
+    return [s for s in _SENT_END.split(flat) if s.strip()]
+
+
+def paragraphs(text: str) -> list[str]:
+    """Blank-line paragraphs, or lines when the text has no blank line."""
+    parts = re.split(r"\n\s*\n", text) if re.search(r"\n\s*\n", text) else text.split("\n")
+    return [p for p in parts if p.strip()]
+
+
+def minhash(text: str) -> MinHash | None:
+    words = set(normalise(text).split())
+    if not words:
+        return None
+    m = MinHash(num_perm=128)
+    for w in sorted(words):
+        m.update(w.encode("utf-8"))
+    return m
+
+
+_LSH_PARAMS: tuple[int, int] | None = None
+
+
+def new_lsh() -> MinHashLSH:
+    """``MinHashLSH()`` with default settings; its (bands, rows) search runs once, not per index."""
+    global _LSH_PARAMS
+    if _LSH_PARAMS is None:
+        default = MinHashLSH()
+        _LSH_PARAMS = (default.b, default.r)
+        return default
+    return MinHashLSH(params=_LSH_PARAMS)
+
+
+class Lines:
+    """Maps character offsets of one text to its line numbers."""
+
+    def __init__(self, text: str) -> None:
+        self.starts = [0]
+        for line in text.split("\n"):
+            self.starts.append(self.starts[-1] + len(line) + 1)
+
+    def of(self, offset: int) -> int:
+        return bisect.bisect_right(self.starts, offset) - 1
+
+    def covered(self, start: int, end: int) -> range:
+        return range(self.of(start), self.of(max(start, end - 1)) + 1)
+
+    def of_passage(self, passage: dedup.Passage) -> range:
+        """The lines a passage touches."""
+        return self.covered(passage.start, passage.end)
+
+
+def _ordered(u: Any, v: Any) -> tuple[Any, Any]:
+    try:
+        return (u, v) if u <= v else (v, u)
+    except TypeError:
+        return (u, v) if repr(u) <= repr(v) else (v, u)
+
+
+def cluster_pairs(
+    clusters: Iterable[dedup.Cluster], units: Callable[[dedup.Passage], Iterable[Unit]]
+) -> set[tuple[Unit, Unit]]:
+    """Every two distinct units that fall in different passages of one cluster, as sorted tuples."""
+    out: set[tuple[Unit, Unit]] = set()
+    for c in clusters:
+        per = [set(units(p)) for p in c.passages]
+        for a, b in itertools.combinations(per, 2):
+            for u in a:
+                for v in b:
+                    if u != v:
+                        out.add(_ordered(u, v))
+    return out
+
+
+def best_threshold(
+    scored: dict[Pair, float], gold: set[Pair], counted: Callable[[Pair], bool]
+) -> tuple[float, float]:
+    """The cut on ``scored`` with the best F1 on ``gold``; returns (threshold, f1)."""
+    best = (101.0, -1.0)
+    tp = fp = 0
+    ranked = sorted(scored.items(), key=lambda item: -item[1])
+    for k, (p, s) in enumerate(ranked):
+        if p in gold:
+            tp += 1
+        elif counted(p):
+            fp += 1
+        if k + 1 < len(ranked) and ranked[k + 1][1] == s:
+            continue  # a cut takes every pair of equal score
+        f1 = Score(tp, fp, len(gold) - tp).f1
+        if f1 > best[1]:
+            best = (s, f1)
+    return best
+
+
+# ---------------------------------------------------------------------------
+# scoring
+
+
+@dataclass
+class Score:
+    tp: int
+    fp: int
+    fn: int
+
+    @classmethod
+    def of(cls, pred: set[Pair], gold: set[Pair], counted: Callable[[Pair], bool] | None = None) -> Score:
+        tp = len(pred & gold)
+        fp = sum(1 for p in pred - gold if counted is None or counted(p))
+        return cls(tp, fp, len(gold - pred))
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+
+@dataclass
+class Row:
+    dataset: str
+    method: str
+    score: Score
+    note: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        s = self.score
+        return {
+            "dataset": self.dataset,
+            "method": self.method,
+            "precision": round(s.precision, 4),
+            "recall": round(s.recall, 4),
+            "f1": round(s.f1, 4),
+            "tp": s.tp,
+            "fp": s.fp,
+            "fn": s.fn,
+            "note": self.note,
+        }
+
+
+@dataclass
+class Evaluation:
+    """One labelled set: its gold units, and each method's detected units."""
+
+    name: str
+    unit: str
+    gold: set[Pair]
+    counted: Callable[[Pair], bool] | None
+    dedup_at: Callable[[float | None], set[Pair]]
+    baselines: dict[str, set[Pair]]
+    tsr: dict[Pair, float]
+    describe: Callable[[Pair], str]
+    tsr_cut: float | None = None  # fixed cut (CNN held-out uses the tune split's)
+    notes: dict[str, str] = field(default_factory=dict)
+
+    def rows(self) -> list[Row]:
+        rows = [Row(self.name, "dedup", Score.of(self.dedup_at(None), self.gold, self.counted), "defaults")]
+        for method, pred in self.baselines.items():
+            rows.append(
+                Row(self.name, method, Score.of(pred, self.gold, self.counted), self.notes.get(method, ""))
+            )
+        if self.tsr_cut is None:
+            cut, _ = best_threshold(self.tsr, self.gold, self.counted or (lambda p: True))
+        else:
+            cut = self.tsr_cut
+        self.tsr_cut = cut
+        pred = {p for p, s in self.tsr.items() if s >= cut}
+        rows.append(
+            Row(self.name, "tsr", Score.of(pred, self.gold, self.counted), f"token_set_ratio >= {cut:g}")
+        )
+        return rows
+
+    def errors(self, n: int, rng: random.Random) -> str:
+        pred = self.dedup_at(None)
+        misses = sorted(self.gold - pred, key=repr)
+        false = sorted((p for p in pred - self.gold if self.counted is None or self.counted(p)), key=repr)
+        out = [f"== {self.name}: {len(misses)} misses, {len(false)} false pairs (dedup defaults)"]
+        for title, items in (("miss", misses), ("false", false)):
+            for p in rng.sample(items, min(n, len(items))):
+                out.append(f"-- {title} {p}\n{self.describe(p)}")
+        return "\n".join(out)
+
+
+def _short(text: str, limit: int = 300) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+# ---------------------------------------------------------------------------
+# the sets
+
+
+def _read(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def _rethresholded(results: Sequence[dedup.Clusters], t: float | None) -> list[dedup.Clusters]:
+    return list(results) if t is None else [r.rethreshold(t) for r in results]
+
+
+def eval_seeds(seed_dir: Path) -> list[Evaluation]:
+    texts: dict[str, str] = {}
+    gold: set[Pair] = set()
+    optional: set[Pair] = set()
+    for gold_file in sorted(seed_dir.glob("*.gold.json")):
+        g = json.loads(gold_file.read_text(encoding="utf-8"))
+        name = g["text_file"]
+        texts[name] = (seed_dir / name).read_text(encoding="utf-8")
+        for cluster in g["clusters"]:
+            paras = sorted({p["paragraph"] for p in cluster})
+            gold.update((name, a, b) for a, b in itertools.combinations(paras, 2))
+        optional.update((name, *sorted(p)) for p in g.get("optional_pairs", []))
+    names = sorted(texts)
+    results = [dedup.find_duplicates(texts[n]) for n in names]
+    lines = {n: Lines(texts[n]) for n in names}
+
+    def dedup_at(t: float | None) -> set[Pair]:
+        out: set[Pair] = set()
+        for n, res in zip(names, _rethresholded(results, t), strict=True):
+            for a, b in cluster_pairs(res, lines[n].of_passage):
+                out.add((n, a, b))
+        return out
+
+    para_text = {n: texts[n].split("\n") for n in names}
+    exact: set[Pair] = set()
+    lsh_pairs: set[Pair] = set()
+    tsr: dict[Pair, float] = {}
+    for n in names:
+        ps = para_text[n]
+        sents = [{normalise(s) for s in sentences(p)} - {""} for p in ps]
+        lsh = new_lsh()
+        hashes = {}
+        for i, p in enumerate(ps):
+            m = minhash(p)
+            if m is not None:
+                lsh.insert(i, m)
+                hashes[i] = m
+        for i, j in itertools.combinations(range(len(ps)), 2):
+            if sents[i] & sents[j]:
+                exact.add((n, i, j))
+            if ps[i].strip() and ps[j].strip():
+                tsr[(n, i, j)] = fuzz.token_set_ratio(ps[i], ps[j], processor=default_process)
+        for i, m in hashes.items():
+            lsh_pairs.update((n, *sorted((i, j))) for j in lsh.query(m) if j != i)
+
+    def describe(p: Pair) -> str:
+        n, a, b = p
+        return f"  [{a}] {_short(para_text[n][a])}\n  [{b}] {_short(para_text[n][b])}"
+
+    return [
+        Evaluation(
+            "seeds",
+            "paragraph pairs; optional pairs ignored",
+            gold,
+            lambda p: p not in optional,
+            dedup_at,
+            {"exact": exact, "minhash": lsh_pairs},
+            tsr,
+            describe,
+        )
+    ]
+
+
+def _bullet_in(linked: set[tuple[str, int]]) -> Callable[[Pair], bool]:
+    def counted(pair: Pair) -> bool:
+        return (pair[0], pair[1]) in linked
+
+    return counted
+
+
+def eval_cnn(data: Path) -> list[Evaluation]:
+    arts = sorted(_read(data / "cnn_poc_highlights" / "articles.jsonl"), key=lambda a: a["id"])
+    half = len(arts) // 2
+    out = []
+    cut: float | None = None
+    for split, part in (("tune", arts[:half]), ("held-out", arts[half:])):
+        gold: set[Pair] = set()
+        linked: set[tuple[str, int]] = set()
+        for a in part:
+            for b, s in a["line_pairs"]:
+                gold.add((a["id"], b, s))
+                linked.add((a["id"], b))
+        results = [dedup.find_duplicates(a["text"]) for a in part]
+        lines = [Lines(a["text"]) for a in part]
+        all_lines = {a["id"]: a["text"].split("\n") for a in part}
+
+        def dedup_at(
+            t: float | None,
+            part: list[dict[str, Any]] = part,
+            results: list[dedup.Clusters] = results,
+            lines: list[Lines] = lines,
+        ) -> set[Pair]:
+            found: set[Pair] = set()
+            for a, ln, res in zip(part, lines, _rethresholded(results, t), strict=True):
+                nb = a["n_bullets"]
+                for u, v in cluster_pairs(res, ln.of_passage):
+                    if u < nb <= v:
+                        found.add((a["id"], u, v))
+            return found
+
+        exact: set[Pair] = set()
+        lsh_pairs: set[Pair] = set()
+        tsr: dict[Pair, float] = {}
+        for a in part:
+            ls = all_lines[a["id"]]
+            nb = a["n_bullets"]
+            body_norm: dict[str, list[int]] = defaultdict(list)
+            lsh = new_lsh()
+            for j in range(nb, len(ls)):
+                body_norm[normalise(ls[j])].append(j)
+                m = minhash(ls[j])
+                if m is not None:
+                    lsh.insert(j, m)
+            for i in range(nb):
+                exact.update((a["id"], i, j) for j in body_norm.get(normalise(ls[i]), []) if normalise(ls[i]))
+                m = minhash(ls[i])
+                if m is not None:
+                    lsh_pairs.update((a["id"], i, j) for j in lsh.query(m))
+                if (a["id"], i) in linked:
+                    row = process.extract(
+                        ls[i], ls[nb:], scorer=fuzz.token_set_ratio, processor=default_process, limit=None
+                    )
+                    for _, score, k in row:
+                        tsr[(a["id"], i, nb + k)] = score
+
+        def describe(p: Pair, all_lines: dict[str, list[str]] = all_lines) -> str:
+            aid, b, s = p
+            return f"  {aid} bullet {b}: {_short(all_lines[aid][b])}\n  body {s}: {_short(all_lines[aid][s])}"
+
+        ev = Evaluation(
+            f"cnn/{split}",
+            "(bullet, body sentence) links; precision on linked bullets only",
+            gold,
+            _bullet_in(linked),
+            dedup_at,
+            {"exact": exact, "minhash": lsh_pairs},
+            tsr,
+            describe,
+            tsr_cut=cut,
+            notes={},
+        )
+        if split == "tune":
+            ev.rows()  # fixes the tsr cut on the tune split
+            cut = ev.tsr_cut
+        out.append(ev)
+    return out
+
+
+def eval_clough(data: Path) -> list[Evaluation]:
+    recs = _read(data / "clough_stevenson" / "answers.jsonl")
+    answers = sorted((r for r in recs if r["level"] != "source"), key=lambda r: r["id"])
+    gold: set[Pair] = {(r["id"],) for r in answers if r["level"] != "non"}
+    results = []
+    for r in answers:
+        index = dedup.DedupIndex()
+        index.add("source", r["source_text"])
+        index.add("answer", r["text"])
+        results.append(index.clusters())
+
+    def dedup_at(t: float | None) -> set[Pair]:
+        found: set[Pair] = set()
+        for r, res in zip(answers, _rethresholded(results, t), strict=True):
+            if any({p.key for p in c.passages} == {"source", "answer"} for c in res):
+                found.add((r["id"],))
+        return found
+
+    exact: set[Pair] = set()
+    lsh_pairs: set[Pair] = set()
+    tsr: dict[Pair, float] = {}
+    for r in answers:
+        src = {normalise(s) for s in sentences(r["source_text"])} - {""}
+        if src & {normalise(s) for s in sentences(r["text"])}:
+            exact.add((r["id"],))
+        lsh = new_lsh()
+        for k, p in enumerate(paragraphs(r["source_text"])):
+            m = minhash(p)
+            if m is not None:
+                lsh.insert(k, m)
+        ms = [minhash(p) for p in paragraphs(r["text"])]
+        if any(m is not None and lsh.query(m) for m in ms):
+            lsh_pairs.add((r["id"],))
+        tsr[(r["id"],)] = fuzz.token_set_ratio(r["text"], r["source_text"], processor=default_process)
+    by_id = {r["id"]: r for r in answers}
+
+    def describe(p: Pair) -> str:
+        r = by_id[p[0]]
+        return f"  level {r['level']}, task {r['task']}: {_short(r['text'], 240)}"
+
+    return [
+        Evaluation(
+            "clough",
+            "answer linked to its source (cut/light/heavy positive, non negative)",
+            gold,
+            None,
+            dedup_at,
+            {"exact": exact, "minhash": lsh_pairs},
+            tsr,
+            describe,
+        )
+    ]
+
+
+def eval_lee(data: Path) -> list[Evaluation]:
+    docs = _read(data / "lee_background" / "docs.jsonl")
+    keys = [d["id"] for d in docs]
+    pos = {k: n for n, k in enumerate(keys)}
+    gold: set[Pair] = {(a, b) for a, b in LEE_NEAR_DUPLICATES}
+    index = dedup.DedupIndex()
+    for d in docs:
+        index.add(d["id"], d["text"])
+    result = index.clusters()
+
+    def dedup_at(t: float | None) -> set[Pair]:
+        res = result if t is None else result.rethreshold(t)
+        return {(pos[str(a)], pos[str(b)]) for a, b in cluster_pairs(res, lambda p: [p.key])}
+
+    texts = [d["text"] for d in docs]
+    sents = [{normalise(s) for s in sentences(t)} - {""} for t in texts]
+    exact = {(i, j) for i, j in itertools.combinations(range(len(texts)), 2) if sents[i] & sents[j]}
+    lsh = new_lsh()
+    hashes = {}
+    for i, t in enumerate(texts):
+        m = minhash(t)
+        if m is not None:
+            lsh.insert(i, m)
+            hashes[i] = m
+    lsh_pairs = {tuple(sorted((i, j))) for i, m in hashes.items() for j in lsh.query(m) if j != i}
+    matrix = process.cdist(texts, texts, scorer=fuzz.token_set_ratio, processor=default_process, workers=2)
+    tsr = {(i, j): float(matrix[i, j]) for i, j in itertools.combinations(range(len(texts)), 2)}
+
+    def describe(p: Pair) -> str:
+        a, b = p
+        return f"  {keys[a]}: {_short(texts[a], 200)}\n  {keys[b]}: {_short(texts[b], 200)}"
+
+    return [
+        Evaluation(
+            "lee",
+            "document pairs; positives = the 11 near-duplicates its README lists",
+            gold,
+            None,
+            dedup_at,
+            {"exact": exact, "minhash": lsh_pairs},
+            tsr,
+            describe,
+        )
+    ]
+
+
+def eval_cleanportal(data: Path) -> list[Evaluation]:
+    pages = _read(data / "cleanportaleval" / "pages.jsonl")
+    by_site: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for p in pages:
+        by_site[p["site"]].append(p)
+    gold: set[Pair] = set()
+    line_text: dict[Pair, str] = {}
+    for p in pages:
+        for i, (line, label) in enumerate(zip(p["text"].split("\n"), p["labels"], strict=True)):
+            line_text[(p["id"], i)] = line
+            if label == 0:
+                gold.add((p["id"], i))
+    results = {}
+    for site, ps in sorted(by_site.items()):
+        index = dedup.DedupIndex()
+        for p in ps:
+            index.add(p["id"], p["text"])
+        results[site] = index.clusters()
+    line_maps = {p["id"]: Lines(p["text"]) for p in pages}
+
+    def dedup_at(t: float | None) -> set[Pair]:
+        flagged: set[Pair] = set()
+        for res in results.values():
+            for c in res if t is None else res.rethreshold(t):
+                if len({p.key for p in c.passages}) < 2:
+                    continue
+                for p in c.passages:
+                    key = str(p.key)
+                    flagged.update((key, i) for i in line_maps[key].covered(p.start, p.end))
+        return flagged
+
+    exact: set[Pair] = set()
+    lsh_flag: set[Pair] = set()
+    tsr: dict[Pair, float] = {}
+    for _site, ps in sorted(by_site.items()):
+        units = [(p["id"], i) for p in ps for i in range(len(p["text"].split("\n")))]
+        texts = [line_text[u] for u in units]
+        norm = [normalise(t) for t in texts]
+        pages_of: dict[str, set[str]] = defaultdict(set)
+        for u, n in zip(units, norm, strict=True):
+            if n:
+                pages_of[n].add(u[0])
+        exact.update(u for u, n in zip(units, norm, strict=True) if n and len(pages_of[n]) > 1)
+        lsh = new_lsh()
+        hashes = {}
+        for k, t in enumerate(texts):
+            m = minhash(t)
+            if m is not None:
+                lsh.insert(k, m)
+                hashes[k] = m
+        for k, m in hashes.items():
+            if any(units[j][0] != units[k][0] for j in lsh.query(m)):
+                lsh_flag.add(units[k])
+        # brute force over all cross-page pairs: keep each line's best score on another page
+        processed = [default_process(t) for t in texts]
+        page_of = {p["id"]: n for n, p in enumerate(ps)}
+        page_ids = np.array([page_of[u[0]] for u in units])
+        best = np.zeros(len(units))
+        step = 512
+        for lo in range(0, len(units), step):
+            block = process.cdist(
+                processed[lo : lo + step], processed, scorer=fuzz.token_set_ratio, workers=2
+            )
+            block[page_ids[lo : lo + step, None] == page_ids[None, :]] = 0
+            best[lo : lo + step] = block.max(axis=1)
+        for u, s, n in zip(units, best, norm, strict=True):
+            if n:
+                tsr[u] = float(s)
+
+    def describe(p: Pair) -> str:
+        return f"  {p[0]} line {p[1]}: {_short(line_text[p], 200)!r}"
+
+    return [
+        Evaluation(
+            "cleanportal",
+            "lines repeated on another page of the site; positive = boilerplate (label 0)",
+            gold,
+            None,
+            dedup_at,
+            {"exact": exact, "minhash": lsh_flag},
+            tsr,
+            describe,
+        )
+    ]
+
+
+def eval_msrp(data: Path) -> list[Evaluation]:
+    pairs = _read(data / "msrp_train" / "pairs.jsonl")
+    gold: set[Pair] = {(r["id"],) for r in pairs if int(r["label"]) == 1}
+    results = [dedup.find_duplicates(r["a"] + "\n\n" + r["b"]) for r in pairs]
+
+    def dedup_at(t: float | None) -> set[Pair]:
+        found: set[Pair] = set()
+        for r, res in zip(pairs, _rethresholded(results, t), strict=True):
+            cut = len(r["a"])
+            for c in res:
+                if {p.start < cut for p in c.passages} == {True, False}:
+                    found.add((r["id"],))
+                    break
+        return found
+
+    exact: set[Pair] = set()
+    lsh_pairs: set[Pair] = set()
+    tsr: dict[Pair, float] = {}
+    for r in pairs:
+        if normalise(r["a"]) == normalise(r["b"]):
+            exact.add((r["id"],))
+        ma, mb = minhash(r["a"]), minhash(r["b"])
+        if ma is not None and mb is not None:
+            lsh = new_lsh()
+            lsh.insert("a", ma)
+            if lsh.query(mb):
+                lsh_pairs.add((r["id"],))
+        tsr[(r["id"],)] = fuzz.token_set_ratio(r["a"], r["b"], processor=default_process)
+    by_id = {r["id"]: r for r in pairs}
+
+    def describe(p: Pair) -> str:
+        r = by_id[p[0]]
+        return f"  a: {_short(r['a'])}\n  b: {_short(r['b'])}"
+
+    return [
+        Evaluation(
+            "msrp",
+            "sentence pairs; positive = paraphrase (label 1)",
+            gold,
+            None,
+            dedup_at,
+            {"exact": exact, "minhash": lsh_pairs},
+            tsr,
+            describe,
+        )
+    ]
+
+
+SETS: dict[str, Callable[[Path], list[Evaluation]]] = {
+    "seeds": lambda data: eval_seeds(ROOT / "seeds"),
+    "cnn": eval_cnn,
+    "clough": eval_clough,
+    "lee": eval_lee,
+    "cleanportal": eval_cleanportal,
+    "msrp": eval_msrp,
+}
+
+
+# ---------------------------------------------------------------------------
+# output
+
+
+def format_table(rows: Sequence[Row], units: dict[str, str]) -> str:
+    head = f"{'set':<14} {'method':<8} {'P':>6} {'R':>6} {'F1':>6} {'TP':>6} {'FP':>6} {'FN':>6}  note"
+    lines = [head, "-" * len(head)]
+    last = None
+    for r in rows:
+        if last is not None and r.dataset != last:
+            lines.append("")
+        last = r.dataset
+        s = r.score
+        lines.append(
+            f"{r.dataset:<14} {r.method:<8} {s.precision:6.3f} {s.recall:6.3f} {s.f1:6.3f} "
+            f"{s.tp:6d} {s.fp:6d} {s.fn:6d}  {r.note}"
+        )
+    lines.append("")
+    lines.append("Pair units:")
+    lines.extend(f"  {name:<14} {unit}" for name, unit in units.items())
+    return "\n".join(lines)
+
+
+def plot(evaluations: Sequence[Evaluation], path: Path) -> None:
+    try:
+        import matplotlib  # type: ignore[import-not-found, unused-ignore]
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        sys.exit("--plot needs matplotlib: pip install -e '.[plot]'")
+    default = dedup.Options().threshold
+    cols = min(3, len(evaluations))
+    rows = (len(evaluations) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
+    for ax, ev in zip(axes.flat, evaluations, strict=False):
+        ps, rs = [], []
+        for t in PLOT_THRESHOLDS:
+            s = Score.of(ev.dedup_at(t), ev.gold, ev.counted)
+            ps.append(s.precision)
+            rs.append(s.recall)
+        ax.plot(PLOT_THRESHOLDS, ps, "o-", label="precision")
+        ax.plot(PLOT_THRESHOLDS, rs, "s-", label="recall")
+        ax.axvline(default, color="grey", linestyle=":", linewidth=1)
+        ax.set_title(ev.name)
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("verification threshold")
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(evaluations) :]:
+        ax.axis("off")
+    axes.flat[0].legend(loc="lower left")
+    fig.suptitle(
+        f"dedup: precision and recall against the verification threshold (default {default:g}, dotted)"
+    )
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder of the labelled sets")
+    ap.add_argument("--dataset", action="append", choices=sorted(SETS), help="run only this set (repeatable)")
+    ap.add_argument(
+        "--show-errors", action="store_true", help="print a sample of dedup's misses and false pairs"
+    )
+    ap.add_argument("--errors", type=int, default=5, help="examples of each kind with --show-errors")
+    ap.add_argument("--json", type=Path, default=RESULTS / "quality.json", help="where to write the table")
+    ap.add_argument("--plot", nargs="?", const=RESULTS / "quality.png", type=Path, help="write a PNG")
+    args = ap.parse_args(argv)
+
+    evaluations: list[Evaluation] = []
+    rows: list[Row] = []
+    timings: dict[str, float] = {}
+    for name in args.dataset or list(SETS):
+        t0 = time.perf_counter()
+        evs = SETS[name](args.data)
+        for ev in evs:
+            rows.extend(ev.rows())
+        timings[name] = round(time.perf_counter() - t0, 1)
+        print(f"[{name}: {timings[name]} s]", file=sys.stderr)
+        evaluations.extend(evs)
+    units = {ev.name: ev.unit for ev in evaluations}
+    print(format_table(rows, units))
+    if args.show_errors:
+        rng = random.Random(0)
+        for ev in evaluations:
+            print()
+            print(ev.errors(args.errors, rng))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "dedup_version": dedup.__version__,
+        "command": "python benchmarks/quality.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "units": units,
+        "seconds": timings,
+        "rows": [r.as_dict() for r in rows],
+    }
+    args.json.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
+    if args.plot:
+        plot(evaluations, args.plot)
+        print(f"wrote {args.plot}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
