@@ -165,3 +165,12 @@ def test_bad_input_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixtur
     src.write_text('{"id": 1, "body": "x"}\n', encoding="utf-8")
     assert corpus.corpus_main([str(src), "--jobs", "1"]) == 2
     assert "--text-field" in capsys.readouterr().err
+
+
+def test_parallel_verification_gives_the_same_links(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dedup._engine as engine
+
+    docs = _cnn(20)
+    one = dedup_corpus(docs, jobs=1)
+    monkeypatch.setattr(engine, "_PARALLEL_MIN", 1)  # small data: force the worker processes
+    assert _dump(dedup_corpus(docs, jobs=2)) == _dump(one)

@@ -1,0 +1,381 @@
+"""Speed benchmark: per-article latency and corpus throughput, against straightforward baselines.
+
+    apt-get install -y python3.11-doc linux-doc-6.1 perl-doc   # the real prose the corpus is built from
+    python benchmarks/speed.py                                 # seed article + 10k and 100k paragraphs
+    python benchmarks/speed.py --sizes 10000 --runs 100        # shorter
+
+One table from one run.  Every figure carries its ratio to the first baseline
+(the per-sentence datasketch pipeline) measured in the same run: for times,
+baseline / ours (so > 1 is faster); for throughput, ours / baseline.
+
+The corpus is real prose: paragraphs of the reStructuredText/POD documentation
+shipped in the Debian packages above (Python, Linux kernel, Perl manuals), then
+the news articles of ``shared/datasets`` when present, exact repeats dropped,
+one paragraph per document.  1% of the documents are near-duplicates of other
+documents (a word dropped, two words swapped, a word replaced, case changed),
+inserted at known random places; recall is the share of those pairs found as a
+match between the two documents.
+
+Wall-clock time on a shared machine is noisy: CPU seconds (this process and
+its children) are printed beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import itertools
+import json
+import os
+import random
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from datasketch import MinHash, MinHashLSH  # noqa: E402
+from rapidfuzz import fuzz, process  # noqa: E402
+
+import dedup  # noqa: E402
+from dedup._options import Options  # noqa: E402
+from dedup._shingle import sentence_shingle_hashes, shingle_tokens  # noqa: E402
+from dedup._sketch import band_keys, lsh_params, signatures  # noqa: E402
+from dedup._text import Sentence, segment  # noqa: E402
+
+SEED = ROOT / "seeds" / "000_2e71187361903d7a.txt"
+PROSE_ROOTS = (
+    "/usr/share/doc/python3.11/html/_sources",
+    "/usr/share/doc/linux-doc-6.1/Documentation",
+    "/usr/share/perl/5.36.0/pod",
+)
+
+# --- the real-prose corpus ---------------------------------------------------------------
+
+_ROLE = re.compile(r":[\w:.-]+:`~?!?([^`<]*?)(?:\s*<[^>]*>)?`")
+_LITERAL = re.compile(r"``([^`]*)``")
+_LINK = re.compile(r"`([^`<]*?)(?:\s*<[^>]*>)?`_{1,2}")
+_POD = re.compile(r"[A-Z]<+([^<>]*)>+")
+_MARKUP_START = ("..", ">>>", "|", "+", "=", "-", "*", "#", ":", "$", "~", "^")
+
+
+def _files(root: str) -> list[str]:
+    found = set()
+    for pattern in ("**/*.rst", "**/*.rst.gz", "**/*.rst.txt", "**/*.txt", "**/*.txt.gz", "**/*.pod"):
+        found.update(str(p) for p in Path(root).glob(pattern) if p.is_file())
+    return sorted(found)
+
+
+def prose_paragraphs() -> Iterator[str]:
+    """Prose paragraphs of the documentation in PROSE_ROOTS, markup stripped, code and tables skipped."""
+    for root in PROSE_ROOTS:
+        for path in _files(root):
+            opener: Callable[..., object] = gzip.open if path.endswith(".gz") else open
+            try:
+                with opener(path, "rt", encoding="utf-8") as fh:  # type: ignore[operator]
+                    text = fh.read()
+            except (UnicodeDecodeError, OSError):
+                continue
+            for block in re.split(r"\n\s*\n", text):
+                lines = textwrap.dedent(block).strip("\n").split("\n")
+                if (
+                    not lines
+                    or lines[0].startswith(_MARKUP_START)
+                    or lines[0].startswith("=")
+                    or any(x[:1].isspace() for x in lines[1:])
+                ):
+                    continue
+                para = " ".join(x.strip() for x in lines).removesuffix(":")
+                for pattern in (_ROLE, _LITERAL, _LINK, _POD):
+                    para = pattern.sub(r"\1", para)
+                para = para.replace("**", "").replace("*", "")
+                if len(para.split()) < 8 or para[-1] not in ".:)":
+                    continue
+                if sum(c.isalpha() or c == " " for c in para) < 0.85 * len(para):
+                    continue
+                yield para
+
+
+def news_paragraphs() -> Iterator[str]:
+    """Lines of the news and web articles in ``shared/datasets`` (beside the repository), when present."""
+    for path in sorted((ROOT.parent / "shared" / "datasets").glob("*/*.jsonl")):
+        if path.parent.name == "msrp_train":
+            continue
+        with path.open(encoding="utf-8") as fh:
+            for line in fh:
+                text = json.loads(line).get("text") or ""
+                for para in text.split("\n"):
+                    if len(para.split()) >= 8:
+                        yield para.strip()
+
+
+def _near_duplicate(text: str, rng: random.Random) -> str:
+    words = text.split()
+    for _ in range(max(1, len(words) // 25)):
+        k = rng.randrange(len(words))
+        edit = rng.randrange(4)
+        if edit == 0 and len(words) > 8:
+            del words[k]
+        elif edit == 1 and k + 1 < len(words):
+            words[k], words[k + 1] = words[k + 1], words[k]
+        elif edit == 2:
+            words[k] = rng.choice(("very", "also", "really", "new", "old", "some"))
+        else:
+            words[k] = words[k].lower() if words[k][:1].isupper() else words[k].capitalize()
+    return " ".join(words)
+
+
+def build_corpus(
+    size: int, pool: list[str], seed: int = 0
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """``size`` documents, 1% of them near-duplicates of others; returns (docs, injected pairs)."""
+    rng = random.Random(seed)
+    n_dup = max(1, size // 100)
+    base = pool[: size - n_dup]
+    if len(base) < size - n_dup:
+        raise SystemExit(
+            f"only {len(pool)} prose paragraphs available, {size} wanted (install the doc packages)"
+        )
+    docs = [(f"p{n}", t) for n, t in enumerate(base)]
+    injected = []
+    for k in range(n_dup):
+        src = rng.randrange(len(base))
+        key = f"d{k}"
+        docs.insert(rng.randrange(len(docs) + 1), (key, _near_duplicate(base[src], rng)))
+        injected.append((f"p{src}", key))
+    return docs, injected
+
+
+def recall(matches: set[frozenset[str]], injected: list[tuple[str, str]]) -> float:
+    return sum(frozenset(p) in matches for p in injected) / len(injected)
+
+
+# --- baselines ---------------------------------------------------------------------------
+
+
+def _stem_bytes(sent: Sentence) -> list[bytes]:
+    return [t.encode("utf-8") for t in set(shingle_tokens(sent))]
+
+
+def datasketch_pipeline(docs: list[tuple[str, str]], options: Options) -> set[frozenset[str]]:
+    """The straightforward pipeline: a MinHash object per sentence, MinHashLSH, rapidfuzz verification."""
+    # The band/row split is computed once (datasketch would integrate it anew per index).
+    params = lsh_params(options.lsh_threshold, options.num_perm)
+    lsh = MinHashLSH(threshold=options.lsh_threshold, num_perm=options.num_perm, params=params)
+    sents: list[tuple[str, str, MinHash]] = []
+    for key, text in docs:
+        for sent in segment(text):
+            if len(sent.words) < options.min_words:
+                continue
+            m = MinHash(num_perm=options.num_perm, seed=options.seed)
+            m.update_batch(_stem_bytes(sent))
+            name = str(len(sents))
+            lsh.insert(name, m)
+            sents.append((key, sent.norm, m))
+    found: set[frozenset[str]] = set()
+    cut = 100.0 * options.threshold
+    for n, (key, norm, m) in enumerate(sents):
+        for other in lsh.query(m):
+            k = int(other)
+            if k <= n:
+                continue
+            if fuzz.ratio(norm, sents[k][1], score_cutoff=cut):
+                found.add(frozenset((key, sents[k][0])))
+    return found
+
+
+def cdist_pipeline(docs: list[tuple[str, str]], options: Options) -> set[frozenset[str]]:
+    """rapidfuzz ``process.cdist`` over all sentence pairs (both cores)."""
+    keys, norms = [], []
+    for key, text in docs:
+        for sent in segment(text):
+            if len(sent.words) >= options.min_words:
+                keys.append(key)
+                norms.append(sent.norm)
+    found: set[frozenset[str]] = set()
+    cut = 100.0 * options.threshold
+    step = 2000
+    for lo in range(0, len(norms), step):
+        block = process.cdist(norms[lo : lo + step], norms, scorer=fuzz.ratio, score_cutoff=cut, workers=-1)
+        for i, j in zip(*np.nonzero(block), strict=True):
+            if lo + i < j:
+                found.add(frozenset((keys[lo + i], keys[j])))
+    return found
+
+
+# --- measurements -----------------------------------------------------------------------------
+
+
+def _cpu() -> float:
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def timed(fn: Callable[[], object]) -> tuple[float, float, object]:
+    cpu, wall = _cpu(), time.perf_counter()
+    out = fn()
+    return time.perf_counter() - wall, _cpu() - cpu, out
+
+
+def median_ms(fn: Callable[[], object], runs: int) -> float:
+    for _ in range(min(20, runs)):
+        fn()
+    samples = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - t)
+    return 1e3 * statistics.median(samples)
+
+
+def ours_corpus(path: Path, jobs: int) -> tuple[float, float, float, set[frozenset[str]]]:
+    """Run the CLI corpus mode in a subprocess: wall s, CPU s, peak RSS MB (main process), matched pairs."""
+    out = path.with_suffix(".out.jsonl")
+    cmd = [sys.executable, "-m", "dedup", "corpus", str(path), "-o", str(out), "--quiet", "--no-text"]
+    cmd += ["--output-kind", "matches", "--jobs", str(jobs)]
+    script = (
+        "import resource, subprocess, sys, json; "
+        "r = subprocess.run(sys.argv[1:]); "
+        "u = resource.getrusage(resource.RUSAGE_CHILDREN); "
+        "print(json.dumps([r.returncode, u.ru_maxrss, u.ru_utime + u.ru_stime]))"
+    )
+    wall = time.perf_counter()
+    res = subprocess.run([sys.executable, "-c", script, *cmd], capture_output=True, text=True, cwd=ROOT)
+    wall = time.perf_counter() - wall
+    code, rss_kb, cpu = json.loads(res.stdout.strip().splitlines()[-1])
+    if code != 0:
+        raise SystemExit(f"corpus mode failed: {res.stderr}")
+    found = set()
+    with out.open(encoding="utf-8") as fh:
+        for line in fh:
+            m = json.loads(line)
+            found.add(frozenset((m["a"]["key"], m["b"]["key"])))
+    out.unlink()
+    return wall, cpu, rss_kb / 1024, found
+
+
+def signature_rates(docs: list[tuple[str, str]], options: Options) -> tuple[float, float]:
+    """Paragraphs/s on one core: bare tokenise + shingle, and tokenise + shingle + MinHash + band keys."""
+    texts = [t for _, t in docs]
+
+    def shingle_only() -> None:
+        for lo in range(0, len(texts), 256):
+            sents = [s for t in texts[lo : lo + 256] for s in segment(t)]
+            sentence_shingle_hashes(sents, options.shingle_size)
+
+    def with_signatures() -> None:
+        bands, rows = lsh_params(options.lsh_threshold, options.num_perm)
+        for lo in range(0, len(texts), 256):
+            sents = [s for t in texts[lo : lo + 256] for s in segment(t)]
+            h, off = sentence_shingle_hashes(sents, options.shingle_size)
+            band_keys(signatures(h, off, options.num_perm, options.seed), bands, rows)
+
+    a, _, _ = timed(shingle_only)
+    b, _, _ = timed(with_signatures)
+    return len(texts) / a, len(texts) / b
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sizes", default="10000,100000", help="corpus sizes in paragraphs (comma-separated)")
+    p.add_argument("--runs", type=int, default=300, help="runs for the seed-article medians")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes for corpus mode")
+    p.add_argument(
+        "--baseline-max", type=int, default=100000, help="largest size for the datasketch baseline"
+    )
+    p.add_argument("--cdist-max", type=int, default=10000, help="largest size for the cdist baseline")
+    args = p.parse_args()
+    options = Options()
+    sizes = [int(x) for x in args.sizes.split(",") if x]
+
+    # 1. The seed article.
+    seed = SEED.read_text(encoding="utf-8")
+    seed_doc = [("seed", seed)]
+    base_ms = median_ms(lambda: datasketch_pipeline(seed_doc, options), max(20, args.runs // 10))
+    cdist_ms = median_ms(lambda: cdist_pipeline(seed_doc, options), args.runs)
+    ours_ms = median_ms(lambda: dedup.find_duplicates(seed), args.runs)
+    n_sents = len(segment(seed))
+
+    # 2. Corpora.
+    pool = list(dict.fromkeys(itertools.chain(prose_paragraphs(), news_paragraphs())))
+    rows: dict[str, dict[int, str]] = {"datasketch": {}, "cdist": {}, "ours": {}, "sig": {}}
+    notes = []
+    tmp = Path(tempfile.mkdtemp(prefix="dedup-speed-"))
+    for size in sizes:
+        docs, injected = build_corpus(size, pool)
+        path = tmp / f"corpus{size}.jsonl"
+        with path.open("w", encoding="utf-8") as fh:
+            for key, text in docs:
+                fh.write(json.dumps({"id": key, "text": text}) + "\n")
+        base_rate = None
+        if size <= args.baseline_max:
+            wall, cpu, found = timed(lambda docs=docs: datasketch_pipeline(docs, options))
+            base_rate = size / wall
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            rows["datasketch"][size] = (
+                f"{base_rate:,.0f}/s (1.0×) cpu {cpu:.0f}s rss≤{rss:,.0f}MB R={recall(found, injected):.3f}"  # type: ignore[arg-type]
+            )
+        else:
+            rows["datasketch"][size] = "not run"
+        if size <= args.cdist_max:
+            wall, cpu, found = timed(lambda docs=docs: cdist_pipeline(docs, options))
+            ratio = f" ({size / wall / base_rate:.2f}×)" if base_rate else ""
+            rows["cdist"][size] = (
+                f"{size / wall:,.0f}/s{ratio} cpu {cpu:.0f}s R={recall(found, injected):.3f}"  # type: ignore[arg-type]
+            )
+        else:
+            rows["cdist"][size] = "not feasible"
+        wall, cpu, rss, found = ours_corpus(path, args.jobs)
+        ratio = f" ({size / wall / base_rate:.1f}×)" if base_rate else ""
+        rows["ours"][size] = (
+            f"{size / wall:,.0f}/s{ratio} cpu {cpu:.0f}s rss {rss:,.0f}MB R={recall(found, injected):.3f}"
+        )
+        shingle_rate, sig_rate = signature_rates(docs[: min(size, 20000)], options)
+        rows["sig"][size] = (
+            f"shingle {shingle_rate:,.0f}/s, +MinHash+bands {sig_rate:,.0f}/s "
+            f"({shingle_rate / sig_rate:.2f}× the floor)"
+        )
+        path.unlink()
+    if not sizes:
+        notes.append("no corpus sizes")
+
+    print(
+        f"seed article ({n_sents} sentences), median of {args.runs} runs; "
+        f"corpus: {len(pool):,} distinct prose paragraphs"
+    )
+    print()
+    head = "| pipeline | seed article | " + " | ".join(f"{s:,} paragraphs" for s in sizes) + " |"
+    print(head)
+    print("|" + "---|" * (2 + len(sizes)))
+    print(
+        f"| datasketch per sentence + MinHashLSH + rapidfuzz | {base_ms:.2f} ms (1.0×) | "
+        + " | ".join(rows["datasketch"][s] for s in sizes)
+        + " |"
+    )
+    print(
+        f"| rapidfuzz cdist, all sentence pairs | {cdist_ms:.2f} ms ({base_ms / cdist_ms:.1f}×) | "
+        + " | ".join(rows["cdist"][s] for s in sizes)
+        + " |"
+    )
+    print(
+        f"| dedup (jobs={args.jobs}) | {ours_ms:.2f} ms ({base_ms / ours_ms:.1f}×) | "
+        + " | ".join(rows["ours"][s] for s in sizes)
+        + " |"
+    )
+    print("| dedup signatures, 1 core | | " + " | ".join(rows["sig"][s] for s in sizes) + " |")
+    for note in notes:
+        print(note)
+
+
+if __name__ == "__main__":
+    main()
