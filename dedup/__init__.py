@@ -1,6 +1,7 @@
 """dedup: find duplicate and near-duplicate passages in text, grouped into ranked clusters."""
 
 from dedup._api import find_duplicates
+from dedup._corpus import find_corpus_duplicates
 from dedup._errors import (
     DedupError,
     DuplicateKeyError,
@@ -33,6 +34,7 @@ __all__ = [
     "Span",
     "StorageError",
     "__version__",
+    "find_corpus_duplicates",
     "find_duplicates",
     "strip_duplicates",
 ]

@@ -54,7 +54,7 @@ __all__ = [
     "JsonlSource",
     "LinesSource",
     "TextDirSource",
-    "dedup_corpus",
+    "find_corpus_duplicates",
     "open_source",
     "write_clusters",
 ]
@@ -284,7 +284,7 @@ def _progress(source: CorpusSource, enabled: bool, desc: str) -> Iterator[Callab
 # --- the three passes ------------------------------------------------------------------------
 
 
-def dedup_corpus(
+def find_corpus_duplicates(
     source: CorpusSource | Iterable[tuple[str, str]],
     *,
     jobs: int | None = None,
@@ -314,7 +314,8 @@ def dedup_corpus(
     --------
     >>> docs = [("a", "Troops are leaving the border region today."),
     ...         ("b", "Analysts expect a rebound.\\nTroops are leaving the border region today.")]
-    >>> for p in dedup_corpus(docs, jobs=1)[0].passages:
+    >>> import dedup
+    >>> for p in dedup.find_corpus_duplicates(docs, jobs=1)[0].passages:
     ...     print(p.key, p.span, p.text)
     a Span(start=0, end=43) Troops are leaving the border region today.
     b Span(start=27, end=70) Troops are leaving the border region today.
@@ -530,7 +531,7 @@ def corpus_main(argv: Sequence[str]) -> int:
     try:
         source = open_source(args.input, id_field=args.id_field or None, text_field=args.text_field)
         try:
-            clusters = dedup_corpus(
+            clusters = find_corpus_duplicates(
                 source,
                 jobs=args.jobs,
                 progress=progress,

@@ -13,7 +13,7 @@ import pytest
 
 import dedup._corpus as corpus
 from dedup._cluster import Doc
-from dedup._corpus import dedup_corpus, open_source
+from dedup._corpus import find_corpus_duplicates, open_source
 from dedup._engine import detect
 from dedup._options import Options
 from dedup._result import Clusters
@@ -68,23 +68,23 @@ def _cnn(n: int) -> list[tuple[str, str]]:
 
 
 def test_corpus_equals_the_in_memory_detector() -> None:
-    found = dedup_corpus(DOCS, jobs=1)
+    found = find_corpus_duplicates(DOCS, jobs=1)
     assert found and _dump(found) == _dump(_reference(DOCS))
 
 
 def test_corpus_equals_the_in_memory_detector_on_real_articles() -> None:
     docs = _cnn(40)
-    assert _dump(dedup_corpus(docs, jobs=1)) == _dump(_reference(docs))
+    assert _dump(find_corpus_duplicates(docs, jobs=1)) == _dump(_reference(docs))
 
 
 def test_two_jobs_give_the_same_result_as_one() -> None:
     docs = _cnn(40)
-    assert _dump(dedup_corpus(docs, jobs=2)) == _dump(dedup_corpus(docs, jobs=1))
+    assert _dump(find_corpus_duplicates(docs, jobs=2)) == _dump(find_corpus_duplicates(docs, jobs=1))
 
 
 def test_passages_without_text_keep_their_offsets() -> None:
-    with_text = dedup_corpus(DOCS, jobs=1)
-    offsets_only = dedup_corpus(DOCS, jobs=1, with_text=False)
+    with_text = find_corpus_duplicates(DOCS, jobs=1)
+    offsets_only = find_corpus_duplicates(DOCS, jobs=1, with_text=False)
     assert [[(p.key, p.span) for p in c.passages] for c in offsets_only] == [
         [(p.key, p.span) for p in c.passages] for c in with_text
     ]
@@ -93,7 +93,7 @@ def test_passages_without_text_keep_their_offsets() -> None:
 
 def test_duplicate_keys_are_refused() -> None:
     with pytest.raises(corpus.DuplicateKeyError):
-        dedup_corpus([("a", "One sentence here."), ("a", "Another one there.")], jobs=1)
+        find_corpus_duplicates([("a", "One sentence here."), ("a", "Another one there.")], jobs=1)
 
 
 def test_cli_corpus_jsonl_jobs_2_equals_jobs_1(tmp_path: Path) -> None:
@@ -124,11 +124,11 @@ def test_cli_reads_a_directory_of_text_files_and_a_lines_file(tmp_path: Path) ->
     folder.mkdir()
     for key, text in DOCS:
         (folder / f"{key}.txt").write_text(text, encoding="utf-8")
-    found = dedup_corpus(open_source(str(folder)), jobs=1)
+    found = find_corpus_duplicates(open_source(str(folder)), jobs=1)
     assert _dump(found) == _dump(_reference([(f"{k}.txt", t) for k, t in DOCS]))
     lines = tmp_path / "lines.txt"
     lines.write_text("".join(t.replace("\n", " ") + "\n" for _, t in DOCS), encoding="utf-8")
-    by_line = dedup_corpus(open_source(str(lines)), jobs=1)
+    by_line = find_corpus_duplicates(open_source(str(lines)), jobs=1)
     assert {p.key for c in by_line for p in c.passages} <= {"1", "2", "3", "4", "5"} and by_line
 
 
@@ -171,6 +171,6 @@ def test_parallel_verification_gives_the_same_links(monkeypatch: pytest.MonkeyPa
     import dedup._engine as engine
 
     docs = _cnn(20)
-    one = dedup_corpus(docs, jobs=1)
+    one = find_corpus_duplicates(docs, jobs=1)
     monkeypatch.setattr(engine, "_PARALLEL_MIN", 1)  # small data: force the worker processes
-    assert _dump(dedup_corpus(docs, jobs=2)) == _dump(one)
+    assert _dump(find_corpus_duplicates(docs, jobs=2)) == _dump(one)
