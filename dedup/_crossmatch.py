@@ -2,8 +2,8 @@
 
 Shared by every index backend: the backend finds candidate pairs (LSH band
 hits, exact-copy hits); this module scores them with the detector's own
-:class:`~dedup._verify.Verifier` (pair scores and the fusion cover, in both
-directions) and turns the links into passage matches with the detector's
+:func:`~dedup._engine.verify_candidates` (exact copies, pair scores, covers)
+and turns the links into passage matches with the detector's
 cluster stage, so that the same sentences give the same scores as
 :func:`dedup.find_duplicates`.
 """
@@ -18,13 +18,12 @@ import numpy as np
 import numpy.typing as npt
 
 from dedup._cluster import Doc, build
-from dedup._engine import LINK_FLOOR
+from dedup._engine import verify_candidates
 from dedup._options import Options
 from dedup._shingle import sentence_shingle_hashes
 from dedup._sketch import band_keys, lsh_params, signatures
 from dedup._text import Sentence
 from dedup._types import Alignment, Match
-from dedup._verify import Link, Verifier
 
 __all__ = ["Sketch", "StoredDoc", "cross_matches", "exact_key", "sketch"]
 
@@ -75,10 +74,6 @@ class StoredDoc:
     ordinal: int
 
 
-def _flip(link: Link) -> Link:
-    return Link(link.j, link.i, link.score, link.kind, link.span_j, link.span_i)
-
-
 def cross_matches(
     new_key: str | None,
     new_text: str,
@@ -123,33 +118,16 @@ def cross_matches(
             sentences.append(sent)
             sent_doc.append(new_doc)
 
-    verifier = Verifier(sentences, min_words=options.min_words)
-    floor = min(LINK_FLOOR, options.threshold)
-    best: dict[tuple[int, int], Link] = {}
-    partners: dict[int, set[int]] = {}
-    for i, d, s in sorted(set(pairs)):
-        li, lj = local[(doc_index[d], s)], local[(new_doc, i)]  # stored first: li < lj
-        if not (verifier.eligible(li) and verifier.eligible(lj)):
-            continue
-        link = verifier.pair(li, lj)
-        if link is not None and link.score >= floor:
-            best[(li, lj)] = link
-        partners.setdefault(li, set()).add(lj)
-        partners.setdefault(lj, set()).add(li)
-    max_sources = options.max_sources if options.fusion else 1
-    for i in sorted(partners):
-        for link in verifier.cover(
-            i, sorted(partners[i]), min_gain=options.min_gain, max_sources=max_sources
-        ):
-            if link.i > link.j:
-                link = _flip(link)
-            key = (link.i, link.j)
-            old = best.get(key)
-            if link.score >= floor and (old is None or link.score > old.score):
-                best[key] = link
-    links = [best[k] for k in sorted(best)]
+    cand = sorted({(local[(doc_index[d], s)], local[(new_doc, i)]) for i, d, s in pairs})  # stored first
+    links = verify_candidates(
+        sentences,
+        np.asarray(sent_doc, dtype=np.int64),
+        np.array(cand, dtype=np.int64).reshape(-1, 2),
+        options,
+    )
     _, matches = build(links, sentences, sent_doc, docs, options.threshold)
-    out = [_orient(m, new_key) for m in matches]
+    # Exact copies are chained through every copy, stored ones included: keep new-vs-stored only.
+    out = [_orient(m, new_key) for m in matches if (m.a.key == new_key) != (m.b.key == new_key)]
     out.sort(key=lambda m: (m.a.span, -m.score, m.b.key or "", m.b.span))
     return out
 

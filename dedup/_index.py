@@ -36,12 +36,14 @@ from dedup._types import Match
 if TYPE_CHECKING:
     from dedup._redis import RedisIndex
 
-__all__ = ["COMPACT_MIN", "MAX_BUCKET", "MAX_EXACT", "MAX_PER_SENTENCE", "DedupIndex"]
+__all__ = ["COMPACT_MIN", "MAX_BUCKET", "MAX_EXACT", "MAX_PER_SENTENCE", "MIN_SHARED_BANDS", "DedupIndex"]
 
 #: Band buckets holding more sentences than this are skipped (as in the detector).
 MAX_BUCKET = 256
 #: Stored sentences kept per new sentence, those sharing most bands first (as in the detector).
 MAX_PER_SENTENCE = 64
+#: Bands a stored sentence must share with a new one to be verified (exact copies always are).
+MIN_SHARED_BANDS = 1
 #: Exact copies of one sentence looked at (the newest ones).
 MAX_EXACT = 8
 #: Dead sentence ids tolerated before compaction (and never more than live ones).
@@ -362,7 +364,7 @@ class DedupIndex:
         if sids.size:
             codes, counts = np.unique(new_sent * self._n_sids + sids, return_counts=True)
             lo, hi = codes // self._n_sids, codes % self._n_sids
-            top = top_per_row(lo, counts, MAX_PER_SENTENCE)
+            top = top_per_row(lo, counts, MAX_PER_SENTENCE) & (counts >= MIN_SHARED_BANDS)
             found = set(zip(lo[top].tolist(), hi[top].tolist(), strict=True))
         else:
             found = set()
