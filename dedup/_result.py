@@ -116,7 +116,7 @@ class Clusters(list[Cluster]):
     def _repr_html_(self) -> str:
         from dedup._display import clusters_html
 
-        return clusters_html(self)
+        return clusters_html(self, threshold=self.threshold)
 
     def __repr__(self) -> str:
         return f"Clusters({list.__repr__(self)})"

@@ -113,6 +113,11 @@ class Match:
     def __repr__(self) -> str:
         return f"Match(score={self.score:.3f}, kind={self.kind!r}, a={self.a!r}, b={self.b!r})"
 
+    def _repr_html_(self) -> str:
+        from dedup._display import match_html
+
+        return match_html(self)
+
 
 @dataclass(frozen=True, slots=True)
 class Cluster:
