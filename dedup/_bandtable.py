@@ -139,18 +139,19 @@ class BandTable:
         np.add.at(self._count, pair_slots, 1)
         self._n_entries += keys.size
 
-    def lookup(self, keys: U64, *, max_bucket: int) -> tuple[I64, I64]:
+    def lookup(self, keys: U64, *, max_bucket: int, truncate: bool = False) -> tuple[I64, I64]:
         """``(query_index, sid)`` for every entry under ``keys[query_index]``.
 
         Keys whose chain is longer than ``max_bucket`` are skipped (boilerplate
-        sharing common words; the detector skips such buckets too).
+        sharing common words; the detector skips such buckets too), or with
+        ``truncate`` give their newest ``max_bucket`` entries.
         """
         if keys.size == 0 or self._n_entries == 0:
             empty = np.empty(0, dtype=np.int64)
             return empty, empty
         keys = _fix(keys.astype(np.uint64, copy=False))
         slots, found = self._probe(keys)
-        ok = found & (self._count[slots] <= max_bucket)
+        ok = found if truncate else found & (self._count[slots] <= max_bucket)
         q = np.flatnonzero(ok)
         cur = self._head[slots[q]]
         out_q: list[I64] = []

@@ -41,9 +41,9 @@ __all__ = ["COMPACT_MIN", "MAX_BUCKET", "MAX_EXACT", "MAX_PER_SENTENCE", "MIN_SH
 #: Band buckets holding more sentences than this are skipped (as in the detector).
 MAX_BUCKET = 256
 #: Stored sentences kept per new sentence, those sharing most bands first (as in the detector).
-MAX_PER_SENTENCE = 64
+MAX_PER_SENTENCE = 32
 #: Bands a stored sentence must share with a new one to be verified (exact copies always are).
-MIN_SHARED_BANDS = 1
+MIN_SHARED_BANDS = 2
 #: Exact copies of one sentence looked at (the newest ones).
 MAX_EXACT = 8
 #: Dead sentence ids tolerated before compaction (and never more than live ones).
@@ -368,10 +368,14 @@ class DedupIndex:
             found = set(zip(lo[top].tolist(), hi[top].tolist(), strict=True))
         else:
             found = set()
-        for i in rows.tolist():
-            exact = np.array(self._table.chain(int(sk.exact[i]), 4 * MAX_EXACT), dtype=np.int64)
-            exact = exact[self._usable(exact, start)][:MAX_EXACT]
-            found.update((i, s) for s in exact.tolist())
+        # Exact copies: the newest few of each, however many there are (boilerplate).
+        qi, sids = self._table.lookup(sk.exact[rows], max_bucket=4 * MAX_EXACT, truncate=True)
+        keep = self._usable(sids, start)
+        qi, sids = qi[keep], sids[keep]
+        order = np.lexsort((-sids, qi))
+        qi, sids = qi[order], sids[order]
+        rank = np.arange(qi.size) - np.searchsorted(qi, qi, side="left")
+        found.update(zip(rows[qi[rank < MAX_EXACT]].tolist(), sids[rank < MAX_EXACT].tolist(), strict=True))
         stored: list[StoredDoc] = []
         index_of: dict[int, int] = {}
         pairs: list[tuple[int, int, int]] = []
