@@ -35,7 +35,14 @@ from dedup._cluster import Doc
 from dedup._crossmatch import Sketch, StoredDoc, cross_matches, sketch
 from dedup._engine import detect
 from dedup._errors import DuplicateKeyError, IncompatibleIndexError, InvalidOptionError, StorageError
-from dedup._index import MAX_BUCKET, MAX_EXACT, MAX_PER_SENTENCE, check_time, window_start
+from dedup._index import (
+    MAX_BUCKET,
+    MAX_EXACT,
+    MAX_PER_SENTENCE,
+    MIN_SHARED_BANDS,
+    check_time,
+    window_start,
+)
 from dedup._options import Options
 from dedup._persist import fingerprint
 from dedup._result import Clusters
@@ -188,7 +195,8 @@ class RedisIndex:
                     exact.add(c)
         by_sentence: dict[int, list[tuple[int, bytes, int]]] = {}
         for c, n in counts.items():
-            by_sentence.setdefault(c[0], []).append((-n, c[1], c[2]))
+            if n >= MIN_SHARED_BANDS:
+                by_sentence.setdefault(c[0], []).append((-n, c[1], c[2]))
         found = set(exact)
         for i, cands in by_sentence.items():
             found.update((i, d, s) for _, d, s in sorted(cands)[:MAX_PER_SENTENCE])
