@@ -604,18 +604,26 @@ def eval_cleanportal(data: Path) -> list[Evaluation]:
         for k, m in hashes.items():
             if any(units[j][0] != units[k][0] for j in lsh.query(m)):
                 lsh_flag.add(units[k])
-        # brute force over all cross-page pairs: keep each line's best score on another page
+        # brute force over all cross-page pairs: each line's best score on another page.
+        # Identical lines are scored once: a line on two pages scores 100 by itself.
         processed = [default_process(t) for t in texts]
-        page_of = {p["id"]: n for n, p in enumerate(ps)}
-        page_ids = np.array([page_of[u[0]] for u in units])
-        best = np.zeros(len(units))
-        step = 512
-        for lo in range(0, len(units), step):
+        pages_with: dict[str, set[str]] = defaultdict(set)
+        for u, text in zip(units, processed, strict=True):
+            pages_with[text].add(u[0])
+        distinct = sorted(pages_with)
+        only_page = np.array([next(iter(pages_with[t])) if len(pages_with[t]) == 1 else "" for t in distinct])
+        lonely = [k for k, t in enumerate(distinct) if len(pages_with[t]) == 1]
+        best_of = {t: 100.0 for t in distinct if len(pages_with[t]) > 1}
+        step = 256
+        for lo in range(0, len(lonely), step):
+            rows = lonely[lo : lo + step]
             block = process.cdist(
-                processed[lo : lo + step], processed, scorer=fuzz.token_set_ratio, workers=2
+                [distinct[k] for k in rows], distinct, scorer=fuzz.token_set_ratio, workers=2
             )
-            block[page_ids[lo : lo + step, None] == page_ids[None, :]] = 0
-            best[lo : lo + step] = block.max(axis=1)
+            block[only_page[rows][:, None] == only_page[None, :]] = 0
+            for k, score in zip(rows, block.max(axis=1), strict=True):
+                best_of[distinct[k]] = float(score)
+        best = [best_of[t] for t in processed]
         for u, s, n in zip(units, best, norm, strict=True):
             if n:
                 tsr[u] = float(s)
