@@ -150,7 +150,8 @@ def find_duplicates(
         cached.append(frame)
         return frame
 
-    docs = keep(_ordered_docs(df, id_column, text_column))
+    docs, staged = _ordered_docs(df, id_column, text_column)
+    cached.append(staged)
     sentences = keep(docs.mapInPandas(_sentence_stage(opts), _SENTENCE_SCHEMA))
     keys = sentences.select("sid", F.explode("keys").alias("key"))
     pairs = _candidate_pairs(keys, sentences.count())
@@ -164,7 +165,6 @@ def find_duplicates(
     links = keep(_best_links(exact.unionByName(verified)))
     kept = links.where(F.col("score") >= F.lit(opts.threshold))
     assembled = keep(_assemble(kept, sentences, docs, opts.threshold))
-    assembled.count()
     return SparkResult(_clusters_frame(assembled), _matches_frame(assembled), cached)
 
 
@@ -176,17 +176,18 @@ def _require() -> None:
 # --- 1. documents and sentences ---------------------------------------------------------------
 
 
-def _ordered_docs(df: DataFrame, id_column: str, text_column: str) -> DataFrame:
-    """Documents with a dense ``ord`` in id order: the order ``DedupIndex`` would see them in."""
+def _ordered_docs(df: DataFrame, id_column: str, text_column: str) -> tuple[DataFrame, DataFrame]:
+    """Documents with a dense ``ord`` in id order (the order ``DedupIndex`` would see them in),
+    and the cached table they are read from."""
     base = df.select(
         F.col(id_column).cast("string").alias("key"),
         F.coalesce(F.col(text_column).cast("string"), F.lit("")).alias("text"),
     )
-    if base.where(F.col("key").isNull()).limit(1).count():
+    bad = base.groupBy("key").count().where("key IS NULL OR count > 1").limit(1).collect()
+    if bad and bad[0]["key"] is None:
         raise DedupError(f"column {id_column!r} has null ids: every document needs a key")
-    dup = base.groupBy("key").count().where("count > 1").limit(1).collect()
-    if dup:
-        raise DuplicateKeyError(f"key {dup[0]['key']!r} appears more than once in column {id_column!r}")
+    if bad:
+        raise DuplicateKeyError(f"key {bad[0]['key']!r} appears more than once in column {id_column!r}")
     staged = (
         base.orderBy("key")
         .withColumn("_part", F.spark_partition_id())
@@ -200,14 +201,11 @@ def _ordered_docs(df: DataFrame, id_column: str, text_column: str) -> DataFrame:
         offsets[part] = total
         total += counts[part]
     offset = F.create_map(*[F.lit(x) for kv in offsets.items() for x in kv]) if offsets else F.lit(None)
-    # monotonically_increasing_id() is (partition << 33) + row within the partition.
+    # monotonically_increasing_id() is (partition << 33) + row within the partition; ``staged``
+    # stays cached so that both are read back, never recomputed.
     row = F.col("_mono") - F.shiftleft(F.col("_part").cast("long"), 33)
     ordinal = (offset[F.col("_part")] + row) if offsets else row
-    out = staged.select(ordinal.cast("long").alias("ord"), "key", "text")
-    out = out.persist(StorageLevel.MEMORY_AND_DISK)
-    out.count()
-    staged.unpersist()
-    return out
+    return staged.select(ordinal.cast("long").alias("ord"), "key", "text"), staged
 
 
 def _sentence_stage(opts: Options) -> Callable[[_Batches], _Batches]:
@@ -429,9 +427,12 @@ def connected_components(edges: DataFrame) -> DataFrame:
             ).alias("e")
         )
         e = hooked.select("e.u", "e.v").where(F.col("u") != F.col("v")).distinct().localCheckpoint()
-        parents = e.groupBy("u").count().where("count > 1").limit(1).count()
-        chained = e.join(e.select(F.col("u").alias("v")).distinct(), "v").limit(1).count()
-        if not parents and not chained:
+        # Done when the edges form stars: no node has two parents, no parent has one.
+        roles = e.select("u", F.lit(1).alias("child"), F.lit(0).alias("parent")).unionByName(
+            e.select(F.col("v").alias("u"), F.lit(0).alias("child"), F.lit(1).alias("parent"))
+        )
+        roles = roles.groupBy("u").agg(F.sum("child").alias("c"), F.max("parent").alias("p"))
+        if not roles.where((F.col("c") > 1) | ((F.col("c") == 1) & (F.col("p") == 1))).limit(1).count():
             break
     roots = e.select(F.col("v").alias("node")).distinct().select("node", F.col("node").alias("comp"))
     return e.select(F.col("u").alias("node"), F.col("v").alias("comp")).unionByName(roots)

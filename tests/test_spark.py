@@ -71,7 +71,14 @@ def corpus() -> list[tuple[str, str]]:
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[SparkSession]:
-    conf = ["spark.sql.shuffle.partitions=4", "spark.default.parallelism=4", "spark.ui.enabled=false"]
+    # Tiny data: few shuffle partitions, and no code generation (compiling costs more than it saves).
+    conf = [
+        "spark.sql.shuffle.partitions=4",
+        "spark.default.parallelism=4",
+        "spark.sql.codegen.wholeStage=false",
+        "spark.ui.enabled=false",
+        "spark.ui.showConsoleProgress=false",
+    ]
     session = dspark.session("local[2]", conf)
     session.sparkContext.setLogLevel("ERROR")
     yield session
