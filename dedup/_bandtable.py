@@ -10,8 +10,6 @@ the next entry.  Removal is lazy: the caller filters dead ids and rebuilds.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import numpy.typing as npt
 
@@ -34,11 +32,12 @@ class BandTable:
     def __init__(self, capacity: int = 1 << 12) -> None:
         cap = 1 << max(4, (capacity - 1).bit_length())
         self._keys = np.zeros(cap, dtype=np.uint64)
-        self._head = np.full(cap, -1, dtype=np.int64)
-        self._count = np.zeros(cap, dtype=np.int64)
+        # int32 links and counts: 16 bytes a slot, 8 an entry (ids below 2**31).
+        self._head = np.full(cap, -1, dtype=np.int32)
+        self._count = np.zeros(cap, dtype=np.int32)
         self._used = 0
-        self._esid = np.empty(1 << 10, dtype=np.int64)
-        self._enext = np.empty(1 << 10, dtype=np.int64)
+        self._esid = np.empty(1 << 10, dtype=np.int32)
+        self._enext = np.empty(1 << 10, dtype=np.int32)
         self._n_entries = 0
 
     @property
@@ -97,8 +96,8 @@ class BandTable:
         occupied = np.flatnonzero(self._keys != _EMPTY)
         old_keys, old_head, old_count = self._keys[occupied], self._head[occupied], self._count[occupied]
         self._keys = np.zeros(cap, dtype=np.uint64)
-        self._head = np.full(cap, -1, dtype=np.int64)
-        self._count = np.zeros(cap, dtype=np.int64)
+        self._head = np.full(cap, -1, dtype=np.int32)
+        self._count = np.zeros(cap, dtype=np.int32)
         self._used = 0
         slots = self._claim(old_keys)
         self._head[slots] = old_head
@@ -155,7 +154,7 @@ class BandTable:
         q = np.flatnonzero(ok)
         cur = self._head[slots[q]]
         out_q: list[I64] = []
-        out_s: list[I64] = []
+        out_s: list[npt.NDArray[np.int32]] = []
         steps = 0
         while q.size and steps < max_bucket:  # the cap also guards against a corrupt cyclic chain
             steps += 1
@@ -167,7 +166,7 @@ class BandTable:
         if not out_q:
             empty = np.empty(0, dtype=np.int64)
             return empty, empty
-        return np.concatenate(out_q), np.concatenate(out_s)
+        return np.concatenate(out_q), np.concatenate(out_s).astype(np.int64)
 
     def chain(self, key: int, limit: int) -> list[int]:
         """The newest ``limit`` ids stored under one key (no bucket cap)."""
@@ -182,33 +181,3 @@ class BandTable:
             out.append(int(self._esid[cur]))
             cur = int(self._enext[cur])
         return out
-
-    def arrays(self) -> dict[str, npt.NDArray[Any]]:
-        """The table's arrays, trimmed, for saving."""
-        n = self._n_entries
-        return {
-            "slot_keys": self._keys,
-            "slot_head": self._head,
-            "slot_count": self._count,
-            "entry_sid": self._esid[:n],
-            "entry_next": self._enext[:n],
-        }
-
-    @classmethod
-    def from_arrays(cls, arrays: dict[str, npt.NDArray[Any]]) -> BandTable:
-        """A table from :meth:`arrays` output; raises ``ValueError`` if they do not fit together."""
-        keys, head, count = arrays["slot_keys"], arrays["slot_head"], arrays["slot_count"]
-        esid, enext = arrays["entry_sid"], arrays["entry_next"]
-        cap, n = keys.size, esid.size
-        if cap < 16 or cap & (cap - 1) or head.size != cap or count.size != cap or enext.size != n:
-            raise ValueError("band table arrays have inconsistent sizes")
-        if n and (head.max() >= n or enext.max() >= n or head.min() < -1 or enext.min() < -1):
-            raise ValueError("band table chains point outside the entries")
-        table = cls.__new__(cls)
-        table._keys, table._head, table._count = keys, head, count
-        table._esid, table._enext = esid, enext
-        table._n_entries = n
-        table._used = int(np.count_nonzero(keys))
-        if count.sum() != n:
-            raise ValueError("band table chain lengths do not add up to the entries")
-        return table

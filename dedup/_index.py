@@ -38,8 +38,9 @@ if TYPE_CHECKING:
 
 __all__ = ["COMPACT_MIN", "MAX_BUCKET", "MAX_EXACT", "MAX_PER_SENTENCE", "MIN_SHARED_BANDS", "DedupIndex"]
 
-#: Band buckets holding more sentences than this are skipped (as in the detector).
-MAX_BUCKET = 256
+#: Band buckets holding more sentences than this are skipped: they gather sentences
+#: sharing common words, not copies (exact copies are looked up by their own key).
+MAX_BUCKET = 64
 #: Stored sentences kept per new sentence, those sharing most bands first (as in the detector).
 MAX_PER_SENTENCE = 32
 #: Bands a stored sentence must share with a new one to be verified (exact copies always are).

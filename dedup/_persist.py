@@ -6,7 +6,9 @@ Layout (all integers little-endian)::
     format version         uint32
     header length          uint32
     header                 UTF-8 JSON: build fingerprint, policy, array directory
-    arrays                 raw numpy buffers, each 8-byte aligned
+    arrays                 raw numpy buffers, each 8-byte aligned: documents (keys,
+                           texts, timestamps), sentences (document, band and
+                           exact-copy keys); the band table is rebuilt on load
     SHA-256                32 bytes, of everything before it
 
 The fingerprint records how the index was built (options, MinHash scheme,
@@ -26,7 +28,6 @@ from typing import IO, TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from dedup._bandtable import BandTable
 from dedup._errors import IncompatibleIndexError, IndexFormatError, StorageError
 from dedup._io import atomic_write
 from dedup._options import Options
@@ -84,7 +85,6 @@ def save_index(index: DedupIndex, path: str | os.PathLike[str]) -> None:
         arrays["sid_slot"] = index._sid_slot[: index._n_sids].copy()
         arrays["sid_keys"] = index._sid_keys[: index._n_sids].copy()
         arrays["sid_ok"] = index._sid_ok[: index._n_sids].copy()
-        arrays.update({k: v.copy() for k, v in index._table.arrays().items()})
         n_slots = index._n_slots
         header: dict[str, Any] = {
             "format": FORMAT_VERSION,
@@ -218,11 +218,6 @@ def _restore(
         and (n_docs == 0 or (first.min() >= 0 and (first + count).max() <= n_sids))
     ):
         raise ValueError("document and sentence tables do not fit together")
-    table = BandTable.from_arrays(
-        {k: arrays[k] for k in ("slot_keys", "slot_head", "slot_count", "entry_sid", "entry_next")}
-    )
-    if table.entries and int(table.arrays()["entry_sid"].max()) >= n_sids:
-        raise ValueError("band table refers to sentences that are not stored")
     keys_o, text_o = key_off.tolist(), text_off.tolist()
     slot_key: list[str | None] = [None] * n_slots
     alive = np.zeros(n_slots, dtype=bool)
@@ -246,5 +241,6 @@ def _restore(
     index._sid_ok = sid_ok.astype(bool)
     index._n_sids = n_sids
     index._dead = int(n_sids - sum(e.count for e in index._docs.values()))
-    index._table = table
+    # The band table is rebuilt from the sentences' keys: a tenth of its size on disk.
+    index._rebuild_table()
     return index
