@@ -1,0 +1,293 @@
+"""DedupIndex latency: add/query of a ~25-paragraph article against N stored paragraphs.
+
+Run from the repository root::
+
+    python benchmarks/index_bench.py                      # 100k paragraphs, memory + saved file
+    python benchmarks/index_bench.py --redis auto         # also Redis (starts a local redis-server)
+    python benchmarks/index_bench.py --paragraphs 20000 --queries 100
+
+Stored text is synthetic news-like prose generated from a fixed seed: Zipf-
+distributed content words from a 30k pseudo-word vocabulary, interleaved with
+English stop words, capitalised names and figures; 1–3 sentences of 10–28 words
+per paragraph, 25 paragraphs per article.  Each probe article has 25 new
+paragraphs, of which 4 are copied from stored articles and 3 are stored
+paragraphs with a few words changed, so every probe has real work to verify.
+
+Printed: p50/p99 of ``query`` and ``add`` (ms), a split of one query's time
+into segmentation, sketching, band lookup and verification, save/load time and
+file size; for Redis the same latencies.  The baseline measured in the same run
+is datasketch's ``MinHashLSH`` (same signatures, per-sentence ``query``) over
+the same stored sentences, reported as a ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import dedup
+from dedup._crossmatch import sketch
+from dedup._index import MAX_BUCKET
+from dedup._text import STOPWORDS, segment
+
+PARAS_PER_ARTICLE = 25
+
+
+CNN = (
+    Path(__file__).resolve().parent.parent.parent
+    / "shared"
+    / "datasets"
+    / "cnn_poc_highlights"
+    / "articles.jsonl"
+)
+
+
+class Prose:
+    """Deterministic news-like paragraphs: tokens drawn from a real news unigram distribution.
+
+    With the CNN articles of ``../shared/datasets`` present, tokens are sampled
+    from their token stream (so stop words, names, figures and content words
+    occur at news rates); otherwise from a Zipf law over pseudo-words.
+    """
+
+    def __init__(self, seed: int = 7) -> None:
+        self.rng = np.random.default_rng(seed)
+        if CNN.exists():
+            import json
+
+            stream: list[str] = []
+            for line in CNN.read_text(encoding="utf-8").splitlines():
+                stream.extend(json.loads(line)["text"].replace(".", " ").split())
+            self.tokens = np.array(stream, dtype=object)
+            self.source = f"unigram sample of {len(stream)} CNN tokens"
+        else:
+            syll = ["ka", "lo", "mi", "ra", "ten", "vo", "sa", "ne", "dri", "pol", "cor", "ban", "tu"]
+            words = sorted(
+                {"".join(syll[int(i)] for i in self.rng.integers(0, 13, 3)) for _ in range(30_000)}
+            )
+            ranks = np.arange(50, 50 + len(words), dtype=np.float64)
+            p = 1 / ranks
+            picks = self.rng.choice(len(words), 500_000, p=p / p.sum())
+            stops = sorted(STOPWORDS)
+            stream = [words[i] if self.rng.random() > 0.45 else stops[i % len(stops)] for i in picks]
+            self.tokens = np.array(stream, dtype=object)
+            self.source = "Zipf pseudo-words (CNN sample not found)"
+
+    def sentence(self) -> str:
+        words = list(self.tokens[self.rng.integers(0, self.tokens.size, int(self.rng.integers(10, 29)))])
+        words[0] = words[0][:1].upper() + words[0][1:]
+        return " ".join(words) + "."
+
+    def paragraph(self) -> str:
+        return " ".join(self.sentence() for _ in range(int(self.rng.integers(1, 4))))
+
+    def article(self) -> list[str]:
+        return [self.paragraph() for _ in range(PARAS_PER_ARTICLE)]
+
+
+def reword(paragraph: str, rng: np.random.Generator) -> str:
+    words = paragraph.split()
+    for _ in range(max(1, len(words) // 12)):
+        k = int(rng.integers(0, len(words)))
+        words[k] = "reportedly" if not words[k].endswith(".") else "today."
+    return " ".join(words)
+
+
+def pct(samples: list[float], q: float) -> float:
+    return float(np.percentile(np.array(samples) * 1000.0, q))
+
+
+def timed(fn: Callable[[], object]) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def probes(prose: Prose, stored: list[list[str]], n: int, seed: int) -> list[str]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        paras = prose.article()
+        for slot in rng.choice(PARAS_PER_ARTICLE, 7, replace=False).tolist()[:4]:
+            src = stored[int(rng.integers(0, len(stored)))]
+            paras[slot] = src[int(rng.integers(0, len(src)))]
+        for slot in rng.choice(PARAS_PER_ARTICLE, 3, replace=False).tolist():
+            src = stored[int(rng.integers(0, len(stored)))]
+            paras[slot] = reword(src[int(rng.integers(0, len(src)))], rng)
+        out.append("\n\n".join(paras))
+    return out
+
+
+def bench_memory(articles: list[list[str]], probe_texts: list[str], tmp: Path) -> dedup.DedupIndex:
+    index = dedup.DedupIndex()
+    t = time.perf_counter()
+    for n, paras in enumerate(articles):
+        index.add(f"a{n}", "\n\n".join(paras), timestamp=float(n))
+    build = time.perf_counter() - t
+    print(
+        f"memory: built {len(articles)} articles ({len(articles) * PARAS_PER_ARTICLE} paragraphs, "
+        f"{index._n_sids} sentences, {index._table.entries} table entries) in {build:.1f} s"
+    )
+    for text in probe_texts[:5]:  # warm caches
+        index.query(text)
+    q = [timed(lambda text=text: index.query(text)) for text in probe_texts]
+    found = sum(len(index.query(text)) for text in probe_texts[:20]) / 20
+    a = [
+        timed(lambda n=n, text=text: index.add(f"probe{n}", text, timestamp=1e9 + n))
+        for n, text in enumerate(probe_texts)
+    ]
+    print(
+        f"memory: query p50 {pct(q, 50):.2f} ms  p99 {pct(q, 99):.2f} ms   "
+        f"add p50 {pct(a, 50):.2f} ms  p99 {pct(a, 99):.2f} ms   ({found:.1f} matches per probe)"
+    )
+    # Where one query's time goes.
+    parts = {"segment": [], "sketch": [], "lookup": [], "verify+build": []}
+    from dedup._crossmatch import cross_matches
+
+    for text in probe_texts:
+        t0 = time.perf_counter()
+        sents = tuple(segment(text))
+        t1 = time.perf_counter()
+        sk = sketch(sents, index.options)
+        t2 = time.perf_counter()
+        stored, pairs = index._candidates(sents, sk, -float("inf"))
+        t3 = time.perf_counter()
+        cross_matches(None, text, sents, stored, pairs, index.options)
+        t4 = time.perf_counter()
+        for name, dt in zip(parts, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
+            parts[name].append(dt)
+    print("memory: query split (p50 ms): " + ", ".join(f"{k} {pct(v, 50):.2f}" for k, v in parts.items()))
+    path = tmp / "bench.idx"
+    save = timed(lambda: index.save(path))
+    load = timed(lambda: dedup.DedupIndex.load(path))
+    print(f"memory: save {save:.2f} s, load {load:.2f} s, file {os.path.getsize(path) / 1e6:.1f} MB")
+    return index
+
+
+def bench_datasketch(index: dedup.DedupIndex, probe_texts: list[str], limit: int) -> None:
+    """Baseline: datasketch MinHashLSH over the same signatures, one query per sentence."""
+    from datasketch import MinHashLSH
+
+    from dedup._shingle import sentence_shingle_hashes
+    from dedup._sketch import lsh_params, signatures, to_datasketch
+
+    bands, rows = lsh_params(index.options.lsh_threshold, index.options.num_perm)
+    lsh = MinHashLSH(num_perm=index.options.num_perm, params=(bands, rows))
+    keys = list(index)[:limit]
+    t = time.perf_counter()
+    n_in = 0
+    for key in keys:
+        sents = [s for s in segment(index.text(key)) if len(s.words) >= index.options.min_words]
+        if not sents:
+            continue
+        h, off = sentence_shingle_hashes(sents, index.options.shingle_size)
+        for k, sig in enumerate(signatures(h, off, index.options.num_perm, index.options.seed)):
+            lsh.insert(f"{key}/{k}", to_datasketch(sig, index.options.seed), check_duplication=False)
+            n_in += 1
+    build = time.perf_counter() - t
+    times = []
+    for text in probe_texts:
+        t0 = time.perf_counter()
+        sents = [s for s in segment(text) if len(s.words) >= index.options.min_words]
+        h, off = sentence_shingle_hashes(sents, index.options.shingle_size)
+        for sig in signatures(h, off, index.options.num_perm, index.options.seed):
+            lsh.query(to_datasketch(sig, index.options.seed))
+        times.append(time.perf_counter() - t0)
+    print(
+        f"baseline datasketch MinHashLSH ({n_in} sentences, built in {build:.1f} s): candidate lookup "
+        f"alone p50 {pct(times, 50):.2f} ms per article (no verification)"
+    )
+
+
+def start_redis() -> tuple[str, subprocess.Popen[bytes]]:
+    exe = shutil.which("redis-server")
+    if exe is None:
+        raise SystemExit("redis-server not found (apt-get install redis-server)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    return f"redis://127.0.0.1:{port}/0", proc
+
+
+def bench_redis(url: str, articles: list[list[str]], probe_texts: list[str]) -> None:
+    index = dedup.DedupIndex.from_redis(url, name="bench")
+    index.clear()
+    t = time.perf_counter()
+    for n, paras in enumerate(articles):
+        index.add(f"a{n}", "\n\n".join(paras), timestamp=float(n))
+    build = time.perf_counter() - t
+    print(f"redis: built {len(articles)} articles in {build:.1f} s ({len(articles) / build:.0f} adds/s)")
+    for text in probe_texts[:5]:
+        index.query(text)
+    q = [timed(lambda text=text: index.query(text)) for text in probe_texts]
+    a = [
+        timed(lambda n=n, text=text: index.add(f"probe{n}", text, timestamp=1e9 + n))
+        for n, text in enumerate(probe_texts)
+    ]
+    print(
+        f"redis: query p50 {pct(q, 50):.2f} ms  p99 {pct(q, 99):.2f} ms   "
+        f"add p50 {pct(a, 50):.2f} ms  p99 {pct(a, 99):.2f} ms"
+    )
+    index.clear()
+    index.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--paragraphs", type=int, default=100_000)
+    ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--redis", default=None, help="Redis URL, or 'auto' to start a local redis-server")
+    ap.add_argument("--redis-paragraphs", type=int, default=None, help="stored paragraphs for Redis")
+    ap.add_argument("--baseline-paragraphs", type=int, default=20_000)
+    args = ap.parse_args()
+    prose = Prose()
+    n_articles = max(1, args.paragraphs // PARAS_PER_ARTICLE)
+    t = time.perf_counter()
+    articles = [prose.article() for _ in range(n_articles)]
+    probe_texts = probes(prose, articles, args.queries, seed=11)
+    print(
+        f"generated {n_articles} articles + {len(probe_texts)} probes in {time.perf_counter() - t:.1f} s "
+        f"(max bucket {MAX_BUCKET})"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        index = bench_memory(articles, probe_texts, Path(tmp))
+    bench_datasketch(index, probe_texts[:50], args.baseline_paragraphs // PARAS_PER_ARTICLE)
+    del index
+    if args.redis:
+        proc = None
+        url = args.redis
+        if url == "auto":
+            url, proc = start_redis()
+        try:
+            n = (args.redis_paragraphs or args.paragraphs) // PARAS_PER_ARTICLE
+            bench_redis(url, articles[:n], probe_texts)
+        finally:
+            if proc is not None:
+                proc.terminate()
+                proc.wait()
+
+
+if __name__ == "__main__":
+    main()
