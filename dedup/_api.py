@@ -56,7 +56,7 @@ def find_duplicates(
         Jaccard level of the candidate search within a document, where
         restatements are often partial.
     min_words : int, default 3
-        Sentences with fewer words are ignored.
+        Sentences with fewer words are only matched as exact copies.
     fusion : bool, default True
         Also link a sentence to the two or more sentences it fuses.
     min_gain : float, default 0.1

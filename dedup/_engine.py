@@ -81,11 +81,11 @@ def verify_candidates(
     floor = min(LINK_FLOOR, options.threshold)
     best: dict[tuple[int, int], Link] = {}
     # Exact copies (same normalised words) are linked apart from LSH, as a chain,
-    # so that any number of copies costs linear work and is never missed.
+    # so that any number of copies costs linear work and is never missed.  Short
+    # sentences (below ``min_words``) take part here only: a repeated "Skip to
+    # content" is boilerplate, but too short to judge as a partial restatement.
     copies: dict[str, int] = {}
     for k, sent in enumerate(sentences):
-        if not eligible[k]:
-            continue
         prev = copies.get(sent.norm)
         if prev is not None:
             best[(prev, k)] = Link(

@@ -43,7 +43,7 @@ class Options:
         Jaccard level of the LSH banding within one document, where
         restatements are often partial (a highlight fusing two sentences).
     min_words : int, default 3
-        Sentences with fewer words take no part.
+        Sentences with fewer words are only matched as exact copies.
     fusion : bool, default True
         Also link a sentence to two or more sources that together restate it.
     min_gain : float, default 0.1

@@ -209,11 +209,15 @@ class Verifier:
             return []
         covered: set[str] = set()
         picks: list[int] = []
-        pool = sorted(j for j in partners if self._profiles[j].total >= _POOL_RATIO * a.total)
-        # Fusion is a within-document phenomenon (a highlight built from body
-        # sentences); across documents only single restatements count.
+        # Across documents, passages must restate each other both ways (``pair``):
+        # one-sided containment there links topical neighbours of a news cycle.
         own_doc = self._doc[i]
-        multi_ok = {j for j in pool if self._doc[j] == own_doc}
+        pool = sorted(
+            j
+            for j in partners
+            if self._doc[j] == own_doc and self._profiles[j].total >= _POOL_RATIO * a.total
+        )
+
         if len(pool) > _MAX_POOL:  # only the partners containing most of ``i`` can be picked
             closest = sorted(pool, key=lambda j: (-self.containment(i, j), self._profiles[j].norm))
             pool = sorted(closest[:_MAX_POOL])
@@ -222,7 +226,7 @@ class Verifier:
             best, best_gain, best_new = -1, 0.0, 0
             best_rank: tuple[float, float, str] = (0.0, 0.0, "")
             for j in pool:
-                if j in picks or (picks and j not in multi_ok):
+                if j in picks:
                     continue
                 stems = self._profiles[j].stems
                 new = [w for s, w in a.weights.items() if s in stems and s not in covered]
@@ -238,8 +242,6 @@ class Verifier:
                 break
             # A further source must add a fair share, and more than one word of it.
             if picks and (best_gain / a.total < min_gain or best_new < 2):
-                break
-            if picks and picks[0] not in multi_ok:
                 break
             if not picks:
                 first_score = self.containment(i, best)
