@@ -279,7 +279,7 @@ class DedupIndex:
         """Drop every document with a timestamp before ``older_than``; return their keys."""
         limit = check_time("older_than", older_than)
         with self._lock:
-            gone = [k for k, e in self._docs.items() if e.timestamp < limit]
+            gone = self._older_than(limit)
             for k in gone:
                 self._remove(k)
         return gone
@@ -434,14 +434,24 @@ class DedupIndex:
         if self._dead > max(COMPACT_MIN, self._n_sids - self._dead):
             self._compact()
 
+    def _older_than(self, limit: float) -> list[str]:
+        """Keys of live documents with timestamps before ``limit``, oldest first."""
+        ts = self._slot_ts[: self._n_slots]
+        slots = np.flatnonzero(self._slot_alive[: self._n_slots] & (ts < limit))
+        slots = slots[np.argsort(ts[slots], kind="stable")]
+        return [k for k in (self._slot_key[s] for s in slots.tolist()) if k is not None]
+
     def _apply_policy(self) -> None:
         if self.max_age is not None and self._docs:
-            newest = max(e.timestamp for e in self._docs.values())
-            for k in [k for k, e in self._docs.items() if e.timestamp < newest - self.max_age]:
+            newest = float(self._slot_ts[: self._n_slots][self._slot_alive[: self._n_slots]].max())
+            for k in self._older_than(newest - self.max_age):
                 self._remove(k)
         if self.max_docs is not None and len(self._docs) > self.max_docs:
-            by_age = sorted(self._docs.items(), key=lambda kv: (kv[1].timestamp, kv[1].slot))
-            for k, _ in by_age[: len(self._docs) - self.max_docs]:
+            ts = self._slot_ts[: self._n_slots]
+            alive = np.flatnonzero(self._slot_alive[: self._n_slots])
+            oldest = alive[np.argsort(ts[alive], kind="stable")][: len(self._docs) - self.max_docs]
+            for k in [self._slot_key[s] for s in oldest.tolist()]:
+                assert k is not None
                 self._remove(k)
 
     def _compact(self) -> None:

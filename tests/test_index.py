@@ -196,3 +196,14 @@ def test_band_table_lookup_equals_a_dict_of_lists(
     qi, sids = table.lookup(np.array(queries, dtype=np.uint64), max_bucket=max_bucket)
     got = sorted(zip(qi.tolist(), sids.tolist(), strict=True))
     assert got == _reference([p for b in batches for p in b], queries, max_bucket)
+
+
+def test_an_endless_stream_with_max_docs_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dedup._index, "COMPACT_MIN", 16)
+    index = dedup.DedupIndex(max_docs=5)
+    for n in range(60):
+        matches = index.add(f"k{n}", f"Bulletin {n}.\n\n{BRIDGE}\n\nShift number {n} reported {n * 7} calls.")
+        seen = {m.b.key for m in matches if m.b.text == BRIDGE}
+        assert seen <= {f"k{k}" for k in range(n - 5, n)} and bool(seen) == (n > 0)  # only live documents
+    assert list(index) == [f"k{n}" for n in range(55, 60)]
+    assert index._n_sids <= 2 * (5 * 3) + 16 and index._table.entries <= index._n_sids * 40
