@@ -250,7 +250,7 @@ class Evaluation:
     unit: str
     gold: set[Pair]
     counted: Callable[[Pair], bool] | None
-    dedup_at: Callable[[float | None], set[Pair]]
+    dedup_at: Callable[[float | None, bool], set[Pair]]
     baselines: dict[str, set[Pair]]
     tsr: dict[Pair, float]
     describe: Callable[[Pair], str]
@@ -258,7 +258,20 @@ class Evaluation:
     notes: dict[str, str] = field(default_factory=dict)
 
     def rows(self) -> list[Row]:
-        rows = [Row(self.name, "dedup", Score.of(self.dedup_at(None), self.gold, self.counted), "defaults")]
+        rows = [
+            Row(
+                self.name,
+                "dedup",
+                Score.of(self.dedup_at(None, False), self.gold, self.counted),
+                "defaults; pairs within clusters",
+            ),
+            Row(
+                self.name,
+                "links",
+                Score.of(self.dedup_at(None, True), self.gold, self.counted),
+                "same run; directly aligned sentence pairs",
+            ),
+        ]
         for method, pred in self.baselines.items():
             rows.append(
                 Row(self.name, method, Score.of(pred, self.gold, self.counted), self.notes.get(method, ""))
@@ -275,7 +288,7 @@ class Evaluation:
         return rows
 
     def errors(self, n: int, rng: random.Random) -> str:
-        pred = self.dedup_at(None)
+        pred = self.dedup_at(None, False)
         misses = sorted(self.gold - pred, key=repr)
         false = sorted((p for p in pred - self.gold if self.counted is None or self.counted(p)), key=repr)
         out = [f"== {self.name}: {len(misses)} misses, {len(false)} false pairs (dedup defaults)"]
@@ -283,6 +296,18 @@ class Evaluation:
             for p in rng.sample(items, min(n, len(items))):
                 out.append(f"-- {title} {p}\n{self.describe(p)}")
         return "\n".join(out)
+
+
+def _evidence(clusters: Iterable[dedup.Cluster], wanted: Callable[[dedup.Cluster], bool]) -> str:
+    """The strongest match of the first cluster ``wanted`` accepts, as dedup explains it."""
+    for c in clusters:
+        if wanted(c) and c.matches:
+            m = max(c.matches, key=lambda m: m.score)
+            return (
+                f"  dedup: {m.kind} {m.score:.3f}\n    {m.a.key or ''} {_short(m.a.text, 220)}\n"
+                f"    {m.b.key or ''} {_short(m.b.text, 220)}"
+            )
+    return ""
 
 
 def _short(text: str, limit: int = 300) -> str:
@@ -299,8 +324,22 @@ def _read(path: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def _rethresholded(results: Sequence[dedup.Clusters], t: float | None) -> list[dedup.Clusters]:
-    return list(results) if t is None else [r.rethreshold(t) for r in results]
+def _view(result: dedup.Clusters, t: float | None, links: bool) -> Sequence[dedup.Cluster]:
+    """``result`` re-cut at ``t`` (None: as detected), as clusters or, with ``links``, one
+    two-passage cluster per aligned sentence pair (what the detector linked directly)."""
+    cut = result if t is None else result.rethreshold(t)
+    if not links:
+        return cut
+    out = []
+    for m in cut.matches:
+        for al in m.alignments or (dedup.Alignment(m.a.span, m.b.span, m.score),):
+            a, b = dedup.Passage(m.a.key, al.a, ""), dedup.Passage(m.b.key, al.b, "")
+            out.append(dedup.Cluster(al.score, (a, b), a))
+    return out
+
+
+def _views(results: Sequence[dedup.Clusters], t: float | None, links: bool) -> list[Sequence[dedup.Cluster]]:
+    return [_view(r, t, links) for r in results]
 
 
 def eval_seeds(seed_dir: Path) -> list[Evaluation]:
@@ -319,9 +358,9 @@ def eval_seeds(seed_dir: Path) -> list[Evaluation]:
     results = [dedup.find_duplicates(texts[n]) for n in names]
     lines = {n: Lines(texts[n]) for n in names}
 
-    def dedup_at(t: float | None) -> set[Pair]:
+    def dedup_at(t: float | None, links: bool = False) -> set[Pair]:
         out: set[Pair] = set()
-        for n, res in zip(names, _rethresholded(results, t), strict=True):
+        for n, res in zip(names, _views(results, t, links), strict=True):
             for a, b in cluster_pairs(res, lines[n].of_passage):
                 out.add((n, a, b))
         return out
@@ -376,79 +415,78 @@ def _bullet_in(linked: set[tuple[str, int]]) -> Callable[[Pair], bool]:
 def eval_cnn(data: Path) -> list[Evaluation]:
     arts = sorted(_read(data / "cnn_poc_highlights" / "articles.jsonl"), key=lambda a: a["id"])
     half = len(arts) // 2
-    out = []
-    cut: float | None = None
-    for split, part in (("tune", arts[:half]), ("held-out", arts[half:])):
-        gold: set[Pair] = set()
-        linked: set[tuple[str, int]] = set()
-        for a in part:
-            for b, s in a["line_pairs"]:
-                gold.add((a["id"], b, s))
-                linked.add((a["id"], b))
-        results = [dedup.find_duplicates(a["text"]) for a in part]
-        lines = [Lines(a["text"]) for a in part]
-        all_lines = {a["id"]: a["text"].split("\n") for a in part}
+    tune = _cnn_split("tune", arts[:half], None)
+    tune.rows()  # fixes the token_set_ratio cut on the tune split
+    return [tune, _cnn_split("held-out", arts[half:], tune.tsr_cut)]
 
-        def dedup_at(
-            t: float | None,
-            part: list[dict[str, Any]] = part,
-            results: list[dedup.Clusters] = results,
-            lines: list[Lines] = lines,
-        ) -> set[Pair]:
-            found: set[Pair] = set()
-            for a, ln, res in zip(part, lines, _rethresholded(results, t), strict=True):
-                nb = a["n_bullets"]
-                for u, v in cluster_pairs(res, ln.of_passage):
-                    if u < nb <= v:
-                        found.add((a["id"], u, v))
-            return found
 
-        exact: set[Pair] = set()
-        lsh_pairs: set[Pair] = set()
-        tsr: dict[Pair, float] = {}
-        for a in part:
-            ls = all_lines[a["id"]]
+def _cnn_split(split: str, part: list[dict[str, Any]], cut: float | None) -> Evaluation:
+    gold: set[Pair] = set()
+    linked: set[tuple[str, int]] = set()
+    for a in part:
+        for b, s in a["line_pairs"]:
+            gold.add((a["id"], b, s))
+            linked.add((a["id"], b))
+    results = [dedup.find_duplicates(a["text"]) for a in part]
+    lines = [Lines(a["text"]) for a in part]
+    all_lines = {a["id"]: a["text"].split("\n") for a in part}
+    order = {a["id"]: k for k, a in enumerate(part)}
+
+    def dedup_at(t: float | None, links: bool = False) -> set[Pair]:
+        found: set[Pair] = set()
+        for a, ln, res in zip(part, lines, _views(results, t, links), strict=True):
             nb = a["n_bullets"]
-            body_norm: dict[str, list[int]] = defaultdict(list)
-            lsh = new_lsh()
-            for j in range(nb, len(ls)):
-                body_norm[normalise(ls[j])].append(j)
-                m = minhash(ls[j])
-                if m is not None:
-                    lsh.insert(j, m)
-            for i in range(nb):
-                exact.update((a["id"], i, j) for j in body_norm.get(normalise(ls[i]), []) if normalise(ls[i]))
-                m = minhash(ls[i])
-                if m is not None:
-                    lsh_pairs.update((a["id"], i, j) for j in lsh.query(m))
-                if (a["id"], i) in linked:
-                    row = process.extract(
-                        ls[i], ls[nb:], scorer=fuzz.token_set_ratio, processor=default_process, limit=None
-                    )
-                    for _, score, k in row:
-                        tsr[(a["id"], i, nb + k)] = score
+            for u, v in cluster_pairs(res, ln.of_passage):
+                if u < nb <= v:
+                    found.add((a["id"], u, v))
+        return found
 
-        def describe(p: Pair, all_lines: dict[str, list[str]] = all_lines) -> str:
-            aid, b, s = p
-            return f"  {aid} bullet {b}: {_short(all_lines[aid][b])}\n  body {s}: {_short(all_lines[aid][s])}"
+    exact: set[Pair] = set()
+    lsh_pairs: set[Pair] = set()
+    tsr: dict[Pair, float] = {}
+    for a in part:
+        ls = all_lines[a["id"]]
+        nb = a["n_bullets"]
+        body_norm: dict[str, list[int]] = defaultdict(list)
+        lsh = new_lsh()
+        for j in range(nb, len(ls)):
+            body_norm[normalise(ls[j])].append(j)
+            m = minhash(ls[j])
+            if m is not None:
+                lsh.insert(j, m)
+        for i in range(nb):
+            if normalise(ls[i]):
+                exact.update((a["id"], i, j) for j in body_norm.get(normalise(ls[i]), []))
+            m = minhash(ls[i])
+            if m is not None:
+                lsh_pairs.update((a["id"], i, j) for j in lsh.query(m))
+            if (a["id"], i) in linked:
+                row = process.extract(
+                    ls[i], ls[nb:], scorer=fuzz.token_set_ratio, processor=default_process, limit=None
+                )
+                for _, score, k in row:
+                    tsr[(a["id"], i, nb + k)] = score
 
-        ev = Evaluation(
-            f"cnn/{split}",
-            "(bullet, body sentence) links; precision on linked bullets only",
-            gold,
-            _bullet_in(linked),
-            dedup_at,
-            {"exact": exact, "minhash": lsh_pairs},
-            tsr,
-            describe,
-            tsr_cut=cut,
-            notes={},
+    def describe(p: Pair) -> str:
+        aid, b, s = p
+        k = order[aid]
+        seen = _evidence(
+            results[k], lambda c: {b, s} <= {i for q in c.passages for i in lines[k].of_passage(q)}
         )
-        if split == "tune":
-            ev.rows()  # fixes the tsr cut on the tune split
-            cut = ev.tsr_cut
-        out.append(ev)
-    return out
+        text = all_lines[aid]
+        return f"  {aid} bullet {b}: {_short(text[b])}\n  body {s}: {_short(text[s])}\n{seen}"
+
+    return Evaluation(
+        f"cnn/{split}",
+        "(bullet, body sentence) links; precision on linked bullets only",
+        gold,
+        _bullet_in(linked),
+        dedup_at,
+        {"exact": exact, "minhash": lsh_pairs},
+        tsr,
+        describe,
+        tsr_cut=cut,
+    )
 
 
 def eval_clough(data: Path) -> list[Evaluation]:
@@ -462,9 +500,9 @@ def eval_clough(data: Path) -> list[Evaluation]:
         index.add("answer", r["text"])
         results.append(index.clusters())
 
-    def dedup_at(t: float | None) -> set[Pair]:
+    def dedup_at(t: float | None, links: bool = False) -> set[Pair]:
         found: set[Pair] = set()
-        for r, res in zip(answers, _rethresholded(results, t), strict=True):
+        for r, res in zip(answers, _views(results, t, links), strict=True):
             if any({p.key for p in c.passages} == {"source", "answer"} for c in res):
                 found.add((r["id"],))
         return found
@@ -486,10 +524,12 @@ def eval_clough(data: Path) -> list[Evaluation]:
             lsh_pairs.add((r["id"],))
         tsr[(r["id"],)] = fuzz.token_set_ratio(r["text"], r["source_text"], processor=default_process)
     by_id = {r["id"]: r for r in answers}
+    order = {r["id"]: k for k, r in enumerate(answers)}
 
     def describe(p: Pair) -> str:
         r = by_id[p[0]]
-        return f"  level {r['level']}, task {r['task']}: {_short(r['text'], 240)}"
+        seen = _evidence(results[order[p[0]]], lambda c: len({q.key for q in c.passages}) == 2)
+        return f"  level {r['level']}, task {r['task']}: {_short(r['text'], 240)}\n{seen}"
 
     return [
         Evaluation(
@@ -515,8 +555,8 @@ def eval_lee(data: Path) -> list[Evaluation]:
         index.add(d["id"], d["text"])
     result = index.clusters()
 
-    def dedup_at(t: float | None) -> set[Pair]:
-        res = result if t is None else result.rethreshold(t)
+    def dedup_at(t: float | None, links: bool = False) -> set[Pair]:
+        res = _view(result, t, links)
         return {(pos[str(a)], pos[str(b)]) for a, b in cluster_pairs(res, lambda p: [p.key])}
 
     texts = [d["text"] for d in docs]
@@ -535,7 +575,8 @@ def eval_lee(data: Path) -> list[Evaluation]:
 
     def describe(p: Pair) -> str:
         a, b = p
-        return f"  {keys[a]}: {_short(texts[a], 200)}\n  {keys[b]}: {_short(texts[b], 200)}"
+        seen = _evidence(result, lambda c: {keys[a], keys[b]} <= {q.key for q in c.passages})
+        return f"  {keys[a]}: {_short(texts[a], 200)}\n  {keys[b]}: {_short(texts[b], 200)}\n{seen}"
 
     return [
         Evaluation(
@@ -571,10 +612,10 @@ def eval_cleanportal(data: Path) -> list[Evaluation]:
         results[site] = index.clusters()
     line_maps = {p["id"]: Lines(p["text"]) for p in pages}
 
-    def dedup_at(t: float | None) -> set[Pair]:
+    def dedup_at(t: float | None, links: bool = False) -> set[Pair]:
         flagged: set[Pair] = set()
         for res in results.values():
-            for c in res if t is None else res.rethreshold(t):
+            for c in _view(res, t, links):
                 if len({p.key for p in c.passages}) < 2:
                     continue
                 for p in c.passages:
@@ -650,9 +691,9 @@ def eval_msrp(data: Path) -> list[Evaluation]:
     gold: set[Pair] = {(r["id"],) for r in pairs if int(r["label"]) == 1}
     results = [dedup.find_duplicates(r["a"] + "\n\n" + r["b"]) for r in pairs]
 
-    def dedup_at(t: float | None) -> set[Pair]:
+    def dedup_at(t: float | None, links: bool = False) -> set[Pair]:
         found: set[Pair] = set()
-        for r, res in zip(pairs, _rethresholded(results, t), strict=True):
+        for r, res in zip(pairs, _views(results, t, links), strict=True):
             cut = len(r["a"])
             for c in res:
                 if {p.start < cut for p in c.passages} == {True, False}:
@@ -741,7 +782,7 @@ def plot(evaluations: Sequence[Evaluation], path: Path) -> None:
     for ax, ev in zip(axes.flat, evaluations, strict=False):
         ps, rs = [], []
         for t in PLOT_THRESHOLDS:
-            s = Score.of(ev.dedup_at(t), ev.gold, ev.counted)
+            s = Score.of(ev.dedup_at(t, False), ev.gold, ev.counted)
             ps.append(s.precision)
             rs.append(s.recall)
         ax.plot(PLOT_THRESHOLDS, ps, "o-", label="precision")
