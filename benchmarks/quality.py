@@ -45,6 +45,7 @@ import itertools
 import json
 import random
 import re
+import subprocess
 import sys
 import time
 import unicodedata
@@ -803,6 +804,17 @@ def plot(evaluations: Sequence[Evaluation], path: Path) -> None:
     fig.savefig(path, dpi=90)
 
 
+def _commit() -> str | None:
+    """The repository's HEAD commit, so a stored table says which code it measured."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return out.stdout.strip()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder of the labelled sets")
@@ -836,6 +848,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.json.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "dedup_version": dedup.__version__,
+        "commit": _commit(),
         "command": "python benchmarks/quality.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "units": units,
         "seconds": timings,
