@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
 from dedup._api import check_text
 from dedup._cluster import Doc
@@ -164,6 +165,12 @@ class RedisIndex:
                 f"(this client: {mine})"
             )
 
+    def _band_keys(self, keys: npt.NDArray[np.uint64]) -> list[bytes]:
+        """Redis key of each band (or exact-copy) key: the prefix and its 8 little-endian bytes."""
+        prefix = self._prefix + b":b:"
+        raw = keys.astype("<u8").tobytes()
+        return [prefix + raw[n : n + 8] for n in range(0, len(raw), 8)]
+
     def _member(self, key: str, sent: int) -> bytes:
         return key.encode("utf-8", "surrogatepass") + b"\0" + str(sent).encode()
 
@@ -176,8 +183,7 @@ class RedisIndex:
         if rows.size == 0:
             return [], []
         band = sk.bands[rows].ravel()
-        keys = [self._k("b", k.tobytes()) for k in band]
-        keys += [self._k("b", k.tobytes()) for k in sk.exact[rows]]
+        keys = self._band_keys(band) + self._band_keys(sk.exact[rows])
         n_band = band.size
         replies = self._call(lambda: self._lookup(keys=keys, args=[MAX_BUCKET, n_band, MAX_EXACT]))
         counts: dict[tuple[int, bytes, int], int] = {}
@@ -286,7 +292,7 @@ class RedisIndex:
         sk = sketch(sents, self.options)
         rows = np.flatnonzero(sk.eligible)
         all_keys = np.concatenate((sk.bands, sk.exact[:, None]), axis=1) if len(sents) else sk.bands
-        set_keys = [self._k("b", k.tobytes()) for k in all_keys[rows].ravel()]
+        set_keys = self._band_keys(all_keys[rows].ravel())
         set_members = [self._member(key, i) for i in rows.tolist() for _ in range(all_keys.shape[1])]
         doc_k = self._k("doc", key)
         for _ in range(_RETRIES):
@@ -333,7 +339,7 @@ class RedisIndex:
         n = len(packed) // (8 * (width + 1))
         keys = np.frombuffer(packed[: n * width * 8], dtype=np.uint64).reshape(n, width)
         rows = np.frombuffer(packed[n * width * 8 :], dtype=np.int64)
-        set_keys = [self._k("b", k.tobytes()) for k in keys.ravel()]
+        set_keys = self._band_keys(keys.ravel())
         members = [self._member(key, r) for r in rows.tolist() for _ in range(width)]
         if set_keys:
             self._srem(keys=set_keys, args=members, client=pipe)
