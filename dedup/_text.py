@@ -32,7 +32,11 @@ _TOKEN = re.compile(
 )
 
 # Sentence ends: terminal punctuation, optional closing quotes/brackets, then space.
-_SENT_END = re.compile(r"(?:[.!?…]+|[。！？]+)[\"'”’»)\]]*(?=\s|$)|[。！？]+[\"'”’»)\]]*")
+# One leading character class lets the regex engine skip ahead quickly; the look-behinds
+# then pick the branch: Latin stops need a space (or the end) after them, CJK stops do not.
+_SENT_END = re.compile(
+    r"[.!?…。！？](?:(?<=[.!?…])[.!?…]*[\"'”’»)\]]*(?=\s|$)|(?<=[。！？])[。！？]*[\"'”’»)\]]*)"
+)
 _NEWLINE = re.compile(r"\n[^\S\n]*")
 _OPENERS = "\"'“‘«([¿¡"
 _ABBREVIATIONS = frozenset(
