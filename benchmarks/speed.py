@@ -287,6 +287,10 @@ def signature_rates(docs: list[tuple[str, str]], options: Options) -> tuple[floa
     return len(texts) / a, len(texts) / b
 
 
+def _log(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def _ms(ours: tuple[float, float], base: tuple[float, float]) -> str:
     return f"{ours[0]:.2f} ms ({base[0] / ours[0]:.2f}×), CPU {ours[1]:.2f} ms ({base[1] / ours[1]:.2f}×)"
 
@@ -321,6 +325,7 @@ def main() -> None:
     cdist_ms = median_ms(lambda: cdist_pipeline(seed_doc, options), args.runs)
     ours_ms = median_ms(lambda: dedup.find_duplicates(seed), args.runs)
     n_sents = len(segment(seed))
+    _log(f"seed: datasketch {base_ms}, cdist {cdist_ms}, dedup {ours_ms} (wall, CPU ms)")
 
     # 2. Corpora.
     pool = list(dict.fromkeys(itertools.chain(prose_paragraphs(), news_paragraphs())))
@@ -333,30 +338,38 @@ def main() -> None:
         with path.open("w", encoding="utf-8") as fh:
             for key, text in docs:
                 fh.write(json.dumps({"id": key, "text": text}) + "\n")
+        # Ours first: on a busy machine the most important figure should land first.
+        o_wall, o_cpu, rss, found = ours_corpus(path, args.jobs)
+        o_recall = recall(found, injected)
+        _log(
+            f"{size}: dedup {size / o_wall:,.0f}/s wall, {size / o_cpu:,.0f}/CPU-s, "
+            f"RSS {rss:,.0f} MB, R={o_recall:.3f}"
+        )
         base: tuple[float, float] | None = None
         if size <= args.baseline_max:
             wall, cpu, found = timed(lambda docs=docs: datasketch_pipeline(docs, options))  # type: ignore[misc]
             base = (size / wall, size / cpu)
-            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            rss_b = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             got = recall(found, injected)  # type: ignore[arg-type]
-            rows["datasketch"][size] = f"{_rate(size, wall, cpu, base)}, RSS≤{rss:,.0f} MB, R={got:.3f}"
+            rows["datasketch"][size] = f"{_rate(size, wall, cpu, base)}, RSS≤{rss_b:,.0f} MB, R={got:.3f}"
         else:
             rows["datasketch"][size] = "not run (--baseline-max)"
+        _log(f"{size}: datasketch {rows['datasketch'][size]}")
         if size <= args.cdist_max:
             wall, cpu, found = timed(lambda docs=docs: cdist_pipeline(docs, options))  # type: ignore[misc]
             got = recall(found, injected)  # type: ignore[arg-type]
             rows["cdist"][size] = f"{_rate(size, wall, cpu, base)}, R={got:.3f}"
         else:
             rows["cdist"][size] = "not run (quadratic; --cdist-max)"
-        wall, cpu, rss, found = ours_corpus(path, args.jobs)
-        got = recall(found, injected)
-        rows["ours"][size] = f"{_rate(size, wall, cpu, base)}, RSS {rss:,.0f} MB, R={got:.3f}"
+        _log(f"{size}: cdist {rows['cdist'][size]}")
+        rows["ours"][size] = f"{_rate(size, o_wall, o_cpu, base)}, RSS {rss:,.0f} MB, R={o_recall:.3f}"
         shingle_rate, sig_rate = signature_rates(docs[: min(size, 20000)], options)
         rows["sig"][size] = (
             f"shingle {shingle_rate:,.0f}/s, +MinHash+bands {sig_rate:,.0f}/s "
             f"({shingle_rate / sig_rate:.2f}× the floor)"
         )
         path.unlink()
+        _log(f"{size}: signatures {rows['sig'][size]}")
     if not sizes:
         notes.append("no corpus sizes")
 
