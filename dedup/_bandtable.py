@@ -74,11 +74,11 @@ class BandTable:
         while active.size:
             s = slots[active]
             free = self._keys[s] == _EMPTY
-            # Among keys landing on the same free slot, the first one wins it.
             cand = active[free]
-            _, first = np.unique(slots[cand], return_index=True)
-            winners = cand[first]
-            self._keys[slots[winners]] = keys[winners]
+            # Keys landing on the same free slot: one write sticks, and that key wins it
+            # (which one does not matter to lookups; this avoids sorting millions of keys).
+            self._keys[slots[cand]] = keys[cand]
+            winners = cand[self._keys[slots[cand]] == keys[cand]]
             out[winners] = slots[winners]
             won = np.zeros(keys.size, dtype=bool)
             won[winners] = True
@@ -116,26 +116,30 @@ class BandTable:
         if keys.size == 0:
             return
         keys = _fix(keys.astype(np.uint64, copy=False))
-        uniq, inverse = np.unique(keys, return_inverse=True)
+        n = keys.size
+        # One stable sort groups equal keys (in input order): it serves both to find
+        # the distinct keys and to chain each key's new entries.
+        order = np.argsort(keys, kind="stable")
+        sorted_keys = keys[order]
+        first = np.ones(n, dtype=bool)
+        first[1:] = sorted_keys[1:] != sorted_keys[:-1]
+        uniq = sorted_keys[first]
         self._grow(uniq.size)
         slots, found = self._probe(uniq)
         if not found.all():
             slots[~found] = self._claim(uniq[~found])
-        pair_slots = slots[inverse]
-        self._reserve_entries(keys.size)
-        entry = np.arange(self._n_entries, self._n_entries + keys.size, dtype=np.int64)
-        self._esid[entry] = sids
-        order = np.argsort(pair_slots, kind="stable")
-        s_sorted, e_sorted = pair_slots[order], entry[order]
-        same = np.zeros(keys.size, dtype=bool)
-        same[1:] = s_sorted[1:] == s_sorted[:-1]
+        self._reserve_entries(n)
+        e_sorted = (self._n_entries + order).astype(np.int32)
+        self._esid[e_sorted] = sids[order]
+        s_sorted = slots[np.cumsum(first) - 1]
         nxt = self._head[s_sorted]
-        nxt[same] = e_sorted[np.flatnonzero(same) - 1]
+        same = np.flatnonzero(~first)
+        nxt[same] = e_sorted[same - 1]
         self._enext[e_sorted] = nxt
-        last = np.ones(keys.size, dtype=bool)
-        last[:-1] = ~same[1:]
+        last = np.ones(n, dtype=bool)
+        last[:-1] = first[1:]
         self._head[s_sorted[last]] = e_sorted[last]
-        np.add.at(self._count, pair_slots, 1)
+        self._count[slots] += np.diff(np.append(np.flatnonzero(first), n)).astype(np.int32)
         self._n_entries += keys.size
 
     def lookup(self, keys: U64, *, max_bucket: int, truncate: bool = False) -> tuple[I64, I64]:
