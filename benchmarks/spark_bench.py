@@ -33,36 +33,44 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import dedup
 import dedup.spark as dspark
 
-LEE = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "lee_background" / "docs.jsonl"
+_LEE = Path("shared") / "datasets" / "lee_background" / "docs.jsonl"
+LEE = next(
+    (p for p in (Path(__file__).resolve().parent.parent.parent / _LEE, Path("/work") / _LEE) if p.exists()),
+    None,
+)
 PARAS_PER_DOC = 25
 
 
 def corpus(paragraphs: int, seed: int = 11) -> list[tuple[str, str]]:
     """``(id, text)`` documents of ``PARAS_PER_DOC`` paragraphs each, ``paragraphs`` in all."""
     rng = np.random.default_rng(seed)
-    if LEE.exists():
+    if LEE is not None:
         stream = [w for line in LEE.open(encoding="utf-8") for w in json.loads(line)["text"].split()]
-        tokens = np.array([w.strip(".,;:!?\"'()") or w for w in stream], dtype=object)
+        tokens = [w.strip(".,;:!?\"'()") or w for w in stream]
     else:
         syll = ["ka", "lo", "mi", "ra", "ten", "vo", "sa", "ne", "dri", "pol", "cor", "ban", "tu"]
-        tokens = np.array(["".join(rng.choice(syll, 3)) for _ in range(30_000)], dtype=object)
+        tokens = ["".join(syll[int(i)] for i in rng.integers(0, 13, 3)) for _ in range(30_000)]
+    lengths = rng.integers(10, 29, size=(paragraphs, 3))
+    n_sents = rng.integers(2, 4, size=paragraphs)
+    draws = iter(rng.integers(0, len(tokens), size=int(lengths.sum())).tolist())
+    rolls = rng.random(paragraphs)
     paras: list[str] = []
-    for _ in range(paragraphs):
-        roll = rng.random()
-        if paras and roll < 0.03:
+    for n in range(paragraphs):
+        if paras and rolls[n] < 0.03:
             paras.append(paras[int(rng.integers(len(paras)))])
-        elif paras and roll < 0.06:
+            continue
+        if paras and rolls[n] < 0.06:
             words = paras[int(rng.integers(len(paras)))].split(" ")
-            for k in rng.integers(0, len(words), 3):
-                words[k] = str(rng.choice(tokens))
+            for k in rng.integers(0, len(words), 3).tolist():
+                words[k] = tokens[next(draws)]
             paras.append(" ".join(words))
-        else:
-            sents = []
-            for _ in range(int(rng.integers(2, 4))):
-                words = [str(w) for w in rng.choice(tokens, int(rng.integers(10, 29)))]
-                words[0] = words[0][:1].upper() + words[0][1:]
-                sents.append(" ".join(words) + ".")
-            paras.append(" ".join(sents))
+            continue
+        sents = []
+        for k in range(int(n_sents[n])):
+            words = [tokens[next(draws)] for _ in range(int(lengths[n, k]))]
+            words[0] = words[0][:1].upper() + words[0][1:]
+            sents.append(" ".join(words) + ".")
+        paras.append(" ".join(sents))
     return [
         (f"doc-{n // PARAS_PER_DOC:07d}", "\n\n".join(paras[n : n + PARAS_PER_DOC]))
         for n in range(0, len(paras), PARAS_PER_DOC)

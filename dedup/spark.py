@@ -63,10 +63,12 @@ MAX_BUCKET = 256
 MAX_PER_ROW = 64
 
 _POS_BITS = 20
+_DOC_MIX = np.uint64(0xD6E8FEB86659FD93)  # the within-document band key mix of ``lsh_candidates``
 _Batches = Iterator[pd.DataFrame]
 
 _SENTENCE_SCHEMA = (
-    "sid long, doc long, para int, n_words int, norm string, eligible boolean, blob binary, keys array<long>"
+    "sid long, doc long, para int, n_words int, norm string, eligible boolean, blob binary, "
+    "keys array<long>, lkeys array<long>"
 )
 _LINK_SCHEMA = (
     "lo long, hi long, score double, kind string, ia int, ib int, ja int, jb int, src int, csid long, seq int"
@@ -153,8 +155,12 @@ def find_duplicates(
     docs, staged = _ordered_docs(df, id_column, text_column)
     cached.append(staged)
     sentences = keep(docs.mapInPandas(_sentence_stage(opts), _SENTENCE_SCHEMA))
-    keys = sentences.select("sid", F.explode("keys").alias("key"))
-    pairs = _candidate_pairs(keys, sentences.count())
+    # Two LSH families, as ``lsh_candidates``: across the corpus, and within each document.
+    n_sentences = sentences.count()
+    across = keep(_candidate_pairs(sentences.select("sid", F.explode("keys").alias("key"))))
+    within = keep(_candidate_pairs(sentences.select("sid", F.explode("lkeys").alias("key"))))
+    across, within = _prune(across, n_sentences), _prune(within, n_sentences)
+    pairs = across.unionByName(within).distinct()
     eligible = sentences.where("eligible").select("sid")
     pairs = pairs.join(eligible.withColumnRenamed("sid", "lo"), "lo").join(
         eligible.withColumnRenamed("sid", "hi"), "hi"
@@ -210,6 +216,7 @@ def _ordered_docs(df: DataFrame, id_column: str, text_column: str) -> tuple[Data
 
 def _sentence_stage(opts: Options) -> Callable[[_Batches], _Batches]:
     bands, rows = lsh_params(opts.lsh_threshold, opts.num_perm)
+    l_bands, l_rows = lsh_params(opts.local_lsh_threshold, opts.num_perm)
 
     def run(batches: _Batches) -> _Batches:
         for pdf in batches:
@@ -229,7 +236,10 @@ def _sentence_stage(opts: Options) -> Callable[[_Batches], _Batches]:
             hashes, offsets = sentence_shingle_hashes(sents, opts.shingle_size)
             sigs = signatures(hashes, offsets, opts.num_perm, opts.seed)
             keys = band_keys(sigs, bands, rows).view(np.int64)
-            verifier = Verifier(sents, min_words=opts.min_words)
+            local_keys = band_keys(sigs, l_bands, l_rows)
+            with np.errstate(over="ignore"):  # keyed by document, as in ``lsh_candidates``
+                local_keys ^= (np.asarray(doc_of, np.uint64) + np.uint64(1))[:, None] * _DOC_MIX
+            verifier = Verifier(sents, min_words=opts.min_words, sent_doc=doc_of)
             yield pd.DataFrame(
                 {
                     "sid": sids,
@@ -240,6 +250,7 @@ def _sentence_stage(opts: Options) -> Callable[[_Batches], _Batches]:
                     "eligible": [verifier.eligible(k) for k in range(len(sents))],
                     "blob": [pickle.dumps(s, protocol=5) for s in sents],
                     "keys": list(keys),
+                    "lkeys": list(local_keys.view(np.int64)),
                 }
             )
 
@@ -249,8 +260,8 @@ def _sentence_stage(opts: Options) -> Callable[[_Batches], _Batches]:
 # --- 2. candidates ------------------------------------------------------------------------------
 
 
-def _candidate_pairs(keys: DataFrame, n_sentences: int) -> DataFrame:
-    """``(lo, hi)`` sentence pairs sharing a band key: ``candidate_pairs`` on a DataFrame."""
+def _candidate_pairs(keys: DataFrame) -> DataFrame:
+    """``(lo, hi, shared)`` sentence pairs sharing a band key: ``candidate_pairs`` on a DataFrame."""
     buckets = (
         keys.groupBy("key")
         .agg(F.collect_list("sid").alias("m"))
@@ -263,8 +274,12 @@ def _candidate_pairs(keys: DataFrame, n_sentences: int) -> DataFrame:
         .where(F.col("lo") != F.col("hi"))
         .groupBy("lo", "hi")
         .agg(F.count(F.lit(1)).alias("shared"))
-        .persist(StorageLevel.MEMORY_AND_DISK)
     )
+    return pairs
+
+
+def _prune(pairs: DataFrame, n_sentences: int) -> DataFrame:
+    """The top-k partners per sentence, when ``candidate_pairs`` would prune; ``(lo, hi)``."""
     if pairs.count() > MAX_PER_ROW * n_sentences // 2:
         # Each sentence keeps the partners it shares most bands with, ranked separately
         # among higher and lower partners (ties: lower index), as ``_top_per_row`` does.
@@ -360,7 +375,11 @@ def _verify_stage(opts: Options) -> Callable[[_Batches], _Batches]:
             for first, stop in runs:
                 i = ids[first]
                 sids = js[first:stop]  # sorted, ``i`` among them: local order == global order
-                verifier = Verifier([pickle.loads(b) for b in blobs[first:stop]], min_words=opts.min_words)
+                verifier = Verifier(
+                    [pickle.loads(b) for b in blobs[first:stop]],
+                    min_words=opts.min_words,
+                    sent_doc=[sid >> _POS_BITS for sid in sids],
+                )
                 here = sids.index(i)
                 partners = [k for k in range(len(sids)) if k != here]
                 for k in partners:
@@ -647,9 +666,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("parquet", "jsonl"), default="parquet", help="output format")
     p.add_argument("--id-column", default="id")
     p.add_argument("--text-column", default="text")
-    p.add_argument("--threshold", type=float, default=0.55, help="verification cut in (0, 1] (default 0.55)")
-    p.add_argument("--num-perm", type=int, default=128, help="MinHash permutations (default 128)")
-    p.add_argument("--seed", type=int, default=1, help="MinHash seed (default 1)")
+    defaults = Options()
+    p.add_argument("--threshold", type=float, default=defaults.threshold, help="verification cut in (0, 1]")
+    p.add_argument("--num-perm", type=int, default=defaults.num_perm, help="MinHash permutations")
+    p.add_argument("--seed", type=int, default=defaults.seed, help="MinHash seed")
     p.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE", help="extra Spark setting")
     return p
 
