@@ -104,10 +104,18 @@ class Match:
     alignments: tuple[Alignment, ...] = field(default=(), compare=False)
 
     def explain(self) -> str:
-        """Describe, one line per aligned sentence pair, why these passages match."""
+        """Describe why these passages match: each aligned sentence pair, its score and its text.
+
+        The text of a sentence is shown when it lies inside its passage (it
+        always does for matches this library builds).
+        """
         lines = [f"{self.kind} match, score {self.score:.3f}"]
         for al in self.alignments:
             lines.append(f"  [{al.a.start}:{al.a.end}] ~ [{al.b.start}:{al.b.end}]  score {al.score:.3f}")
+            for passage, span in ((self.a, al.a), (self.b, al.b)):
+                if passage.span.start <= span.start <= span.end <= passage.span.end:
+                    inner = passage.text[span.start - passage.span.start : span.end - passage.span.start]
+                    lines.append(f"    {_short(inner, 100)!r}")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
