@@ -185,3 +185,42 @@ class BandTable:
             out.append(int(self._esid[cur]))
             cur = int(self._enext[cur])
         return out
+
+    def export(self) -> dict[str, npt.NDArray[np.generic]]:
+        """The occupied slots and the entries, for saving (empty slots are left out)."""
+        occupied = np.flatnonzero(self._keys != _EMPTY)
+        n = self._n_entries
+        return {
+            "table_capacity": np.array([self._keys.size], dtype=np.int64),
+            "table_slots": occupied.astype(np.int64),
+            "table_keys": self._keys[occupied],
+            "table_head": self._head[occupied],
+            "table_count": self._count[occupied],
+            "entry_sid": self._esid[:n].copy(),
+            "entry_next": self._enext[:n].copy(),
+        }
+
+    @classmethod
+    def restore(cls, arrays: dict[str, npt.NDArray[np.generic]]) -> BandTable:
+        """A table from :meth:`export` output; ``ValueError`` if the arrays do not fit together."""
+        cap = int(arrays["table_capacity"][0])
+        slots, keys = arrays["table_slots"].astype(np.int64), arrays["table_keys"].astype(np.uint64)
+        head, count = arrays["table_head"].astype(np.int32), arrays["table_count"].astype(np.int32)
+        esid, enext = arrays["entry_sid"].astype(np.int32), arrays["entry_next"].astype(np.int32)
+        n = esid.size
+        if cap < 16 or cap & (cap - 1) or not slots.size == keys.size == head.size == count.size:
+            raise ValueError("band table arrays have inconsistent sizes")
+        if enext.size != n or int(count.sum()) != n or (keys == _EMPTY).any():
+            raise ValueError("band table chains do not add up to its entries")
+        for name, links in (("slot", head), ("entry", enext)):
+            if links.size and (links.min() < -1 or links.max() >= n):
+                raise ValueError(f"band table {name} links point outside the entries")
+        if slots.size and (slots.min() < 0 or slots.max() >= cap or 2 * slots.size > cap):
+            raise ValueError("band table slots lie outside the table")
+        table = cls(capacity=cap)
+        table._keys[slots] = keys
+        table._head[slots] = head
+        table._count[slots] = count
+        table._used = int(slots.size)
+        table._esid, table._enext, table._n_entries = esid, enext, n
+        return table

@@ -196,6 +196,9 @@ def test_band_table_lookup_equals_a_dict_of_lists(
     qi, sids = table.lookup(np.array(queries, dtype=np.uint64), max_bucket=max_bucket)
     got = sorted(zip(qi.tolist(), sids.tolist(), strict=True))
     assert got == _reference([p for b in batches for p in b], queries, max_bucket)
+    restored = BandTable.restore(table.export())  # what save/load does
+    qi2, sids2 = restored.lookup(np.array(queries, dtype=np.uint64), max_bucket=max_bucket)
+    assert sorted(zip(qi2.tolist(), sids2.tolist(), strict=True)) == got
 
 
 def test_an_endless_stream_with_max_docs_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
