@@ -8,7 +8,7 @@ from html import escape
 
 from dedup._types import Cluster, Match, Passage
 
-__all__ = ["cluster_html", "clusters_html", "colour", "highlight", "match_html"]
+__all__ = ["cluster_html", "clusters_html", "colour", "highlight", "match_html", "plural"]
 
 #: Clusters shown in full by :func:`clusters_html`; the rest are summarised in one line.
 MAX_SHOWN = 50
@@ -48,6 +48,11 @@ def colour(n: int) -> str:
     ('hsl(48,90%,78%)', True)
     """
     return f"hsl({(48 + round(n * 137.508)) % 360},90%,78%)"
+
+
+def plural(n: int, noun: str) -> str:
+    """``"1 cluster"``, ``"2 clusters"``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _words(text: str) -> set[str]:
@@ -149,7 +154,7 @@ def _cluster_body(cluster: Cluster, n: int) -> str:
     kind = f" · {escape(', '.join(kinds))}" if kinds else ""
     return (
         f"<div class='dedup-c'><div class='dedup-h'><span class='dedup-badge' style='background:{bg}'></span>"
-        f"Cluster {n} · score {cluster.score:.3f} · {len(cluster.passages)} passages{kind}</div>"
+        f"Cluster {n} · score {cluster.score:.3f} · {plural(len(cluster.passages), 'passage')}{kind}</div>"
         f"{_grid(boxes)}{details}</div>"
     )
 
@@ -174,7 +179,7 @@ def clusters_html(clusters: Sequence[Cluster], *, threshold: float | None = None
     if not clusters:
         return "<div class='dedup'>No duplicate passages found.</div>"
     cut = "" if threshold is None else f" at threshold {threshold:g}"
-    head = f"<div class='dedup-h'>{len(clusters)} clusters{cut}</div>"
+    head = f"<div class='dedup-h'>{plural(len(clusters), 'cluster')}{cut}</div>"
     body = "".join(_cluster_body(c, n) for n, c in enumerate(clusters[:MAX_SHOWN]))
     rest = len(clusters) - MAX_SHOWN
     more = f"<div class='dedup-m'>… and {rest} more (use to_pandas() to see all)</div>" if rest > 0 else ""

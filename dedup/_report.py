@@ -6,7 +6,7 @@ import itertools
 from collections.abc import Sequence
 from html import escape
 
-from dedup._display import colour
+from dedup._display import colour, plural
 from dedup._types import Cluster
 
 __all__ = ["report_html"]
@@ -93,7 +93,7 @@ def report_html(text: str, clusters: Sequence[Cluster], *, title: str = "dedup r
         kinds = ", ".join(sorted({m.kind for m in c.matches}))
         panel.append(
             f"<section class='cluster' id='cluster-{n}' style='border-left-color:{colour(n)}'>"
-            f"<h3>Cluster {n} · score {c.score:.3f} · {len(c.passages)} passages"
+            f"<h3>Cluster {n} · score {c.score:.3f} · {plural(len(c.passages), 'passage')}"
             f"{' · ' + escape(kinds) if kinds else ''}</h3><ol>{''.join(items)}</ol></section>"
         )
     if not panel:
@@ -103,6 +103,6 @@ def report_html(text: str, clusters: Sequence[Cluster], *, title: str = "dedup r
         "<meta name='viewport' content='width=device-width,initial-scale=1'>"
         f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>"
         f"<main><h1>{escape(title)}</h1>{''.join(body)}</main>"
-        f"<aside><h2>{len(clusters)} clusters</h2>{''.join(panel)}</aside>"
+        f"<aside><h2>{plural(len(clusters), 'cluster')}</h2>{''.join(panel)}</aside>"
         "</body></html>\n"
     )
