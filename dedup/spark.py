@@ -8,8 +8,10 @@ order of their ids):
    the stable shingle hashes, the batch MinHash and the LSH band keys of each
    Arrow batch.  A sentence is identified by ``sid = ordinal << 20 | position``,
    which sorts exactly like the in-process sentence index.
-2. **Candidates** (``groupBy`` band key): the same bucket cap and, when the
-   in-process engine would prune, the same top-k partners per sentence.
+2. **Candidates** (``groupBy`` band key) from the engine's two LSH families
+   (across documents, and within each document), each with the same bucket
+   cap and, when the in-process engine would prune, the same top-k partners
+   per sentence.
 3. **Exact copies** chained per normalised sentence (a window ``lag``).
 4. **Verification**: pairs are grouped by sentence, each group carrying the
    pickled sentences of all its partners, so that :class:`dedup._verify.Verifier`
@@ -56,7 +58,7 @@ except ImportError as err:  # pragma: no cover - depends on the environment
     _MISSING = err
 
 
-__all__ = ["SparkResult", "find_duplicates", "main"]
+__all__ = ["SparkResult", "connected_components", "find_duplicates", "main", "session"]
 
 #: Same limits as :func:`dedup._sketch.candidate_pairs` (part of its semantics).
 MAX_BUCKET = 256
