@@ -34,31 +34,35 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def _start_server(folder: Path) -> tuple[str, subprocess.Popen[bytes]]:
     assert REDIS_SERVER is not None
     port = _free_port()
-    folder = tmp_path_factory.mktemp("redis")
     proc = subprocess.Popen(
         [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         cwd=folder,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(16).startswith(b"+PONG"):
+                    return f"redis://127.0.0.1:{port}/0", proc
+        except OSError:
+            pass
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            raise RuntimeError("redis-server did not start")
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url, proc = _start_server(tmp_path_factory.mktemp("redis"))
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
-                    s.sendall(b"PING\r\n")
-                    if s.recv(16).startswith(b"+PONG"):
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError("redis-server did not start")
-            time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
+        yield url
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -178,3 +182,19 @@ def test_two_processes_share_one_index_and_never_both_see_new(redis_url: str, tm
     # Each story is new for exactly one of the two processes.
     assert sorted(k.split("-")[1] for k in fresh) == [f"s{n}" for n in range(len(STORIES))]
     ix.clear()
+
+
+def test_redis_going_away_mid_use_raises_storage_error(tmp_path: Path) -> None:
+    url, proc = _start_server(tmp_path)
+    try:
+        ix = dedup.DedupIndex.from_redis(url, name="dies", socket_timeout=2.0)
+        ix.add("a", STORIES[0])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    with pytest.raises(dedup.StorageError, match="Redis"):
+        ix.add("b", STORIES[0])
+    with pytest.raises(dedup.StorageError):
+        ix.query(STORIES[1])
+    with pytest.raises(dedup.StorageError):
+        len(ix)
