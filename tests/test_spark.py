@@ -18,8 +18,9 @@ import dedup._text
 import dedup.spark as dspark
 from dedup.__main__ import main
 
-DATA = Path("/work/shared/datasets/lee_background/docs.jsonl")
 ROOT = Path(__file__).resolve().parent.parent
+# The first 40 documents of ../shared/datasets/lee_background (copied: tests must not need shared/).
+DATA = ROOT / "tests" / "data" / "lee_background_40.jsonl"
 
 if importlib.util.find_spec("pyspark") is None or importlib.util.find_spec("pyarrow") is None:
     pytest.skip(
@@ -37,11 +38,7 @@ if TYPE_CHECKING:
 
 
 def _lee_docs(n: int) -> list[tuple[str, str]]:
-    path = DATA if DATA.exists() else ROOT / "seeds" / "000_2e71187361903d7a.txt"
-    if path.suffix == ".txt":  # fallback corpus: the seed article's paragraphs as documents
-        paras = [p for p in path.read_text(encoding="utf-8").split("\n\n") if p.strip()]
-        return [(f"seed-{k:03d}", p) for k, p in enumerate(paras[:n])]
-    with path.open(encoding="utf-8") as fh:
+    with DATA.open(encoding="utf-8") as fh:
         rows = [json.loads(line) for line, _ in zip(fh, range(n), strict=False)]
     return [(str(r["id"]), str(r["text"])) for r in rows]
 
