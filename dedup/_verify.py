@@ -200,7 +200,8 @@ class Verifier:
         Greedy coverage: the partner containing most of ``i``'s content first,
         then each partner adding at least ``min_gain`` of it that earlier ones
         did not cover (a sentence that fuses two others), up to ``max_sources``.
-        Partners shorter than ``i`` are left to their own turn.  Every link is
+        Only partners of ``i``'s own document with at least half its content
+        weight take part; shorter ones are judged in their own turn.  Every link is
         scored with the share of ``i`` covered by all accepted partners together
         (the first one's score also reflects names or figures it substitutes).
         """
@@ -217,7 +218,6 @@ class Verifier:
             for j in partners
             if self._doc[j] == own_doc and self._profiles[j].total >= _POOL_RATIO * a.total
         )
-
         if len(pool) > _MAX_POOL:  # only the partners containing most of ``i`` can be picked
             closest = sorted(pool, key=lambda j: (-self.containment(i, j), self._profiles[j].norm))
             pool = sorted(closest[:_MAX_POOL])
