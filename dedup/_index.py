@@ -68,6 +68,14 @@ def check_time(name: str, value: object, *, positive: bool = False) -> float:
     return float(value)
 
 
+def check_retention(max_docs: object, max_age: object) -> tuple[int | None, float | None]:
+    """Validated ``(max_docs, max_age)`` retention policy of an index (``None``: no limit)."""
+    if max_docs is not None and (isinstance(max_docs, bool) or not isinstance(max_docs, int) or max_docs < 1):
+        raise InvalidOptionError(f"max_docs must be an int >= 1, got {max_docs!r}")
+    age = None if max_age is None else check_time("max_age", max_age, positive=True)
+    return max_docs, age
+
+
 def window_start(since: float | None, window: float | None, now: float) -> float:
     """The earliest stored timestamp a lookup may match (``-inf`` for no limit)."""
     start = -math.inf
@@ -145,12 +153,7 @@ class DedupIndex:
 
     def __init__(self, *, max_docs: int | None = None, max_age: float | None = None, **options: Any) -> None:
         self.options = Options(**options)
-        if max_docs is not None and (
-            isinstance(max_docs, bool) or not isinstance(max_docs, int) or max_docs < 1
-        ):
-            raise InvalidOptionError(f"max_docs must be an int >= 1, got {max_docs!r}")
-        self.max_docs = max_docs
-        self.max_age = None if max_age is None else check_time("max_age", max_age, positive=True)
+        self.max_docs, self.max_age = check_retention(max_docs, max_age)
         self._bands, self._rows = lsh_params(self.options.lsh_threshold, self.options.num_perm)
         self._lock = threading.RLock()
         self._docs: dict[str, _Entry] = {}

@@ -41,6 +41,7 @@ from dedup._index import (
     MAX_EXACT,
     MAX_PER_SENTENCE,
     MIN_SHARED_BANDS,
+    check_retention,
     check_time,
     window_start,
 )
@@ -113,12 +114,7 @@ class RedisIndex:
         if not isinstance(name, str) or not name:
             raise InvalidOptionError(f"name must be a non-empty str, got {name!r}")
         self.options = Options(**options)
-        if max_docs is not None and (
-            isinstance(max_docs, bool) or not isinstance(max_docs, int) or max_docs < 1
-        ):
-            raise InvalidOptionError(f"max_docs must be an int >= 1, got {max_docs!r}")
-        self.max_docs = max_docs
-        self.max_age = None if max_age is None else check_time("max_age", max_age, positive=True)
+        self.max_docs, self.max_age = check_retention(max_docs, max_age)
         self.name = name
         self._prefix = f"dedup:{name}".encode()
         self._n_bands = fingerprint(self.options)["lsh_bands"]
