@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from dedup._cluster import build
-from dedup._engine import Detection
+from dedup._engine import LINK_FLOOR, Detection
 from dedup._errors import InvalidOptionError
 from dedup._types import Cluster, Match
 
@@ -53,8 +53,8 @@ class Clusters(list[Cluster]):
     def rethreshold(self, threshold: float) -> Clusters:
         """The clusters at another verification cut, without re-indexing.
 
-        Scores of every candidate above 0.3 (or the original threshold, if lower)
-        are kept, so any cut down to there is exact.
+        Scores of every candidate above 0.3 (the engine's ``LINK_FLOOR``, or the
+        original threshold if lower) are kept, so any cut down to there is exact.
 
         Examples
         --------
@@ -68,7 +68,7 @@ class Clusters(list[Cluster]):
             raise TypeError(f"threshold must be a number, got {type(threshold).__name__}")
         if self._detection is None:
             return Clusters([c for c in self if c.score >= threshold], threshold=threshold)
-        floor = min(0.3, self._detection.options.threshold)
+        floor = min(LINK_FLOOR, self._detection.options.threshold)
         if not floor <= threshold <= 1.0:
             raise InvalidOptionError(f"threshold must be in [{floor}, 1] to re-threshold, got {threshold!r}")
         return Clusters._from_detection(self._detection, float(threshold))
