@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import multiprocessing
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
+from dedup._batchverify import BatchScorer
 from dedup._cluster import Doc
 from dedup._options import Options
 from dedup._shingle import sentence_shingle_hashes
 from dedup._sketch import band_keys, candidate_pairs, lsh_params, signatures
 from dedup._text import Sentence, segment
-from dedup._verify import Link, Verifier
+from dedup._verify import Link
 
 __all__ = ["LINK_FLOOR", "Detection", "detect", "lsh_candidates", "verify_candidates"]
 
@@ -71,12 +70,13 @@ def verify_candidates(
 
     Only the order of the sentence ids matters here, so corpus mode runs it on
     the subset of sentences that take part in a candidate pair or a copy group,
-    renumbered in their original order.  With ``jobs > 1`` (and the ``fork``
-    start method) the pair scores and the covers are computed in worker
-    processes and merged in the same order as with one job: same result.
+    renumbered in their original order.  Scoring runs in numpy batches
+    (:class:`~dedup._batchverify.BatchScorer`, equal to the per-pair rules of
+    :class:`~dedup._verify.Verifier`); ``jobs`` threads compute the character
+    ratios.  The result does not depend on ``jobs``.
     """
-    verifier = Verifier(sentences, min_words=options.min_words, sent_doc=docs.tolist())
-    eligible = np.fromiter((verifier.eligible(k) for k in range(len(sentences))), dtype=bool)
+    n_words = np.fromiter((len(s.words) for s in sentences), dtype=np.int64, count=len(sentences))
+    eligible = n_words >= options.min_words
     pairs = pairs[eligible[pairs[:, 0]] & eligible[pairs[:, 1]]]
     floor = min(LINK_FLOOR, options.threshold)
     best: dict[tuple[int, int], Link] = {}
@@ -84,77 +84,31 @@ def verify_candidates(
     # so that any number of copies costs linear work and is never missed.  Short
     # sentences (below ``min_words``) take part here only: a repeated "Skip to
     # content" is boilerplate, but too short to judge as a partial restatement.
+    scorer = BatchScorer(sentences, docs)
     copies: dict[str, int] = {}
-    for k, sent in enumerate(sentences):
-        prev = copies.get(sent.norm)
+    for k, norm in enumerate(scorer.norms):
+        prev = copies.get(norm)
         if prev is not None:
-            best[(prev, k)] = Link(
-                prev, k, 1.0, "exact", (0, len(sentences[prev].words)), (0, len(sent.words))
-            )
-        copies[sent.norm] = k
-    todo = [(i, j) for i, j in pairs.tolist() if (i, j) not in best]
-    partners: dict[int, list[int]] = {}
-    for i, j in todo:
-        partners.setdefault(i, []).append(j)
-        partners.setdefault(j, []).append(i)
-    rows = sorted(partners)
-    global _SHARED
-    _SHARED = (verifier, partners, options, floor)
-    try:
-        if jobs > 1 and len(todo) >= _PARALLEL_MIN and "fork" in multiprocessing.get_all_start_methods():
-            with multiprocessing.get_context("fork").Pool(jobs) as pool:
-                pair_parts = pool.map(_pair_links, _chunks(todo, jobs * 8))
-                cover_parts = pool.map(_cover_links, _chunks(rows, jobs * 8))
-        else:
-            pair_parts, cover_parts = [_pair_links(todo)], [_cover_links(rows)]
-    finally:
-        _SHARED = None
-    for pair_part in pair_parts:
-        for link in pair_part:
-            best[(link.i, link.j)] = link
-    for cover_part in cover_parts:
-        for link in (lk for covers in cover_part for lk in covers):
-            key = (min(link.i, link.j), max(link.i, link.j))
-            if link.i > link.j:  # keep (i < j) orientation
-                link = Link(link.j, link.i, link.score, link.kind, link.span_j, link.span_i)
-            old = best.get(key)
-            if link.score >= floor and (old is None or link.score > old.score):
-                best[key] = link
-    return [best[k] for k in sorted(best)]
-
-
-# What worker processes verify against: set before forking, inherited by the workers.
-_SHARED: tuple[Verifier, dict[int, list[int]], Options, float] | None = None
-# Fewer candidate pairs than this are not worth starting processes for.
-_PARALLEL_MIN = 20_000
-
-_T = TypeVar("_T")
-
-
-def _chunks(items: list[_T], parts: int) -> list[list[_T]]:
-    size = max(1, -(-len(items) // parts))
-    return [items[k : k + size] for k in range(0, len(items), size)]
-
-
-def _pair_links(todo: list[tuple[int, int]]) -> list[Link]:
-    assert _SHARED is not None
-    verifier, _, _, floor = _SHARED
-    out = []
-    for i, j in todo:
-        link = verifier.pair(i, j)
-        if link is not None and link.score >= floor:
-            out.append(link)
-    return out
-
-
-def _cover_links(rows: list[int]) -> list[list[Link]]:
-    assert _SHARED is not None
-    verifier, partners, options, _ = _SHARED
+            best[(prev, k)] = Link(prev, k, 1.0, "exact", (0, int(n_words[prev])), (0, int(n_words[k])))
+        copies[norm] = k
+    if best and pairs.size:
+        n = np.int64(len(sentences))
+        chained = np.fromiter((i * n + j for i, j in best), dtype=np.int64, count=len(best))
+        pairs = pairs[~np.isin(pairs[:, 0] * n + pairs[:, 1], chained)]
     max_sources = options.max_sources if options.fusion else 1
-    return [
-        verifier.cover(i, sorted(partners[i]), min_gain=options.min_gain, max_sources=max_sources)
-        for i in rows
-    ]
+    pair_links, covers = scorer.score(
+        pairs, floor=floor, min_gain=options.min_gain, max_sources=max_sources, workers=jobs
+    )
+    for link in pair_links:
+        best[(link.i, link.j)] = link
+    for link in (lk for row in covers for lk in row):
+        key = (min(link.i, link.j), max(link.i, link.j))
+        if link.i > link.j:  # keep (i < j) orientation
+            link = Link(link.j, link.i, link.score, link.kind, link.span_j, link.span_i)
+        old = best.get(key)
+        if link.score >= floor and (old is None or link.score > old.score):
+            best[key] = link
+    return [best[k] for k in sorted(best)]
 
 
 def lsh_candidates(

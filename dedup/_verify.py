@@ -23,7 +23,7 @@ from rapidfuzz.distance import LCSseq
 
 from dedup._text import Sentence
 
-__all__ = ["Link", "Profile", "Verifier", "profile"]
+__all__ = ["Link", "Profile", "Shape", "Verifier", "profile", "shape"]
 
 _ENTITY_WEIGHT = 2.0
 # Shrinks containment of very short sentences: 2 of 2 content words is weaker
@@ -39,6 +39,22 @@ _POOL_RATIO = 0.5
 _SPREAD = 1.5
 # A first partner covering this share of a sentence needs no co-sources.
 _STRONG_FIRST = 0.7
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """Where a sentence's content words are: what alignment needs of it."""
+
+    content_pos: tuple[int, ...]  # token positions of content words
+    content_stems: tuple[str, ...]
+    n_tokens: int
+
+
+def shape(sent: Sentence) -> Shape:
+    """Content-word positions and stems of a sentence (all words when it has no content word)."""
+    pos = tuple(i for i, c in enumerate(sent.content) if c) or tuple(range(len(sent.stems)))
+    stems = sent.stems
+    return Shape(pos, tuple(stems[i] for i in pos), len(stems))
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +125,7 @@ def _substitution_factor(a: Profile, b: Profile) -> float:
     return shared / len(a.entities | b.entities)
 
 
-def _locality(a: Profile, b: Profile) -> float:
+def _locality(a: Profile | Shape, b: Profile | Shape) -> float:
     """1.0, or less when ``a``'s words are scattered across a much longer ``b``.
 
     A restatement of ``a`` inside ``b`` occupies a stretch of ``b`` about as
@@ -126,7 +142,7 @@ def _locality(a: Profile, b: Profile) -> float:
     return min(1.0, _SPREAD * a.n_tokens / (last - first))
 
 
-def _aligned(a: Profile, b: Profile) -> tuple[tuple[int, int], tuple[int, int]] | None:
+def _aligned(a: Profile | Shape, b: Profile | Shape) -> tuple[tuple[int, int], tuple[int, int]] | None:
     """Token ranges of the order-preserving alignment of the two sentences' content words."""
     blocks = [m for m in LCSseq.editops(a.content_stems, b.content_stems).as_matching_blocks() if m.size]
     if not blocks:

@@ -166,10 +166,7 @@ def test_bad_input_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "--text-field" in capsys.readouterr().err
 
 
-def test_parallel_verification_gives_the_same_links(monkeypatch: pytest.MonkeyPatch) -> None:
-    import dedup._engine as engine
-
+def test_parallel_verification_gives_the_same_links() -> None:
     docs = _cnn(20)
     one = find_corpus_duplicates(docs, jobs=1)
-    monkeypatch.setattr(engine, "_PARALLEL_MIN", 1)  # small data: force the worker processes
     assert _dump(find_corpus_duplicates(docs, jobs=2)) == _dump(one)

@@ -1,0 +1,357 @@
+"""Verification of many candidate pairs at once: numpy bounds first, exact scores for the few that can link.
+
+:class:`dedup._verify.Verifier` states the scoring rules one pair and one
+sentence at a time; this module computes *the same links* for a whole batch
+of candidates, far faster:
+
+1. Every sentence's content stems, weights and names/figures become integer
+   codes ``sentence * vocabulary + stem`` in sorted arrays, so the shared
+   content weight of every candidate pair, in both directions, and the
+   substitution factor are a few vectorised ``searchsorted``/``bincount``
+   calls.  Weights are 1 or 2, so these sums are exact integers in floating
+   point: the results equal the per-pair Python sums bit for bit.
+2. rapidfuzz's ``cpdist`` scores the character ratio of all pairs in C.
+3. The locality factor (an LCS alignment) is at most 1, so a pair whose score
+   without it stays under the link floor is dropped unseen; only the rest get
+   the exact, per-pair computation.
+4. The greedy cover of a sentence runs on Python integer bit masks (bit ``k``
+   set when the partner holds the sentence's ``k``-th content stem), and is
+   skipped when even all of its partners together cannot reach the floor.
+
+``tests/test_batchverify.py`` checks the equality with the reference
+:class:`~dedup._verify.Verifier` on real articles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import chain
+
+import numpy as np
+import numpy.typing as npt
+from rapidfuzz import fuzz, process
+
+from dedup._text import Sentence
+from dedup._verify import (
+    _MAX_POOL,
+    _POOL_RATIO,
+    _SPREAD,
+    _STRONG_FIRST,
+    Link,
+    Shape,
+    _aligned,
+    _locality,
+    shape,
+)
+
+__all__ = ["BatchScorer"]
+
+# Scores are rounded to 6 decimals before the floor is applied: anything this
+# close below the floor may still round up to it.
+_EPS = 1e-6
+# Directed pairs whose membership tests run in one numpy batch (bounds memory).
+_CHUNK = 1 << 18
+
+_I64 = npt.NDArray[np.int64]
+_F64 = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class _Directed:
+    """Per directed pair ``a -> b``: what ``a`` shares with ``b``."""
+
+    shared: _F64  # content weight of ``a`` found among ``b``'s stems
+    miss: _I64  # names/figures of ``a`` absent from ``b``'s stems
+    inter: _I64  # names/figures common to both
+
+
+class BatchScorer:
+    """Scores candidate pairs among a fixed list of sentences, as :class:`~dedup._verify.Verifier` does."""
+
+    def __init__(self, sentences: Sequence[Sentence], sent_doc: Sequence[int] | npt.ArrayLike) -> None:
+        self._sents = sentences
+        n = len(sentences)
+        self.n = n
+        self.doc = np.asarray(sent_doc, dtype=np.int64).reshape(-1)
+        self.norms = [s.norm for s in sentences]
+        lengths = np.fromiter((len(s.stems) for s in sentences), dtype=np.int64, count=n)
+        self.n_tokens = lengths
+        self._shapes: list[Shape | None] = [None] * n
+        stem_ids = _stem_ids([t for s in sentences for t in s.stems])
+        n_tok = stem_ids.size
+        content = np.fromiter(chain.from_iterable(s.content for s in sentences), dtype=bool, count=n_tok)
+        entity = np.fromiter(chain.from_iterable(s.entity for s in sentences), dtype=bool, count=n_tok)
+        tok_sent = np.repeat(np.arange(n, dtype=np.int64), lengths)
+        v = np.int64(len(_STEM_IDS) + 1)
+        self._v = v
+        codes = tok_sent * v + stem_ids
+        self._all = np.unique(codes)
+        # A sentence of stop words only is compared on all of its words (as ``profile``).
+        has_content = np.zeros(n, dtype=bool)
+        has_content[tok_sent[content]] = True
+        use = content | ~has_content[tok_sent]
+        weight = np.where(entity, 2.0, 1.0)
+        c_codes, c_w = codes[use], weight[use]
+        order = np.lexsort((c_w, c_codes))  # by code, the largest weight last
+        c_codes, c_w = c_codes[order], c_w[order]
+        last = np.ones(c_codes.size, dtype=bool)
+        last[:-1] = c_codes[1:] != c_codes[:-1]
+        self._cw_code, self._cw_w = c_codes[last], c_w[last]
+        cw_sent = self._cw_code // v
+        self._cw_sent = cw_sent
+        self._cw_start = np.searchsorted(cw_sent, np.arange(n + 1, dtype=np.int64))
+        self.total = np.bincount(cw_sent, weights=self._cw_w, minlength=n).astype(np.float64)
+        self._ent = np.unique(codes[entity & use])
+        ent_sent = self._ent // v
+        self._ent_start = np.searchsorted(ent_sent, np.arange(n + 1, dtype=np.int64))
+        self._n_ent = np.diff(self._ent_start)
+
+    # --- exact per-sentence pieces, computed lazily ---------------------------------------
+
+    def shape(self, i: int) -> Shape:
+        """Content-word positions of sentence ``i``, for alignment (computed once)."""
+        p = self._shapes[i]
+        if p is None:
+            p = self._shapes[i] = shape(self._sents[i])
+        return p
+
+    # --- vectorised membership ----------------------------------------------------------------
+
+    def directed(self, a: _I64, b: _I64) -> _Directed:
+        """Shared weight, missing and common names of ``a[k] -> b[k]`` for every ``k``."""
+        shared = np.zeros(a.size, dtype=np.float64)
+        miss = np.zeros(a.size, dtype=np.int64)
+        inter = np.zeros(a.size, dtype=np.int64)
+        for lo in range(0, a.size, _CHUNK):
+            ca, cb = a[lo : lo + _CHUNK], b[lo : lo + _CHUNK]
+            hi = lo + ca.size
+            pidx, elem, found = self._member(ca, cb, self._cw_start, self._cw_code, self._all)
+            shared[lo:hi] = np.bincount(pidx, weights=self._cw_w[elem] * found, minlength=ca.size)
+            pidx, _, found = self._member(ca, cb, self._ent_start, self._ent, self._all)
+            in_b = np.bincount(pidx, weights=found, minlength=ca.size).astype(np.int64)
+            miss[lo:hi] = self._n_ent[ca] - in_b
+            pidx, _, found = self._member(ca, cb, self._ent_start, self._ent, self._ent)
+            inter[lo:hi] = np.bincount(pidx, weights=found, minlength=ca.size).astype(np.int64)
+        return _Directed(shared, miss, inter)
+
+    def _member(
+        self, a: _I64, b: _I64, starts: _I64, codes: _I64, haystack: _I64
+    ) -> tuple[_I64, _I64, npt.NDArray[np.bool_]]:
+        """For each element of ``a``'s run in ``codes``: is its stem among ``b``'s ``haystack`` codes?"""
+        lens = starts[a + 1] - starts[a]
+        total = int(lens.sum())
+        pidx = np.repeat(np.arange(a.size, dtype=np.int64), lens)
+        if not total:
+            return pidx, pidx, np.zeros(0, dtype=bool)
+        offset = np.cumsum(lens) - lens
+        elem = starts[a][pidx] + (np.arange(total, dtype=np.int64) - offset[pidx])
+        query = b[pidx] * self._v + codes[elem] % self._v
+        pos = np.searchsorted(haystack, query)
+        pos[pos >= haystack.size] = 0
+        return pidx, elem, haystack[pos] == query
+
+    def substitution(self, ab: _Directed, ba: _Directed, a: _I64, b: _I64) -> _F64:
+        """The substitution factor of each pair (symmetric), as ``_verify._substitution_factor``."""
+        union = self._n_ent[a] + self._n_ent[b] - ab.inter
+        both_miss = (ab.miss > 0) & (ba.miss > 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            factor = np.where(both_miss, ab.inter / np.maximum(union, 1), 1.0)
+        return factor.astype(np.float64)
+
+    def locality(self, i: int, j: int) -> float:
+        """The locality factor of ``i`` inside ``j`` (1.0 unless ``j`` is much longer)."""
+        if self.n_tokens[j] <= _SPREAD * self.n_tokens[i]:
+            return 1.0
+        return _locality(self.shape(i), self.shape(j))
+
+    # --- the two verification steps -----------------------------------------------------------
+
+    def score(
+        self, pairs: _I64, *, floor: float, min_gain: float, max_sources: int, workers: int = 1
+    ) -> tuple[list[Link], list[list[Link]]]:
+        """Pair links (score at least ``floor``) and the cover links of each row, in row order.
+
+        ``pairs`` are the candidate pairs ``(i, j)``, ``i < j``, exact copies
+        already removed.  Same results as ``Verifier.pair`` over ``pairs`` and
+        ``Verifier.cover`` over every sentence with its sorted partners.
+        """
+        if not pairs.size:
+            return [], []
+        i, j = pairs[:, 0], pairs[:, 1]
+        a = np.concatenate((i, j))
+        b = np.concatenate((j, i))
+        pool = (self.doc[a] == self.doc[b]) & (self.total[b] >= _POOL_RATIO * self.total[a])
+        d = self.directed(a, b)
+        m = i.size
+        ij = _Directed(d.shared[:m], d.miss[:m], d.inter[:m])
+        ji = _Directed(d.shared[m:], d.miss[m:], d.inter[m:])
+        subst = self.substitution(ij, ji, i, j)
+        c_ij = d.shared[:m] / (self.total[i] + 1.0) * subst
+        c_ji = d.shared[m:] / (self.total[j] + 1.0) * subst
+        pair_links = self._pairs(i, j, subst, c_ij, c_ji, floor, workers)
+        c_dir = np.concatenate((c_ij, c_ji))
+        covers = self._covers(a[pool], b[pool], c_dir[pool], a, floor, min_gain, max_sources)
+        return pair_links, covers
+
+    def _pairs(
+        self, i: _I64, j: _I64, subst: _F64, c_ij: _F64, c_ji: _F64, floor: float, workers: int
+    ) -> list[Link]:
+        norms = self.norms
+        il, jl = i.tolist(), j.tolist()
+        raw = process.cpdist(
+            [norms[k] for k in il],
+            [norms[k] for k in jl],
+            scorer=fuzz.ratio,
+            score_cutoff=50.0,
+            dtype=np.float64,
+            workers=workers,
+        )
+        ratio = np.maximum(0.0, 2.0 * raw / 100.0 - 1.0) * subst
+        bound = np.maximum(ratio, np.minimum(c_ij, c_ji))
+        out: list[Link] = []
+        nt = self.n_tokens
+        for k in np.flatnonzero(bound >= floor - _EPS).tolist():
+            x, y = il[k], jl[k]
+            if norms[x] == norms[y]:
+                out.append(Link(x, y, 1.0, "exact", (0, int(nt[x])), (0, int(nt[y]))))
+                continue
+            both = min(float(c_ij[k]) * self.locality(x, y), float(c_ji[k]) * self.locality(y, x))
+            score = max(float(ratio[k]), both)
+            if score > 0.0 and round(score, 6) >= floor:
+                out.append(Link(x, y, round(score, 6), "near", (0, int(nt[x])), (0, int(nt[y]))))
+        # Equal texts score 1.0 whatever the bound says (``Verifier.pair`` checks them first).
+        for k in np.flatnonzero(bound < floor - _EPS).tolist():
+            x, y = il[k], jl[k]
+            if norms[x] == norms[y]:
+                out.append(Link(x, y, 1.0, "exact", (0, int(nt[x])), (0, int(nt[y]))))
+        out.sort(key=lambda lk: (lk.i, lk.j))
+        return out
+
+    def _covers(
+        self,
+        a: _I64,
+        b: _I64,
+        c: _F64,
+        rows_from: _I64,
+        floor: float,
+        min_gain: float,
+        max_sources: int,
+    ) -> list[list[Link]]:
+        """``Verifier.cover`` of every row at once: the greedy steps run over all rows in numpy.
+
+        ``a -> b`` are the pool pairs (same document, enough weight) and ``c``
+        their containment without the locality factor.
+        """
+        rows = np.unique(rows_from)
+        if not a.size:
+            return [[] for _ in range(rows.size)]
+        order = np.lexsort((b, a))
+        a, b, c = a[order], b[order], c[order]
+        active = self._trim_pools(a, b, c)
+        pidx, elem, found = self._member(a, b, self._cw_start, self._cw_code, self._all)
+        found &= active[pidx]
+        w = self._cw_w[elem]
+        n_pairs = a.size
+        cov = np.zeros(self._cw_code.size, dtype=bool)
+        done = np.zeros(self.n, dtype=bool)
+        rank_b = self._norm_rank()[b]
+        total_b = self.total[b]
+        steps: list[_I64] = []  # the pool pair picked at each step, per row that picked
+        for step in range(max_sources):
+            new = found & ~cov[elem]
+            gain = np.bincount(pidx, weights=w * new, minlength=n_pairs)
+            cand = np.flatnonzero((gain > 0) & ~done[a])
+            if not cand.size:
+                break
+            # Most new weight first; ties to the shorter partner, then by text, then by position.
+            cand = cand[np.lexsort((b[cand], rank_b[cand], total_b[cand], -gain[cand], a[cand]))]
+            picked = cand[np.r_[True, a[cand][1:] != a[cand][:-1]]]
+            if step:  # a further source must add a fair share, and more than one word of it
+                n_new = np.bincount(pidx, weights=new, minlength=n_pairs)[picked]
+                ok = (gain[picked] / self.total[a[picked]] >= min_gain) & (n_new >= 2)
+                done[a[picked[~ok]]] = True
+                picked = picked[ok]
+                if not picked.size:
+                    break
+            chosen = np.zeros(n_pairs, dtype=bool)
+            chosen[picked] = True
+            cov[elem[chosen[pidx] & found]] = True
+            steps.append(picked)
+            if not step:  # one partner already restating most of a row needs no co-sources
+                first_w = np.bincount(self._cw_sent, weights=self._cw_w * cov, minlength=self.n)
+                strong = first_w[a[picked]] / self.total[a[picked]] >= _STRONG_FIRST
+                done[a[picked[strong]]] = True
+        covw = np.bincount(self._cw_sent, weights=self._cw_w * cov, minlength=self.n).astype(np.float64)
+        picks: dict[int, list[int]] = {}
+        for picked in steps:
+            for p in picked.tolist():
+                picks.setdefault(int(a[p]), []).append(p)
+        out: list[list[Link]] = []
+        for row in rows.tolist():
+            chain_ = picks.get(row)
+            out.append([] if chain_ is None else self._cover_links(row, chain_, b, c, covw, floor))
+        return out
+
+    def _trim_pools(self, a: _I64, b: _I64, c: _F64) -> npt.NDArray[np.bool_]:
+        """Pool pairs kept: all, but of a pool larger than ``_MAX_POOL`` only its closest partners."""
+        active = np.ones(a.size, dtype=bool)
+        starts = np.flatnonzero(np.r_[True, a[1:] != a[:-1]])
+        sizes = np.diff(np.r_[starts, a.size])
+        big = sizes > _MAX_POOL
+        for lo, size in zip(starts[big].tolist(), sizes[big].tolist(), strict=True):
+            i = int(a[lo])
+            members = range(lo, lo + size)
+            key = {p: (-(float(c[p]) * self.locality(i, int(b[p]))), self.norms[int(b[p])]) for p in members}
+            closest = sorted(members, key=key.__getitem__)[:_MAX_POOL]
+            active[lo : lo + size] = False
+            active[closest] = True
+        return active
+
+    def _cover_links(
+        self, i: int, chain_: list[int], b: _I64, c: _F64, covw: _F64, floor: float
+    ) -> list[Link]:
+        """The links of row ``i`` covered by the pool pairs ``chain_`` (in pick order)."""
+        first = int(b[chain_[0]])
+        first_c = float(c[chain_[0]])
+        union = float(covw[i]) / (float(self.total[i]) + 1.0)
+        # The locality factor is at most 1: rows whose links would all fall under the floor stop here.
+        if (first_c if len(chain_) == 1 else max(union, first_c)) < floor - _EPS:
+            return []
+        first_score = first_c * self.locality(i, first)
+        links = []
+        pa = self.shape(i)
+        for n, p in enumerate(chain_):
+            j = int(b[p])
+            aligned = _aligned(pa, self.shape(j))
+            if aligned is None:
+                continue
+            if len(chain_) == 1:
+                links.append(Link(i, j, round(first_score, 6), "near", aligned[0], aligned[1]))
+            else:
+                score = max(union, first_score) if n == 0 else union
+                links.append(Link(i, j, round(score, 6), "fusion", aligned[0], aligned[1]))
+        return links
+
+    def _norm_rank(self) -> _I64:
+        """Rank of each sentence's normalised text in sorted order (equal texts, equal ranks)."""
+        distinct = sorted(set(self.norms))
+        where = {t: k for k, t in enumerate(distinct)}
+        return np.fromiter((where[t] for t in self.norms), dtype=np.int64, count=self.n)
+
+
+# stem -> small integer id, shared by all scorers of the process; ids only need to
+# agree within one scorer, so the table is simply cleared when it grows too large.
+_STEM_IDS: dict[str, int] = {}
+_STEM_IDS_LIMIT = 1 << 21
+
+
+def _stem_ids(stems: list[str]) -> _I64:
+    if len(_STEM_IDS) > _STEM_IDS_LIMIT:
+        _STEM_IDS.clear()
+    ids = list(map(_STEM_IDS.get, stems))
+    if None in ids:
+        for k, got in enumerate(ids):
+            if got is None:
+                ids[k] = _STEM_IDS.setdefault(stems[k], len(_STEM_IDS) + 1)
+    return np.array(ids, dtype=np.int64)
