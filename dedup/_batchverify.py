@@ -75,6 +75,8 @@ class BatchScorer:
         self.n = n
         self.doc = np.asarray(sent_doc, dtype=np.int64).reshape(-1)
         self.norms = [s.norm for s in sentences]
+        distinct: dict[str, int] = {}
+        self.norm_id = np.fromiter((distinct.setdefault(t, len(distinct)) for t in self.norms), np.int64, n)
         lengths = np.fromiter((len(s.stems) for s in sentences), dtype=np.int64, count=n)
         self.n_tokens = lengths
         self._shapes: list[Shape | None] = [None] * n
@@ -198,33 +200,41 @@ class BatchScorer:
         self, i: _I64, j: _I64, subst: _F64, c_ij: _F64, c_ji: _F64, floor: float, workers: int
     ) -> list[Link]:
         norms = self.norms
-        il, jl = i.tolist(), j.tolist()
         raw = process.cpdist(
-            [norms[k] for k in il],
-            [norms[k] for k in jl],
+            [norms[k] for k in i.tolist()],
+            [norms[k] for k in j.tolist()],
             scorer=fuzz.ratio,
             score_cutoff=50.0,
             dtype=np.float64,
             workers=workers,
         )
         ratio = np.maximum(0.0, 2.0 * raw / 100.0 - 1.0) * subst
-        bound = np.maximum(ratio, np.minimum(c_ij, c_ji))
-        out: list[Link] = []
-        nt = self.n_tokens
-        for k in np.flatnonzero(bound >= floor - _EPS).tolist():
-            x, y = il[k], jl[k]
-            if norms[x] == norms[y]:
-                out.append(Link(x, y, 1.0, "exact", (0, int(nt[x])), (0, int(nt[y]))))
-                continue
-            both = min(float(c_ij[k]) * self.locality(x, y), float(c_ji[k]) * self.locality(y, x))
-            score = max(float(ratio[k]), both)
-            if score > 0.0 and round(score, 6) >= floor:
-                out.append(Link(x, y, round(score, 6), "near", (0, int(nt[x])), (0, int(nt[y]))))
         # Equal texts score 1.0 whatever the bound says (``Verifier.pair`` checks them first).
-        for k in np.flatnonzero(bound < floor - _EPS).tolist():
-            x, y = il[k], jl[k]
-            if norms[x] == norms[y]:
-                out.append(Link(x, y, 1.0, "exact", (0, int(nt[x])), (0, int(nt[y]))))
+        equal = self.norm_id[i] == self.norm_id[j]
+        live = np.flatnonzero((np.maximum(ratio, np.minimum(c_ij, c_ji)) >= floor - _EPS) & ~equal)
+        # The locality factor (at most 1, and only for a much longer partner) can only
+        # matter where containment both ways beats the character ratio.
+        loc_ij = np.ones(live.size)
+        loc_ji = np.ones(live.size)
+        nt = self.n_tokens
+        li, lj = i[live], j[live]
+        maybe = np.minimum(c_ij[live], c_ji[live]) > ratio[live]
+        for k in np.flatnonzero(maybe & (nt[lj] > _SPREAD * nt[li])).tolist():
+            loc_ij[k] = self.locality(int(li[k]), int(lj[k]))
+        for k in np.flatnonzero(maybe & (nt[li] > _SPREAD * nt[lj])).tolist():
+            loc_ji[k] = self.locality(int(lj[k]), int(li[k]))
+        score = np.maximum(ratio[live], np.minimum(c_ij[live] * loc_ij, c_ji[live] * loc_ji))
+        keep = score >= floor - _EPS
+        ntl = nt.tolist()
+        out = [
+            Link(x, y, r, "near", (0, ntl[x]), (0, ntl[y]))
+            for x, y, v in zip(li[keep].tolist(), lj[keep].tolist(), score[keep].tolist(), strict=True)
+            if v > 0.0 and (r := round(v, 6)) >= floor
+        ]
+        out.extend(
+            Link(x, y, 1.0, "exact", (0, ntl[x]), (0, ntl[y]))
+            for x, y in zip(i[equal].tolist(), j[equal].tolist(), strict=True)
+        )
         out.sort(key=lambda lk: (lk.i, lk.j))
         return out
 
@@ -335,9 +345,11 @@ class BatchScorer:
 
     def _norm_rank(self) -> _I64:
         """Rank of each sentence's normalised text in sorted order (equal texts, equal ranks)."""
-        distinct = sorted(set(self.norms))
-        where = {t: k for k, t in enumerate(distinct)}
-        return np.fromiter((where[t] for t in self.norms), dtype=np.int64, count=self.n)
+        first = np.unique(self.norm_id, return_index=True)[1]
+        by_text = sorted(first.tolist(), key=self.norms.__getitem__)
+        rank = np.empty(first.size, dtype=np.int64)
+        rank[self.norm_id[by_text]] = np.arange(first.size)
+        return rank[self.norm_id]
 
 
 # stem -> small integer id, shared by all scorers of the process; ids only need to

@@ -112,7 +112,15 @@ def build(
     # 2. Passages: sides in the same document overlapping by half the shorter are one passage.
     nodes = [s for pair in sides for s in pair]
     same = UnionFind(len(nodes))
-    order = sorted(range(len(nodes)), key=lambda k: (nodes[k].doc, nodes[k].start, nodes[k].end))
+    # Sides with the same span are one passage at once; the overlap sweep then runs over
+    # distinct spans only (a sentence matched a hundred times is one span, not a hundred).
+    first_of: dict[tuple[int, int, int], int] = {}
+    for k, nk in enumerate(nodes):
+        where = (nk.doc, nk.start, nk.end)
+        k0 = first_of.setdefault(where, k)
+        if k0 != k:
+            same.union(k0, k)
+    order = sorted(first_of.values(), key=lambda k: (nodes[k].doc, nodes[k].start, nodes[k].end))
     for rank, k in enumerate(order):
         nk = nodes[k]
         for r2 in range(rank + 1, len(order)):  # not ``order[rank + 1:]``: that copy is quadratic
