@@ -116,8 +116,7 @@ def build(
     # distinct spans only (a sentence matched a hundred times is one span, not a hundred).
     first_of: dict[tuple[int, int, int], int] = {}
     for k, nk in enumerate(nodes):
-        where = (nk.doc, nk.start, nk.end)
-        k0 = first_of.setdefault(where, k)
+        k0 = first_of.setdefault((nk.doc, nk.start, nk.end), k)
         if k0 != k:
             same.union(k0, k)
     order = sorted(first_of.values(), key=lambda k: (nodes[k].doc, nodes[k].start, nodes[k].end))

@@ -210,3 +210,49 @@ def test_an_endless_stream_with_max_docs_stays_bounded(monkeypatch: pytest.Monke
         assert seen <= {f"k{k}" for k in range(n - 5, n)} and bool(seen) == (n > 0)  # only live documents
     assert list(index) == [f"k{n}" for n in range(55, 60)]
     assert index._n_sids <= 2 * (5 * 3) + 16 and index._table.entries <= index._n_sids * 40
+
+
+def _lee_items(n: int) -> list[tuple[str, str]]:
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent / "data" / "lee_background_40.jsonl"
+    with path.open(encoding="utf-8") as fh:
+        docs = [json.loads(line) for line in fh][:n]
+    # Real reports plus copies that restate parts of others, so that there is something to find.
+    items = [(d["id"], d["text"]) for d in docs]
+    items.append(("copy-1", items[3][1][:400] + "\n\n" + FIRE))
+    items.append(("copy-2", BRIDGE + "\n\n" + items[7][1][-300:]))
+    return items
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_from_texts_in_parallel_equals_adding_one_by_one(jobs: int) -> None:
+    items = _lee_items(20)
+    one_by_one = dedup.DedupIndex()
+    for key, text in items:
+        one_by_one.add(key, text)
+    batch = dedup.DedupIndex.from_texts(items, jobs=jobs)
+    assert list(batch) == list(one_by_one)
+    expected = one_by_one.clusters()
+    assert expected and batch.clusters().to_records() == expected.to_records()
+    probe = items[5][1][:500]
+    assert batch.query(probe) == one_by_one.query(probe) != []
+    # The batch-built index goes on like any other.
+    assert [m.b.key for m in batch.add("new", FIRE)] == ["copy-1"]
+
+
+def test_from_texts_rejects_repeated_keys_and_bad_items() -> None:
+    with pytest.raises(dedup.DuplicateKeyError, match="'a'"):
+        dedup.DedupIndex.from_texts([("a", BRIDGE), ("a", FIRE)])
+    with pytest.raises(TypeError, match="key, text"):
+        dedup.DedupIndex.from_texts([("a", BRIDGE, "extra")])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="str"):
+        dedup.DedupIndex.from_texts([("a", b"bytes")])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="jobs"):
+        dedup.DedupIndex.from_texts([("a", BRIDGE)], jobs=0)
+
+
+def test_from_texts_applies_the_retention_policy() -> None:
+    index = dedup.DedupIndex.from_texts([("a", BRIDGE), ("b", FIRE), ("c", RATES)], max_docs=2)
+    assert list(index) == ["b", "c"]
