@@ -27,7 +27,6 @@ import contextlib
 import hashlib
 import io
 import json
-import multiprocessing
 import os
 import sys
 import tempfile
@@ -43,6 +42,7 @@ from dedup._cluster import Doc, build
 from dedup._engine import lsh_candidates, verify_candidates
 from dedup._errors import DedupError, DuplicateKeyError
 from dedup._options import Options
+from dedup._parallel import process_pool
 from dedup._result import Clusters
 from dedup._shingle import sentence_shingle_hashes
 from dedup._sketch import signatures
@@ -338,18 +338,10 @@ def _run(source: CorpusSource, options: Options, jobs: int, progress: bool, with
     parts: list[_Sketch] = []
     with _progress(source, progress, "sketch") as tick:
         tasks = _batches(source, keys, options)
-        if jobs == 1:
-            for task in tasks:
-                parts.append(_sketch(task))
+        with process_pool(jobs) as pool:
+            for part in pool.imap(_sketch, tasks) if pool is not None else map(_sketch, tasks):
+                parts.append(part)
                 tick()
-        else:
-            ctx = multiprocessing.get_context(
-                "fork" if "fork" in multiprocessing.get_all_start_methods() else None
-            )
-            with ctx.Pool(jobs) as pool:
-                for part in pool.imap(_sketch, tasks):
-                    parts.append(part)
-                    tick()
     if not keys:
         return Clusters(threshold=options.threshold)
     n_sents = np.concatenate([p.n_sents for p in parts])
@@ -374,7 +366,7 @@ def _run(source: CorpusSource, options: Options, jobs: int, progress: bool, with
     np.cumsum(n_sents, out=doc_first[1:])
 
     wanted = np.unique(sent_doc[involved])
-    sentences = _reread_sentences(source, keys, wanted, doc_first, involved, progress)
+    sentences = _reread_sentences(source, keys, wanted, doc_first, involved, progress, jobs)
     local = [sentences[g] for g in involved.tolist()]
     local_links = verify_candidates(
         local, sent_doc[involved], np.searchsorted(involved, pairs).reshape(-1, 2), options, jobs=jobs
@@ -412,19 +404,47 @@ def _reread_sentences(
     doc_first: npt.NDArray[np.int64],
     involved: npt.NDArray[np.int64],
     progress: bool,
+    jobs: int = 1,
 ) -> dict[int, Sentence]:
-    keep = set(involved.tolist())
+    """The ``involved`` sentences, segmenting the ``wanted`` documents again (in ``jobs`` processes)."""
+    keep = np.zeros(int(doc_first[-1]), dtype=bool)
+    keep[involved] = True
     out: dict[int, Sentence] = {}
-    with _progress(source, progress, "verify") as tick:
+
+    def tasks() -> Iterator[list[tuple[int, str, int, list[int]]]]:
+        batch: list[tuple[int, str, int, list[int]]] = []
+        size = 0
         for d, text in _reread(source, keys, wanted.tolist()):
             first, last = int(doc_first[d]), int(doc_first[d + 1])
-            found = segment(text)
-            if len(found) != last - first:
-                raise DedupError(f"document {keys[d]!r} changed while the corpus was being read")
-            for k, sent in enumerate(found, first):
-                if k in keep:
-                    out[k] = sent
+            batch.append((d, text, last - first, np.flatnonzero(keep[first:last]).tolist()))
+            size += len(text)
+            if size >= _BATCH_CHARS:
+                yield batch
+                batch, size = [], 0
+        if batch:
+            yield batch
+
+    with _progress(source, progress, "verify") as tick, process_pool(jobs) as pool:
+        parts = pool.imap(_resegment, tasks()) if pool is not None else map(_resegment, tasks())
+        for part in parts:
+            for d, found in part:
+                if isinstance(found, int):
+                    raise DedupError(f"document {keys[d]!r} changed while the corpus was being read")
+                first = int(doc_first[d])
+                for k, sent in found:
+                    out[first + k] = sent
             tick()
+    return out
+
+
+def _resegment(
+    batch: list[tuple[int, str, int, list[int]]],
+) -> list[tuple[int, list[tuple[int, Sentence]] | int]]:
+    """Segment each document again; its wanted sentences, or its new sentence count if it changed."""
+    out: list[tuple[int, list[tuple[int, Sentence]] | int]] = []
+    for d, text, count, positions in batch:
+        found = segment(text)
+        out.append((d, len(found) if len(found) != count else [(k, found[k]) for k in positions]))
     return out
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import multiprocessing
 import os
 import sys
 import threading
@@ -31,6 +30,7 @@ from dedup._crossmatch import Sketch, StoredDoc, cross_matches, sketch
 from dedup._engine import detect
 from dedup._errors import DuplicateKeyError, IncompatibleIndexError, InvalidOptionError
 from dedup._options import Options
+from dedup._parallel import process_pool
 from dedup._result import Clusters
 from dedup._sketch import lsh_params
 from dedup._text import Sentence, segment
@@ -219,7 +219,7 @@ class DedupIndex:
         index = cls(max_docs=max_docs, max_age=max_age, **options)
         workers = jobs or os.cpu_count() or 1
         batches = _checked_batches(items, index.options)
-        with _pool(workers) as pool, _bar(progress) as bar:
+        with process_pool(workers) as pool, _bar(progress) as bar:
             done = pool.imap(_sketch_batch, batches) if pool is not None else map(_sketch_batch, batches)
             for part in done:
                 with index._lock:
@@ -583,17 +583,6 @@ def _sketch_batch(task: tuple[list[tuple[str, str]], Options]) -> _Sketched:
         sents = segment(text)
         out.append((key, text, len(sents), sketch(sents, options)))
     return out
-
-
-@contextlib.contextmanager
-def _pool(workers: int) -> Iterator[Any]:
-    """A process pool (``fork`` where available), or ``None`` for one worker."""
-    if workers <= 1:
-        yield None
-        return
-    methods = multiprocessing.get_all_start_methods()
-    with multiprocessing.get_context("fork" if "fork" in methods else None).Pool(workers) as pool:
-        yield pool
 
 
 @contextlib.contextmanager
