@@ -27,7 +27,7 @@ from dedup._api import check_text
 from dedup._bandtable import BandTable
 from dedup._cluster import Doc
 from dedup._crossmatch import Sketch, StoredDoc, cross_matches, sketch
-from dedup._engine import detect
+from dedup._engine import MIN_SHARED_BANDS, detect
 from dedup._errors import DuplicateKeyError, IncompatibleIndexError, InvalidOptionError
 from dedup._options import Options
 from dedup._parallel import process_pool
@@ -46,8 +46,6 @@ __all__ = ["COMPACT_MIN", "MAX_BUCKET", "MAX_EXACT", "MAX_PER_SENTENCE", "MIN_SH
 MAX_BUCKET = 64
 #: Stored sentences kept per new sentence, those sharing most bands first (as in the detector).
 MAX_PER_SENTENCE = 32
-#: Bands a stored sentence must share with a new one to be verified (exact copies always are).
-MIN_SHARED_BANDS = 2
 #: Exact copies of one sentence looked at (the newest ones).
 MAX_EXACT = 8
 #: Dead sentence ids tolerated before compaction (and never more than live ones).

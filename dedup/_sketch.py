@@ -102,12 +102,13 @@ def band_keys(sigs: npt.NDArray[np.uint32], bands: int, rows: int) -> npt.NDArra
 
 
 def candidate_pairs(
-    keys: npt.NDArray[np.uint64], max_bucket: int = 256, max_per_row: int = 64
+    keys: npt.NDArray[np.uint64], max_bucket: int = 256, max_per_row: int = 64, min_shared: int = 1
 ) -> npt.NDArray[np.int64]:
     """Pairs ``(i, j)``, ``i < j``, of rows sharing at least one band key, sorted.
 
-    Buckets holding more than ``max_bucket`` rows are skipped, and each row
-    keeps only the ``max_per_row`` partners it shares most bands with: both
+    Pairs sharing fewer than ``min_shared`` bands are dropped.  Buckets
+    holding more than ``max_bucket`` rows are skipped, and each row keeps
+    only the ``max_per_row`` partners it shares most bands with: both
     limits bound the work on boilerplate or template sentences that share
     common words, which would otherwise make the candidate count quadratic.
     (Exact copies are found apart from LSH.)
@@ -138,6 +139,8 @@ def candidate_pairs(
     allp.sort(axis=1)
     allp = allp[allp[:, 0] != allp[:, 1]]
     codes, counts = np.unique(allp[:, 0] * n + allp[:, 1], return_counts=True)
+    if min_shared > 1:
+        codes, counts = codes[counts >= min_shared], counts[counts >= min_shared]
     lo, hi = codes // n, codes % n
     if codes.size > max_per_row * n // 2:
         keep = _top_per_row(lo, counts, max_per_row) | _top_per_row(hi, counts, max_per_row)

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from dedup._cluster import Doc, build
-from dedup._engine import LINK_FLOOR
+from dedup._engine import LINK_FLOOR, MIN_SHARED_BANDS
 from dedup._errors import DedupError, DuplicateKeyError
 from dedup._options import Options
 from dedup._shingle import sentence_shingle_hashes
@@ -159,7 +159,8 @@ def find_duplicates(
     sentences = keep(docs.mapInPandas(_sentence_stage(opts), _SENTENCE_SCHEMA))
     # Two LSH families, as ``lsh_candidates``: across the corpus, and within each document.
     n_sentences = sentences.count()
-    across = keep(_candidate_pairs(sentences.select("sid", F.explode("keys").alias("key"))))
+    across = _candidate_pairs(sentences.select("sid", F.explode("keys").alias("key")))
+    across = keep(across.where(F.col("shared") >= MIN_SHARED_BANDS))
     within = keep(_candidate_pairs(sentences.select("sid", F.explode("lkeys").alias("key"))))
     across, within = _prune(across, n_sentences), _prune(within, n_sentences)
     pairs = across.unionByName(within).distinct()
