@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 from rapidfuzz import fuzz, process
 
+from dedup._arrays import sorted_unique
 from dedup._text import Sentence
 from dedup._verify import (
     _MAX_POOL,
@@ -88,7 +89,7 @@ class BatchScorer:
         v = np.int64(len(_STEM_IDS) + 1)
         self._v = v
         codes = tok_sent * v + stem_ids
-        self._all = np.unique(codes)
+        self._all = sorted_unique(codes)
         # A sentence of stop words only is compared on all of its words (as ``profile``).
         has_content = np.zeros(n, dtype=bool)
         has_content[tok_sent[content]] = True
@@ -104,7 +105,7 @@ class BatchScorer:
         self._cw_sent = cw_sent
         self._cw_start = np.searchsorted(cw_sent, np.arange(n + 1, dtype=np.int64))
         self.total = np.bincount(cw_sent, weights=self._cw_w, minlength=n).astype(np.float64)
-        self._ent = np.unique(codes[entity & use])
+        self._ent = sorted_unique(codes[entity & use])
         ent_sent = self._ent // v
         self._ent_start = np.searchsorted(ent_sent, np.arange(n + 1, dtype=np.int64))
         self._n_ent = np.diff(self._ent_start)
@@ -253,7 +254,7 @@ class BatchScorer:
         ``a -> b`` are the pool pairs (same document, enough weight) and ``c``
         their containment without the locality factor.
         """
-        rows = np.unique(rows_from)
+        rows = sorted_unique(rows_from)
         if not a.size:
             return [[] for _ in range(rows.size)]
         order = np.lexsort((b, a))

@@ -38,6 +38,7 @@ from typing import IO, Any
 import numpy as np
 import numpy.typing as npt
 
+from dedup._arrays import sorted_unique
 from dedup._cluster import Doc, build
 from dedup._engine import lsh_candidates, verify_candidates
 from dedup._errors import DedupError, DuplicateKeyError
@@ -361,11 +362,11 @@ def _run(source: CorpusSource, options: Options, jobs: int, progress: bool, with
     same = digest[order][1:] == digest[order][:-1]
     dup[order[1:][same]] = True
     dup[order[:-1][same]] = True
-    involved = np.union1d(pairs.ravel(), np.flatnonzero(dup))
+    involved = sorted_unique(np.concatenate((pairs.ravel(), np.flatnonzero(dup))))
     doc_first = np.zeros(n_sents.size + 1, dtype=np.int64)
     np.cumsum(n_sents, out=doc_first[1:])
 
-    wanted = np.unique(sent_doc[involved])
+    wanted = sorted_unique(sent_doc[involved])
     sentences = _reread_sentences(source, keys, wanted, doc_first, involved, progress, jobs)
     local = [sentences[g] for g in involved.tolist()]
     local_links = verify_candidates(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from dedup._arrays import sorted_unique
 from dedup._batchverify import BatchScorer
 from dedup._cluster import Doc
 from dedup._options import Options
@@ -21,6 +23,8 @@ __all__ = ["LINK_FLOOR", "MIN_SHARED_BANDS", "Detection", "detect", "lsh_candida
 #: Links scoring below this are dropped even before thresholding; results keep
 #: everything above it so that they can be re-thresholded without re-indexing.
 LINK_FLOOR = 0.3
+# Sentences from which the two LSH families are banded in two threads.
+_THREADED_LSH_MIN = 50_000
 #: Across documents, a pair of sentences must share at least this many LSH bands
 #: to be verified (one shared band is mostly common words; see ``lsh_candidates``).
 MIN_SHARED_BANDS = 2
@@ -131,16 +135,26 @@ def lsh_candidates(
     document pairs).  The index (:mod:`dedup._index`) applies the same rule.
     """
     bands, rows = lsh_params(options.lsh_threshold, options.num_perm)
-    across = candidate_pairs(band_keys(sigs, bands, rows), min_shared=MIN_SHARED_BANDS)
     l_bands, l_rows = lsh_params(options.local_lsh_threshold, options.num_perm)
-    local_keys = band_keys(sigs, l_bands, l_rows)
-    with np.errstate(over="ignore"):
-        local_keys ^= (sent_doc.astype(np.uint64) + np.uint64(1))[:, None] * np.uint64(0xD6E8FEB86659FD93)
-    within = candidate_pairs(local_keys)
-    pairs = np.concatenate((across, within))
+
+    def across() -> npt.NDArray[np.int64]:
+        return candidate_pairs(band_keys(sigs, bands, rows), min_shared=MIN_SHARED_BANDS)
+
+    def within() -> npt.NDArray[np.int64]:
+        local_keys = band_keys(sigs, l_bands, l_rows)
+        with np.errstate(over="ignore"):
+            local_keys ^= (sent_doc.astype(np.uint64) + np.uint64(1))[:, None] * np.uint64(0xD6E8FEB86659FD93)
+        return candidate_pairs(local_keys)
+
+    if sigs.shape[0] >= _THREADED_LSH_MIN:  # numpy sorts release the GIL: one family per thread
+        with ThreadPoolExecutor(2) as pool:
+            parts = [f.result() for f in [pool.submit(across), pool.submit(within)]]
+    else:
+        parts = [across(), within()]
+    pairs = np.concatenate(parts)
     if not pairs.size:
         return pairs
     # Sorted unique rows via one integer code per pair (``np.unique(axis=0)`` is far slower).
     n = np.int64(max(int(pairs.max()) + 1, 1))
-    codes = np.unique(pairs[:, 0] * n + pairs[:, 1])
+    codes = sorted_unique(pairs[:, 0] * n + pairs[:, 1])
     return np.stack((codes // n, codes % n), axis=1)

@@ -135,10 +135,8 @@ def candidate_pairs(
     total = int(after.sum())
     left = np.repeat(np.arange(flat.size, dtype=np.int64), after)
     right = left + 1 + np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(after) - after, after)
-    allp = np.stack((ids[left], ids[right]), axis=1)
-    allp.sort(axis=1)
-    allp = allp[allp[:, 0] != allp[:, 1]]
-    codes, counts = np.unique(allp[:, 0] * n + allp[:, 1], return_counts=True)
+    a, b = ids[left], ids[right]
+    codes, counts = np.unique((np.minimum(a, b) * n + np.maximum(a, b))[a != b], return_counts=True)
     if min_shared > 1:
         codes, counts = codes[counts >= min_shared], counts[counts >= min_shared]
     lo, hi = codes // n, codes % n
