@@ -187,8 +187,8 @@ class DedupIndex:
 
         Documents are segmented and sketched in ``jobs`` worker processes and
         stored in order, without checking each against the ones before it
-        (call :meth:`clusters` for that): much faster than ``add`` in a loop,
-        same index.
+        (call :meth:`clusters` for that): faster than ``add`` in a loop, same
+        index.
 
         Parameters
         ----------
@@ -221,10 +221,10 @@ class DedupIndex:
             done = pool.imap(_sketch_batch, batches) if pool is not None else map(_sketch_batch, batches)
             for part in done:
                 with index._lock:
-                    for key, text, count, sk in part:
+                    for key, text, sents, sk in part:
                         if key in index._docs:
                             raise DuplicateKeyError(f"key {key!r} occurs twice in items: keys must be unique")
-                        index._insert(key, text, time.time(), None, sk, count)
+                        index._insert(key, text, time.time(), sents, sk)
                 bar(len(part))
         with index._lock:
             index._apply_policy()
@@ -458,11 +458,9 @@ class DedupIndex:
         key: str,
         text: str,
         ts: float,
-        sents: tuple[Sentence, ...] | None,
+        sents: tuple[Sentence, ...],
         sk: Sketch,
-        count: int | None = None,
     ) -> None:
-        """Store a sketched document; without ``sents`` they are segmented again when first needed."""
         slot = self._n_slots
         self._n_slots += 1
         self._slot_key.append(key)
@@ -470,8 +468,7 @@ class DedupIndex:
         self._slot_ts = _grown(self._slot_ts, self._n_slots)
         self._slot_alive[slot] = True
         self._slot_ts[slot] = ts
-        first = self._n_sids
-        n = len(sents) if sents is not None else int(count or 0)
+        first, n = self._n_sids, len(sents)
         self._n_sids += n
         self._sid_slot = _grown(self._sid_slot, self._n_sids)
         self._sid_keys = _grown(self._sid_keys, self._n_sids)
@@ -482,8 +479,7 @@ class DedupIndex:
             self._sid_keys[first : first + n, -1] = sk.exact
         self._sid_ok[first : first + n] = sk.eligible
         self._docs[key] = _Entry(slot, text, ts, first, n)
-        if sents is not None:
-            self._sents[slot] = sents
+        self._sents[slot] = sents
         rows = np.flatnonzero(sk.eligible)
         self._table.insert(
             self._sid_keys[first + rows].ravel(),
@@ -553,7 +549,7 @@ class DedupIndex:
 # --- batch construction (``DedupIndex.from_texts``) ----------------------------------------------
 
 _BATCH_DOCS = 256
-_Sketched = list[tuple[str, str, int, Sketch]]
+_Sketched = list[tuple[str, str, tuple[Sentence, ...], Sketch]]
 
 
 def _checked_batches(
@@ -578,8 +574,8 @@ def _sketch_batch(task: tuple[list[tuple[str, str]], Options]) -> _Sketched:
     docs, options = task
     out: _Sketched = []
     for key, text in docs:
-        sents = segment(text)
-        out.append((key, text, len(sents), sketch(sents, options)))
+        sents = tuple(segment(text))
+        out.append((key, text, sents, sketch(sents, options)))
     return out
 
 
