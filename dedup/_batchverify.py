@@ -24,7 +24,7 @@ of candidates, far faster:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
 
@@ -171,13 +171,24 @@ class BatchScorer:
     # --- the two verification steps -----------------------------------------------------------
 
     def score(
-        self, pairs: _I64, *, floor: float, min_gain: float, max_sources: int, workers: int = 1
+        self,
+        pairs: _I64,
+        *,
+        floor: float,
+        min_gain: float,
+        max_sources: int,
+        workers: int = 1,
+        known: Mapping[tuple[int, int], float] | None = None,
     ) -> tuple[list[Link], list[list[Link]]]:
         """Pair links (score at least ``floor``) and the cover links of each row, in row order.
 
         ``pairs`` are the candidate pairs ``(i, j)``, ``i < j``, exact copies
         already removed.  Same results as ``Verifier.pair`` over ``pairs`` and
-        ``Verifier.cover`` over every sentence with its sorted partners.
+        ``Verifier.cover`` over every sentence with its sorted partners, except
+        that a cover link is left out when it cannot score above the pair
+        link, or the ``known`` link (``(i, j)`` -> score), of the same two
+        sentences: the caller keeps the best link of each pair, and ties go to
+        the earlier one.
         """
         if not pairs.size:
             return [], []
@@ -193,8 +204,10 @@ class BatchScorer:
         c_ij = d.shared[:m] / (self.total[i] + 1.0) * subst
         c_ji = d.shared[m:] / (self.total[j] + 1.0) * subst
         pair_links = self._pairs(i, j, subst, c_ij, c_ji, floor, workers)
+        beaten = dict(known or {})
+        beaten.update(((lk.i, lk.j), lk.score) for lk in pair_links)
         c_dir = np.concatenate((c_ij, c_ji))
-        covers = self._covers(a[pool], b[pool], c_dir[pool], a, floor, min_gain, max_sources)
+        covers = self._covers(a[pool], b[pool], c_dir[pool], a, floor, min_gain, max_sources, beaten)
         return pair_links, covers
 
     def _pairs(
@@ -248,6 +261,7 @@ class BatchScorer:
         floor: float,
         min_gain: float,
         max_sources: int,
+        beaten: Mapping[tuple[int, int], float],
     ) -> list[list[Link]]:
         """``Verifier.cover`` of every row at once: the greedy steps run over all rows in numpy.
 
@@ -301,7 +315,7 @@ class BatchScorer:
         out: list[list[Link]] = []
         for row in rows.tolist():
             chain_ = picks.get(row)
-            out.append([] if chain_ is None else self._cover_links(row, chain_, b, c, covw, floor))
+            out.append([] if chain_ is None else self._cover_links(row, chain_, b, c, covw, floor, beaten))
         return out
 
     def _trim_pools(self, a: _I64, b: _I64, c: _F64) -> npt.NDArray[np.bool_]:
@@ -320,24 +334,38 @@ class BatchScorer:
         return active
 
     def _cover_links(
-        self, i: int, chain_: list[int], b: _I64, c: _F64, covw: _F64, floor: float
+        self,
+        i: int,
+        chain_: list[int],
+        b: _I64,
+        c: _F64,
+        covw: _F64,
+        floor: float,
+        beaten: Mapping[tuple[int, int], float],
     ) -> list[Link]:
         """The links of row ``i`` covered by the pool pairs ``chain_`` (in pick order)."""
-        first = int(b[chain_[0]])
+        picks = [int(b[p]) for p in chain_]
         first_c = float(c[chain_[0]])
         union = float(covw[i]) / (float(self.total[i]) + 1.0)
-        # The locality factor is at most 1: rows whose links would all fall under the floor stop here.
-        if (first_c if len(chain_) == 1 else max(union, first_c)) < floor - _EPS:
+        # Upper bounds of each link's score (the locality factor is at most 1): links
+        # under the floor, or not above a link already found for the pair, are skipped.
+        bounds = [max(union, first_c)] + [union] * (len(picks) - 1) if len(picks) > 1 else [first_c]
+        wanted = [
+            bound >= floor - _EPS and bound > beaten.get((min(i, j), max(i, j)), -1.0)
+            for j, bound in zip(picks, bounds, strict=True)
+        ]
+        if not any(wanted):
             return []
-        first_score = first_c * self.locality(i, first)
+        first_score = first_c * self.locality(i, picks[0]) if wanted[0] else 0.0
         links = []
         pa = self.shape(i)
-        for n, p in enumerate(chain_):
-            j = int(b[p])
+        for n, j in enumerate(picks):
+            if not wanted[n]:
+                continue
             aligned = _aligned(pa, self.shape(j))
             if aligned is None:
                 continue
-            if len(chain_) == 1:
+            if len(picks) == 1:
                 links.append(Link(i, j, round(first_score, 6), "near", aligned[0], aligned[1]))
             else:
                 score = max(union, first_score) if n == 0 else union

@@ -103,8 +103,9 @@ def verify_candidates(
         chained = np.fromiter((i * n + j for i, j in best), dtype=np.int64, count=len(best))
         pairs = pairs[~np.isin(pairs[:, 0] * n + pairs[:, 1], chained)]
     max_sources = options.max_sources if options.fusion else 1
+    known = {key: link.score for key, link in best.items()}
     pair_links, covers = scorer.score(
-        pairs, floor=floor, min_gain=options.min_gain, max_sources=max_sources, workers=jobs
+        pairs, floor=floor, min_gain=options.min_gain, max_sources=max_sources, workers=jobs, known=known
     )
     for link in pair_links:
         best[(link.i, link.j)] = link
