@@ -10,7 +10,8 @@ Three passes over the source, none of which keeps the corpus text:
 2. **Verify**: candidate pairs come from the same LSH as :func:`dedup._engine.detect`
    over all signatures at once; the source is read again and only documents
    holding a sentence of some candidate pair (or of a group of exact copies)
-   are re-segmented, and only those sentences are kept for verification.
+   are re-segmented (in the workers again), and only those sentences are
+   kept for the batch verifier (:mod:`dedup._batchverify`).
 3. **Passages**: the source is read a third time for the text of the documents
    that end up in a match (skipped with ``with_text=False``).
 

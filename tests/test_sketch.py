@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from datasketch import MinHash, MinHashLSH
 
 from dedup._shingle import sentence_shingle_hashes, token_hash
@@ -66,3 +67,32 @@ def test_banding_finds_the_pairs_datasketch_lsh_finds() -> None:
     }
     assert ours == theirs
     assert (0, 1) in ours and (2, 3) in ours
+
+
+def test_min_shared_keeps_exactly_the_pairs_sharing_that_many_bands() -> None:
+    rng = np.random.default_rng(5)
+    keys = rng.integers(0, 6, size=(40, 8)).astype(np.uint64)  # few distinct keys: many collisions
+    keys += np.arange(8, dtype=np.uint64)[None, :] * np.uint64(1000)  # bands never share keys
+    counts: dict[tuple[int, int], int] = {}
+    for i in range(40):
+        for j in range(i + 1, 40):
+            counts[(i, j)] = int((keys[i] == keys[j]).sum())
+    for k in (1, 2, 3):
+        got = {tuple(p) for p in candidate_pairs(keys, max_per_row=1000, min_shared=k).tolist()}
+        assert got == {p for p, c in counts.items() if c >= k}
+
+
+def test_the_two_lsh_families_give_the_same_pairs_in_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dedup._engine as engine
+    from dedup._options import Options
+
+    lines = [f"Sentence {n % 7} about the harbour, the council and {n % 5} new ferries." for n in range(60)]
+    text = "\n".join(lines)
+    sentences = segment(text)
+    hashes, offsets = sentence_shingle_hashes(sentences, 1)
+    sigs = signatures(hashes, offsets, 128, 1)
+    docs = np.arange(len(sentences), dtype=np.int64) // 10
+    serial = engine.lsh_candidates(sigs, docs, Options())
+    monkeypatch.setattr(engine, "_THREADED_LSH_MIN", 0)
+    threaded = engine.lsh_candidates(sigs, docs, Options())
+    assert serial.size and np.array_equal(serial, threaded)
