@@ -43,6 +43,7 @@ from dedup._verify import (
     Shape,
     _aligned,
     _locality,
+    cover_link,
     shape,
 )
 
@@ -363,13 +364,8 @@ class BatchScorer:
             if not wanted[n]:
                 continue
             aligned = _aligned(pa, self.shape(j))
-            if aligned is None:
-                continue
-            if len(picks) == 1:
-                links.append(Link(i, j, round(first_score, 6), "near", aligned[0], aligned[1]))
-            else:
-                score = max(union, first_score) if n == 0 else union
-                links.append(Link(i, j, round(score, 6), "fusion", aligned[0], aligned[1]))
+            if aligned is not None:
+                links.append(cover_link(i, j, n, len(picks), first_score, union, aligned))
         return links
 
     def _norm_rank(self) -> _I64:

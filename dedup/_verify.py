@@ -23,7 +23,7 @@ from rapidfuzz.distance import LCSseq
 
 from dedup._text import Sentence
 
-__all__ = ["Link", "Profile", "Shape", "Verifier", "profile", "shape"]
+__all__ = ["Link", "Profile", "Shape", "Verifier", "cover_link", "profile", "shape"]
 
 _ENTITY_WEIGHT = 2.0
 # Shrinks containment of very short sentences: 2 of 2 content words is weaker
@@ -272,11 +272,27 @@ class Verifier:
         links = []
         for n, j in enumerate(picks):
             aligned = _aligned(a, self._profiles[j])
-            if aligned is None:
-                continue
-            if len(picks) == 1:
-                links.append(Link(i, j, round(first_score, 6), "near", aligned[0], aligned[1]))
-            else:
-                score = max(union, first_score) if n == 0 else union
-                links.append(Link(i, j, round(score, 6), "fusion", aligned[0], aligned[1]))
+            if aligned is not None:
+                links.append(cover_link(i, j, n, len(picks), first_score, union, aligned))
         return links
+
+
+def cover_link(
+    i: int,
+    j: int,
+    n: int,
+    n_picks: int,
+    first_score: float,
+    union: float,
+    aligned: tuple[tuple[int, int], tuple[int, int]],
+) -> Link:
+    """The link to the ``n``-th of ``n_picks`` partners covering sentence ``i``.
+
+    One partner: its containment of ``i`` (``first_score``).  Several: the
+    share of ``i`` they cover together (``union``); the first partner's link
+    keeps its own containment if that is higher.
+    """
+    if n_picks == 1:
+        return Link(i, j, round(first_score, 6), "near", aligned[0], aligned[1])
+    score = max(union, first_score) if n == 0 else union
+    return Link(i, j, round(score, 6), "fusion", aligned[0], aligned[1])
