@@ -24,6 +24,7 @@ of candidates, far faster:
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
@@ -326,13 +327,33 @@ class BatchScorer:
         sizes = np.diff(np.r_[starts, a.size])
         big = sizes > _MAX_POOL
         for lo, size in zip(starts[big].tolist(), sizes[big].tolist(), strict=True):
-            i = int(a[lo])
-            members = range(lo, lo + size)
-            key = {p: (-(float(c[p]) * self.locality(i, int(b[p]))), self.norms[int(b[p])]) for p in members}
-            closest = sorted(members, key=key.__getitem__)[:_MAX_POOL]
+            closest = self._closest(int(a[lo]), b[lo : lo + size].tolist(), c[lo : lo + size].tolist())
             active[lo : lo + size] = False
-            active[closest] = True
+            active[[lo + k for k in closest]] = True
         return active
+
+    def _closest(self, i: int, partners: list[int], cont: list[float]) -> list[int]:
+        """Positions of the ``_MAX_POOL`` partners containing most of ``i`` (ties: by text).
+
+        Containment is ``cont`` times the locality factor, which is 1 unless the
+        partner is much longer and never above 1: partners are taken by
+        decreasing ``cont`` and the LCS behind the factor is only run while
+        ``cont`` can still reach the current top ``_MAX_POOL``.
+        """
+        spread = _SPREAD * self.n_tokens[i]
+        longer = (self.n_tokens[partners] > spread).tolist()
+        value: dict[int, float] = {}
+        top: list[float] = []  # min-heap of the largest values so far
+        for k, is_longer in enumerate(longer):
+            if not is_longer:
+                value[k] = cont[k]
+                _keep_largest(top, cont[k])
+        for k in sorted((k for k, is_longer in enumerate(longer) if is_longer), key=lambda k: -cont[k]):
+            if len(top) == _MAX_POOL and cont[k] < top[0]:
+                break  # this partner and every later one rank below the top already found
+            value[k] = cont[k] * _locality(self.shape(i), self.shape(partners[k]))
+            _keep_largest(top, value[k])
+        return sorted(value, key=lambda k: (-value[k], self.norms[partners[k]]))[:_MAX_POOL]
 
     def _cover_links(
         self,
@@ -375,6 +396,14 @@ class BatchScorer:
         rank = np.empty(first.size, dtype=np.int64)
         rank[self.norm_id[by_text]] = np.arange(first.size)
         return rank[self.norm_id]
+
+
+def _keep_largest(heap: list[float], value: float) -> None:
+    """Push ``value`` onto a min-heap holding the ``_MAX_POOL`` largest values seen."""
+    if len(heap) < _MAX_POOL:
+        heapq.heappush(heap, value)
+    elif value > heap[0]:
+        heapq.heapreplace(heap, value)
 
 
 # stem -> small integer id, shared by all scorers of the process; ids only need to

@@ -110,12 +110,25 @@ def test_same_links_as_the_reference_on_real_articles(options: Options, seed_tex
         _check([text], options, all_pairs=True)
 
 
+def test_same_links_on_one_very_long_document() -> None:
+    # 80 articles as one text (~1,900 sentences): big buckets, top-k pruning, large pools.
+    text = "\n".join(_texts("cnn_poc_highlights_40.jsonl") + _texts("lee_background_40.jsonl"))
+    assert _check([text], Options()) > 1000
+
+
 def test_large_pools_are_trimmed_like_the_reference() -> None:
-    # Forty reworded sentences about the same thing: every pool exceeds 32 partners.
+    # Sixty sentences about the same thing, short and long: every pool exceeds 32
+    # partners, and the longer partners need the locality factor to be ranked.
     rnd = random.Random(7)
     words = "troops border region leaving Kyiv Moscow talks envoy said 12 weeks ceasefire".split()
-    sents = [" ".join(rnd.sample(words, 8)).capitalize() + "." for _ in range(45)]
+    filler = "the of and a in on with for to from".split() + [f"w{k}" for k in range(30)]
+    sents = []
+    for _ in range(60):
+        core = rnd.sample(words, 6)
+        extra = rnd.sample(filler, rnd.choice([0, 2, 12, 25]))
+        sents.append(" ".join(core + extra).capitalize() + ".")
     assert _check([" ".join(sents)], Options(), all_pairs=True) > 0
+    assert _check([" ".join(sents)], Options(threshold=0.3), all_pairs=True) > 0
 
 
 WORD = st.sampled_from("Troops troop border the of Kyiv 12 said leaving region envoy us talks March".split())
