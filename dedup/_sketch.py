@@ -3,17 +3,21 @@
 Signatures are bit-for-bit those of ``datasketch.MinHash`` (scheme ``affine32``)
 fed the same 32-bit shingle hashes with the same ``seed`` and ``num_perm``; the
 band/row split comes from datasketch's own optimal-parameter search.  This is
-the only module that imports datasketch.
+the only module that imports datasketch, and only when it is needed: importing
+it (and the scipy it pulls in) costs ~0.75 s, which a command-line run on one
+article should not pay.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-from datasketch import MinHash
-from datasketch.lsh import _optimal_param
+
+if TYPE_CHECKING:
+    from datasketch import MinHash
 
 __all__ = ["band_keys", "candidate_pairs", "lsh_params", "permutations", "signatures", "to_datasketch"]
 
@@ -71,15 +75,27 @@ def signatures(
 
 def to_datasketch(signature: npt.NDArray[np.uint32], seed: int) -> MinHash:
     """Wrap one signature row as a ``datasketch.MinHash`` (same scheme, seed and permutations)."""
+    from datasketch import MinHash
+
     a, b = permutations(signature.size, seed)
     return MinHash(
         seed=seed, hashvalues=signature.copy(), permutations=(a.copy(), b.copy()), scheme="affine32"
     )
 
 
+#: datasketch's answers for the default options, so that the default path never
+#: imports datasketch (``tests/test_sketch.py`` checks them against datasketch).
+KNOWN_LSH_PARAMS: dict[tuple[float, int], tuple[int, int]] = {(0.3, 128): (37, 3), (0.05, 128): (32, 1)}
+
+
 @lru_cache(maxsize=64)
 def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
     """``(bands, rows)`` from datasketch's optimal-parameter search (equal FP/FN weights)."""
+    known = KNOWN_LSH_PARAMS.get((threshold, num_perm))
+    if known is not None:
+        return known
+    from datasketch.lsh import _optimal_param
+
     b, r = _optimal_param(threshold, num_perm, 0.5, 0.5)
     return int(b), int(r)
 

@@ -96,3 +96,24 @@ def test_the_two_lsh_families_give_the_same_pairs_in_threads(monkeypatch: pytest
     monkeypatch.setattr(engine, "_THREADED_LSH_MIN", 0)
     threaded = engine.lsh_candidates(sigs, docs, Options())
     assert serial.size and np.array_equal(serial, threaded)
+
+
+def test_known_lsh_params_are_datasketchs() -> None:
+    from datasketch.lsh import _optimal_param
+
+    from dedup._sketch import KNOWN_LSH_PARAMS
+
+    for (threshold, num_perm), params in KNOWN_LSH_PARAMS.items():
+        assert params == _optimal_param(threshold, num_perm, 0.5, 0.5)
+
+
+def test_importing_dedup_and_the_default_path_do_not_import_datasketch() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, dedup; dedup.find_duplicates('One sentence here now. One sentence here now.'); "
+        "print('datasketch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
