@@ -55,6 +55,10 @@ __all__ = ["BatchScorer"]
 _EPS = 1e-6
 # Directed pairs whose membership tests run in one numpy batch (bounds memory).
 _CHUNK = 1 << 18
+# Batches of at most this many tokens number their stems among themselves, and
+# membership uses a bit table when sentences x stems stays under this many cells.
+_LOCAL_VOCAB_TOKENS = 1 << 17
+_TABLE_CELLS = 1 << 24
 
 _I64 = npt.NDArray[np.int64]
 _F64 = npt.NDArray[np.float64]
@@ -88,7 +92,11 @@ class BatchScorer:
         content = np.fromiter(chain.from_iterable(s.content for s in sentences), dtype=bool, count=n_tok)
         entity = np.fromiter(chain.from_iterable(s.entity for s in sentences), dtype=bool, count=n_tok)
         tok_sent = np.repeat(np.arange(n, dtype=np.int64), lengths)
-        v = np.int64(len(_STEM_IDS) + 1)
+        if n_tok <= _LOCAL_VOCAB_TOKENS:  # small batches: number the stems 0..v-1 among themselves
+            uniq, stem_ids = np.unique(stem_ids, return_inverse=True)
+            v = np.int64(max(uniq.size, 1))
+        else:
+            v = np.int64(len(_STEM_IDS) + 1)
         self._v = v
         codes = tok_sent * v + stem_ids
         self._all = sorted_unique(codes)
@@ -111,6 +119,16 @@ class BatchScorer:
         ent_sent = self._ent // v
         self._ent_start = np.searchsorted(ent_sent, np.arange(n + 1, dtype=np.int64))
         self._n_ent = np.diff(self._ent_start)
+        self._cw_stem = self._cw_code - cw_sent * v
+        self._ent_stem = self._ent - ent_sent * v
+        # Membership by direct lookup in a bit table when it is small enough, else by binary search.
+        self._all_table: npt.NDArray[np.bool_] | None = None
+        self._ent_table: npt.NDArray[np.bool_] | None = None
+        if n * int(v) <= _TABLE_CELLS:
+            self._all_table = np.zeros(n * int(v), dtype=bool)
+            self._all_table[self._all] = True
+            self._ent_table = np.zeros(n * int(v), dtype=bool)
+            self._ent_table[self._ent] = True
 
     # --- exact per-sentence pieces, computed lazily ---------------------------------------
 
@@ -131,19 +149,30 @@ class BatchScorer:
         for lo in range(0, a.size, _CHUNK):
             ca, cb = a[lo : lo + _CHUNK], b[lo : lo + _CHUNK]
             hi = lo + ca.size
-            pidx, elem, found = self._member(ca, cb, self._cw_start, self._cw_code, self._all)
+            pidx, elem, found = self._member(
+                ca, cb, self._cw_start, self._cw_stem, self._all, self._all_table
+            )
             shared[lo:hi] = np.bincount(pidx, weights=self._cw_w[elem] * found, minlength=ca.size)
-            pidx, _, found = self._member(ca, cb, self._ent_start, self._ent, self._all)
+            pidx, _, found = self._member(ca, cb, self._ent_start, self._ent_stem, self._all, self._all_table)
             in_b = np.bincount(pidx, weights=found, minlength=ca.size).astype(np.int64)
             miss[lo:hi] = self._n_ent[ca] - in_b
-            pidx, _, found = self._member(ca, cb, self._ent_start, self._ent, self._ent)
+            pidx, _, found = self._member(ca, cb, self._ent_start, self._ent_stem, self._ent, self._ent_table)
             inter[lo:hi] = np.bincount(pidx, weights=found, minlength=ca.size).astype(np.int64)
         return _Directed(shared, miss, inter)
 
     def _member(
-        self, a: _I64, b: _I64, starts: _I64, codes: _I64, haystack: _I64
+        self,
+        a: _I64,
+        b: _I64,
+        starts: _I64,
+        stems: _I64,
+        haystack: _I64,
+        table: npt.NDArray[np.bool_] | None,
     ) -> tuple[_I64, _I64, npt.NDArray[np.bool_]]:
-        """For each element of ``a``'s run in ``codes``: is its stem among ``b``'s ``haystack`` codes?"""
+        """For each element of ``a``'s run in ``stems``: is that stem among ``b``'s ``haystack`` codes?
+
+        ``table``, when given, is ``haystack`` as a bit table indexed by code.
+        """
         lens = starts[a + 1] - starts[a]
         total = int(lens.sum())
         pidx = np.repeat(np.arange(a.size, dtype=np.int64), lens)
@@ -151,7 +180,9 @@ class BatchScorer:
             return pidx, pidx, np.zeros(0, dtype=bool)
         offset = np.cumsum(lens) - lens
         elem = starts[a][pidx] + (np.arange(total, dtype=np.int64) - offset[pidx])
-        query = b[pidx] * self._v + codes[elem] % self._v
+        query = b[pidx] * self._v + stems[elem]
+        if table is not None:
+            return pidx, elem, table[query]
         pos = np.searchsorted(haystack, query)
         pos[pos >= haystack.size] = 0
         return pidx, elem, haystack[pos] == query
@@ -276,7 +307,7 @@ class BatchScorer:
         order = np.lexsort((b, a))
         a, b, c = a[order], b[order], c[order]
         active = self._trim_pools(a, b, c)
-        pidx, elem, found = self._member(a, b, self._cw_start, self._cw_code, self._all)
+        pidx, elem, found = self._member(a, b, self._cw_start, self._cw_stem, self._all, self._all_table)
         found &= active[pidx]
         w = self._cw_w[elem]
         n_pairs = a.size
