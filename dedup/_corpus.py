@@ -33,6 +33,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import IO, Any
 
@@ -48,7 +49,7 @@ from dedup._parallel import process_pool
 from dedup._result import Clusters
 from dedup._shingle import sentence_shingle_hashes
 from dedup._sketch import signatures
-from dedup._text import Sentence, segment
+from dedup._text import Sentence, make_sentence, segment
 from dedup._verify import Link
 
 __all__ = [
@@ -220,8 +221,10 @@ class _Sketch:
     """The index entries of a batch of documents (no text)."""
 
     n_sents: npt.NDArray[np.int64]  # per document
+    text_digest: npt.NDArray[np.uint64]  # per document: pass 2 checks the text is unchanged
     sigs: npt.NDArray[np.uint32]  # per sentence
     para: npt.NDArray[np.int32]
+    span: npt.NDArray[np.int64]  # (start, end) offsets in the document: pass 2 rebuilds only those wanted
     digest: npt.NDArray[np.uint64]  # of the normalised words, to find exact copies
 
 
@@ -239,10 +242,13 @@ def _sketch(task: tuple[list[str], Options]) -> _Sketch:
         counts[n] = len(found)
         sents.extend(found)
     hashes, offsets = sentence_shingle_hashes(sents, options.shingle_size)
+    span = np.fromiter(chain.from_iterable((s.start, s.end) for s in sents), np.int64, 2 * len(sents))
     return _Sketch(
         n_sents=counts,
+        text_digest=np.fromiter(map(_digest, texts), dtype=np.uint64, count=len(texts)),
         sigs=signatures(hashes, offsets, options.num_perm, options.seed),
         para=np.fromiter((s.para for s in sents), dtype=np.int32, count=len(sents)),
+        span=span.reshape(-1, 2),
         digest=np.fromiter((_digest(s.norm) for s in sents), dtype=np.uint64, count=len(sents)),
     )
 
@@ -349,7 +355,9 @@ def _run(source: CorpusSource, options: Options, jobs: int, progress: bool, with
     n_sents = np.concatenate([p.n_sents for p in parts])
     sigs = np.concatenate([p.sigs for p in parts]) if parts else np.empty((0, options.num_perm), np.uint32)
     para = np.concatenate([p.para for p in parts])
+    span = np.concatenate([p.span for p in parts])
     digest = np.concatenate([p.digest for p in parts])
+    text_digest = np.concatenate([p.text_digest for p in parts])
     del parts
     sent_doc = np.repeat(np.arange(n_sents.size, dtype=np.int64), n_sents)
     if sent_doc.size < 2:
@@ -364,11 +372,10 @@ def _run(source: CorpusSource, options: Options, jobs: int, progress: bool, with
     dup[order[1:][same]] = True
     dup[order[:-1][same]] = True
     involved = sorted_unique(np.concatenate((pairs.ravel(), np.flatnonzero(dup))))
-    doc_first = np.zeros(n_sents.size + 1, dtype=np.int64)
-    np.cumsum(n_sents, out=doc_first[1:])
-
     wanted = sorted_unique(sent_doc[involved])
-    sentences = _reread_sentences(source, keys, wanted, doc_first, involved, progress, jobs)
+    sentences = _reread_sentences(
+        source, keys, wanted, text_digest, involved, sent_doc, para, span, progress, jobs
+    )
     local = [sentences[g] for g in involved.tolist()]
     local_links = verify_candidates(
         local, sent_doc[involved], np.searchsorted(involved, pairs).reshape(-1, 2), options, jobs=jobs
@@ -403,22 +410,32 @@ def _reread_sentences(
     source: CorpusSource,
     keys: Sequence[str],
     wanted: npt.NDArray[np.int64],
-    doc_first: npt.NDArray[np.int64],
+    text_digest: npt.NDArray[np.uint64],
     involved: npt.NDArray[np.int64],
+    sent_doc: npt.NDArray[np.int64],
+    para: npt.NDArray[np.int32],
+    span: npt.NDArray[np.int64],
     progress: bool,
     jobs: int = 1,
 ) -> dict[int, Sentence]:
-    """The ``involved`` sentences, segmenting the ``wanted`` documents again (in ``jobs`` processes)."""
-    keep = np.zeros(int(doc_first[-1]), dtype=bool)
-    keep[involved] = True
+    """The ``involved`` sentences, rebuilt from the ``wanted`` documents read again (in ``jobs`` processes).
+
+    Pass 1 recorded each sentence's paragraph and offsets, so only the wanted
+    sentences are tokenised again, exactly as :func:`~dedup._text.segment` made them.
+    """
+    # involved is sorted, so each document's wanted sentences are one run of it.
+    doc_of = sent_doc[involved]
+    run_start = np.searchsorted(doc_of, wanted)
+    run_end = np.searchsorted(doc_of, wanted, side="right")
     out: dict[int, Sentence] = {}
 
-    def tasks() -> Iterator[list[tuple[int, str, int, list[int]]]]:
-        batch: list[tuple[int, str, int, list[int]]] = []
+    def tasks() -> Iterator[list[_Reread]]:
+        batch: list[_Reread] = []
         size = 0
-        for d, text in _reread(source, keys, wanted.tolist()):
-            first, last = int(doc_first[d]), int(doc_first[d + 1])
-            batch.append((d, text, last - first, np.flatnonzero(keep[first:last]).tolist()))
+        for n, (d, text) in enumerate(_reread(source, keys, wanted.tolist())):
+            ks = involved[run_start[n] : run_end[n]]
+            rows = [(k, int(para[k]), int(span[k, 0]), int(span[k, 1])) for k in ks.tolist()]
+            batch.append((d, text, int(text_digest[d]), rows))
             size += len(text)
             if size >= _BATCH_CHARS:
                 yield batch
@@ -427,26 +444,30 @@ def _reread_sentences(
             yield batch
 
     with _progress(source, progress, "verify") as tick, process_pool(jobs) as pool:
-        parts = pool.imap(_resegment, tasks()) if pool is not None else map(_resegment, tasks())
+        parts = pool.imap(_rebuild, tasks()) if pool is not None else map(_rebuild, tasks())
         for part in parts:
             for d, found in part:
-                if isinstance(found, int):
+                if found is None:
                     raise DedupError(f"document {keys[d]!r} changed while the corpus was being read")
-                first = int(doc_first[d])
-                for k, sent in found:
-                    out[first + k] = sent
+                out.update(found)
             tick()
     return out
 
 
-def _resegment(
-    batch: list[tuple[int, str, int, list[int]]],
-) -> list[tuple[int, list[tuple[int, Sentence]] | int]]:
-    """Segment each document again; its wanted sentences, or its new sentence count if it changed."""
-    out: list[tuple[int, list[tuple[int, Sentence]] | int]] = []
-    for d, text, count, positions in batch:
-        found = segment(text)
-        out.append((d, len(found) if len(found) != count else [(k, found[k]) for k in positions]))
+# (document, text, digest of the text in pass 1, [(sentence id, paragraph, start, end)])
+_Reread = tuple[int, str, int, list[tuple[int, int, int, int]]]
+
+
+def _rebuild(batch: list[_Reread]) -> list[tuple[int, list[tuple[int, Sentence]] | None]]:
+    """The wanted sentences of each document, or ``None`` for a document whose text changed."""
+    out: list[tuple[int, list[tuple[int, Sentence]] | None]] = []
+    for d, text, digest, rows in batch:
+        if _digest(text) != digest:
+            out.append((d, None))
+            continue
+        found = [(k, make_sentence(text, p, start, end)) for k, p, start, end in rows]
+        kept = [(k, sent) for k, sent in found if sent is not None]
+        out.append((d, kept if len(kept) == len(found) else None))
     return out
 
 

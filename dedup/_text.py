@@ -12,7 +12,15 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-__all__ = ["Sentence", "normalise_token", "paragraph_spans", "segment", "sentence_spans", "tokens"]
+__all__ = [
+    "Sentence",
+    "make_sentence",
+    "normalise_token",
+    "paragraph_spans",
+    "segment",
+    "sentence_spans",
+    "tokens",
+]
 
 # A blank line: two newlines with only horizontal whitespace between them.
 _BLANK_LINE = re.compile(r"\n[^\S\n]*\n")
@@ -222,7 +230,8 @@ def _token_info(raw: str) -> tuple[str, str, bool, bool]:
     return info
 
 
-def _make_sentence(text: str, para: int, start: int, end: int) -> Sentence | None:
+def make_sentence(text: str, para: int, start: int, end: int) -> Sentence | None:
+    """The sentence ``text[start:end]`` of paragraph ``para`` with its tokens, or ``None`` if it has none."""
     # The hot path of segmentation: one regex scan, one cached lookup per token,
     # and ``zip(*...)`` to transpose per-token records into the per-field tuples.
     matches = list(_TOKEN.finditer(text, start, end))
@@ -255,7 +264,7 @@ def segment(text: str) -> list[Sentence]:
     out: list[Sentence] = []
     for para, (p_start, p_end) in enumerate(paragraph_spans(text)):
         for s_start, s_end in sentence_spans(text, p_start, p_end):
-            sent = _make_sentence(text, para, s_start, s_end)
+            sent = make_sentence(text, para, s_start, s_end)
             if sent is not None:
                 out.append(sent)
     return out

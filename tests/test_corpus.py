@@ -170,3 +170,26 @@ def test_parallel_verification_gives_the_same_links() -> None:
     docs = _cnn(20)
     one = find_corpus_duplicates(docs, jobs=1)
     assert _dump(find_corpus_duplicates(docs, jobs=2)) == _dump(one)
+
+
+class _ChangingSource(corpus.CorpusSource):
+    """Yields the documents, but from the second read on one text is edited."""
+
+    def __init__(self, docs: list[tuple[str, str]], edit: str) -> None:
+        self.docs, self.edit, self.reads = docs, edit, 0
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        self.reads += 1
+        for key, text in self.docs:
+            yield key, (text.replace("Troops", "Soldiers") if self.reads > 1 and key == self.edit else text)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_document_edited_between_passes_is_a_clear_error(jobs: int) -> None:
+    source = _ChangingSource(DOCS, edit="a")
+    with pytest.raises(corpus.DedupError, match="'a' changed while the corpus was being read"):
+        find_corpus_duplicates(source, jobs=jobs)
+    # Unchanged, the same source works.
+    assert _dump(find_corpus_duplicates(_ChangingSource(DOCS, edit="none"), jobs=jobs)) == _dump(
+        _reference(DOCS)
+    )
