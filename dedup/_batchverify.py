@@ -25,6 +25,7 @@ of candidates, far faster:
 from __future__ import annotations
 
 import heapq
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
@@ -87,7 +88,7 @@ class BatchScorer:
         lengths = np.fromiter((len(s.stems) for s in sentences), dtype=np.int64, count=n)
         self.n_tokens = lengths
         self._shapes: list[Shape | None] = [None] * n
-        stem_ids = _stem_ids([t for s in sentences for t in s.stems])
+        stem_ids, bound = _stem_ids([t for s in sentences for t in s.stems])
         n_tok = stem_ids.size
         content = np.fromiter(chain.from_iterable(s.content for s in sentences), dtype=bool, count=n_tok)
         entity = np.fromiter(chain.from_iterable(s.entity for s in sentences), dtype=bool, count=n_tok)
@@ -96,7 +97,7 @@ class BatchScorer:
             uniq, stem_ids = np.unique(stem_ids, return_inverse=True)
             v = np.int64(max(uniq.size, 1))
         else:
-            v = np.int64(len(_STEM_IDS) + 1)
+            v = np.int64(bound)
         self._v = v
         codes = tok_sent * v + stem_ids
         self._all = sorted_unique(codes)
@@ -437,18 +438,23 @@ def _keep_largest(heap: list[float], value: float) -> None:
         heapq.heapreplace(heap, value)
 
 
-# stem -> small integer id, shared by all scorers of the process; ids only need to
-# agree within one scorer, so the table is simply cleared when it grows too large.
+# stem -> small integer id, shared by all scorers of the process.  Ids only need to
+# agree within one scorer: the table is cleared when it grows too large, and the
+# lock keeps concurrent scorers (threads calling ``find_duplicates``) from handing
+# one id to two stems or clearing the table while ids are being assigned.
 _STEM_IDS: dict[str, int] = {}
 _STEM_IDS_LIMIT = 1 << 21
+_STEM_IDS_LOCK = threading.Lock()
 
 
-def _stem_ids(stems: list[str]) -> _I64:
-    if len(_STEM_IDS) > _STEM_IDS_LIMIT:
-        _STEM_IDS.clear()
-    ids = list(map(_STEM_IDS.get, stems))
-    if None in ids:
-        for k, got in enumerate(ids):
-            if got is None:
-                ids[k] = _STEM_IDS.setdefault(stems[k], len(_STEM_IDS) + 1)
-    return np.array(ids, dtype=np.int64)
+def _stem_ids(stems: list[str]) -> tuple[_I64, int]:
+    """Ids of ``stems`` and a bound above every id handed out so far."""
+    with _STEM_IDS_LOCK:
+        if len(_STEM_IDS) > _STEM_IDS_LIMIT:
+            _STEM_IDS.clear()
+        ids = list(map(_STEM_IDS.get, stems))
+        if None in ids:
+            for k, got in enumerate(ids):
+                if got is None:
+                    ids[k] = _STEM_IDS.setdefault(stems[k], len(_STEM_IDS) + 1)
+        return np.array(ids, dtype=np.int64), len(_STEM_IDS) + 1

@@ -141,3 +141,44 @@ def test_same_links_as_the_reference_on_random_texts(docs: list[list[str]], sour
     # A tiny vocabulary with names, figures, stop words and plurals: many ties and overlaps.
     options = Options(max_sources=max(sources, 2), fusion=sources > 1, min_words=1, threshold=0.3)
     _check([" ".join(d) for d in docs], options, all_pairs=True)
+
+
+def test_threads_scoring_at_once_get_the_same_links(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each text brings stems never seen before, so every thread hands out new stem ids
+    # at the same time; a tiny switch interval makes the threads interleave often.
+    # (A race there is rare: this guards concurrent use in general, it does not
+    # reliably catch a missing lock.)
+    import sys
+    import threading
+
+    import dedup
+
+    rnd = random.Random(3)
+
+    def text(n: int) -> str:
+        words = [f"z{n}q{k}" for k in range(40)]
+        sents = [" ".join(rnd.sample(words, 9)).capitalize() + "." for _ in range(12)]
+        return " ".join(sents + sents[:3])
+
+    texts = [text(n) for n in range(8)]
+    expected = [dedup.find_duplicates(t).to_records() for t in texts]
+    import dedup._batchverify as bv
+
+    monkeypatch.setattr(bv, "_STEM_IDS", {})  # new ids again, now from all threads at once
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    got: list[object] = [None] * len(texts)
+    try:
+        threads = [
+            threading.Thread(
+                target=lambda k=k: got.__setitem__(k, dedup.find_duplicates(texts[k]).to_records())
+            )
+            for k in range(len(texts))
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert got == expected
