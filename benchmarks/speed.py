@@ -1,6 +1,5 @@
 """Speed benchmark: per-article latency and corpus throughput, against straightforward baselines.
 
-    apt-get install -y python3.11-doc linux-doc-6.1 perl-doc   # the real prose the corpus is built from
     python benchmarks/speed.py                                 # seed article + 10k and 100k paragraphs
     python benchmarks/speed.py --sizes 10000 --runs 100        # shorter
 
@@ -9,8 +8,9 @@ One table from one run.  Every figure carries its ratio to the first baseline
 baseline / ours (so > 1 is faster); for throughput, ours / baseline.
 
 The corpus is real prose: paragraphs of the reStructuredText/POD documentation
-shipped in the Debian packages above (Python, Linux kernel, Perl manuals), then
-the news articles of ``shared/datasets`` when present, exact repeats dropped,
+shipped in the Debian packages python3.11-doc, linux-doc-6.1 and perl-doc
+(Python, Linux kernel, Perl manuals; installed with apt-get when missing and
+running as root), then the news articles of ``shared/datasets`` when present, exact repeats dropped,
 one paragraph per document.  1% of the documents are near-duplicates of other
 documents (a word dropped, two words swapped, a word replaced, case changed),
 inserted at known random places; recall is the share of those pairs found as a
@@ -30,6 +30,7 @@ import os
 import random
 import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -74,6 +75,24 @@ def _files(root: str) -> list[str]:
     for pattern in ("**/*.rst", "**/*.rst.gz", "**/*.rst.txt", "**/*.txt", "**/*.txt.gz", "**/*.pod"):
         found.update(str(p) for p in Path(root).glob(pattern) if p.is_file())
     return sorted(found)
+
+
+PROSE_PACKAGES = ("python3.11-doc", "linux-doc-6.1", "perl-doc")
+
+
+def ensure_prose() -> None:
+    """Install the Debian documentation packages the corpus is built from, when missing and possible."""
+    if all(Path(root).is_dir() for root in PROSE_ROOTS):
+        return
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        _log(
+            f"note: {', '.join(PROSE_ROOTS)} missing; install {' '.join(PROSE_PACKAGES)} for the full corpus"
+        )
+        return
+    _log(f"installing {' '.join(PROSE_PACKAGES)} (the real prose of the corpus) with apt-get ...")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=False, env=env, stdout=subprocess.DEVNULL)
+    subprocess.run(["apt-get", "install", "-y", "-qq", *PROSE_PACKAGES], check=False, env=env)
 
 
 def prose_paragraphs() -> Iterator[str]:
@@ -328,6 +347,8 @@ def main() -> None:
     _log(f"seed: datasketch {base_ms}, cdist {cdist_ms}, dedup {ours_ms} (wall, CPU ms)")
 
     # 2. Corpora.
+    if sizes:
+        ensure_prose()
     pool = list(dict.fromkeys(itertools.chain(prose_paragraphs(), news_paragraphs())))
     rows: dict[str, dict[int, str]] = {"datasketch": {}, "cdist": {}, "ours": {}, "sig": {}}
     notes = []
