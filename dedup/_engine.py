@@ -41,12 +41,18 @@ class Detection:
     options: Options
 
 
-def detect(docs: Sequence[Doc], options: Options) -> Detection:
-    """Run the pipeline over ``docs`` and return every link scoring at least ``LINK_FLOOR``."""
+def detect(
+    docs: Sequence[Doc], options: Options, *, segmented: Sequence[Sequence[Sentence]] | None = None
+) -> Detection:
+    """Run the pipeline over ``docs`` and return every link scoring at least ``LINK_FLOOR``.
+
+    ``segmented``, when given, holds ``segment(doc.text)`` of every document
+    (an index keeps them), so that they are not segmented again.
+    """
     sentences: list[Sentence] = []
     sent_doc: list[int] = []
     for d, doc in enumerate(docs):
-        for sent in segment(doc.text):
+        for sent in segment(doc.text) if segmented is None else segmented[d]:
             sentences.append(sent)
             sent_doc.append(d)
     links = _links(sentences, options, sent_doc)

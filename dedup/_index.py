@@ -352,9 +352,11 @@ class DedupIndex:
         """Clusters of passages repeated within or across the stored documents, best first."""
         with self._lock:
             docs = [Doc(k, e.text, n) for n, (k, e) in enumerate(self._docs.items())]
+            segmented = [self._sentences(e.slot, e) for e in self._docs.values()]
         if not docs:
             return Clusters(threshold=self.options.threshold)
-        return Clusters._from_detection(detect(docs, self.options), self.options.threshold)
+        detection = detect(docs, self.options, segmented=segmented)
+        return Clusters._from_detection(detection, self.options.threshold)
 
     # -- persistence -------------------------------------------------------------
 
