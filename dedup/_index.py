@@ -221,10 +221,15 @@ class DedupIndex:
             done = pool.imap(_sketch_batch, batches) if pool is not None else map(_sketch_batch, batches)
             for part in done:
                 with index._lock:
+                    first = index._n_sids
                     for key, text, sents, sk in part:
                         if key in index._docs:
                             raise DuplicateKeyError(f"key {key!r} occurs twice in items: keys must be unique")
-                        index._insert(key, text, time.time(), sents, sk)
+                        index._insert(key, text, time.time(), sents, sk, table=False)
+                    # One band-table insert per batch, in document order: the same chains as one by one.
+                    rows = first + np.flatnonzero(index._sid_ok[first : index._n_sids])
+                    ids = np.repeat(rows, index._bands + 1).astype(np.int64)
+                    index._table.insert(index._table_entries(rows), ids)
                 bar(len(part))
         with index._lock:
             index._apply_policy()
@@ -462,7 +467,10 @@ class DedupIndex:
         ts: float,
         sents: tuple[Sentence, ...],
         sk: Sketch,
+        *,
+        table: bool = True,
     ) -> None:
+        """Store a sketched document; with ``table=False`` its band keys are left for the caller to insert."""
         slot = self._n_slots
         self._n_slots += 1
         self._slot_key.append(key)
@@ -482,11 +490,14 @@ class DedupIndex:
         self._sid_ok[first : first + n] = sk.eligible
         self._docs[key] = _Entry(slot, text, ts, first, n)
         self._sents[slot] = sents
-        rows = np.flatnonzero(sk.eligible)
-        self._table.insert(
-            self._sid_keys[first + rows].ravel(),
-            np.repeat(first + rows, self._bands + 1).astype(np.int64),
-        )
+        rows = first + np.flatnonzero(sk.eligible)
+        if table:
+            self._table.insert(self._table_entries(rows), np.repeat(rows, self._bands + 1).astype(np.int64))
+
+    def _table_entries(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.uint64]:
+        """The band and exact keys of sentence ids ``rows``, row by row."""
+        keys: npt.NDArray[np.uint64] = self._sid_keys[rows].ravel()
+        return keys
 
     def _remove(self, key: str) -> None:
         entry = self._docs.pop(key)
