@@ -247,6 +247,7 @@ class BatchScorer:
     def _pairs(
         self, i: _I64, j: _I64, subst: _F64, c_ij: _F64, c_ji: _F64, floor: float, workers: int
     ) -> list[Link]:
+        """``Verifier.pair`` of every candidate pair, keeping links that reach ``floor``."""
         norms = self.norms
         raw = process.cpdist(
             [norms[k] for k in i.tolist()],
