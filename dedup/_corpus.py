@@ -5,13 +5,14 @@ Three passes over the source, none of which keeps the corpus text:
 1. **Sketch** (parallel): each batch of documents is segmented, shingled and
    MinHashed in a worker; the main process keeps only the index — one
    signature row per sentence (``num_perm`` × 4 bytes), its document and
-   paragraph numbers, and an 8-byte digest of its normalised words — plus the
-   document keys.
+   paragraph numbers, its offsets and an 8-byte digest of its normalised
+   words — plus the document keys and a digest of each document's text.
 2. **Verify**: candidate pairs come from the same LSH as :func:`dedup._engine.detect`
-   over all signatures at once; the source is read again and only documents
-   holding a sentence of some candidate pair (or of a group of exact copies)
-   are re-segmented (in the workers again), and only those sentences are
-   kept for the batch verifier (:mod:`dedup._batchverify`).
+   over all signatures at once; the source is read again and, in the workers,
+   the sentences of candidate pairs (or of groups of exact copies) are
+   rebuilt from their recorded offsets (a document whose digest changed is an
+   error); only those sentences are kept for the batch verifier
+   (:mod:`dedup._batchverify`).
 3. **Passages**: the source is read a third time for the text of the documents
    that end up in a match (skipped with ``with_text=False``).
 
