@@ -11,6 +11,7 @@ ids outnumber live ones, so an endless stream with eviction stays bounded.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import os
 import sys
@@ -177,7 +178,7 @@ class DedupIndex:
         cls,
         items: Iterable[tuple[str, str]],
         *,
-        jobs: int | None = 1,
+        jobs: int | None = None,
         progress: bool = False,
         max_docs: int | None = None,
         max_age: float | None = None,
@@ -194,8 +195,9 @@ class DedupIndex:
         ----------
         items : iterable of (str, str)
             ``(key, text)`` pairs; keys must be unique.
-        jobs : int or None, default 1
-            Worker processes (``None``: all cores).  The index does not depend on it.
+        jobs : int or None, default None
+            Worker processes (``None``: all cores; one for fewer than 512
+            documents).  The index does not depend on it.
         progress : bool, default False
             Show a progress bar (documents) on standard error.
         max_docs, max_age, **options
@@ -215,8 +217,11 @@ class DedupIndex:
         if jobs is not None and jobs < 1:
             raise ValueError(f"jobs must be >= 1, got {jobs}")
         index = cls(max_docs=max_docs, max_age=max_age, **options)
-        workers = jobs or os.cpu_count() or 1
         batches = _checked_batches(items, index.options)
+        # Worker processes only pay off from the second batch of documents on.
+        head = list(itertools.islice(batches, 2))
+        workers = (jobs or os.cpu_count() or 1) if len(head) > 1 else 1
+        batches = itertools.chain(head, batches)
         with process_pool(workers) as pool, _bar(progress) as bar:
             done = pool.imap(_sketch_batch, batches) if pool is not None else map(_sketch_batch, batches)
             for part in done:

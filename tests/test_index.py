@@ -227,7 +227,8 @@ def _lee_items(n: int) -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
-def test_from_texts_in_parallel_equals_adding_one_by_one(jobs: int) -> None:
+def test_from_texts_in_parallel_equals_adding_one_by_one(jobs: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dedup._index, "_BATCH_DOCS", 4)  # several batches: the worker processes run
     items = _lee_items(20)
     one_by_one = dedup.DedupIndex()
     for key, text in items:
