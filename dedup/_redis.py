@@ -289,7 +289,8 @@ class RedisIndex:
         rows = np.flatnonzero(sk.eligible)
         all_keys = np.concatenate((sk.bands, sk.exact[:, None]), axis=1) if len(sents) else sk.bands
         set_keys = self._band_keys(all_keys[rows].ravel())
-        set_members = [self._member(key, i) for i in rows.tolist() for _ in range(all_keys.shape[1])]
+        width = all_keys.shape[1]
+        set_members = [m for m in map(self._member, [key] * rows.size, rows.tolist()) for _ in range(width)]
         doc_k = self._k("doc", key)
         for _ in range(_RETRIES):
             try:
