@@ -102,24 +102,30 @@ class JsonlSource(CorpusSource):
         with open(self.path, "rb") as fh:
             for lineno, raw in enumerate(fh, 1):
                 self.position += len(raw)
-                if not raw.strip():
-                    continue
-                try:
-                    obj = json.loads(raw)
-                except ValueError as err:
-                    raise DedupError(f"{self.path}:{lineno}: not a JSON object ({err})") from err
-                if not isinstance(obj, dict):
-                    raise DedupError(
-                        f"{self.path}:{lineno}: expected a JSON object, got {type(obj).__name__}"
-                    )
-                text = obj.get(self.text_field)
-                if not isinstance(text, str):
-                    raise DedupError(
-                        f"{self.path}:{lineno}: field {self.text_field!r} must be a string "
-                        f"(choose the field with --text-field)"
-                    )
-                key = obj.get(self.id_field) if self.id_field else None
-                yield (str(lineno) if key is None else str(key)), text
+                doc = _json_document(raw, f"{self.path}:{lineno}", lineno, self.id_field, self.text_field)
+                if doc is not None:
+                    yield doc
+
+
+def _json_document(
+    raw: str | bytes, where: str, lineno: int, id_field: str | None, text_field: str
+) -> tuple[str, str] | None:
+    """``(key, text)`` of one JSON line (``None`` if blank); the key defaults to the line number."""
+    if not raw.strip():
+        return None
+    try:
+        obj = json.loads(raw)
+    except ValueError as err:
+        raise DedupError(f"{where}: not a JSON object ({err})") from err
+    if not isinstance(obj, dict):
+        raise DedupError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+    text = obj.get(text_field)
+    if not isinstance(text, str):
+        raise DedupError(
+            f"{where}: field {text_field!r} must be a string (choose the field with --text-field)"
+        )
+    key = obj.get(id_field) if id_field else None
+    return (str(lineno) if key is None else str(key)), text
 
 
 class LinesSource(CorpusSource):
@@ -204,14 +210,9 @@ def open_source(path: str, *, id_field: str | None = "id", text_field: str = "te
 
 def _json_stream(lines: Iterable[str], id_field: str | None, text_field: str) -> Iterator[tuple[str, str]]:
     for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        obj = json.loads(line)
-        text = obj.get(text_field) if isinstance(obj, dict) else None
-        if not isinstance(text, str):
-            raise DedupError(f"standard input line {n}: field {text_field!r} must be a string")
-        key = obj.get(id_field) if id_field else None
-        yield (str(n) if key is None else str(key)), text
+        doc = _json_document(line, f"standard input line {n}", n, id_field, text_field)
+        if doc is not None:
+            yield doc
 
 
 # --- pass 1: sketches ------------------------------------------------------------------------

@@ -145,6 +145,18 @@ def test_cli_reads_standard_input(tmp_path: Path) -> None:
     assert all("text" not in p for line in lines for p in line["passages"])
 
 
+def test_malformed_json_on_standard_input_is_a_clear_error() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "dedup", "corpus", "-", "--jobs", "1"],
+        input=b'{"id": 1, "text": "fine"}\n{broken\n',
+        capture_output=True,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 2
+    assert "standard input line 2: not a JSON object" in proc.stderr.decode()
+    assert "Traceback" not in proc.stderr.decode()
+
+
 def test_interrupted_run_leaves_no_output_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     src = tmp_path / "in.jsonl"
     _write_jsonl(src, DOCS)
