@@ -130,6 +130,18 @@ def new_lsh() -> MinHashLSH:
     return MinHashLSH(params=_LSH_PARAMS)
 
 
+def lsh_of(texts: list[str]) -> tuple[MinHashLSH, dict[int, MinHash]]:
+    """A default ``MinHashLSH`` holding ``texts`` under their positions, and the MinHash of each."""
+    lsh = new_lsh()
+    hashes = {}
+    for k, t in enumerate(texts):
+        m = minhash(t)
+        if m is not None:
+            lsh.insert(k, m)
+            hashes[k] = m
+    return lsh, hashes
+
+
 class Lines:
     """Maps character offsets of one text to its line numbers."""
 
@@ -373,13 +385,7 @@ def eval_seeds(seed_dir: Path) -> list[Evaluation]:
     for n in names:
         ps = para_text[n]
         sents = [{normalise(s) for s in sentences(p)} - {""} for p in ps]
-        lsh = new_lsh()
-        hashes = {}
-        for i, p in enumerate(ps):
-            m = minhash(p)
-            if m is not None:
-                lsh.insert(i, m)
-                hashes[i] = m
+        lsh, hashes = lsh_of(ps)
         for i, j in itertools.combinations(range(len(ps)), 2):
             if sents[i] & sents[j]:
                 exact.add((n, i, j))
@@ -515,11 +521,7 @@ def eval_clough(data: Path) -> list[Evaluation]:
         src = {normalise(s) for s in sentences(r["source_text"])} - {""}
         if src & {normalise(s) for s in sentences(r["text"])}:
             exact.add((r["id"],))
-        lsh = new_lsh()
-        for k, p in enumerate(paragraphs(r["source_text"])):
-            m = minhash(p)
-            if m is not None:
-                lsh.insert(k, m)
+        lsh, _ = lsh_of(paragraphs(r["source_text"]))
         ms = [minhash(p) for p in paragraphs(r["text"])]
         if any(m is not None and lsh.query(m) for m in ms):
             lsh_pairs.add((r["id"],))
@@ -563,13 +565,7 @@ def eval_lee(data: Path) -> list[Evaluation]:
     texts = [d["text"] for d in docs]
     sents = [{normalise(s) for s in sentences(t)} - {""} for t in texts]
     exact = {(i, j) for i, j in itertools.combinations(range(len(texts)), 2) if sents[i] & sents[j]}
-    lsh = new_lsh()
-    hashes = {}
-    for i, t in enumerate(texts):
-        m = minhash(t)
-        if m is not None:
-            lsh.insert(i, m)
-            hashes[i] = m
+    lsh, hashes = lsh_of(texts)
     lsh_pairs = {tuple(sorted((i, j))) for i, m in hashes.items() for j in lsh.query(m) if j != i}
     matrix = process.cdist(texts, texts, scorer=fuzz.token_set_ratio, processor=default_process, workers=2)
     tsr = {(i, j): float(matrix[i, j]) for i, j in itertools.combinations(range(len(texts)), 2)}
@@ -636,13 +632,7 @@ def eval_cleanportal(data: Path) -> list[Evaluation]:
             if n:
                 pages_of[n].add(u[0])
         exact.update(u for u, n in zip(units, norm, strict=True) if n and len(pages_of[n]) > 1)
-        lsh = new_lsh()
-        hashes = {}
-        for k, t in enumerate(texts):
-            m = minhash(t)
-            if m is not None:
-                lsh.insert(k, m)
-                hashes[k] = m
+        lsh, hashes = lsh_of(texts)
         for k, m in hashes.items():
             if any(units[j][0] != units[k][0] for j in lsh.query(m)):
                 lsh_flag.add(units[k])
