@@ -88,7 +88,8 @@ def verify_candidates(
     :class:`~dedup._verify.Verifier`); ``jobs`` threads compute the character
     ratios.  The result does not depend on ``jobs``.
     """
-    n_words = np.fromiter((len(s.words) for s in sentences), dtype=np.int64, count=len(sentences))
+    scorer = BatchScorer(sentences, docs)
+    n_words = scorer.n_tokens  # one word per token
     eligible = n_words >= options.min_words
     pairs = pairs[eligible[pairs[:, 0]] & eligible[pairs[:, 1]]]
     floor = min(LINK_FLOOR, options.threshold)
@@ -97,7 +98,6 @@ def verify_candidates(
     # so that any number of copies costs linear work and is never missed.  Short
     # sentences (below ``min_words``) take part here only: a repeated "Skip to
     # content" is boilerplate, but too short to judge as a partial restatement.
-    scorer = BatchScorer(sentences, docs)
     copies: dict[str, int] = {}
     for k, norm in enumerate(scorer.norms):
         prev = copies.get(norm)
