@@ -7,6 +7,7 @@ own, so the normalised form never needs an offset map back to the original.
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -21,6 +22,16 @@ __all__ = [
     "sentence_spans",
     "tokens",
 ]
+
+try:  # the compiled tokeniser (dedup/_ctext.c), built at install time when a C compiler is present
+    from dedup import _ctext
+except ImportError:  # pragma: no cover - installs without a C compiler
+    _ctext = None  # type: ignore[assignment]
+if os.environ.get("DEDUP_PURE_PYTHON") == "1":  # the reference tokeniser (the regex), for comparisons
+    _ctext = None  # type: ignore[assignment]
+
+#: True when the compiled tokeniser is in use (same tokens as the regular expression, ~5x faster).
+ACCELERATED = _ctext is not None
 
 # A blank line: two newlines with only horizontal whitespace between them.
 _BLANK_LINE = re.compile(r"\n[^\S\n]*\n")
@@ -209,9 +220,22 @@ def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return spans
 
 
-def tokens(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """Spans of the word tokens in ``text[start:end]`` (one per CJK character)."""
+def _regex_tokens(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return [m.span() for m in _TOKEN.finditer(text, start, end)]
+
+
+def tokens(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Spans of the word tokens in ``text[start:end]`` (one per CJK character).
+
+    Examples
+    --------
+    >>> s = "It’s 10,000 U.S. troops."
+    >>> [s[a:b] for a, b in tokens(s, 0, len(s))]
+    ['It’s', '10,000', 'U.S.', 'troops']
+    """
+    if _ctext is not None:
+        return _ctext.spans(text, start, end)
+    return _regex_tokens(text, start, end)
 
 
 # raw token -> (word, stem, content, entity); bounded so that corpus runs cannot grow it forever.
@@ -232,6 +256,17 @@ def _token_info(raw: str) -> tuple[str, str, bool, bool]:
 
 def make_sentence(text: str, para: int, start: int, end: int) -> Sentence | None:
     """The sentence ``text[start:end]`` of paragraph ``para`` with its tokens, or ``None`` if it has none."""
+    if _ctext is None:
+        return _regex_sentence(text, para, start, end)
+    fields = _ctext.sentence(text, start, end, _TOKEN_INFO, _token_info)
+    if fields is None:
+        return None
+    tok_starts, tok_ends, words, stems, content, entity = fields
+    return Sentence(para, start, end, tok_starts, tok_ends, words, stems, content, entity)
+
+
+def _regex_sentence(text: str, para: int, start: int, end: int) -> Sentence | None:
+    """:func:`make_sentence` with the regular expression: the reference the compiled tokeniser matches."""
     # The hot path of segmentation: one regex scan, one cached lookup per token,
     # and ``zip(*...)`` to transpose per-token records into the per-field tuples.
     matches = list(_TOKEN.finditer(text, start, end))

@@ -1,0 +1,9 @@
+"""Build hook for the optional compiled tokeniser; all metadata lives in pyproject.toml.
+
+``optional=True``: without a C compiler the package still installs and runs on
+the pure-Python tokeniser (same tokens, slower).
+"""
+
+from setuptools import Extension, setup
+
+setup(ext_modules=[Extension("dedup._ctext", ["dedup/_ctext.c"], optional=True, extra_compile_args=["-O2"])])

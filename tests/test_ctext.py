@@ -1,0 +1,101 @@
+"""The compiled tokeniser (dedup/_ctext.c) gives exactly the tokens of the reference regular expression."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dedup import _text
+from dedup._text import _regex_sentence, _regex_tokens, make_sentence, paragraph_spans, sentence_spans
+
+DATA = Path(__file__).resolve().parent / "data"
+ROOT = DATA.parent.parent
+
+needs_ctext = pytest.mark.skipif(not _text.ACCELERATED, reason="compiled tokeniser not built")
+
+
+def test_compiled_tokeniser_is_built_where_ci_requires_it() -> None:
+    # scripts/test.sh sets DEDUP_REQUIRE_COMPILED=1: a broken C build must fail CI, not
+    # silently fall back to the (correct but ~5x slower) regular expression.
+    if os.environ.get("DEDUP_REQUIRE_COMPILED") == "1":
+        assert _text.ACCELERATED
+
+
+def _texts() -> list[str]:
+    texts = [(ROOT / "seeds" / "000_2e71187361903d7a.txt").read_text(encoding="utf-8")]
+    for name in ("cnn_poc_highlights_40.jsonl", "lee_background_40.jsonl"):
+        with (DATA / name).open(encoding="utf-8") as fh:
+            texts.extend(json.loads(line)["text"] for line in fh)
+    return texts
+
+
+def _same_sentences(text: str) -> None:
+    for para, (p_start, p_end) in enumerate(paragraph_spans(text)):
+        for start, end in [(p_start, p_end), *sentence_spans(text, p_start, p_end)]:
+            assert make_sentence(text, para, start, end) == _regex_sentence(text, para, start, end)
+            assert _text.tokens(text, start, end) == _regex_tokens(text, start, end)
+
+
+@needs_ctext
+def test_same_sentences_as_the_regex_on_real_articles() -> None:
+    texts = _texts()
+    assert len(texts) == 81
+    for text in texts:
+        _same_sentences(text)
+        assert _text.tokens(text, 0, len(text)) == _regex_tokens(text, 0, len(text))
+
+
+# Characters at every branch of the token rules: ASCII and non-ASCII letters and digits
+# (Arabic-Indic and fullwidth digits are decimal; superscripts and fractions are numeric
+# but not decimal), CJK and kana (with the non-letter kana marks inside the CJK range),
+# the separators of numbers and abbreviations, the three apostrophes and other quotes,
+# underscores, combining marks, astral letters, emoji and a lone surrogate.
+# Short alphabets make the interesting neighbours ("5:5", "a.b.", "x’y") frequent.
+_ALPHABET = [*"aZé ß.,:'’ʼ‘`_-5٣０²½東京カナ・ー\u0301\n\t", "𝐀", "😀", "\ud800", "Ⅻ", "ǅ"]
+_DENSE = list("a5.,:’ ")
+
+
+@needs_ctext
+@settings(max_examples=400, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from(_ALPHABET), max_size=60) | st.text(alphabet=st.sampled_from(_DENSE)),
+    st.data(),
+)
+def test_same_tokens_as_the_regex_on_random_text(text: str, data: st.DataObject) -> None:
+    start = data.draw(st.integers(0, len(text)))
+    end = data.draw(st.integers(start, len(text)))
+    assert _text.tokens(text, start, end) == _regex_tokens(text, start, end)
+    assert make_sentence(text, 3, start, end) == _regex_sentence(text, 3, start, end)
+
+
+@needs_ctext
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=80))
+def test_same_tokens_as_the_regex_on_any_unicode(text: str) -> None:
+    assert _text.tokens(text, 0, len(text)) == _regex_tokens(text, 0, len(text))
+    assert make_sentence(text, 0, 0, len(text)) == _regex_sentence(text, 0, 0, len(text))
+
+
+@needs_ctext
+def test_out_of_range_bounds_are_clamped_like_the_regex() -> None:
+    text = "one two three"
+    assert _text.tokens(text, -5, 100) == _regex_tokens(text, 0, len(text))
+    assert _text.tokens(text, 8, 4) == []
+
+
+@needs_ctext
+def test_a_failing_token_callback_propagates() -> None:
+    from dedup import _ctext
+
+    def boom(raw: str) -> tuple[str, str, bool, bool]:
+        raise ValueError(raw)
+
+    with pytest.raises(ValueError, match="zzqx"):
+        _ctext.sentence("zzqx", 0, 4, {}, boom)
+    with pytest.raises(TypeError):
+        _ctext.sentence(b"zzqx", 0, 4, {}, boom)
