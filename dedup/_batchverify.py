@@ -453,9 +453,10 @@ def _stem_ids(stems: list[str]) -> tuple[_I64, int]:
     with _STEM_IDS_LOCK:
         if len(_STEM_IDS) > _STEM_IDS_LIMIT:
             _STEM_IDS.clear()
-        ids = list(map(_STEM_IDS.get, stems))
-        if None in ids:
-            for k, got in enumerate(ids):
-                if got is None:
-                    ids[k] = _STEM_IDS.setdefault(stems[k], len(_STEM_IDS) + 1)
-        return np.array(ids, dtype=np.int64), len(_STEM_IDS) + 1
+        # New stems get ids in order of first occurrence (so ids never depend on str hashing).
+        known = _STEM_IDS
+        for stem in dict.fromkeys(stems):
+            if stem not in known:
+                known[stem] = len(known) + 1
+        ids = np.fromiter(map(_STEM_IDS.__getitem__, stems), dtype=np.int64, count=len(stems))
+        return ids, len(_STEM_IDS) + 1
