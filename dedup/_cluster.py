@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from dedup._text import Sentence
 from dedup._types import Alignment, Cluster, Match, Passage, Span
 from dedup._verify import Link
 
-__all__ = ["Doc", "UnionFind", "build"]
+__all__ = ["Doc", "UnionFind", "build", "iter_components"]
 
 
 class UnionFind:
@@ -175,6 +175,33 @@ def build(
 
     ordered_matches = sorted(matches, key=lambda m: (-m.score, where(m.a), where(m.b)))
     return [c for _, c in clusters], ordered_matches
+
+
+def iter_components(
+    links: Sequence[Link],
+    sentences: Sequence[Sentence],
+    sent_doc: Sequence[int],
+    docs: Sequence[Doc],
+    threshold: float,
+) -> Iterator[list[Cluster]]:
+    """The clusters of :func:`build`, one group of linked documents at a time.
+
+    Documents joined by a link scoring at least ``threshold`` form a group; no
+    cluster spans two groups, so building each group on its own gives the
+    same clusters as one :func:`build` over all links (ranked within a group).
+    Groups come in the order of their first document, and only one group's
+    clusters and passages are held at a time.
+    """
+    kept = [lk for lk in links if lk.score >= threshold]
+    groups = UnionFind(len(docs))
+    for lk in kept:
+        groups.union(sent_doc[lk.i], sent_doc[lk.j])
+    by_group: dict[int, list[Link]] = {}
+    for lk in kept:
+        by_group.setdefault(groups.find(sent_doc[lk.i]), []).append(lk)
+    for root in sorted(by_group):
+        clusters, _ = build(by_group.pop(root), sentences, sent_doc, docs, threshold)
+        yield clusters
 
 
 def _same_para(sent_para: Sequence[int], sent_doc: Sequence[int], i: int, j: int) -> bool:

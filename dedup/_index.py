@@ -28,14 +28,14 @@ from dedup._api import check_text
 from dedup._bandtable import BandTable
 from dedup._cluster import Doc
 from dedup._crossmatch import Sketch, StoredDoc, cross_matches, sketch
-from dedup._engine import MIN_SHARED_BANDS, detect
+from dedup._engine import MIN_SHARED_BANDS, Detection, detect
 from dedup._errors import DuplicateKeyError, IncompatibleIndexError, InvalidOptionError
 from dedup._options import Options
 from dedup._parallel import process_pool
-from dedup._result import Clusters
+from dedup._result import Clusters, stream_clusters
 from dedup._sketch import lsh_params
 from dedup._text import Sentence, segment
-from dedup._types import Match
+from dedup._types import Cluster, Match
 
 if TYPE_CHECKING:
     from dedup._redis import RedisIndex
@@ -359,14 +359,43 @@ class DedupIndex:
             return self._docs[key].timestamp
 
     def clusters(self) -> Clusters:
-        """Clusters of passages repeated within or across the stored documents, best first."""
+        """Clusters of passages repeated within or across the stored documents, best first.
+
+        See :meth:`iter_clusters` for the same clusters one group at a time.
+        """
+        detection = self._detection()
+        if detection is None:
+            return Clusters(threshold=self.options.threshold)
+        return Clusters._from_detection(detection, self.options.threshold)
+
+    def iter_clusters(self) -> Iterator[Cluster]:
+        """The clusters of :meth:`clusters`, streamed one group of linked documents at a time.
+
+        Documents that share a passage form a group; groups come in the order
+        their first document was added, each group's clusters best first.
+        Only one group's clusters (with their passage texts) exist at a time,
+        so a large index can be written out without holding every cluster;
+        the scored sentence links of the whole index are computed first.
+
+        Examples
+        --------
+        >>> index = DedupIndex()
+        >>> _ = index.add("a", "Lavrov chastised NATO for encouraging turmoil in Eastern Europe.")
+        >>> _ = index.add("b", "Markets were calm on Friday. Traders waited for the Fed.")
+        >>> _ = index.add("c", "Lavrov slammed NATO for fanning turmoil in Eastern Europe.")
+        >>> for cluster in index.iter_clusters():
+        ...     print([p.key for p in cluster.passages], cluster.score)
+        ['a', 'c'] 0.75
+        """
+        return stream_clusters(self._detection(), self.options.threshold)
+
+    def _detection(self) -> Detection | None:
         with self._lock:
             docs = [Doc(k, e.text, n) for n, (k, e) in enumerate(self._docs.items())]
             segmented = [self._sentences(e.slot, e) for e in self._docs.values()]
         if not docs:
-            return Clusters(threshold=self.options.threshold)
-        detection = detect(docs, self.options, segmented=segmented)
-        return Clusters._from_detection(detection, self.options.threshold)
+            return None
+        return detect(docs, self.options, segmented=segmented)
 
     # -- persistence -------------------------------------------------------------
 

@@ -34,7 +34,7 @@ import numpy.typing as npt
 from dedup._api import check_text
 from dedup._cluster import Doc
 from dedup._crossmatch import Sketch, StoredDoc, cross_matches, sketch
-from dedup._engine import detect
+from dedup._engine import Detection, detect
 from dedup._errors import DuplicateKeyError, IncompatibleIndexError, InvalidOptionError, StorageError
 from dedup._index import (
     MAX_BUCKET,
@@ -47,9 +47,9 @@ from dedup._index import (
 )
 from dedup._options import Options
 from dedup._persist import fingerprint
-from dedup._result import Clusters
+from dedup._result import Clusters, stream_clusters
 from dedup._text import Sentence, segment
-from dedup._types import Match
+from dedup._types import Cluster, Match
 
 __all__ = ["RedisIndex"]
 
@@ -412,6 +412,20 @@ class RedisIndex:
 
     def clusters(self) -> Clusters:
         """Clusters over every stored document (in insertion order), as the detector finds them."""
+        detection = self._detection()
+        if detection is None:
+            return Clusters(threshold=self.options.threshold)
+        return Clusters._from_detection(detection, self.options.threshold)
+
+    def iter_clusters(self) -> Iterator[Cluster]:
+        """The clusters of :meth:`clusters`, one group of linked documents at a time.
+
+        As :meth:`DedupIndex.iter_clusters`: groups in the order of their first
+        document, each group's clusters best first.
+        """
+        return stream_clusters(self._detection(), self.options.threshold)
+
+    def _detection(self) -> Detection | None:
         keys = list(self)
         pipe = self._r.pipeline(transaction=False)
         for k in keys:
@@ -423,9 +437,7 @@ class RedisIndex:
         ]
         rows.sort()
         docs = [Doc(k, text, n) for n, (_, k, text) in enumerate(rows)]
-        if not docs:
-            return Clusters(threshold=self.options.threshold)
-        return Clusters._from_detection(detect(docs, self.options), self.options.threshold)
+        return detect(docs, self.options) if docs else None
 
     def clear(self) -> None:
         """Delete every Redis key of this index (all processes lose it)."""

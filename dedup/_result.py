@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from dedup._cluster import build
+from dedup._cluster import build, iter_components
 from dedup._engine import LINK_FLOOR, Detection
 from dedup._errors import InvalidOptionError
 from dedup._types import Cluster, Match
@@ -12,7 +13,17 @@ from dedup._types import Cluster, Match
 if TYPE_CHECKING:
     import pandas
 
-__all__ = ["Clusters"]
+__all__ = ["Clusters", "stream_clusters"]
+
+
+def stream_clusters(detection: Detection | None, threshold: float) -> Iterator[Cluster]:
+    """The clusters of ``detection`` one group of linked documents at a time (see ``iter_components``)."""
+    if detection is None:
+        return
+    for group in iter_components(
+        detection.links, detection.sentences, detection.sent_doc, detection.docs, threshold
+    ):
+        yield from group
 
 
 class Clusters(list[Cluster]):

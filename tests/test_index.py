@@ -257,3 +257,40 @@ def test_from_texts_rejects_repeated_keys_and_bad_items() -> None:
 def test_from_texts_applies_the_retention_policy() -> None:
     index = dedup.DedupIndex.from_texts([("a", BRIDGE), ("b", FIRE), ("c", RATES)], max_docs=2)
     assert list(index) == ["b", "c"]
+
+
+def test_iter_clusters_streams_the_same_clusters_group_by_group() -> None:
+    index = dedup.DedupIndex.from_texts(_lee_items(30), jobs=1)
+    ranked = index.clusters()
+    stream = index.iter_clusters()
+    assert not isinstance(stream, list)  # a lazy iterator, not a built list
+    streamed = list(stream)
+    # The same clusters, each exactly once.
+    assert len(streamed) == len(ranked) > 2
+    assert sorted(streamed, key=repr) == sorted(ranked, key=repr)
+    # Documents sharing a cluster form a group: each group's clusters come as one run,
+    # best first, and runs come in the order of their first document.
+    order = {key: n for n, key in enumerate(index)}
+    root = {key: key for key in order}
+
+    def find(key: str) -> str:
+        while root[key] != key:
+            key = root[key]
+        return key
+
+    for cluster in streamed:
+        first, *rest = (find(p.key) for p in cluster.passages)
+        for other in rest:
+            root[other] = first
+    runs: list[tuple[str, list[dedup.Cluster]]] = []
+    for cluster in streamed:
+        group = find(cluster.passages[0].key)
+        if not runs or runs[-1][0] != group:
+            runs.append((group, []))
+        runs[-1][1].append(cluster)
+    assert len({group for group, _ in runs}) == len(runs) > 1
+    for _, run in runs:
+        assert [c.score for c in run] == sorted((c.score for c in run), reverse=True)
+    firsts = [min(order[p.key] for c in run for p in c.passages) for _, run in runs]
+    assert firsts == sorted(firsts)
+    assert list(dedup.DedupIndex().iter_clusters()) == []

@@ -95,6 +95,7 @@ def test_redis_results_equal_the_in_memory_index(index: dedup._redis.RedisIndex,
     probe = f"{STORIES[3]}\n\n{seed_text[600:2000]}"
     assert index.query(probe) == memory.query(probe)
     assert index.clusters() == memory.clusters()
+    assert list(index.iter_clusters()) == list(memory.iter_clusters()) != []
 
 
 def test_redis_duplicate_key_raises_and_writes_nothing(index: dedup._redis.RedisIndex) -> None:
