@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from functools import lru_cache
+from itertools import compress
 
 import numpy as np
 import numpy.typing as npt
@@ -49,8 +50,7 @@ def _mix64(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
 
 def shingle_tokens(sentence: Sentence) -> tuple[str, ...]:
     """The tokens a sentence's shingles are built from: its content-word stems."""
-    picked = tuple(s for s, c in zip(sentence.stems, sentence.content, strict=True) if c)
-    return picked or sentence.stems
+    return tuple(compress(sentence.stems, sentence.content)) or sentence.stems
 
 
 def _ngram_hashes(tok: npt.NDArray[np.uint64], n: int) -> npt.NDArray[np.uint64]:

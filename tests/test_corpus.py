@@ -76,7 +76,10 @@ def test_corpus_equals_the_in_memory_detector_on_real_articles() -> None:
     assert _dump(find_corpus_duplicates(docs, jobs=1)) == _dump(_reference(docs))
 
 
-def test_two_jobs_give_the_same_result_as_one() -> None:
+@pytest.mark.parametrize("compiled", [True, False])
+def test_two_jobs_give_the_same_result_as_one(compiled: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Without the compiled tokeniser, pass 2 rebuilds sentences in the worker processes too.
+    monkeypatch.setattr(corpus, "ACCELERATED", compiled and corpus.ACCELERATED)
     docs = _cnn(40)
     assert _dump(find_corpus_duplicates(docs, jobs=2)) == _dump(find_corpus_duplicates(docs, jobs=1))
 
@@ -196,8 +199,11 @@ class _ChangingSource(corpus.CorpusSource):
             yield key, (text.replace("Troops", "Soldiers") if self.reads > 1 and key == self.edit else text)
 
 
-@pytest.mark.parametrize("jobs", [1, 2])
-def test_a_document_edited_between_passes_is_a_clear_error(jobs: int) -> None:
+@pytest.mark.parametrize(("jobs", "compiled"), [(1, True), (2, True), (2, False)])
+def test_a_document_edited_between_passes_is_a_clear_error(
+    jobs: int, compiled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(corpus, "ACCELERATED", compiled and corpus.ACCELERATED)  # False: pass 2 in workers
     source = _ChangingSource(DOCS, edit="a")
     with pytest.raises(corpus.DedupError, match="'a' changed while the corpus was being read"):
         find_corpus_duplicates(source, jobs=jobs)
