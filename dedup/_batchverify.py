@@ -24,11 +24,14 @@ of candidates, far faster:
 
 from __future__ import annotations
 
+import gc
 import heapq
+import multiprocessing
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, pairwise
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -63,6 +66,16 @@ _TABLE_CELLS = 1 << 24
 
 _I64 = npt.NDArray[np.int64]
 _F64 = npt.NDArray[np.float64]
+
+
+class _PairScores(NamedTuple):
+    """Candidate pairs that link: near pairs ``(i, j)`` with their scores, and equal texts."""
+
+    i: _I64
+    j: _I64
+    score: _F64
+    eq_i: _I64
+    eq_j: _I64
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +225,7 @@ class BatchScorer:
         min_gain: float,
         max_sources: int,
         workers: int = 1,
+        processes: int = 1,
         known: Mapping[tuple[int, int], float] | None = None,
     ) -> tuple[list[Link], list[list[Link]]]:
         """Pair links (score at least ``floor``) and the cover links of each row, in row order.
@@ -223,13 +237,55 @@ class BatchScorer:
         link, or the ``known`` link (``(i, j)`` -> score), of the same two
         sentences: the caller keeps the best link of each pair, and ties go to
         the earlier one.
+
+        ``workers`` threads compute character ratios; with ``processes`` > 1
+        and enough pairs, pair scores and covers are split over that many
+        forked processes (same results, joined in order).
         """
         if not pairs.size:
             return [], []
+        forked = processes > 1 and pairs.shape[0] >= _FORK_MIN_PAIRS and _CAN_FORK
+        if forked:
+            chunks = np.array_split(pairs, processes)
+            parts = _forked(self, "_pair_stage", [(chunk, floor) for chunk in chunks])
+            per_field = zip(*(x for x, _, _ in parts), strict=True)
+            found = _PairScores(*(np.concatenate(arrays) for arrays in per_field))
+            c_ij = np.concatenate([c for _, c, _ in parts])
+            c_ji = np.concatenate([c for _, _, c in parts])
+        else:
+            found, c_ij, c_ji = self._pair_stage(pairs, floor, workers)
+        pair_links = self._pair_links(found, floor)
         i, j = pairs[:, 0], pairs[:, 1]
         a = np.concatenate((i, j))
         b = np.concatenate((j, i))
         pool = (self.doc[a] == self.doc[b]) & (self.total[b] >= _POOL_RATIO * self.total[a])
+        beaten = dict(known or {})
+        beaten.update(((lk.i, lk.j), lk.score) for lk in pair_links)
+        c_dir = np.concatenate((c_ij, c_ji))
+        cover_args = (floor, min_gain, max_sources, beaten)
+        if not forked:
+            return pair_links, self._covers(a[pool], b[pool], c_dir[pool], a, *cover_args)
+        # Covers are computed row by row: contiguous row ranges with similar numbers of
+        # pool pairs go to the processes, and their results are joined in row order.
+        pa, pb, pc = a[pool], b[pool], c_dir[pool]
+        order = np.argsort(pa, kind="stable")
+        pa, pb, pc = pa[order], pb[order], pc[order]
+        rows = sorted_unique(a)
+        cuts = [int(pa[k]) for k in range(0, pa.size, -(-pa.size // processes))][1:] if pa.size else []
+        bounds = [rows[0], *cuts, rows[-1] + 1]
+        tasks = []
+        for lo, hi in pairwise(bounds):
+            s, e = np.searchsorted(pa, [lo, hi])
+            r0, r1 = np.searchsorted(rows, [lo, hi])
+            tasks.append((pa[s:e], pb[s:e], pc[s:e], rows[r0:r1]))
+        covers = [row for part in _forked(self, "_covers", tasks, cover_args) for row in part]
+        return pair_links, covers
+
+    def _pair_stage(self, pairs: _I64, floor: float, workers: int = 1) -> tuple[_PairScores, _F64, _F64]:
+        """Pairs of ``pairs`` that link, and the containment of each pair in both directions."""
+        i, j = pairs[:, 0], pairs[:, 1]
+        a = np.concatenate((i, j))
+        b = np.concatenate((j, i))
         d = self.directed(a, b)
         m = i.size
         ij = _Directed(d.shared[:m], d.miss[:m], d.inter[:m])
@@ -237,17 +293,12 @@ class BatchScorer:
         subst = self.substitution(ij, ji, i, j)
         c_ij = d.shared[:m] / (self.total[i] + 1.0) * subst
         c_ji = d.shared[m:] / (self.total[j] + 1.0) * subst
-        pair_links = self._pairs(i, j, subst, c_ij, c_ji, floor, workers)
-        beaten = dict(known or {})
-        beaten.update(((lk.i, lk.j), lk.score) for lk in pair_links)
-        c_dir = np.concatenate((c_ij, c_ji))
-        covers = self._covers(a[pool], b[pool], c_dir[pool], a, floor, min_gain, max_sources, beaten)
-        return pair_links, covers
+        return self._pairs(i, j, subst, c_ij, c_ji, floor, workers), c_ij, c_ji
 
     def _pairs(
         self, i: _I64, j: _I64, subst: _F64, c_ij: _F64, c_ji: _F64, floor: float, workers: int
-    ) -> list[Link]:
-        """``Verifier.pair`` of every candidate pair, keeping links that reach ``floor``."""
+    ) -> _PairScores:
+        """``Verifier.pair`` of every candidate pair, keeping those that reach ``floor`` (as arrays)."""
         norms = self.norms
         raw = process.cpdist(
             [norms[k] for k in i.tolist()],
@@ -274,15 +325,19 @@ class BatchScorer:
             loc_ji[k] = self.locality(int(lj[k]), int(li[k]))
         score = np.maximum(ratio[live], np.minimum(c_ij[live] * loc_ij, c_ji[live] * loc_ji))
         keep = score >= floor - _EPS
-        ntl = nt.tolist()
+        return _PairScores(li[keep], lj[keep], score[keep], i[equal], j[equal])
+
+    def _pair_links(self, found: _PairScores, floor: float) -> list[Link]:
+        """The links of :meth:`_pairs`' arrays, sorted by sentence pair."""
+        ntl = self.n_tokens.tolist()
         out = [
             Link(x, y, r, "near", (0, ntl[x]), (0, ntl[y]))
-            for x, y, v in zip(li[keep].tolist(), lj[keep].tolist(), score[keep].tolist(), strict=True)
+            for x, y, v in zip(found.i.tolist(), found.j.tolist(), found.score.tolist(), strict=True)
             if v > 0.0 and (r := round(v, 6)) >= floor
         ]
         out.extend(
             Link(x, y, 1.0, "exact", (0, ntl[x]), (0, ntl[y]))
-            for x, y in zip(i[equal].tolist(), j[equal].tolist(), strict=True)
+            for x, y in zip(found.eq_i.tolist(), found.eq_j.tolist(), strict=True)
         )
         out.sort(key=lambda lk: (lk.i, lk.j))
         return out
@@ -429,6 +484,49 @@ class BatchScorer:
         rank = np.empty(first.size, dtype=np.int64)
         rank[self.norm_id[by_text]] = np.arange(first.size)
         return rank[self.norm_id]
+
+
+# Forked processes inherit the scorer (no pickling of sentences); they run only with
+# the ``fork`` start method, and only for batches large enough to pay the fork.
+_FORK_MIN_PAIRS = 50_000
+_CAN_FORK = "fork" in multiprocessing.get_all_start_methods()
+_FORKED: tuple[BatchScorer, tuple[Any, ...]] | None = None
+_FORK_LOCK = threading.Lock()
+
+
+def _forked(
+    scorer: BatchScorer, method: str, tasks: list[tuple[Any, ...]], shared: tuple[Any, ...] = ()
+) -> list[Any]:
+    """``getattr(scorer, method)(*task, *shared)`` for every task, one forked process each, in order.
+
+    The children inherit ``scorer`` and ``shared`` from the fork: only the
+    tasks and the results are pickled.
+    """
+    global _FORKED
+    with _FORK_LOCK:  # one forked batch at a time: the children read the module global
+        _FORKED = (scorer, shared)
+        try:
+            return _fork_map(method, tasks)
+        finally:
+            _FORKED = None
+
+
+def _fork_map(method: str, tasks: list[tuple[Any, ...]]) -> list[Any]:
+    # Frozen objects are skipped by the children's garbage collector, which would otherwise
+    # walk (and so copy-on-write) every object of the parent's heap.
+    gc.freeze()
+    try:
+        with multiprocessing.get_context("fork").Pool(len(tasks)) as pool:
+            return pool.map(_run_forked, [(method, task) for task in tasks], chunksize=1)
+    finally:
+        gc.unfreeze()
+
+
+def _run_forked(job: tuple[str, tuple[Any, ...]]) -> Any:
+    method, task = job
+    assert _FORKED is not None
+    scorer, shared = _FORKED
+    return getattr(scorer, method)(*task, *shared)
 
 
 def _keep_largest(heap: list[float], value: float) -> None:

@@ -86,7 +86,8 @@ def verify_candidates(
     renumbered in their original order.  Scoring runs in numpy batches
     (:class:`~dedup._batchverify.BatchScorer`, equal to the per-pair rules of
     :class:`~dedup._verify.Verifier`); ``jobs`` threads compute the character
-    ratios.  The result does not depend on ``jobs``.
+    ratios, and large batches are split over ``jobs`` forked processes.  The
+    result does not depend on ``jobs``.
     """
     scorer = BatchScorer(sentences, docs)
     n_words = scorer.n_tokens  # one word per token
@@ -111,7 +112,13 @@ def verify_candidates(
     max_sources = options.max_sources if options.fusion else 1
     known = {key: link.score for key, link in best.items()}
     pair_links, covers = scorer.score(
-        pairs, floor=floor, min_gain=options.min_gain, max_sources=max_sources, workers=jobs, known=known
+        pairs,
+        floor=floor,
+        min_gain=options.min_gain,
+        max_sources=max_sources,
+        workers=jobs,
+        processes=jobs,
+        known=known,
     )
     for link in pair_links:
         best[(link.i, link.j)] = link

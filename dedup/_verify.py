@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import LCSseq
@@ -96,12 +97,12 @@ def profile(sent: Sentence) -> Profile:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Link:
+class Link(NamedTuple):
     """A scored sentence pair: sentence ``i`` restates (part of) sentence ``j``.
 
     ``span_i``/``span_j`` are token-index ranges ``[first, last)`` of the aligned
-    stretch in each sentence.
+    stretch in each sentence.  A named tuple, not a dataclass: a corpus run
+    makes hundreds of thousands, and a tuple is built ~2.5x faster.
     """
 
     i: int

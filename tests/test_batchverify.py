@@ -182,3 +182,30 @@ def test_threads_scoring_at_once_get_the_same_links(monkeypatch: pytest.MonkeyPa
     finally:
         sys.setswitchinterval(old)
     assert got == expected
+
+
+@pytest.mark.parametrize("processes", [2, 3])
+def test_forked_processes_give_the_same_links(processes: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dedup._batchverify as bv
+
+    if not bv._CAN_FORK:
+        pytest.skip("no fork start method on this platform")
+    monkeypatch.setattr(bv, "_FORK_MIN_PAIRS", 10)  # split even these small batches
+    forks: list[int] = []
+    real_forked = bv._forked
+
+    def counting(*args):  # type: ignore[no-untyped-def]
+        forks.append(len(args[2]))
+        return real_forked(*args)
+
+    monkeypatch.setattr(bv, "_forked", counting)
+    cnn, lee = _texts("cnn_poc_highlights_40.jsonl"), _texts("lee_background_40.jsonl")
+    # One corpus (across and within documents) and one long document (large pools).
+    for texts in (cnn[:20] + lee[:20], ["\n".join(cnn[:15])]):
+        sents, docs = _sentences(texts)
+        options = Options()
+        hashes, offsets = sentence_shingle_hashes(sents, options.shingle_size)
+        pairs = lsh_candidates(signatures(hashes, offsets, options.num_perm, options.seed), docs, options)
+        one = verify_candidates(sents, docs, pairs, options, jobs=1)
+        assert verify_candidates(sents, docs, pairs, options, jobs=processes) == one != []
+    assert forks == [processes] * 4  # pair scores and covers, twice
