@@ -282,15 +282,350 @@ done:
     return result;
 }
 
+/* ---- paragraphs and sentences (dedup._text.paragraph_spans / sentence_spans) ---------- */
+
+static inline int
+is_space(Py_UCS4 c)
+{
+    return Py_UNICODE_ISSPACE(c);
+}
+
+static inline int
+is_hspace(Py_UCS4 c) /* the regex class [^\S\n] */
+{
+    return c != '\n' && Py_UNICODE_ISSPACE(c);
+}
+
+/* End of a list marker "- ", "• ", "1. ", "(2) " matched at ``pos`` (not past ``bound``), or -1. */
+static Py_ssize_t
+list_marker(int kind, const void *data, Py_ssize_t pos, Py_ssize_t bound)
+{
+    if (pos >= bound) {
+        return -1;
+    }
+    Py_UCS4 c = PyUnicode_READ(kind, data, pos);
+    Py_ssize_t j;
+    if (c == '-' || c == '*' || c == 0x2022 || c == 0x2023 || c == 0x25E6 || c == 0x25AA || c == 0x25CF ||
+        c == 0x2013 || c == 0x2014 || c == '+') {
+        j = pos + 1;
+    }
+    else {
+        j = pos;
+        if (c == '(') {
+            j++;
+        }
+        Py_ssize_t d = 0;
+        while (d < 3 && j + d < bound && is_decimal(PyUnicode_READ(kind, data, j + d))) {
+            d++;
+        }
+        /* \d{1,3}[.)] : the character after the digits must close the number */
+        if (d == 0 || j + d >= bound) {
+            return -1;
+        }
+        Py_UCS4 close = PyUnicode_READ(kind, data, j + d);
+        if (close != '.' && close != ')') {
+            return -1;
+        }
+        j += d + 1;
+    }
+    Py_ssize_t k = j;
+    while (k < bound && is_hspace(PyUnicode_READ(kind, data, k))) {
+        k++;
+    }
+    return k > j ? k : -1;
+}
+
+/* Append text[start:end] without surrounding whitespace and a leading list marker, if non-empty. */
+static int
+add_trimmed(int kind, const void *data, Py_ssize_t start, Py_ssize_t end, PyObject *out)
+{
+    while (start < end && is_space(PyUnicode_READ(kind, data, start))) {
+        start++;
+    }
+    while (end > start && is_space(PyUnicode_READ(kind, data, end - 1))) {
+        end--;
+    }
+    Py_ssize_t m = list_marker(kind, data, start, end);
+    if (m >= 0) {
+        start = m;
+    }
+    if (start >= end) {
+        return 0;
+    }
+    PyObject *span = Py_BuildValue("(nn)", start, end);
+    if (span == NULL) {
+        return -1;
+    }
+    int rc = PyList_Append(out, span);
+    Py_DECREF(span);
+    return rc;
+}
+
+static PyObject *
+ctext_paragraphs(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *text;
+    if (!PyArg_ParseTuple(args, "U:paragraphs", &text)) {
+        return NULL;
+    }
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    /* Blank lines separate paragraphs if there is one; else every line is a paragraph. */
+    int blank = 0;
+    for (Py_ssize_t i = 0; i < n && !blank; i++) {
+        if (PyUnicode_READ(kind, data, i) == '\n') {
+            Py_ssize_t j = i + 1;
+            while (j < n && is_hspace(PyUnicode_READ(kind, data, j))) {
+                j++;
+            }
+            blank = j < n && PyUnicode_READ(kind, data, j) == '\n';
+        }
+    }
+    PyObject *out = PyList_New(0);
+    if (out == NULL) {
+        return NULL;
+    }
+    Py_ssize_t pos = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (PyUnicode_READ(kind, data, i) != '\n') {
+            continue;
+        }
+        Py_ssize_t sep_end = i + 1;
+        if (blank) { /* \n(?:[^\S\n]*\n)+ */
+            Py_ssize_t j = i + 1;
+            for (;;) {
+                Py_ssize_t k = j;
+                while (k < n && is_hspace(PyUnicode_READ(kind, data, k))) {
+                    k++;
+                }
+                if (k < n && PyUnicode_READ(kind, data, k) == '\n') {
+                    j = k + 1;
+                    continue;
+                }
+                break;
+            }
+            if (j == i + 1) {
+                continue; /* a single line break inside a paragraph */
+            }
+            sep_end = j;
+        }
+        if (add_trimmed(kind, data, pos, i, out) < 0) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        pos = sep_end;
+        i = sep_end - 1;
+    }
+    if (add_trimmed(kind, data, pos, n, out) < 0) {
+        Py_DECREF(out);
+        return NULL;
+    }
+    return out;
+}
+
+static inline int
+is_stop(Py_UCS4 c) /* [.!?…] */
+{
+    return c == '.' || c == '!' || c == '?' || c == 0x2026;
+}
+
+static inline int
+is_cjk_stop(Py_UCS4 c) /* [。！？] */
+{
+    return c == 0x3002 || c == 0xFF01 || c == 0xFF1F;
+}
+
+static inline int
+is_closer(Py_UCS4 c) /* ["'”’»)\]] */
+{
+    return c == '"' || c == '\'' || c == 0x201D || c == 0x2019 || c == 0xBB || c == ')' || c == ']';
+}
+
+static inline int
+is_opener(Py_UCS4 c) /* "'“‘«([¿¡ */
+{
+    return c == '"' || c == '\'' || c == 0x201C || c == 0x2018 || c == 0xAB || c == '(' || c == '[' ||
+           c == 0xBF || c == 0xA1;
+}
+
+static int
+cmp_ssize(const void *a, const void *b)
+{
+    Py_ssize_t x = *(const Py_ssize_t *)a, y = *(const Py_ssize_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Does the period at ``dot`` end an abbreviation or an initial?  -1 on error. */
+static int
+abbreviation(PyObject *text, int kind, const void *data, Py_ssize_t start, Py_ssize_t dot, PyObject *known)
+{
+    Py_ssize_t i = dot;
+    int has_dot = 0;
+    while (i > start) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i - 1);
+        if (c == '.') {
+            has_dot = 1;
+        }
+        else if (!Py_UNICODE_ISALPHA(c)) {
+            break;
+        }
+        i--;
+    }
+    if (i == dot) {
+        return 0;
+    }
+    if (has_dot) { /* U.S.  e.g. */
+        return 1;
+    }
+    if (dot - i == 1 && Py_UNICODE_ISUPPER(PyUnicode_READ(kind, data, i))) { /* an initial */
+        return 1;
+    }
+    PyObject *word = PyUnicode_Substring(text, i, dot);
+    if (word == NULL) {
+        return -1;
+    }
+    PyObject *got = PyObject_CallOneArg(known, word);
+    Py_DECREF(word);
+    if (got == NULL) {
+        return -1;
+    }
+    int rc = PyObject_IsTrue(got);
+    Py_DECREF(got);
+    return rc;
+}
+
+static PyObject *
+ctext_sentences(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *text, *known;
+    Py_ssize_t start, end;
+    if (!PyArg_ParseTuple(args, "UnnO:sentences", &text, &start, &end, &known) ||
+        parse_span(text, &start, &end) < 0) {
+        return NULL;
+    }
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    Py_ssize_t cap = 16, n_cuts = 0;
+    Py_ssize_t *cuts = PyMem_Malloc(cap * sizeof(Py_ssize_t));
+    PyObject *out = NULL;
+    if (cuts == NULL) {
+        return PyErr_NoMemory();
+    }
+#define ADD_CUT(value)                                                                        \
+    do {                                                                                      \
+        if (n_cuts == cap) {                                                                  \
+            Py_ssize_t *grown = PyMem_Realloc(cuts, 2 * cap * sizeof(Py_ssize_t));            \
+            if (grown == NULL) {                                                              \
+                PyErr_NoMemory();                                                             \
+                goto done;                                                                    \
+            }                                                                                 \
+            cuts = grown;                                                                     \
+            cap *= 2;                                                                         \
+        }                                                                                     \
+        cuts[n_cuts++] = (value);                                                             \
+    } while (0)
+
+    Py_ssize_t i = start;
+    while (i < end) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        int latin = is_stop(c), cjk = is_cjk_stop(c);
+        if (!latin && !cjk) {
+            i++;
+            continue;
+        }
+        Py_ssize_t j = i + 1;
+        while (j < end && (latin ? is_stop(PyUnicode_READ(kind, data, j)) : is_cjk_stop(PyUnicode_READ(kind, data, j)))) {
+            j++;
+        }
+        Py_ssize_t run = j - i; /* terminal characters */
+        while (j < end && is_closer(PyUnicode_READ(kind, data, j))) {
+            j++;
+        }
+        if (latin && j < end && !is_space(PyUnicode_READ(kind, data, j))) {
+            i++; /* not a sentence end here; the regex search resumes at the next character */
+            continue;
+        }
+        Py_ssize_t dot = i, stop = j, nxt = j;
+        while (nxt < end && is_space(PyUnicode_READ(kind, data, nxt))) {
+            nxt++;
+        }
+        if (nxt >= end) {
+            break;
+        }
+        i = stop;
+        if (cjk) {
+            ADD_CUT(stop);
+            continue;
+        }
+        Py_UCS4 after = PyUnicode_READ(kind, data, nxt);
+        if (!(Py_UNICODE_ISUPPER(after) || Py_UNICODE_ISDIGIT(after) || is_opener(after) ||
+              list_marker(kind, data, nxt, n) >= 0)) {
+            continue;
+        }
+        if (c == '.' && run == 1) { /* a single period: an abbreviation or an initial? */
+            int abbr = abbreviation(text, kind, data, start, dot, known);
+            if (abbr < 0) {
+                goto done;
+            }
+            if (abbr) {
+                continue;
+            }
+        }
+        ADD_CUT(stop);
+    }
+    /* A line break followed by a list marker also ends a sentence. */
+    for (Py_ssize_t k = start; k < end; k++) {
+        if (PyUnicode_READ(kind, data, k) != '\n') {
+            continue;
+        }
+        Py_ssize_t m = k + 1;
+        while (m < end && is_hspace(PyUnicode_READ(kind, data, m))) {
+            m++;
+        }
+        if (list_marker(kind, data, m, end) >= 0) {
+            ADD_CUT(k);
+        }
+        k = m - 1;
+    }
+#undef ADD_CUT
+    qsort(cuts, n_cuts, sizeof(Py_ssize_t), cmp_ssize);
+    out = PyList_New(0);
+    if (out == NULL) {
+        goto done;
+    }
+    Py_ssize_t pos = start;
+    for (Py_ssize_t k = 0; k < n_cuts; k++) {
+        if (k > 0 && cuts[k] == cuts[k - 1]) {
+            continue;
+        }
+        if (add_trimmed(kind, data, pos, cuts[k], out) < 0) {
+            Py_CLEAR(out);
+            goto done;
+        }
+        pos = cuts[k];
+    }
+    if (add_trimmed(kind, data, pos, end, out) < 0) {
+        Py_CLEAR(out);
+    }
+done:
+    PyMem_Free(cuts);
+    return out;
+}
+
 static PyMethodDef ctext_methods[] = {
     {"spans", ctext_spans, METH_VARARGS, "spans(text, start, end) -> list of (start, end) token spans"},
     {"sentence", ctext_sentence, METH_VARARGS,
      "sentence(text, start, end, cache, fill) -> (starts, ends, words, stems, content, entity) or None"},
+    {"paragraphs", ctext_paragraphs, METH_VARARGS, "paragraphs(text) -> list of (start, end) paragraph spans"},
+    {"sentences", ctext_sentences, METH_VARARGS,
+     "sentences(text, start, end, is_abbreviation) -> list of (start, end) sentence spans"},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef ctext_module = {
-    PyModuleDef_HEAD_INIT, "dedup._ctext", "Compiled word tokeniser for dedup._text.", 0, ctext_methods,
+    PyModuleDef_HEAD_INIT, "dedup._ctext", "Compiled tokeniser for dedup._text.", 0, ctext_methods, NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC

@@ -142,6 +142,13 @@ def paragraph_spans(text: str) -> list[tuple[int, int]]:
     >>> paragraph_spans("first\\nstill first\\n\\nsecond")
     [(0, 17), (19, 25)]
     """
+    if _ctext is not None:
+        return _ctext.paragraphs(text)
+    return _regex_paragraph_spans(text)
+
+
+def _regex_paragraph_spans(text: str) -> list[tuple[int, int]]:
+    """:func:`paragraph_spans` with regular expressions: the reference of the compiled version."""
     sep = _PARA_SEP_BLANK if _BLANK_LINE.search(text) else _PARA_SEP_LINE
     spans: list[tuple[int, int]] = []
     pos = 0
@@ -176,7 +183,7 @@ def _is_abbreviation(text: str, start: int, dot: int) -> bool:
         return True
     if len(word) == 1 and word.isupper():  # an initial: "John F. Kennedy"
         return True
-    return word.casefold() in _ABBREVIATIONS
+    return _is_abbreviation_word(word)
 
 
 def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
@@ -188,6 +195,17 @@ def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
     >>> [s[a:b] for a, b in sentence_spans(s, 0, len(s))]
     ['Mr. Smith paid $3.5 million in the U.S. on Monday.', 'Then he left!', '“Why?” she asked.']
     """
+    if _ctext is not None:
+        return _ctext.sentences(text, start, end, _is_abbreviation_word)
+    return _regex_sentence_spans(text, start, end)
+
+
+def _is_abbreviation_word(word: str) -> bool:
+    return word.casefold() in _ABBREVIATIONS
+
+
+def _regex_sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """:func:`sentence_spans` with regular expressions: the reference of the compiled version."""
     cuts: list[int] = []
     for m in _SENT_END.finditer(text, start, end):
         stop = m.end()

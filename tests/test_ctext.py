@@ -11,7 +11,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedup import _text
-from dedup._text import _regex_sentence, _regex_tokens, make_sentence, paragraph_spans, sentence_spans
+from dedup._text import (
+    _regex_paragraph_spans,
+    _regex_sentence,
+    _regex_sentence_spans,
+    _regex_tokens,
+    make_sentence,
+    paragraph_spans,
+    sentence_spans,
+)
 
 DATA = Path(__file__).resolve().parent / "data"
 ROOT = DATA.parent.parent
@@ -35,6 +43,9 @@ def _texts() -> list[str]:
 
 
 def _same_sentences(text: str) -> None:
+    assert paragraph_spans(text) == _regex_paragraph_spans(text)
+    for p_start, p_end in paragraph_spans(text):
+        assert sentence_spans(text, p_start, p_end) == _regex_sentence_spans(text, p_start, p_end)
     for para, (p_start, p_end) in enumerate(paragraph_spans(text)):
         for start, end in [(p_start, p_end), *sentence_spans(text, p_start, p_end)]:
             assert make_sentence(text, para, start, end) == _regex_sentence(text, para, start, end)
@@ -99,3 +110,95 @@ def test_a_failing_token_callback_propagates() -> None:
         _ctext.sentence("zzqx", 0, 4, {}, boom)
     with pytest.raises(TypeError):
         _ctext.sentence(b"zzqx", 0, 4, {}, boom)
+
+
+# Sentence and paragraph boundaries: stops (Latin and CJK), closing quotes and brackets,
+# openers, upper and lower case, digits, initials and abbreviations, blank lines with
+# spaces, list markers (bullets, "1.", "(2)"), and Unicode spaces.
+_PIECES = [
+    ".",
+    "!",
+    "?",
+    "…",
+    "。",
+    "！",
+    "？",
+    '"',
+    "'",
+    "”",
+    "’",
+    "»",
+    ")",
+    "]",
+    "“",
+    "‘",
+    "«",
+    "(",
+    "[",
+    "¿",
+    "¡",
+    " ",
+    " ",
+    "\n",
+    "\n\n",
+    "\n \n",
+    "\t",
+    "\u00a0",
+    "\u2028",
+    "- ",
+    "• ",
+    "1. ",
+    "(2) ",
+    "12) ",
+    "1234. ",
+    "a",
+    "b",
+    "A",
+    "B",
+    "É",
+    "1",
+    "٣",
+    "Mr",
+    "U.S",
+    "e.g",
+    "St",
+    "dr",
+    "ſt",
+    "J",
+    "word",
+    "Word",
+    "東",
+]
+
+
+@needs_ctext
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=40).map("".join), st.data())
+def test_same_paragraphs_and_sentences_as_the_regex(text: str, data: st.DataObject) -> None:
+    assert paragraph_spans(text) == _regex_paragraph_spans(text)
+    start = data.draw(st.integers(0, len(text)))
+    end = data.draw(st.integers(start, len(text)))
+    assert sentence_spans(text, start, end) == _regex_sentence_spans(text, start, end)
+
+
+@needs_ctext
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=80))
+def test_same_paragraphs_and_sentences_on_any_unicode(text: str) -> None:
+    assert paragraph_spans(text) == _regex_paragraph_spans(text)
+    assert sentence_spans(text, 0, len(text)) == _regex_sentence_spans(text, 0, len(text))
+
+
+@needs_ctext
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Intro line\n- first item\n- second item\n\nNext paragraph. It ends here.",
+        "Steps:\n1. Mix the flour.\n2) Bake it at 200 C.\n\n(3) Serve.",
+        "He met Mr. Smith and J. R. Tolkien in the U.S. on Monday. Then they left!",
+        "“Why?” she asked. ‘Because.’ He said so… And then? 「東京。」大阪！",
+    ],
+)
+def test_same_spans_on_lists_abbreviations_and_quotes(text: str) -> None:
+    _same_sentences(text)
+    assert len(paragraph_spans(text)) >= 1 and len(sentence_spans(text, 0, len(text))) >= 2

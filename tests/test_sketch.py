@@ -69,7 +69,14 @@ def test_banding_finds_the_pairs_datasketch_lsh_finds() -> None:
     assert (0, 1) in ours and (2, 3) in ours
 
 
-def test_min_shared_keeps_exactly_the_pairs_sharing_that_many_bands() -> None:
+@pytest.mark.parametrize("per_band", [False, True])
+def test_min_shared_keeps_exactly_the_pairs_sharing_that_many_bands(
+    per_band: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dedup._sketch as sketch
+
+    # Both sorting strategies (one sort of all keys; each band on its own, for big batches).
+    monkeypatch.setattr(sketch, "_PER_BAND_SORT_MIN", 0 if per_band else 10**9)
     rng = np.random.default_rng(5)
     keys = rng.integers(0, 6, size=(40, 8)).astype(np.uint64)  # few distinct keys: many collisions
     keys += np.arange(8, dtype=np.uint64)[None, :] * np.uint64(1000)  # bands never share keys
