@@ -140,32 +140,22 @@ def candidate_pairs(
         return np.empty((0, 2), dtype=np.int64)
     if n >= _PER_BAND_SORT_MIN:
         # Keys of different bands never meet (the band number is folded into each key), so
-        # each band is sorted on its own: 3x faster than one argsort of all keys at 200k rows.
-        by_band = np.ascontiguousarray(keys.T)
-        orders = [np.argsort(col) for col in by_band]
-        flat = np.concatenate([col[order] for col, order in zip(by_band, orders, strict=True)])
-        ids = np.concatenate(orders).astype(np.int64, copy=False)
+        # each band is sorted and expanded on its own: 3x faster than one argsort of all
+        # keys at 200k rows, and the transient pair arrays are one band's, not all bands'.
+        parts = []
+        for col in np.ascontiguousarray(keys.T):
+            order = np.argsort(col)
+            parts.append(_bucket_pairs(col[order], order, n, max_bucket))
+        pair_codes = np.concatenate(parts)
+        del parts
     else:  # one sort: fewer numpy calls on small batches (an article)
         flat = keys.ravel()
         order = np.argsort(flat)
-        flat, ids = flat[order], order // keys.shape[1]
-    # Buckets are runs of equal keys; each member pairs with the members after it
-    # in its bucket, generated for all buckets at once (no loop over buckets).
-    new_bucket = np.empty(flat.size, dtype=bool)
-    new_bucket[0] = True
-    np.not_equal(flat[1:], flat[:-1], out=new_bucket[1:])
-    starts = np.flatnonzero(new_bucket)
-    sizes = np.diff(np.append(starts, flat.size))
-    ok = (sizes > 1) & (sizes <= max_bucket)
-    if not ok.any():
+        pair_codes = _bucket_pairs(flat[order], order // keys.shape[1], n, max_bucket)
+    if not pair_codes.size:
         return np.empty((0, 2), dtype=np.int64)
-    bucket_end = np.repeat(starts + sizes, sizes)
-    after = np.where(np.repeat(ok, sizes), bucket_end - np.arange(flat.size) - 1, 0)
-    total = int(after.sum())
-    left = np.repeat(np.arange(flat.size, dtype=np.int64), after)
-    right = left + 1 + np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(after) - after, after)
-    a, b = ids[left], ids[right]
-    codes, counts = unique_counts((np.minimum(a, b) * n + np.maximum(a, b))[a != b])
+    codes, counts = unique_counts(pair_codes)
+    del pair_codes
     if min_shared > 1:
         codes, counts = codes[counts >= min_shared], counts[counts >= min_shared]
     lo, hi = codes // n, codes % n
@@ -173,6 +163,35 @@ def candidate_pairs(
         keep = _top_per_row(lo, counts, max_per_row) | _top_per_row(hi, counts, max_per_row)
         lo, hi = lo[keep], hi[keep]
     return np.stack((lo, hi), axis=1)
+
+
+def _bucket_pairs(
+    flat: npt.NDArray[np.uint64], ids: npt.NDArray[np.int64], n: int, max_bucket: int
+) -> npt.NDArray[np.int64]:
+    """Codes ``lo * n + hi`` of the row pairs sharing a bucket of the sorted keys ``flat``.
+
+    Buckets are runs of equal keys; each member pairs with the members after it
+    in its bucket, generated for all buckets at once (no loop over buckets).
+    Buckets larger than ``max_bucket`` are skipped.
+    """
+    if flat.size < 2:
+        return np.empty(0, dtype=np.int64)
+    new_bucket = np.empty(flat.size, dtype=bool)
+    new_bucket[0] = True
+    np.not_equal(flat[1:], flat[:-1], out=new_bucket[1:])
+    starts = np.flatnonzero(new_bucket)
+    sizes = np.diff(np.append(starts, flat.size))
+    ok = (sizes > 1) & (sizes <= max_bucket)
+    if not ok.any():
+        return np.empty(0, dtype=np.int64)
+    bucket_end = np.repeat(starts + sizes, sizes)
+    after = np.where(np.repeat(ok, sizes), bucket_end - np.arange(flat.size) - 1, 0)
+    total = int(after.sum())
+    left = np.repeat(np.arange(flat.size, dtype=np.int64), after)
+    right = left + 1 + np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(after) - after, after)
+    a, b = ids[left].astype(np.int64, copy=False), ids[right].astype(np.int64, copy=False)
+    codes: npt.NDArray[np.int64] = (np.minimum(a, b) * n + np.maximum(a, b))[a != b]
+    return codes
 
 
 def _top_per_row(rows: npt.NDArray[np.int64], counts: npt.NDArray[np.int64], k: int) -> npt.NDArray[np.bool_]:
