@@ -12,11 +12,12 @@
  * Character classes are those of Python's ``re`` module for str patterns
  * (``\w`` = isalnum or ``_``, ``\d`` = isdecimal).
  *
- * ``sentence(text, start, end, cache, fill)`` returns the per-field tuples of a
- * ``dedup._text.Sentence`` (token starts, ends, words, stems, content flags,
- * entity flags) or ``None`` when the span holds no token.  Per-token fields
- * come from ``cache[raw_token]`` (a 4-tuple), or ``fill(raw_token)`` on a miss,
- * so normalisation rules stay in Python.
+ * ``sentence(text, start, end, cache, fill, para, cls)`` returns the
+ * ``dedup._text.Sentence`` (``cls``, a named tuple) of the span, or ``None``
+ * when it holds no token.  Per-token fields come from ``cache[raw_token]`` (a
+ * 4-tuple: word, stem, content flag, entity flag), or ``fill(raw_token)`` on a
+ * miss, so normalisation rules stay in Python.  ``paragraphs``, ``sentences``
+ * and ``segment`` follow dedup._text's paragraph and sentence rules.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -214,15 +215,12 @@ ctext_spans(PyObject *Py_UNUSED(module), PyObject *args)
     return list;
 }
 
+/* The sentence text[start:end] of paragraph ``para`` as ``cls`` (a tuple subclass: the
+ * named tuple dedup._text.Sentence), or Py_None when it holds no token. */
 static PyObject *
-ctext_sentence(PyObject *Py_UNUSED(module), PyObject *args)
+build_sentence(PyObject *text, Py_ssize_t start, Py_ssize_t end, PyObject *cache, PyObject *fill,
+               PyObject *para, PyTypeObject *cls)
 {
-    PyObject *text, *cache, *fill;
-    Py_ssize_t start, end;
-    if (!PyArg_ParseTuple(args, "UnnO!O:sentence", &text, &start, &end, &PyDict_Type, &cache, &fill) ||
-        parse_span(text, &start, &end) < 0) {
-        return NULL;
-    }
     spans_t sp;
     if (scan(text, start, end, &sp) < 0) {
         return NULL;
@@ -273,13 +271,56 @@ ctext_sentence(PyObject *Py_UNUSED(module), PyObject *args)
         }
         Py_DECREF(info);
     }
-    result = PyTuple_Pack(6, fields[0], fields[1], fields[2], fields[3], fields[4], fields[5]);
+    PyObject *bounds[2] = {PyLong_FromSsize_t(start), PyLong_FromSsize_t(end)};
+    if (bounds[0] == NULL || bounds[1] == NULL) {
+        Py_XDECREF(bounds[0]);
+        Py_XDECREF(bounds[1]);
+        goto done;
+    }
+    PyObject *items = PyTuple_Pack(9, para, bounds[0], bounds[1], fields[0], fields[1], fields[2], fields[3],
+                                   fields[4], fields[5]);
+    Py_DECREF(bounds[0]);
+    Py_DECREF(bounds[1]);
+    if (items == NULL) {
+        goto done;
+    }
+    /* tuple.__new__(cls, items), as a named tuple's _make does */
+    PyObject *targs = PyTuple_Pack(1, items);
+    Py_DECREF(items);
+    if (targs == NULL) {
+        goto done;
+    }
+    result = PyTuple_Type.tp_new(cls, targs, NULL);
+    Py_DECREF(targs);
 done:
     for (int f = 0; f < 6; f++) {
         Py_XDECREF(fields[f]);
     }
     spans_free(&sp);
     return result;
+}
+
+static int
+check_tuple_class(PyObject *cls)
+{
+    if (!PyType_Check(cls) || !PyType_IsSubtype((PyTypeObject *)cls, &PyTuple_Type)) {
+        PyErr_SetString(PyExc_TypeError, "cls must be a tuple subclass");
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *
+ctext_sentence(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *text, *cache, *fill, *para, *cls;
+    Py_ssize_t start, end;
+    if (!PyArg_ParseTuple(args, "UnnO!OOO:sentence", &text, &start, &end, &PyDict_Type, &cache, &fill, &para,
+                          &cls) ||
+        parse_span(text, &start, &end) < 0 || check_tuple_class(cls) < 0) {
+        return NULL;
+    }
+    return build_sentence(text, start, end, cache, fill, para, (PyTypeObject *)cls);
 }
 
 /* ---- paragraphs and sentences (dedup._text.paragraph_spans / sentence_spans) ---------- */
@@ -362,12 +403,8 @@ add_trimmed(int kind, const void *data, Py_ssize_t start, Py_ssize_t end, PyObje
 }
 
 static PyObject *
-ctext_paragraphs(PyObject *Py_UNUSED(module), PyObject *args)
+paragraph_list(PyObject *text)
 {
-    PyObject *text;
-    if (!PyArg_ParseTuple(args, "U:paragraphs", &text)) {
-        return NULL;
-    }
     int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
     Py_ssize_t n = PyUnicode_GET_LENGTH(text);
@@ -496,14 +533,8 @@ abbreviation(PyObject *text, int kind, const void *data, Py_ssize_t start, Py_ss
 }
 
 static PyObject *
-ctext_sentences(PyObject *Py_UNUSED(module), PyObject *args)
+sentence_list(PyObject *text, Py_ssize_t start, Py_ssize_t end, PyObject *known)
 {
-    PyObject *text, *known;
-    Py_ssize_t start, end;
-    if (!PyArg_ParseTuple(args, "UnnO:sentences", &text, &start, &end, &known) ||
-        parse_span(text, &start, &end) < 0) {
-        return NULL;
-    }
     int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
     Py_ssize_t n = PyUnicode_GET_LENGTH(text);
@@ -614,10 +645,78 @@ done:
     return out;
 }
 
+static PyObject *
+ctext_paragraphs(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *text;
+    if (!PyArg_ParseTuple(args, "U:paragraphs", &text)) {
+        return NULL;
+    }
+    return paragraph_list(text);
+}
+
+static PyObject *
+ctext_sentences(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *text, *known;
+    Py_ssize_t start, end;
+    if (!PyArg_ParseTuple(args, "UnnO:sentences", &text, &start, &end, &known) ||
+        parse_span(text, &start, &end) < 0) {
+        return NULL;
+    }
+    return sentence_list(text, start, end, known);
+}
+
+/* dedup._text.segment: paragraphs, sentences, then their tokens, in one call. */
+static PyObject *
+ctext_segment(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *text, *cache, *fill, *known, *cls;
+    if (!PyArg_ParseTuple(args, "UO!OOO:segment", &text, &PyDict_Type, &cache, &fill, &known, &cls) ||
+        check_tuple_class(cls) < 0) {
+        return NULL;
+    }
+    PyObject *paras = paragraph_list(text);
+    if (paras == NULL) {
+        return NULL;
+    }
+    PyObject *out = PyList_New(0);
+    for (Py_ssize_t p = 0; out != NULL && p < PyList_GET_SIZE(paras); p++) {
+        PyObject *span = PyList_GET_ITEM(paras, p);
+        Py_ssize_t p_start = PyLong_AsSsize_t(PyTuple_GET_ITEM(span, 0));
+        Py_ssize_t p_end = PyLong_AsSsize_t(PyTuple_GET_ITEM(span, 1));
+        PyObject *sents = sentence_list(text, p_start, p_end, known);
+        PyObject *para = sents == NULL ? NULL : PyLong_FromSsize_t(p);
+        if (para == NULL) {
+            Py_XDECREF(sents);
+            Py_CLEAR(out);
+            break;
+        }
+        for (Py_ssize_t s = 0; s < PyList_GET_SIZE(sents); s++) {
+            PyObject *sspan = PyList_GET_ITEM(sents, s);
+            PyObject *sent = build_sentence(text, PyLong_AsSsize_t(PyTuple_GET_ITEM(sspan, 0)),
+                                            PyLong_AsSsize_t(PyTuple_GET_ITEM(sspan, 1)), cache, fill, para,
+                                            (PyTypeObject *)cls);
+            if (sent == NULL || (sent != Py_None && PyList_Append(out, sent) < 0)) {
+                Py_XDECREF(sent);
+                Py_CLEAR(out);
+                break;
+            }
+            Py_DECREF(sent);
+        }
+        Py_DECREF(para);
+        Py_DECREF(sents);
+    }
+    Py_DECREF(paras);
+    return out;
+}
+
 static PyMethodDef ctext_methods[] = {
     {"spans", ctext_spans, METH_VARARGS, "spans(text, start, end) -> list of (start, end) token spans"},
     {"sentence", ctext_sentence, METH_VARARGS,
-     "sentence(text, start, end, cache, fill) -> (starts, ends, words, stems, content, entity) or None"},
+     "sentence(text, start, end, cache, fill, para, cls) -> cls(para, start, end, token fields...) or None"},
+    {"segment", ctext_segment, METH_VARARGS,
+     "segment(text, cache, fill, is_abbreviation, cls) -> list of sentences (as dedup._text.segment)"},
     {"paragraphs", ctext_paragraphs, METH_VARARGS, "paragraphs(text) -> list of (start, end) paragraph spans"},
     {"sentences", ctext_sentences, METH_VARARGS,
      "sentences(text, start, end, is_abbreviation) -> list of (start, end) sentence spans"},

@@ -1,26 +1,31 @@
 """Type stub of the compiled tokeniser (dedup/_ctext.c)."""
 
 from collections.abc import Callable
+from typing import TypeVar
 
 def spans(text: str, start: int, end: int, /) -> list[tuple[int, int]]: ...
+
+_T = TypeVar("_T", bound=tuple[object, ...])
+_Info = tuple[str, str, bool, bool]
+
 def sentence(
     text: str,
     start: int,
     end: int,
-    cache: dict[str, tuple[str, str, bool, bool]],
-    fill: Callable[[str], tuple[str, str, bool, bool]],
+    cache: dict[str, _Info],
+    fill: Callable[[str], _Info],
+    para: int,
+    cls: type[_T],
     /,
-) -> (
-    tuple[
-        tuple[int, ...],
-        tuple[int, ...],
-        tuple[str, ...],
-        tuple[str, ...],
-        tuple[bool, ...],
-        tuple[bool, ...],
-    ]
-    | None
-): ...
+) -> _T | None: ...
+def segment(
+    text: str,
+    cache: dict[str, _Info],
+    fill: Callable[[str], _Info],
+    is_abbreviation: Callable[[str], bool],
+    cls: type[_T],
+    /,
+) -> list[_T]: ...
 def paragraphs(text: str, /) -> list[tuple[int, int]]: ...
 def sentences(
     text: str, start: int, end: int, is_abbreviation: Callable[[str], bool], /

@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 __all__ = [
     "Sentence",
@@ -110,9 +110,12 @@ def stem(word: str) -> str:
     return word
 
 
-@dataclass(frozen=True, slots=True)
-class Sentence:
-    """One sentence of a document, with its tokens; all offsets into the original text."""
+class Sentence(NamedTuple):
+    """One sentence of a document, with its tokens; all offsets into the original text.
+
+    A named tuple rather than a dataclass: corpora make millions of them, and
+    the compiled tokeniser builds them directly.
+    """
 
     para: int
     start: int
@@ -276,11 +279,7 @@ def make_sentence(text: str, para: int, start: int, end: int) -> Sentence | None
     """The sentence ``text[start:end]`` of paragraph ``para`` with its tokens, or ``None`` if it has none."""
     if _ctext is None:
         return _regex_sentence(text, para, start, end)
-    fields = _ctext.sentence(text, start, end, _TOKEN_INFO, _token_info)
-    if fields is None:
-        return None
-    tok_starts, tok_ends, words, stems, content, entity = fields
-    return Sentence(para, start, end, tok_starts, tok_ends, words, stems, content, entity)
+    return _ctext.sentence(text, start, end, _TOKEN_INFO, _token_info, para, Sentence)
 
 
 def _regex_sentence(text: str, para: int, start: int, end: int) -> Sentence | None:
@@ -314,6 +313,13 @@ def segment(text: str) -> list[Sentence]:
     >>> [(s.para, s.norm) for s in segment("- It’s 10,000 troops.\\n- Mr. Lavrov said so.")]
     [(0, 'it 10,000 troops'), (1, 'mr lavrov said so')]
     """
+    if _ctext is not None:
+        return _ctext.segment(text, _TOKEN_INFO, _token_info, _is_abbreviation_word, Sentence)
+    return _regex_segment(text)
+
+
+def _regex_segment(text: str) -> list[Sentence]:
+    """:func:`segment` in Python: the reference of the compiled version."""
     out: list[Sentence] = []
     for para, (p_start, p_end) in enumerate(paragraph_spans(text)):
         for s_start, s_end in sentence_spans(text, p_start, p_end):

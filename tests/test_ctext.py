@@ -43,6 +43,7 @@ def _texts() -> list[str]:
 
 
 def _same_sentences(text: str) -> None:
+    assert _text.segment(text) == _text._regex_segment(text)
     assert paragraph_spans(text) == _regex_paragraph_spans(text)
     for p_start, p_end in paragraph_spans(text):
         assert sentence_spans(text, p_start, p_end) == _regex_sentence_spans(text, p_start, p_end)
@@ -107,9 +108,13 @@ def test_a_failing_token_callback_propagates() -> None:
         raise ValueError(raw)
 
     with pytest.raises(ValueError, match="zzqx"):
-        _ctext.sentence("zzqx", 0, 4, {}, boom)
+        _ctext.sentence("zzqx", 0, 4, {}, boom, 0, _text.Sentence)
+    with pytest.raises(ValueError, match="First"):
+        _ctext.segment("First one. Then zzqx.", {}, boom, _text._is_abbreviation_word, _text.Sentence)
     with pytest.raises(TypeError):
-        _ctext.sentence(b"zzqx", 0, 4, {}, boom)
+        _ctext.sentence(b"zzqx", 0, 4, {}, boom, 0, _text.Sentence)
+    with pytest.raises(TypeError, match="tuple subclass"):
+        _ctext.sentence("zzqx", 0, 4, {}, boom, 0, dict)
 
 
 # Sentence and paragraph boundaries: stops (Latin and CJK), closing quotes and brackets,
@@ -175,6 +180,7 @@ _PIECES = [
 @settings(max_examples=600, deadline=None)
 @given(st.lists(st.sampled_from(_PIECES), max_size=40).map("".join), st.data())
 def test_same_paragraphs_and_sentences_as_the_regex(text: str, data: st.DataObject) -> None:
+    assert _text.segment(text) == _text._regex_segment(text)
     assert paragraph_spans(text) == _regex_paragraph_spans(text)
     start = data.draw(st.integers(0, len(text)))
     end = data.draw(st.integers(start, len(text)))
