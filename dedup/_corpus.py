@@ -379,13 +379,15 @@ def _run(source: CorpusSource, options: Options, jobs: int, progress: bool, with
         source, keys, wanted, text_digest, involved, sent_doc, para, span, progress, jobs
     )
     local = [sentences[g] for g in involved.tolist()]
+    local_pairs = np.searchsorted(involved, pairs).reshape(-1, 2)
+    # Only links at the threshold count here (corpus results are not re-thresholded).
     local_links = verify_candidates(
-        local, sent_doc[involved], np.searchsorted(involved, pairs).reshape(-1, 2), options, jobs=jobs
+        local, sent_doc[involved], local_pairs, options, jobs=jobs, floor=options.threshold
     )
     gid = involved.tolist()
     links = [Link(gid[lk.i], gid[lk.j], lk.score, lk.kind, lk.span_i, lk.span_j) for lk in local_links]
     doc_ids = sent_doc.tolist()
-    kept_docs = sorted({doc_ids[g] for lk in links if lk.score >= options.threshold for g in (lk.i, lk.j)})
+    kept_docs = sorted({doc_ids[g] for lk in links for g in (lk.i, lk.j)})
     texts = _reread_texts(source, keys, kept_docs, progress) if with_text else {}
     docs = {d: Doc(keys[d], texts.get(d, ""), d) for d in kept_docs}
     clusters, matches = build(links, sentences, doc_ids, docs, options.threshold, sent_para=para.tolist())

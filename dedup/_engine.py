@@ -78,8 +78,13 @@ def verify_candidates(
     options: Options,
     *,
     jobs: int = 1,
+    floor: float | None = None,
 ) -> list[Link]:
     """Score candidate ``pairs`` (and exact copies) of ``sentences``; links scoring at least ``LINK_FLOOR``.
+
+    ``floor`` raises that cut: corpus mode keeps no links under the threshold
+    (its results are not re-thresholded), and the bounds of the scorer then
+    skip more work.  Links at or above ``floor`` do not depend on it.
 
     Only the order of the sentence ids matters here, so corpus mode runs it on
     the subset of sentences that take part in a candidate pair or a copy group,
@@ -93,7 +98,7 @@ def verify_candidates(
     n_words = scorer.n_tokens  # one word per token
     eligible = n_words >= options.min_words
     pairs = pairs[eligible[pairs[:, 0]] & eligible[pairs[:, 1]]]
-    floor = min(LINK_FLOOR, options.threshold)
+    floor = min(LINK_FLOOR, options.threshold) if floor is None else floor
     best: dict[tuple[int, int], Link] = {}
     # Exact copies (same normalised words) are linked apart from LSH, as a chain,
     # so that any number of copies costs linear work and is never missed.  Short

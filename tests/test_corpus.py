@@ -45,8 +45,8 @@ def _dump(clusters: Clusters) -> list[Any]:
     ] + [(m.a, m.b, m.score, m.kind, m.alignments) for m in clusters.matches]
 
 
-def _reference(docs: list[tuple[str, str]]) -> Clusters:
-    options = Options()
+def _reference(docs: list[tuple[str, str]], **kwargs: Any) -> Clusters:
+    options = Options(**kwargs)
     detection = detect([Doc(k, t, n) for n, (k, t) in enumerate(docs)], options)
     return Clusters._from_detection(detection, options.threshold)
 
@@ -74,6 +74,15 @@ def test_corpus_equals_the_in_memory_detector() -> None:
 def test_corpus_equals_the_in_memory_detector_on_real_articles() -> None:
     docs = _cnn(40)
     assert _dump(find_corpus_duplicates(docs, jobs=1)) == _dump(_reference(docs))
+
+
+@pytest.mark.parametrize("threshold", [0.35, 0.5, 0.8])
+def test_corpus_equals_the_in_memory_detector_at_other_thresholds(threshold: float) -> None:
+    # Corpus mode keeps no links under the threshold (the scorer's bounds then skip more
+    # work): what it keeps must be exactly what the detector finds at that threshold.
+    docs = _cnn(40)
+    found = find_corpus_duplicates(docs, jobs=1, threshold=threshold)
+    assert found and _dump(found) == _dump(_reference(docs, threshold=threshold))
 
 
 @pytest.mark.parametrize("compiled", [True, False])
