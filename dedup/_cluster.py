@@ -92,21 +92,44 @@ def build(
 
     matches: list[Match] = []
     sides: list[tuple[_Side, _Side]] = []
+    # Equal spans and passages are built once and shared (they are immutable): a sentence
+    # matched many times, and a one-sentence passage and its alignment, reuse one object.
+    span_of: dict[tuple[int, int], Span] = {}
+    passage_of: dict[tuple[int, int, int], Passage] = {}
+
+    def span(bounds: tuple[int, int]) -> Span:
+        got = span_of.get(bounds)
+        if got is None:
+            got = span_of[bounds] = Span(*bounds)
+        return got
+
+    def passage(side: _Side) -> Passage:
+        key = (side.doc, side.start, side.end)
+        got = passage_of.get(key)
+        if got is None:
+            doc = docs[side.doc]
+            text = doc.text[side.start : side.end]
+            got = passage_of[key] = Passage(doc.key, span((side.start, side.end)), text)
+        return got
+
     for group in groups.values():
         a_spans = [_char_span(sentences[lk.i], lk.span_i) for lk in group]
         b_spans = [_char_span(sentences[lk.j], lk.span_j) for lk in group]
         da, db = sent_doc[group[0].i], sent_doc[group[0].j]
-        sa = _Side(da, min(s for s, _ in a_spans), max(e for _, e in a_spans))
-        sb = _Side(db, min(s for s, _ in b_spans), max(e for _, e in b_spans))
+        if len(group) == 1:  # most matches: one sentence pair
+            sa, sb = _Side(da, *a_spans[0]), _Side(db, *b_spans[0])
+        else:
+            sa = _Side(da, min(s for s, _ in a_spans), max(e for _, e in a_spans))
+            sb = _Side(db, min(s for s, _ in b_spans), max(e for _, e in b_spans))
         if (docs[sb.doc].ordinal, sb.start) < (docs[sa.doc].ordinal, sa.start):
             sa, sb = sb, sa
             a_spans, b_spans = b_spans, a_spans
         alignments = tuple(
-            Alignment(Span(*x), Span(*y), lk.score) for x, y, lk in zip(a_spans, b_spans, group, strict=True)
+            Alignment(span(x), span(y), lk.score) for x, y, lk in zip(a_spans, b_spans, group, strict=True)
         )
         score = round(sum(lk.score for lk in group) / len(group), 6)
         kind = "exact" if all(lk.kind == "exact" for lk in group) else group[0].kind
-        matches.append(Match(_passage(docs, sa), _passage(docs, sb), score, kind, alignments))
+        matches.append(Match(passage(sa), passage(sb), score, kind, alignments))
         sides.append((sa, sb))
 
     # 2. Passages: sides in the same document overlapping by half the shorter are one passage.
@@ -148,7 +171,7 @@ def build(
             doc = nodes[root].doc
             start = min(nodes[g].start for g in group_ks)
             end = max(nodes[g].end for g in group_ks)
-            p = _passage(docs, _Side(doc, start, end))
+            p = passage(_Side(doc, start, end))
             passages.append(((docs[doc].ordinal, start, end), p, group_ks))
         passages.sort(key=lambda t: t[0])
         match_ids = sorted({k // 2 for _, _, group_ks in passages for k in group_ks})
@@ -206,8 +229,3 @@ def iter_components(
 
 def _same_para(sent_para: Sequence[int], sent_doc: Sequence[int], i: int, j: int) -> bool:
     return j < len(sent_doc) and sent_doc[i] == sent_doc[j] and sent_para[i] == sent_para[j]
-
-
-def _passage(docs: Sequence[Doc] | Mapping[int, Doc], side: _Side) -> Passage:
-    doc = docs[side.doc]
-    return Passage(doc.key, Span(side.start, side.end), doc.text[side.start : side.end])
