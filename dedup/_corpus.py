@@ -102,30 +102,38 @@ class JsonlSource(CorpusSource):
         with open(self.path, "rb") as fh:
             for lineno, raw in enumerate(fh, 1):
                 self.position += len(raw)
-                doc = _json_document(raw, f"{self.path}:{lineno}", lineno, self.id_field, self.text_field)
+                doc = _json_document(raw, self.path, lineno, self.id_field, self.text_field)
                 if doc is not None:
                     yield doc
 
 
 def _json_document(
-    raw: str | bytes, where: str, lineno: int, id_field: str | None, text_field: str
+    raw: str | bytes, path: str | None, lineno: int, id_field: str | None, text_field: str
 ) -> tuple[str, str] | None:
-    """``(key, text)`` of one JSON line (``None`` if blank); the key defaults to the line number."""
+    """``(key, text)`` of line ``lineno`` of ``path`` (``None``: standard input), ``None`` if blank.
+
+    The key defaults to the line number.
+    """
     if not raw.strip():
         return None
     try:
         obj = json.loads(raw)
     except ValueError as err:
-        raise DedupError(f"{where}: not a JSON object ({err})") from err
+        raise DedupError(f"{_where(path, lineno)}: not a JSON object ({err})") from err
     if not isinstance(obj, dict):
-        raise DedupError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+        raise DedupError(f"{_where(path, lineno)}: expected a JSON object, got {type(obj).__name__}")
     text = obj.get(text_field)
     if not isinstance(text, str):
         raise DedupError(
-            f"{where}: field {text_field!r} must be a string (choose the field with --text-field)"
+            f"{_where(path, lineno)}: field {text_field!r} must be a string "
+            "(choose the field with --text-field)"
         )
     key = obj.get(id_field) if id_field else None
     return (str(lineno) if key is None else str(key)), text
+
+
+def _where(path: str | None, lineno: int) -> str:
+    return f"standard input line {lineno}" if path is None else f"{path}:{lineno}"
 
 
 class LinesSource(CorpusSource):
@@ -210,7 +218,7 @@ def open_source(path: str, *, id_field: str | None = "id", text_field: str = "te
 
 def _json_stream(lines: Iterable[str], id_field: str | None, text_field: str) -> Iterator[tuple[str, str]]:
     for n, line in enumerate(lines, 1):
-        doc = _json_document(line, f"standard input line {n}", n, id_field, text_field)
+        doc = _json_document(line, None, n, id_field, text_field)
         if doc is not None:
             yield doc
 
@@ -432,14 +440,15 @@ def _reread_sentences(
     run_start = np.searchsorted(doc_of, wanted)
     run_end = np.searchsorted(doc_of, wanted, side="right")
     out: dict[int, Sentence] = {}
+    # (sentence id, paragraph, start, end) of every involved sentence, as Python ints.
+    all_rows = list(zip(involved.tolist(), para[involved].tolist(), *span[involved].T.tolist(), strict=True))
+    starts, ends, digests = run_start.tolist(), run_end.tolist(), text_digest.tolist()
 
     def tasks() -> Iterator[list[_Reread]]:
         batch: list[_Reread] = []
         size = 0
         for n, (d, text) in enumerate(_reread(source, keys, wanted.tolist())):
-            ks = involved[run_start[n] : run_end[n]]
-            rows = [(k, int(para[k]), int(span[k, 0]), int(span[k, 1])) for k in ks.tolist()]
-            batch.append((d, text, int(text_digest[d]), rows))
+            batch.append((d, text, digests[d], all_rows[starts[n] : ends[n]]))
             size += len(text)
             if size >= _BATCH_CHARS:
                 yield batch
