@@ -46,7 +46,7 @@ from dedup._cluster import Doc, build
 from dedup._engine import lsh_candidates, verify_candidates
 from dedup._errors import DedupError, DuplicateKeyError
 from dedup._options import Options
-from dedup._parallel import process_pool
+from dedup._parallel import paused_gc, process_pool
 from dedup._result import Clusters
 from dedup._shingle import sentence_shingle_hashes
 from dedup._sketch import signatures
@@ -345,7 +345,8 @@ def find_corpus_duplicates(
         raise ValueError(f"jobs must be >= 1, got {jobs}")
     src = source if isinstance(source, CorpusSource) else _SpooledSource(source)
     try:
-        return _run(src, opts, jobs or os.cpu_count() or 1, progress, with_text)
+        with paused_gc():
+            return _run(src, opts, jobs or os.cpu_count() or 1, progress, with_text)
     finally:
         if src is not source:
             src.close()

@@ -31,7 +31,7 @@ from dedup._crossmatch import Sketch, StoredDoc, cross_matches, sketch
 from dedup._engine import MIN_SHARED_BANDS, Detection, detect
 from dedup._errors import DuplicateKeyError, IncompatibleIndexError, InvalidOptionError
 from dedup._options import Options
-from dedup._parallel import process_pool
+from dedup._parallel import paused_gc, process_pool
 from dedup._result import Clusters, stream_clusters
 from dedup._sketch import lsh_params
 from dedup._text import Sentence, segment
@@ -222,7 +222,7 @@ class DedupIndex:
         head = list(itertools.islice(batches, 2))
         workers = (jobs or os.cpu_count() or 1) if len(head) > 1 else 1
         batches = itertools.chain(head, batches)
-        with process_pool(workers) as pool, _bar(progress) as bar:
+        with paused_gc(), process_pool(workers) as pool, _bar(progress) as bar:
             done = pool.imap(_sketch_batch, batches) if pool is not None else map(_sketch_batch, batches)
             for part in done:
                 with index._lock:

@@ -1,13 +1,14 @@
-"""Worker processes shared by corpus mode and batch index construction."""
+"""Worker processes and garbage-collector pauses shared by corpus mode and batch index construction."""
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing
 from collections.abc import Iterator
 from multiprocessing.pool import Pool
 
-__all__ = ["process_pool"]
+__all__ = ["paused_gc", "process_pool"]
 
 
 @contextlib.contextmanager
@@ -19,3 +20,22 @@ def process_pool(jobs: int) -> Iterator[Pool | None]:
     methods = multiprocessing.get_all_start_methods()
     with multiprocessing.get_context("fork" if "fork" in methods else None).Pool(jobs) as pool:
         yield pool
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for a batch run, then restore its state.
+
+    Batch runs create millions of small objects (sentences, links, result
+    objects) that form no reference cycles, and each full collection walks all
+    of them: on 100k corpus paragraphs the collector took ~3 s of ~21 s.
+    Reference counting still frees everything as usual; only cycles wait for
+    the end of the run.  Worker processes forked inside inherit the pause.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

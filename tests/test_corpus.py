@@ -220,3 +220,20 @@ def test_a_document_edited_between_passes_is_a_clear_error(
     assert _dump(find_corpus_duplicates(_ChangingSource(DOCS, edit="none"), jobs=jobs)) == _dump(
         _reference(DOCS)
     )
+
+
+def test_the_collector_pause_is_undone_even_on_errors() -> None:
+    import gc
+
+    assert gc.isenabled()
+    find_corpus_duplicates(DOCS, jobs=1)
+    assert gc.isenabled()
+    with pytest.raises(corpus.DuplicateKeyError):
+        find_corpus_duplicates([("a", "One sentence here."), ("a", "Another one there.")], jobs=1)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        find_corpus_duplicates(DOCS, jobs=1)
+        assert not gc.isenabled()  # a caller's own choice is kept
+    finally:
+        gc.enable()
