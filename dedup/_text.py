@@ -321,9 +321,9 @@ def segment(text: str) -> list[Sentence]:
 def _regex_segment(text: str) -> list[Sentence]:
     """:func:`segment` in Python: the reference of the compiled version."""
     out: list[Sentence] = []
-    for para, (p_start, p_end) in enumerate(paragraph_spans(text)):
-        for s_start, s_end in sentence_spans(text, p_start, p_end):
-            sent = make_sentence(text, para, s_start, s_end)
+    for para, (p_start, p_end) in enumerate(_regex_paragraph_spans(text)):
+        for s_start, s_end in _regex_sentence_spans(text, p_start, p_end):
+            sent = _regex_sentence(text, para, s_start, s_end)
             if sent is not None:
                 out.append(sent)
     return out
