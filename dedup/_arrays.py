@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["sorted_unique", "unique_counts"]
+__all__ = ["run_firsts", "sorted_unique", "unique_counts"]
 
 _G = TypeVar("_G", bound=np.generic)
+
+
+def run_firsts(values: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
+    """Mask of the elements of a 1-d array that start a run of equal values.
+
+    Examples
+    --------
+    >>> run_firsts(np.array([1, 1, 2, 3, 3]))
+    array([ True, False,  True,  True, False])
+    """
+    first = np.empty(values.size, dtype=bool)
+    if values.size:
+        first[0] = True
+        np.not_equal(values[1:], values[:-1], out=first[1:])
+    return first
 
 
 def sorted_unique(values: npt.NDArray[_G]) -> npt.NDArray[_G]:
@@ -24,12 +39,7 @@ def sorted_unique(values: npt.NDArray[_G]) -> npt.NDArray[_G]:
     array([1, 2, 3])
     """
     out = np.sort(values, axis=None)
-    if out.size < 2:
-        return out
-    keep = np.empty(out.size, dtype=bool)
-    keep[0] = True
-    np.not_equal(out[1:], out[:-1], out=keep[1:])
-    return out[keep]
+    return out[run_firsts(out)]
 
 
 def unique_counts(values: npt.NDArray[_G]) -> tuple[npt.NDArray[_G], npt.NDArray[np.int64]]:
@@ -43,10 +53,5 @@ def unique_counts(values: npt.NDArray[_G]) -> tuple[npt.NDArray[_G], npt.NDArray
     (array([1, 2, 3]), array([1, 1, 2]))
     """
     values.sort()
-    if values.size == 0:
-        return values, np.zeros(0, dtype=np.int64)
-    first = np.empty(values.size, dtype=bool)
-    first[0] = True
-    np.not_equal(values[1:], values[:-1], out=first[1:])
-    starts = np.flatnonzero(first)
+    starts = np.flatnonzero(run_firsts(values))
     return values[starts], np.diff(np.append(starts, values.size)).astype(np.int64, copy=False)

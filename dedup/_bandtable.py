@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from dedup._arrays import run_firsts
+
 __all__ = ["BandTable"]
 
 _EMPTY = np.uint64(0)
@@ -121,8 +123,7 @@ class BandTable:
         # the distinct keys and to chain each key's new entries.
         order = np.argsort(keys, kind="stable")
         sorted_keys = keys[order]
-        first = np.ones(n, dtype=bool)
-        first[1:] = sorted_keys[1:] != sorted_keys[:-1]
+        first = run_firsts(sorted_keys)
         uniq = sorted_keys[first]
         self._grow(uniq.size)
         slots, found = self._probe(uniq)

@@ -37,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 from rapidfuzz import fuzz, process
 
-from dedup._arrays import sorted_unique
+from dedup._arrays import run_firsts, sorted_unique
 from dedup._text import Sentence
 from dedup._verify import (
     _MAX_POOL,
@@ -381,7 +381,7 @@ class BatchScorer:
                 break
             # Most new weight first; ties to the shorter partner, then by text, then by position.
             cand = cand[np.lexsort((b[cand], rank_b[cand], total_b[cand], -gain[cand], a[cand]))]
-            picked = cand[np.r_[True, a[cand][1:] != a[cand][:-1]]]
+            picked = cand[run_firsts(a[cand])]
             if step:  # a further source must add a fair share, and more than one word of it
                 n_new = np.bincount(pidx, weights=new, minlength=n_pairs)[picked]
                 ok = (gain[picked] / self.total[a[picked]] >= min_gain) & (n_new >= 2)
@@ -411,7 +411,7 @@ class BatchScorer:
     def _trim_pools(self, a: _I64, b: _I64, c: _F64) -> npt.NDArray[np.bool_]:
         """Pool pairs kept: all, but of a pool larger than ``_MAX_POOL`` only its closest partners."""
         active = np.ones(a.size, dtype=bool)
-        starts = np.flatnonzero(np.r_[True, a[1:] != a[:-1]])
+        starts = np.flatnonzero(run_firsts(a))
         sizes = np.diff(np.r_[starts, a.size])
         big = sizes > _MAX_POOL
         for lo, size in zip(starts[big].tolist(), sizes[big].tolist(), strict=True):

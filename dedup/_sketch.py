@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from dedup._arrays import unique_counts
+from dedup._arrays import run_firsts, unique_counts
 
 if TYPE_CHECKING:
     from datasketch import MinHash
@@ -176,10 +176,7 @@ def _bucket_pairs(
     """
     if flat.size < 2:
         return np.empty(0, dtype=np.int64)
-    new_bucket = np.empty(flat.size, dtype=bool)
-    new_bucket[0] = True
-    np.not_equal(flat[1:], flat[:-1], out=new_bucket[1:])
-    starts = np.flatnonzero(new_bucket)
+    starts = np.flatnonzero(run_firsts(flat))
     sizes = np.diff(np.append(starts, flat.size))
     ok = (sizes > 1) & (sizes <= max_bucket)
     if not ok.any():

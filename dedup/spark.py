@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from dedup._arrays import run_firsts
 from dedup._cluster import Doc, build
 from dedup._engine import LINK_FLOOR, MIN_SHARED_BANDS
 from dedup._errors import DedupError, DuplicateKeyError
@@ -362,7 +363,7 @@ def _groups(batches: _Batches, key: str) -> Iterator[tuple[pd.DataFrame, list[tu
 
 
 def _runs(values: np.ndarray[Any, Any]) -> list[tuple[int, int]]:
-    starts = np.concatenate(([0], np.flatnonzero(values[1:] != values[:-1]) + 1))
+    starts = np.flatnonzero(run_firsts(values))
     stops = np.append(starts[1:], values.size)
     return list(zip(starts.tolist(), stops.tolist(), strict=True))
 
