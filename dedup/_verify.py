@@ -74,12 +74,10 @@ class Profile:
 
 def profile(sent: Sentence) -> Profile:
     """Precompute the verification profile of a sentence."""
-    pos = tuple(i for i, c in enumerate(sent.content) if c)
-    if not pos:  # a sentence of stop words only: compare all of its words
-        pos = tuple(range(len(sent.stems)))
+    sh = shape(sent)  # a sentence of stop words only is compared on all of its words
     weights: dict[str, float] = {}
     entities: set[str] = set()
-    for i in pos:
+    for i in sh.content_pos:
         s = sent.stems[i]
         w = _ENTITY_WEIGHT if sent.entity[i] else 1.0
         if w > 1.0:
@@ -90,10 +88,10 @@ def profile(sent: Sentence) -> Profile:
         total=sum(weights.values()),
         stems=frozenset(sent.stems),
         entities=frozenset(entities),
-        content_pos=pos,
-        content_stems=tuple(sent.stems[i] for i in pos),
+        content_pos=sh.content_pos,
+        content_stems=sh.content_stems,
         norm=sent.norm,
-        n_tokens=len(sent.stems),
+        n_tokens=sh.n_tokens,
     )
 
 
