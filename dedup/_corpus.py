@@ -46,7 +46,7 @@ from dedup._cluster import Doc, build
 from dedup._engine import lsh_candidates, verify_candidates
 from dedup._errors import DedupError, DuplicateKeyError
 from dedup._options import Options
-from dedup._parallel import paused_gc, process_pool
+from dedup._parallel import check_jobs, paused_gc, process_pool
 from dedup._result import Clusters
 from dedup._shingle import sentence_shingle_hashes
 from dedup._sketch import signatures
@@ -339,14 +339,11 @@ def find_corpus_duplicates(
     b Span(start=27, end=70) Troops are leaving the border region today.
     """
     opts = Options(**options)
-    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int)):
-        raise TypeError(f"jobs must be an int, got {type(jobs).__name__}")
-    if jobs is not None and jobs < 1:
-        raise ValueError(f"jobs must be >= 1, got {jobs}")
+    processes = check_jobs(jobs)
     src = source if isinstance(source, CorpusSource) else _SpooledSource(source)
     try:
         with paused_gc():
-            return _run(src, opts, jobs or os.cpu_count() or 1, progress, with_text)
+            return _run(src, opts, processes, progress, with_text)
     finally:
         if src is not source:
             src.close()

@@ -31,7 +31,7 @@ from dedup._crossmatch import Sketch, StoredDoc, cross_matches, sketch
 from dedup._engine import MIN_SHARED_BANDS, Detection, detect
 from dedup._errors import DuplicateKeyError, IncompatibleIndexError, InvalidOptionError
 from dedup._options import Options
-from dedup._parallel import paused_gc, process_pool
+from dedup._parallel import check_jobs, paused_gc, process_pool
 from dedup._result import Clusters, stream_clusters
 from dedup._sketch import lsh_params
 from dedup._text import Sentence, segment
@@ -212,15 +212,12 @@ class DedupIndex:
         >>> len(index), [(p.key, p.span.start) for p in index.clusters()[0].passages]
         (2, [('a', 0), ('b', 19)])
         """
-        if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int)):
-            raise TypeError(f"jobs must be an int or None, got {type(jobs).__name__}")
-        if jobs is not None and jobs < 1:
-            raise ValueError(f"jobs must be >= 1, got {jobs}")
+        processes = check_jobs(jobs)
         index = cls(max_docs=max_docs, max_age=max_age, **options)
         batches = _checked_batches(items, index.options)
         # Worker processes only pay off from the second batch of documents on.
         head = list(itertools.islice(batches, 2))
-        workers = (jobs or os.cpu_count() or 1) if len(head) > 1 else 1
+        workers = processes if len(head) > 1 else 1
         batches = itertools.chain(head, batches)
         with paused_gc(), process_pool(workers) as pool, _bar(progress) as bar:
             done = pool.imap(_sketch_batch, batches) if pool is not None else map(_sketch_batch, batches)
@@ -232,9 +229,7 @@ class DedupIndex:
                             raise DuplicateKeyError(f"key {key!r} occurs twice in items: keys must be unique")
                         index._insert(key, text, time.time(), sents, sk, table=False)
                     # One band-table insert per batch, in document order: the same chains as one by one.
-                    rows = first + np.flatnonzero(index._sid_ok[first : index._n_sids])
-                    ids = np.repeat(rows, index._bands + 1).astype(np.int64)
-                    index._table.insert(index._table_entries(rows), ids)
+                    index._table_insert(first + np.flatnonzero(index._sid_ok[first : index._n_sids]))
                 bar(len(part))
         with index._lock:
             index._apply_policy()
@@ -524,14 +519,12 @@ class DedupIndex:
         self._sid_ok[first : first + n] = sk.eligible
         self._docs[key] = _Entry(slot, text, ts, first, n)
         self._sents[slot] = sents
-        rows = first + np.flatnonzero(sk.eligible)
         if table:
-            self._table.insert(self._table_entries(rows), np.repeat(rows, self._bands + 1).astype(np.int64))
+            self._table_insert(first + np.flatnonzero(sk.eligible))
 
-    def _table_entries(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.uint64]:
-        """The band and exact keys of sentence ids ``rows``, row by row."""
-        keys: npt.NDArray[np.uint64] = self._sid_keys[rows].ravel()
-        return keys
+    def _table_insert(self, rows: npt.NDArray[np.int64]) -> None:
+        """Put the band and exact keys of sentence ids ``rows`` into the band table."""
+        self._table.insert(self._sid_keys[rows].ravel(), np.repeat(rows, self._bands + 1).astype(np.int64))
 
     def _remove(self, key: str) -> None:
         entry = self._docs.pop(key)
@@ -590,7 +583,7 @@ class DedupIndex:
     def _rebuild_table(self) -> None:
         ok = np.flatnonzero(self._sid_ok[: self._n_sids])
         self._table = BandTable(capacity=2 * ok.size * (self._bands + 1))
-        self._table.insert(self._sid_keys[ok].ravel(), np.repeat(ok, self._bands + 1).astype(np.int64))
+        self._table_insert(ok)
 
 
 # --- batch construction (``DedupIndex.from_texts``) ----------------------------------------------

@@ -5,10 +5,22 @@ from __future__ import annotations
 import contextlib
 import gc
 import multiprocessing
+import os
 from collections.abc import Iterator
 from multiprocessing.pool import Pool
 
-__all__ = ["paused_gc", "process_pool"]
+__all__ = ["check_jobs", "paused_gc", "process_pool"]
+
+
+def check_jobs(jobs: object) -> int:
+    """The number of worker processes for a ``jobs`` argument: itself, or all cores for ``None``."""
+    if jobs is None:
+        return os.cpu_count() or 1
+    if isinstance(jobs, bool) or not isinstance(jobs, int):
+        raise TypeError(f"jobs must be an int or None, got {type(jobs).__name__}")
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs}")
+    return jobs
 
 
 @contextlib.contextmanager
