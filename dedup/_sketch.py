@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dedup._arrays import run_firsts, unique_counts
+from dedup._kernels import ckernels
 
 if TYPE_CHECKING:
     from datasketch import MinHash
@@ -57,6 +58,23 @@ def signatures(
     if n_sets == 0:
         return out
     a, b = permutations(num_perm, seed)
+    if ckernels is not None:  # same values, one pass over the shingles (no num_perm x shingles product)
+        ckernels.minhash(
+            np.ascontiguousarray(hashes, dtype=_U32), np.ascontiguousarray(offsets, dtype=np.int64), a, b, out
+        )
+        return out
+    return _numpy_signatures(hashes, offsets, a, b, out)
+
+
+def _numpy_signatures(
+    hashes: npt.NDArray[np.uint32],
+    offsets: npt.NDArray[np.int64],
+    a: npt.NDArray[np.uint32],
+    b: npt.NDArray[np.uint32],
+    out: npt.NDArray[np.uint32],
+) -> npt.NDArray[np.uint32]:
+    """:func:`signatures` in numpy: the reference for the compiled kernel, and its fallback."""
+    n_sets, num_perm = out.shape
     mixed = _fmix32(hashes.astype(_U32, copy=False))
     # Chunk the (num_perm x shingles) product so memory stays bounded on big batches.
     chunk = max(1, (1 << 22) // num_perm)

@@ -1,0 +1,23 @@
+"""The compiled numeric kernels (``dedup/_ckernels.c``), when they were built.
+
+Each kernel computes exactly what the numpy code beside its caller computes
+(tests compare the two); the numpy code stays as the reference and the
+fallback for installs without a C compiler.  ``DEDUP_PURE_PYTHON=1`` turns
+the kernels off, as it does the compiled tokeniser.
+"""
+
+from __future__ import annotations
+
+import os
+
+__all__ = ["KERNELS", "ckernels"]
+
+try:  # built at install time when a C compiler is present
+    from dedup import _ckernels as ckernels
+except ImportError:  # pragma: no cover - installs without a C compiler
+    ckernels = None  # type: ignore[assignment]
+if os.environ.get("DEDUP_PURE_PYTHON") == "1":
+    ckernels = None  # type: ignore[assignment]
+
+#: True when the compiled kernels are in use.
+KERNELS = ckernels is not None

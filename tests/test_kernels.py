@@ -1,0 +1,74 @@
+"""The compiled kernels (dedup/_ckernels.c) compute exactly what the numpy reference code computes."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dedup import _kernels, _sketch
+from dedup._sketch import permutations, signatures
+
+needs_kernels = pytest.mark.skipif(not _kernels.KERNELS, reason="compiled kernels not built")
+
+
+def test_compiled_kernels_are_built_where_ci_requires_them() -> None:
+    # scripts/test.sh sets DEDUP_REQUIRE_COMPILED=1: a broken C build must fail CI.
+    if os.environ.get("DEDUP_REQUIRE_COMPILED") == "1":
+        assert _kernels.KERNELS
+
+
+def _numpy_signatures(hashes: np.ndarray, offsets: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
+    a, b = permutations(num_perm, seed)
+    out = np.empty((offsets.size, num_perm), dtype=np.uint32)
+    return _sketch._numpy_signatures(hashes, offsets, a, b, out)
+
+
+@needs_kernels
+@settings(max_examples=200, deadline=None)
+@given(
+    sizes=st.lists(st.integers(1, 40), min_size=1, max_size=30),
+    num_perm=st.sampled_from([1, 7, 16, 128, 256]),
+    seed=st.integers(0, 2**31),
+    data=st.data(),
+)
+def test_minhash_kernel_equals_numpy(sizes: list[int], num_perm: int, seed: int, data: st.DataObject) -> None:
+    values = data.draw(
+        st.lists(st.integers(0, 2**32 - 1), min_size=sum(sizes), max_size=sum(sizes)).map(
+            lambda v: np.array(v, dtype=np.uint32)
+        )
+    )
+    offsets = np.cumsum([0, *sizes[:-1]]).astype(np.int64)
+    assert np.array_equal(
+        signatures(values, offsets, num_perm, seed), _numpy_signatures(values, offsets, num_perm, seed)
+    )
+
+
+@needs_kernels
+def test_minhash_kernel_equals_numpy_on_a_large_batch() -> None:
+    # Larger than the numpy code's chunk, so its chunking is exercised too.
+    rng = np.random.default_rng(3)
+    sizes = rng.integers(1, 60, 5000)
+    values = rng.integers(0, 2**32, int(sizes.sum()), dtype=np.uint64).astype(np.uint32)
+    offsets = np.cumsum(np.r_[0, sizes[:-1]]).astype(np.int64)
+    assert np.array_equal(signatures(values, offsets, 128, 1), _numpy_signatures(values, offsets, 128, 1))
+
+
+@needs_kernels
+def test_minhash_kernel_rejects_inconsistent_arguments() -> None:
+    from dedup import _ckernels
+
+    a, b = permutations(8, 1)
+    hashes = np.arange(5, dtype=np.uint32)
+    out = np.empty((2, 8), dtype=np.uint32)
+    with pytest.raises(ValueError, match="non-empty"):
+        _ckernels.minhash(hashes, np.array([0, 0], dtype=np.int64), a, b, out)  # empty first set
+    with pytest.raises(ValueError, match="inconsistent"):
+        _ckernels.minhash(hashes, np.array([0, 9], dtype=np.int64), a, b, out)  # offset out of range
+    with pytest.raises(ValueError, match="inconsistent"):
+        _ckernels.minhash(hashes, np.array([0, 2], dtype=np.int64), a, b, np.empty(3, dtype=np.uint32))
+    with pytest.raises(TypeError, match="bytes"):
+        _ckernels.minhash(hashes.astype(np.uint64), np.array([0, 2], dtype=np.int64), a, b, out)
