@@ -38,6 +38,7 @@ import numpy.typing as npt
 from rapidfuzz import fuzz, process
 
 from dedup._arrays import run_firsts, sorted_unique
+from dedup._kernels import ckernels
 from dedup._text import Sentence
 from dedup._verify import (
     _MAX_POOL,
@@ -90,6 +91,22 @@ class _Directed:
 class BatchScorer:
     """Scores candidate pairs among a fixed list of sentences, as :class:`~dedup._verify.Verifier` does."""
 
+    total: _F64  # content weight of each sentence
+    # The numpy path's stem sets (see ``_numpy_profiles``); the compiled kernels use ``_csr`` instead.
+    _v: np.int64
+    _all: _I64
+    _cw_code: _I64
+    _cw_w: _F64
+    _cw_sent: _I64
+    _cw_start: _I64
+    _cw_stem: _I64
+    _ent: _I64
+    _ent_start: _I64
+    _ent_stem: _I64
+    _n_ent: _I64
+    _all_table: npt.NDArray[np.bool_] | None
+    _ent_table: npt.NDArray[np.bool_] | None
+
     def __init__(self, sentences: Sequence[Sentence], sent_doc: Sequence[int] | npt.ArrayLike) -> None:
         self._sents = sentences
         n = len(sentences)
@@ -105,6 +122,22 @@ class BatchScorer:
         n_tok = stem_ids.size
         content = np.fromiter(chain.from_iterable(s.content for s in sentences), dtype=bool, count=n_tok)
         entity = np.fromiter(chain.from_iterable(s.entity for s in sentences), dtype=bool, count=n_tok)
+        self._csr: tuple[npt.NDArray[Any], ...] | None = None
+        if ckernels is not None:
+            self._kernel_profiles(stem_ids, content, entity, lengths)
+        else:
+            self._numpy_profiles(stem_ids, bound, content, entity, lengths)
+
+    def _numpy_profiles(
+        self,
+        stem_ids: _I64,
+        bound: int,
+        content: npt.NDArray[np.bool_],
+        entity: npt.NDArray[np.bool_],
+        lengths: _I64,
+    ) -> None:
+        """The per-sentence stem sets as sorted codes ``sentence * vocabulary + stem`` (the numpy path)."""
+        n, n_tok = self.n, stem_ids.size
         tok_sent = np.repeat(np.arange(n, dtype=np.int64), lengths)
         if n_tok <= _LOCAL_VOCAB_TOKENS:  # small batches: number the stems 0..v-1 among themselves
             uniq, stem_ids = np.unique(stem_ids, return_inverse=True)
@@ -143,6 +176,22 @@ class BatchScorer:
             self._all_table[self._all] = True
             self._ent_table = np.zeros(n * int(v), dtype=bool)
             self._ent_table[self._ent] = True
+
+    def _kernel_profiles(
+        self, stem_ids: _I64, content: npt.NDArray[np.bool_], entity: npt.NDArray[np.bool_], lengths: _I64
+    ) -> None:
+        """The per-sentence stem sets of the compiled kernels (CSR arrays), instead of the numpy codes."""
+        assert ckernels is not None
+        n, n_tok = self.n, stem_ids.size
+        cw_start, all_start, ent_start = (np.empty(n + 1, dtype=np.int64) for _ in range(3))
+        cw_stem, all_stem, ent_stem = (np.empty(n_tok, dtype=np.int64) for _ in range(3))
+        cw_w, total = np.empty(n_tok, dtype=np.float64), np.empty(n, dtype=np.float64)
+        ckernels.profiles(
+            stem_ids, content.view(np.uint8), entity.view(np.uint8), lengths,
+            cw_start, cw_stem, cw_w, all_start, all_stem, ent_start, ent_stem, total,
+        )  # fmt: skip
+        self.total = total
+        self._csr = (cw_start, cw_stem, cw_w, all_start, all_stem, ent_start, ent_stem, total)
 
     # --- exact per-sentence pieces, computed lazily ---------------------------------------
 
@@ -283,6 +332,12 @@ class BatchScorer:
 
     def _pair_stage(self, pairs: _I64, floor: float, workers: int = 1) -> tuple[_PairScores, _F64, _F64]:
         """Pairs of ``pairs`` that link, and the containment of each pair in both directions."""
+        if self._csr is not None:
+            assert ckernels is not None
+            i, j = np.ascontiguousarray(pairs[:, 0]), np.ascontiguousarray(pairs[:, 1])
+            c_ij, c_ji, subst = (np.empty(i.size, dtype=np.float64) for _ in range(3))
+            ckernels.pair_scores(i, j, *self._csr, c_ij, c_ji, subst)
+            return self._pairs(i, j, subst, c_ij, c_ji, floor, workers), c_ij, c_ji
         i, j = pairs[:, 0], pairs[:, 1]
         a = np.concatenate((i, j))
         b = np.concatenate((j, i))
@@ -353,7 +408,7 @@ class BatchScorer:
         max_sources: int,
         beaten: Mapping[tuple[int, int], float],
     ) -> list[list[Link]]:
-        """``Verifier.cover`` of every row at once: the greedy steps run over all rows in numpy.
+        """``Verifier.cover`` of every row at once: the greedy steps run over all rows together.
 
         ``a -> b`` are the pool pairs (same document, enough weight) and ``c``
         their containment without the locality factor.
@@ -364,6 +419,24 @@ class BatchScorer:
         order = np.lexsort((b, a))
         a, b, c = a[order], b[order], c[order]
         active = self._trim_pools(a, b, c)
+        if self._csr is not None:
+            steps, covw = self._kernel_covers(a, b, active, min_gain, max_sources)
+        else:
+            steps, covw = self._numpy_covers(a, b, active, min_gain, max_sources)
+        picks: dict[int, list[int]] = {}
+        for picked in steps:
+            for p in picked.tolist():
+                picks.setdefault(int(a[p]), []).append(p)
+        out: list[list[Link]] = []
+        for row in rows.tolist():
+            chain_ = picks.get(row)
+            out.append([] if chain_ is None else self._cover_links(row, chain_, b, c, covw, floor, beaten))
+        return out
+
+    def _numpy_covers(
+        self, a: _I64, b: _I64, active: npt.NDArray[np.bool_], min_gain: float, max_sources: int
+    ) -> tuple[list[_I64], _F64]:
+        """The greedy steps of :meth:`_covers` in numpy: pool pairs picked at each step, weights covered."""
         pidx, elem, found = self._member(a, b, self._cw_start, self._cw_stem, self._all, self._all_table)
         found &= active[pidx]
         w = self._cw_w[elem]
@@ -398,15 +471,20 @@ class BatchScorer:
                 strong = first_w[a[picked]] / self.total[a[picked]] >= _STRONG_FIRST
                 done[a[picked[strong]]] = True
         covw = np.bincount(self._cw_sent, weights=self._cw_w * cov, minlength=self.n).astype(np.float64)
-        picks: dict[int, list[int]] = {}
-        for picked in steps:
-            for p in picked.tolist():
-                picks.setdefault(int(a[p]), []).append(p)
-        out: list[list[Link]] = []
-        for row in rows.tolist():
-            chain_ = picks.get(row)
-            out.append([] if chain_ is None else self._cover_links(row, chain_, b, c, covw, floor, beaten))
-        return out
+        return steps, covw
+
+    def _kernel_covers(
+        self, a: _I64, b: _I64, active: npt.NDArray[np.bool_], min_gain: float, max_sources: int
+    ) -> tuple[list[_I64], _F64]:
+        """The greedy steps of :meth:`_covers`, compiled (same values as :meth:`_numpy_covers`)."""
+        assert ckernels is not None and self._csr is not None
+        step = np.empty(a.size, dtype=np.int64)
+        covw = np.empty(self.n, dtype=np.float64)
+        ckernels.covers(
+            a, b, active.view(np.uint8), *self._csr, self._norm_rank(),
+            min_gain, max_sources, _STRONG_FIRST, step, covw,
+        )  # fmt: skip
+        return [np.flatnonzero(step == k) for k in range(max_sources)], covw
 
     def _trim_pools(self, a: _I64, b: _I64, c: _F64) -> npt.NDArray[np.bool_]:
         """Pool pairs kept: all, but of a pool larger than ``_MAX_POOL`` only its closest partners."""

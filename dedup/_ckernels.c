@@ -11,6 +11,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
@@ -116,9 +117,478 @@ fail_h:
     return NULL;
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * Verification (dedup/_batchverify.py): per-sentence stem sets in CSR form, shared content
+ * weights of candidate pairs, and the greedy covers.  Stems are integer ids; weights are 1 or 2,
+ * so every sum below is an exact integer in floating point and equals numpy's bincount sums.
+ */
+
+typedef struct {
+    int64_t stem;
+    double w;
+} StemW;
+
+static int
+cmp_stemw(const void *x, const void *y)
+{
+    const StemW *a = x, *b = y;
+    if (a->stem != b->stem)
+        return a->stem < b->stem ? -1 : 1;
+    return a->w < b->w ? -1 : (a->w > b->w ? 1 : 0);
+}
+
+static int
+cmp_i64(const void *x, const void *y)
+{
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return a < b ? -1 : (a > b ? 1 : 0);
+}
+
+/* Sorted unique values of v[0..n) in place; returns the count. */
+static Py_ssize_t
+unique_i64(int64_t *v, Py_ssize_t n)
+{
+    if (n < 2)
+        return n;
+    qsort(v, (size_t)n, sizeof(int64_t), cmp_i64);
+    Py_ssize_t m = 1;
+    for (Py_ssize_t k = 1; k < n; k++)
+        if (v[k] != v[m - 1])
+            v[m++] = v[k];
+    return m;
+}
+
+/* Number of elements of sorted x found in sorted y, and the sum of their weights (w may be NULL). */
+static inline Py_ssize_t
+intersect(const int64_t *x, const double *w, Py_ssize_t nx, const int64_t *y, Py_ssize_t ny, double *wsum)
+{
+    Py_ssize_t i = 0, j = 0, count = 0;
+    double s = 0.0;
+    while (i < nx && j < ny) {
+        if (x[i] < y[j])
+            i++;
+        else if (x[i] > y[j])
+            j++;
+        else {
+            count++;
+            if (w)
+                s += w[i];
+            i++;
+            j++;
+        }
+    }
+    if (wsum)
+        *wsum = s;
+    return count;
+}
+
+/* found[x] = 1 for every element x of sorted x found in sorted y. */
+static inline void
+intersect_mark(const int64_t *x, Py_ssize_t nx, const int64_t *y, Py_ssize_t ny, uint8_t *found)
+{
+    Py_ssize_t i = 0, j = 0;
+    while (i < nx && j < ny) {
+        if (x[i] < y[j])
+            i++;
+        else if (x[i] > y[j])
+            j++;
+        else {
+            found[i] = 1;
+            i++;
+            j++;
+        }
+    }
+}
+
+typedef struct {
+    Py_buffer views[16];
+    int n;
+} Buffers;
+
+static void
+release_all(Buffers *bs)
+{
+    for (int k = 0; k < bs->n; k++)
+        PyBuffer_Release(&bs->views[k]);
+    bs->n = 0;
+}
+
+/* Get a buffer of n_items items of itemsize bytes (n_items < 0: any length); NULL on error. */
+static void *
+arg(Buffers *bs, PyObject *obj, Py_ssize_t itemsize, int writable, Py_ssize_t n_items, Py_ssize_t *len,
+    const char *name)
+{
+    Py_buffer *v = &bs->views[bs->n];
+    if (get_buffer(obj, v, itemsize, writable, name) < 0)
+        return NULL;
+    bs->n++;
+    if (n_items >= 0 && v->len / itemsize != n_items) {
+        PyErr_Format(PyExc_ValueError, "%s: expected %zd items, got %zd", name, n_items, v->len / itemsize);
+        return NULL;
+    }
+    if (len)
+        *len = v->len / itemsize;
+    return v->buf;
+}
+
+static int
+check_ids(const int64_t *ids, Py_ssize_t m, Py_ssize_t n, const char *name)
+{
+    for (Py_ssize_t k = 0; k < m; k++)
+        if (ids[k] < 0 || ids[k] >= n) {
+            PyErr_Format(PyExc_ValueError, "%s: sentence id %lld out of range", name, (long long)ids[k]);
+            return -1;
+        }
+    return 0;
+}
+
+static int
+check_starts(const int64_t *starts, Py_ssize_t n, Py_ssize_t size, const char *name)
+{
+    if (starts[0] != 0 || starts[n] > size)
+        goto bad;
+    for (Py_ssize_t k = 0; k < n; k++)
+        if (starts[k + 1] < starts[k])
+            goto bad;
+    return 0;
+bad:
+    PyErr_Format(PyExc_ValueError, "%s: offsets are not a non-decreasing run within the array", name);
+    return -1;
+}
+
+/* profiles(stem i64[T], content u8[T], entity u8[T], lengths i64[n],
+ *          cw_start i64[n+1], cw_stem i64[T], cw_w f64[T], all_start i64[n+1], all_stem i64[T],
+ *          ent_start i64[n+1], ent_stem i64[T], total f64[n]) -> None
+ *
+ * Per sentence: its content stems (all stems when it has no content word) sorted, each with its
+ * largest weight (2 for a name or figure, else 1); all its stems sorted; the stems of its names
+ * and figures sorted; its total content weight.
+ */
+static PyObject *
+k_profiles(PyObject *self, PyObject *args)
+{
+    PyObject *o[12];
+    Buffers bs = {.n = 0};
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7], &o[8],
+                          &o[9], &o[10], &o[11]))
+        return NULL;
+    Py_ssize_t T, n;
+    const int64_t *stem = arg(&bs, o[0], 8, 0, -1, &T, "stem");
+    const uint8_t *content = stem ? arg(&bs, o[1], 1, 0, T, NULL, "content") : NULL;
+    const uint8_t *entity = content ? arg(&bs, o[2], 1, 0, T, NULL, "entity") : NULL;
+    const int64_t *lengths = entity ? arg(&bs, o[3], 8, 0, -1, &n, "lengths") : NULL;
+    int64_t *cw_start = lengths ? arg(&bs, o[4], 8, 1, n + 1, NULL, "cw_start") : NULL;
+    int64_t *cw_stem = cw_start ? arg(&bs, o[5], 8, 1, T, NULL, "cw_stem") : NULL;
+    double *cw_w = cw_stem ? arg(&bs, o[6], 8, 1, T, NULL, "cw_w") : NULL;
+    int64_t *all_start = cw_w ? arg(&bs, o[7], 8, 1, n + 1, NULL, "all_start") : NULL;
+    int64_t *all_stem = all_start ? arg(&bs, o[8], 8, 1, T, NULL, "all_stem") : NULL;
+    int64_t *ent_start = all_stem ? arg(&bs, o[9], 8, 1, n + 1, NULL, "ent_start") : NULL;
+    int64_t *ent_stem = ent_start ? arg(&bs, o[10], 8, 1, T, NULL, "ent_stem") : NULL;
+    double *total = ent_stem ? arg(&bs, o[11], 8, 1, n, NULL, "total") : NULL;
+    if (!total)
+        goto fail;
+    int64_t sum = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (lengths[i] < 0)
+            break;
+        sum += lengths[i];
+    }
+    if (sum != T) {
+        PyErr_SetString(PyExc_ValueError, "profiles: lengths do not add up to the number of tokens");
+        goto fail;
+    }
+    StemW *tmp = PyMem_RawMalloc(sizeof(StemW) * (size_t)(T ? T : 1));
+    if (!tmp) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    Py_ssize_t t0 = 0, ncw = 0, nall = 0, nent = 0;
+    cw_start[0] = all_start[0] = ent_start[0] = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_ssize_t len = (Py_ssize_t)lengths[i];
+        int has_content = 0;
+        for (Py_ssize_t t = t0; t < t0 + len; t++)
+            has_content |= content[t] != 0;
+        /* content stems, largest weight of each; names and figures among them */
+        Py_ssize_t m = 0, e0 = nent;
+        for (Py_ssize_t t = t0; t < t0 + len; t++) {
+            if (content[t] || !has_content) {
+                tmp[m].stem = stem[t];
+                tmp[m].w = entity[t] ? 2.0 : 1.0;
+                m++;
+                if (entity[t])
+                    ent_stem[nent++] = stem[t];
+            }
+        }
+        qsort(tmp, (size_t)m, sizeof(StemW), cmp_stemw);
+        double tot = 0.0;
+        for (Py_ssize_t k = 0; k < m; k++) {
+            if (k + 1 < m && tmp[k + 1].stem == tmp[k].stem)
+                continue; /* the last of a run has the largest weight */
+            cw_stem[ncw] = tmp[k].stem;
+            cw_w[ncw] = tmp[k].w;
+            tot += tmp[k].w;
+            ncw++;
+        }
+        total[i] = tot;
+        nent = e0 + unique_i64(ent_stem + e0, nent - e0);
+        memcpy(all_stem + nall, stem + t0, sizeof(int64_t) * (size_t)len);
+        nall += unique_i64(all_stem + nall, len);
+        cw_start[i + 1] = ncw;
+        all_start[i + 1] = nall;
+        ent_start[i + 1] = nent;
+        t0 += len;
+    }
+    Py_END_ALLOW_THREADS
+    PyMem_RawFree(tmp);
+    release_all(&bs);
+    Py_RETURN_NONE;
+fail:
+    release_all(&bs);
+    return NULL;
+}
+
+typedef struct {
+    const int64_t *cw_start, *cw_stem, *all_start, *all_stem, *ent_start, *ent_stem;
+    const double *cw_w, *total;
+    Py_ssize_t n;
+} Csr;
+
+/* Parse the CSR arrays of profiles() from 8 objects; returns 0 or -1. */
+static int
+parse_csr(Buffers *bs, PyObject **o, Csr *c)
+{
+    Py_ssize_t n1, ncw, nall, nent;
+    c->cw_start = arg(bs, o[0], 8, 0, -1, &n1, "cw_start");
+    if (!c->cw_start || n1 < 1)
+        return c->cw_start ? (PyErr_SetString(PyExc_ValueError, "cw_start is empty"), -1) : -1;
+    c->n = n1 - 1;
+    if (!(c->cw_stem = arg(bs, o[1], 8, 0, -1, &ncw, "cw_stem")))
+        return -1;
+    if (!(c->cw_w = arg(bs, o[2], 8, 0, ncw, NULL, "cw_w")))
+        return -1;
+    if (!(c->all_start = arg(bs, o[3], 8, 0, n1, NULL, "all_start")))
+        return -1;
+    if (!(c->all_stem = arg(bs, o[4], 8, 0, -1, &nall, "all_stem")))
+        return -1;
+    if (!(c->ent_start = arg(bs, o[5], 8, 0, n1, NULL, "ent_start")))
+        return -1;
+    if (!(c->ent_stem = arg(bs, o[6], 8, 0, -1, &nent, "ent_stem")))
+        return -1;
+    if (!(c->total = arg(bs, o[7], 8, 0, c->n, NULL, "total")))
+        return -1;
+    if (check_starts(c->cw_start, c->n, ncw, "cw_start") < 0 || check_starts(c->all_start, c->n, nall, "all_start") < 0 ||
+        check_starts(c->ent_start, c->n, nent, "ent_start") < 0)
+        return -1;
+    return 0;
+}
+
+/* pair_scores(i i64[m], j i64[m], <8 CSR arrays>, c_ij f64[m], c_ji f64[m], subst f64[m]) -> None
+ *
+ * For every pair: the substitution factor and the containment of i in j and of j in i
+ * (shared content weight / (total + 1) x factor), as BatchScorer._pair_stage in numpy.
+ */
+static PyObject *
+k_pair_scores(PyObject *self, PyObject *args)
+{
+    PyObject *o[13];
+    Buffers bs = {.n = 0};
+    Csr c;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7], &o[8],
+                          &o[9], &o[10], &o[11], &o[12]))
+        return NULL;
+    Py_ssize_t m;
+    const int64_t *pi = arg(&bs, o[0], 8, 0, -1, &m, "i");
+    const int64_t *pj = pi ? arg(&bs, o[1], 8, 0, m, NULL, "j") : NULL;
+    if (!pj || parse_csr(&bs, o + 2, &c) < 0)
+        goto fail;
+    double *c_ij = arg(&bs, o[10], 8, 1, m, NULL, "c_ij");
+    double *c_ji = c_ij ? arg(&bs, o[11], 8, 1, m, NULL, "c_ji") : NULL;
+    double *subst = c_ji ? arg(&bs, o[12], 8, 1, m, NULL, "subst") : NULL;
+    if (!subst || check_ids(pi, m, c.n, "i") < 0 || check_ids(pj, m, c.n, "j") < 0)
+        goto fail;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t k = 0; k < m; k++) {
+        const int64_t i = pi[k], j = pj[k];
+        const int64_t *ai = c.all_stem + c.all_start[i], *aj = c.all_stem + c.all_start[j];
+        const Py_ssize_t nai = c.all_start[i + 1] - c.all_start[i], naj = c.all_start[j + 1] - c.all_start[j];
+        const int64_t *ei = c.ent_stem + c.ent_start[i], *ej = c.ent_stem + c.ent_start[j];
+        const Py_ssize_t nei = c.ent_start[i + 1] - c.ent_start[i], nej = c.ent_start[j + 1] - c.ent_start[j];
+        double sh_ij, sh_ji;
+        intersect(c.cw_stem + c.cw_start[i], c.cw_w + c.cw_start[i], c.cw_start[i + 1] - c.cw_start[i], aj, naj,
+                  &sh_ij);
+        intersect(c.cw_stem + c.cw_start[j], c.cw_w + c.cw_start[j], c.cw_start[j + 1] - c.cw_start[j], ai, nai,
+                  &sh_ji);
+        const Py_ssize_t miss_ij = nei - intersect(ei, NULL, nei, aj, naj, NULL);
+        const Py_ssize_t miss_ji = nej - intersect(ej, NULL, nej, ai, nai, NULL);
+        double factor = 1.0;
+        if (miss_ij > 0 && miss_ji > 0) {
+            const Py_ssize_t inter = intersect(ei, NULL, nei, ej, nej, NULL);
+            const Py_ssize_t uni = nei + nej - inter;
+            factor = (double)inter / (double)(uni > 1 ? uni : 1);
+        }
+        subst[k] = factor;
+        c_ij[k] = sh_ij / (c.total[i] + 1.0) * factor;
+        c_ji[k] = sh_ji / (c.total[j] + 1.0) * factor;
+    }
+    Py_END_ALLOW_THREADS
+    release_all(&bs);
+    Py_RETURN_NONE;
+fail:
+    release_all(&bs);
+    return NULL;
+}
+
+/* covers(a i64[m], b i64[m], active u8[m], <8 CSR arrays>, rank i64[n], min_gain, max_sources,
+ *        strong_first, step i64[m], covw f64[n]) -> None
+ *
+ * The greedy cover of every row, as BatchScorer._covers does in numpy: pool pairs a -> b sorted
+ * by (a, b); at each step a row picks the active partner adding most uncovered content weight
+ * (ties: smaller total, then lower rank of its text, then lower id); a further pick must add at
+ * least min_gain of the row's weight and two stems; one first pick covering strong_first of
+ * the row ends it.  step[k] is the step at which pair k was picked (-1: never), covw[r] the
+ * covered content weight of row r.
+ */
+static PyObject *
+k_covers(PyObject *self, PyObject *args)
+{
+    PyObject *o[16];
+    Buffers bs = {.n = 0};
+    Csr c;
+    double min_gain, strong_first;
+    Py_ssize_t max_sources;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOOdndOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7],
+                          &o[8], &o[9], &o[10], &o[11], &min_gain, &max_sources, &strong_first, &o[12], &o[13]))
+        return NULL;
+    Py_ssize_t m;
+    const int64_t *pa = arg(&bs, o[0], 8, 0, -1, &m, "a");
+    const int64_t *pb = pa ? arg(&bs, o[1], 8, 0, m, NULL, "b") : NULL;
+    const uint8_t *active = pb ? arg(&bs, o[2], 1, 0, m, NULL, "active") : NULL;
+    if (!active || parse_csr(&bs, o + 3, &c) < 0)
+        goto fail;
+    const int64_t *rank = arg(&bs, o[11], 8, 0, c.n, NULL, "rank");
+    int64_t *step = rank ? arg(&bs, o[12], 8, 1, m, NULL, "step") : NULL;
+    double *covw = step ? arg(&bs, o[13], 8, 1, c.n, NULL, "covw") : NULL;
+    if (!covw || check_ids(pa, m, c.n, "a") < 0 || check_ids(pb, m, c.n, "b") < 0)
+        goto fail;
+    for (Py_ssize_t k = 1; k < m; k++)
+        if (pa[k] < pa[k - 1] || (pa[k] == pa[k - 1] && pb[k] <= pb[k - 1])) {
+            PyErr_SetString(PyExc_ValueError, "covers: pairs must be sorted by (a, b) and distinct");
+            goto fail;
+        }
+    Py_ssize_t max_cw = 0;
+    for (Py_ssize_t i = 0; i < c.n; i++)
+        if (c.cw_start[i + 1] - c.cw_start[i] > max_cw)
+            max_cw = c.cw_start[i + 1] - c.cw_start[i];
+    uint8_t *cov = PyMem_RawCalloc((size_t)(max_cw ? max_cw : 1), 1);
+    uint8_t *found = PyMem_RawCalloc((size_t)(max_cw ? max_cw : 1), 1);
+    if (!cov || !found) {
+        PyMem_RawFree(cov);
+        PyMem_RawFree(found);
+        PyErr_NoMemory();
+        goto fail;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < c.n; i++)
+        covw[i] = 0.0;
+    for (Py_ssize_t k = 0; k < m; k++)
+        step[k] = -1;
+    Py_ssize_t lo = 0;
+    while (lo < m) {
+        const int64_t r = pa[lo];
+        Py_ssize_t hi = lo;
+        while (hi < m && pa[hi] == r)
+            hi++;
+        const int64_t *rs = c.cw_stem + c.cw_start[r];
+        const double *rw = c.cw_w + c.cw_start[r];
+        const Py_ssize_t nr = c.cw_start[r + 1] - c.cw_start[r];
+        const double tot = c.total[r];
+        memset(cov, 0, (size_t)nr);
+        for (Py_ssize_t s = 0; s < max_sources; s++) {
+            Py_ssize_t best = -1, best_new = 0;
+            double best_gain = 0.0;
+            for (Py_ssize_t k = lo; k < hi; k++) {
+                if (!active[k] || step[k] >= 0)
+                    continue;
+                const int64_t j = pb[k];
+                const int64_t *bs_ = c.all_stem + c.all_start[j];
+                const Py_ssize_t nb = c.all_start[j + 1] - c.all_start[j];
+                double gain = 0.0;
+                Py_ssize_t n_new = 0, x = 0, y = 0;
+                while (x < nr && y < nb) { /* the row's uncovered stems found in the partner */
+                    if (rs[x] < bs_[y])
+                        x++;
+                    else if (rs[x] > bs_[y])
+                        y++;
+                    else {
+                        if (!cov[x]) {
+                            gain += rw[x];
+                            n_new++;
+                        }
+                        x++;
+                        y++;
+                    }
+                }
+                if (gain <= 0.0)
+                    continue;
+                if (best >= 0) {
+                    const int64_t bj = pb[best];
+                    if (gain < best_gain)
+                        continue;
+                    if (gain == best_gain) {
+                        if (c.total[j] > c.total[bj])
+                            continue;
+                        if (c.total[j] == c.total[bj] && (rank[j] > rank[bj] || (rank[j] == rank[bj] && j > bj)))
+                            continue;
+                    }
+                }
+                best = k;
+                best_gain = gain;
+                best_new = n_new;
+            }
+            if (best < 0)
+                break;
+            if (s > 0 && (best_gain / tot < min_gain || best_new < 2))
+                break;
+            step[best] = s;
+            const int64_t j = pb[best];
+            const int64_t *bs_ = c.all_stem + c.all_start[j];
+            const Py_ssize_t nb = c.all_start[j + 1] - c.all_start[j];
+            memset(found, 0, (size_t)nr);
+            intersect_mark(rs, nr, bs_, nb, found);
+            double covered = 0.0;
+            for (Py_ssize_t x = 0; x < nr; x++) {
+                cov[x] |= found[x];
+                if (cov[x])
+                    covered += rw[x];
+            }
+            if (s == 0 && covered / tot >= strong_first)
+                break;
+        }
+        double covered = 0.0;
+        for (Py_ssize_t x = 0; x < nr; x++)
+            if (cov[x])
+                covered += rw[x];
+        covw[r] = covered;
+        lo = hi;
+    }
+    Py_END_ALLOW_THREADS
+    PyMem_RawFree(cov);
+    PyMem_RawFree(found);
+    release_all(&bs);
+    Py_RETURN_NONE;
+fail:
+    release_all(&bs);
+    return NULL;
+}
+
 static PyMethodDef kernels_methods[] = {
     {"minhash", k_minhash, METH_VARARGS,
      "minhash(hashes, offsets, a, b, out): MinHash rows of the sets given as runs of hashes, into out"},
+    {"profiles", k_profiles, METH_VARARGS, "profiles(...): per-sentence stem sets in CSR form"},
+    {"pair_scores", k_pair_scores, METH_VARARGS, "pair_scores(...): containment both ways and substitution"},
+    {"covers", k_covers, METH_VARARGS, "covers(...): the greedy covers of every row"},
     {NULL, NULL, 0, NULL},
 };
 

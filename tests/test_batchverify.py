@@ -14,9 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dedup import _batchverify, _kernels
 from dedup._engine import LINK_FLOOR, lsh_candidates, verify_candidates
 from dedup._options import Options
 from dedup._shingle import sentence_shingle_hashes
@@ -25,6 +26,16 @@ from dedup._text import Sentence, segment
 from dedup._verify import Link, Verifier
 
 DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture(autouse=True, params=["compiled", "numpy"])
+def scorer_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs on the compiled kernels (dedup/_ckernels.c) and on the numpy code they replace."""
+    if request.param == "compiled" and not _kernels.KERNELS:
+        pytest.skip("compiled kernels not built")
+    if request.param == "numpy":
+        monkeypatch.setattr(_batchverify, "ckernels", None)
+    return str(request.param)
 
 
 def reference_links(
@@ -135,7 +146,7 @@ WORD = st.sampled_from("Troops troop border the of Kyiv 12 said leaving region e
 SENTENCE = st.lists(WORD, min_size=1, max_size=12).map(lambda ws: " ".join(ws) + ".")
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.lists(SENTENCE, min_size=1, max_size=8), min_size=1, max_size=3), st.integers(1, 3))
 def test_same_links_as_the_reference_on_random_texts(docs: list[list[str]], sources: int) -> None:
     # A tiny vocabulary with names, figures, stop words and plurals: many ties and overlaps.
