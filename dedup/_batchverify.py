@@ -45,11 +45,14 @@ from dedup._verify import (
     _POOL_RATIO,
     _SPREAD,
     _STRONG_FIRST,
+    Ends,
     Link,
     Shape,
-    _aligned,
     _locality,
+    aligned_of,
+    alignment_ends,
     cover_link,
+    locality_of,
     shape,
 )
 
@@ -123,6 +126,7 @@ class BatchScorer:
         content = np.fromiter(chain.from_iterable(s.content for s in sentences), dtype=bool, count=n_tok)
         entity = np.fromiter(chain.from_iterable(s.entity for s in sentences), dtype=bool, count=n_tok)
         self._csr: tuple[npt.NDArray[Any], ...] | None = None
+        self._seq: tuple[_I64, _I64, _I64] | None = None
         if ckernels is not None:
             self._kernel_profiles(stem_ids, content, entity, lengths)
         else:
@@ -186,12 +190,19 @@ class BatchScorer:
         cw_start, all_start, ent_start = (np.empty(n + 1, dtype=np.int64) for _ in range(3))
         cw_stem, all_stem, ent_stem = (np.empty(n_tok, dtype=np.int64) for _ in range(3))
         cw_w, total = np.empty(n_tok, dtype=np.float64), np.empty(n, dtype=np.float64)
+        seq_start, seq_stem, seq_pos = (
+            np.empty(n + 1, np.int64),
+            np.empty(n_tok, np.int64),
+            np.empty(n_tok, np.int64),
+        )
         ckernels.profiles(
             stem_ids, content.view(np.uint8), entity.view(np.uint8), lengths,
             cw_start, cw_stem, cw_w, all_start, all_stem, ent_start, ent_stem, total,
+            seq_start, seq_stem, seq_pos,
         )  # fmt: skip
         self.total = total
         self._csr = (cw_start, cw_stem, cw_w, all_start, all_stem, ent_start, ent_stem, total)
+        self._seq = (seq_start, seq_stem, seq_pos)
 
     # --- exact per-sentence pieces, computed lazily ---------------------------------------
 
@@ -258,11 +269,20 @@ class BatchScorer:
             factor = np.where(both_miss, ab.inter / np.maximum(union, 1), 1.0)
         return factor.astype(np.float64)
 
-    def locality(self, i: int, j: int) -> float:
-        """The locality factor of ``i`` inside ``j`` (1.0 unless ``j`` is much longer)."""
-        if self.n_tokens[j] <= _SPREAD * self.n_tokens[i]:
-            return 1.0
-        return _locality(self.shape(i), self.shape(j))
+    def ends(self, pairs: list[tuple[int, int]]) -> dict[tuple[int, int], Ends]:
+        """:func:`~dedup._verify.alignment_ends` of every pair ``(i, j)`` (one compiled batch when built)."""
+        if not pairs:
+            return {}
+        if self._seq is None:
+            return {(i, j): alignment_ends(self.shape(i), self.shape(j)) for i, j in pairs}
+        assert ckernels is not None
+        i, j = np.array(pairs, dtype=np.int64).T
+        out = np.empty((len(pairs), 4), dtype=np.int64)
+        ckernels.align_ends(np.ascontiguousarray(i), np.ascontiguousarray(j), *self._seq, out)
+        return {
+            p: None if e[0] < 0 else (e[0], e[1], e[2], e[3])
+            for p, e in zip(pairs, out.tolist(), strict=True)
+        }
 
     # --- the two verification steps -----------------------------------------------------------
 
@@ -374,10 +394,15 @@ class BatchScorer:
         nt = self.n_tokens
         li, lj = i[live], j[live]
         maybe = np.minimum(c_ij[live], c_ji[live]) > ratio[live]
-        for k in np.flatnonzero(maybe & (nt[lj] > _SPREAD * nt[li])).tolist():
-            loc_ij[k] = self.locality(int(li[k]), int(lj[k]))
-        for k in np.flatnonzero(maybe & (nt[li] > _SPREAD * nt[lj])).tolist():
-            loc_ji[k] = self.locality(int(lj[k]), int(li[k]))
+        k_ij = np.flatnonzero(maybe & (nt[lj] > _SPREAD * nt[li])).tolist()
+        k_ji = np.flatnonzero(maybe & (nt[li] > _SPREAD * nt[lj])).tolist()
+        if k_ij or k_ji:
+            ntl, lil, ljl = nt.tolist(), li.tolist(), lj.tolist()
+            ends = self.ends([(lil[k], ljl[k]) for k in k_ij] + [(ljl[k], lil[k]) for k in k_ji])
+            for k in k_ij:
+                loc_ij[k] = locality_of(ends[lil[k], ljl[k]], ntl[lil[k]], ntl[ljl[k]])
+            for k in k_ji:
+                loc_ji[k] = locality_of(ends[ljl[k], lil[k]], ntl[ljl[k]], ntl[lil[k]])
         score = np.maximum(ratio[live], np.minimum(c_ij[live] * loc_ij, c_ji[live] * loc_ji))
         keep = score >= floor - _EPS
         return _PairScores(li[keep], lj[keep], score[keep], i[equal], j[equal])
@@ -427,11 +452,23 @@ class BatchScorer:
         for picked in steps:
             for p in picked.tolist():
                 picks.setdefault(int(a[p]), []).append(p)
-        out: list[list[Link]] = []
-        for row in rows.tolist():
-            chain_ = picks.get(row)
-            out.append([] if chain_ is None else self._cover_links(row, chain_, b, c, covw, floor, beaten))
-        return out
+        plans = {
+            row: self._cover_plan(row, chain_, b, c, covw, floor, beaten) for row, chain_ in picks.items()
+        }
+        # The alignments the links need, all in one batch: (row, partner) of every wanted link.
+        ends = self.ends(
+            [
+                (row, j)
+                for row, plan in plans.items()
+                if plan
+                for j, w in zip(plan[0], plan[1], strict=True)
+                if w
+            ]
+        )
+        return [
+            [] if not (plan := plans.get(row)) else self._cover_links(row, *plan, ends)
+            for row in rows.tolist()
+        ]
 
     def _numpy_covers(
         self, a: _I64, b: _I64, active: npt.NDArray[np.bool_], min_gain: float, max_sources: int
@@ -521,7 +558,7 @@ class BatchScorer:
             _keep_largest(top, value[k])
         return sorted(value, key=lambda k: (-value[k], self.norms[partners[k]]))[:_MAX_POOL]
 
-    def _cover_links(
+    def _cover_plan(
         self,
         i: int,
         chain_: list[int],
@@ -530,8 +567,9 @@ class BatchScorer:
         covw: _F64,
         floor: float,
         beaten: Mapping[tuple[int, int], float],
-    ) -> list[Link]:
-        """The links of row ``i`` covered by the pool pairs ``chain_`` (in pick order)."""
+    ) -> tuple[list[int], list[bool], float, float] | None:
+        """Partners of row ``i`` picked by the pool pairs ``chain_`` (in pick order), which of their links
+        can count, the first one's containment and the union score; ``None`` when no link can count."""
         picks = [int(b[p]) for p in chain_]
         first_c = float(c[chain_[0]])
         union = float(covw[i]) / (float(self.total[i]) + 1.0)
@@ -542,15 +580,27 @@ class BatchScorer:
             bound >= floor - _EPS and bound > beaten.get((min(i, j), max(i, j)), -1.0)
             for j, bound in zip(picks, bounds, strict=True)
         ]
-        if not any(wanted):
-            return []
-        first_score = first_c * self.locality(i, picks[0]) if wanted[0] else 0.0
+        return (picks, wanted, first_c, union) if any(wanted) else None
+
+    def _cover_links(
+        self,
+        i: int,
+        picks: list[int],
+        wanted: list[bool],
+        first_c: float,
+        union: float,
+        ends: Mapping[tuple[int, int], Ends],
+    ) -> list[Link]:
+        """The links of row ``i`` to its wanted partners, from the alignment ``ends`` of each pair."""
+        n_i = int(self.n_tokens[i])
+        first_score = (
+            first_c * locality_of(ends[i, picks[0]], n_i, int(self.n_tokens[picks[0]])) if wanted[0] else 0.0
+        )
         links = []
-        pa = self.shape(i)
         for n, j in enumerate(picks):
             if not wanted[n]:
                 continue
-            aligned = _aligned(pa, self.shape(j))
+            aligned = aligned_of(ends[i, j], n_i, int(self.n_tokens[j]))
             if aligned is not None:
                 links.append(cover_link(i, j, n, len(picks), first_score, union, aligned))
         return links

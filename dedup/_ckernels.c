@@ -258,19 +258,21 @@ bad:
 
 /* profiles(stem i64[T], content u8[T], entity u8[T], lengths i64[n],
  *          cw_start i64[n+1], cw_stem i64[T], cw_w f64[T], all_start i64[n+1], all_stem i64[T],
- *          ent_start i64[n+1], ent_stem i64[T], total f64[n]) -> None
+ *          ent_start i64[n+1], ent_stem i64[T], total f64[n],
+ *          seq_start i64[n+1], seq_stem i64[T], seq_pos i64[T]) -> None
  *
  * Per sentence: its content stems (all stems when it has no content word) sorted, each with its
  * largest weight (2 for a name or figure, else 1); all its stems sorted; the stems of its names
- * and figures sorted; its total content weight.
+ * and figures sorted; its total content weight; its content stems in text order with their token
+ * positions (what alignment compares).
  */
 static PyObject *
 k_profiles(PyObject *self, PyObject *args)
 {
-    PyObject *o[12];
+    PyObject *o[15];
     Buffers bs = {.n = 0};
-    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7], &o[8],
-                          &o[9], &o[10], &o[11]))
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOOOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7], &o[8],
+                          &o[9], &o[10], &o[11], &o[12], &o[13], &o[14]))
         return NULL;
     Py_ssize_t T, n;
     const int64_t *stem = arg(&bs, o[0], 8, 0, -1, &T, "stem");
@@ -285,7 +287,10 @@ k_profiles(PyObject *self, PyObject *args)
     int64_t *ent_start = all_stem ? arg(&bs, o[9], 8, 1, n + 1, NULL, "ent_start") : NULL;
     int64_t *ent_stem = ent_start ? arg(&bs, o[10], 8, 1, T, NULL, "ent_stem") : NULL;
     double *total = ent_stem ? arg(&bs, o[11], 8, 1, n, NULL, "total") : NULL;
-    if (!total)
+    int64_t *seq_start = total ? arg(&bs, o[12], 8, 1, n + 1, NULL, "seq_start") : NULL;
+    int64_t *seq_stem = seq_start ? arg(&bs, o[13], 8, 1, T, NULL, "seq_stem") : NULL;
+    int64_t *seq_pos = seq_stem ? arg(&bs, o[14], 8, 1, T, NULL, "seq_pos") : NULL;
+    if (!seq_pos)
         goto fail;
     int64_t sum = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -303,8 +308,8 @@ k_profiles(PyObject *self, PyObject *args)
         goto fail;
     }
     Py_BEGIN_ALLOW_THREADS
-    Py_ssize_t t0 = 0, ncw = 0, nall = 0, nent = 0;
-    cw_start[0] = all_start[0] = ent_start[0] = 0;
+    Py_ssize_t t0 = 0, ncw = 0, nall = 0, nent = 0, nseq = 0;
+    cw_start[0] = all_start[0] = ent_start[0] = seq_start[0] = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_ssize_t len = (Py_ssize_t)lengths[i];
         int has_content = 0;
@@ -314,6 +319,8 @@ k_profiles(PyObject *self, PyObject *args)
         Py_ssize_t m = 0, e0 = nent;
         for (Py_ssize_t t = t0; t < t0 + len; t++) {
             if (content[t] || !has_content) {
+                seq_stem[nseq] = stem[t];
+                seq_pos[nseq++] = t - t0;
                 tmp[m].stem = stem[t];
                 tmp[m].w = entity[t] ? 2.0 : 1.0;
                 m++;
@@ -338,6 +345,7 @@ k_profiles(PyObject *self, PyObject *args)
         cw_start[i + 1] = ncw;
         all_start[i + 1] = nall;
         ent_start[i + 1] = nent;
+        seq_start[i + 1] = nseq;
         t0 += len;
     }
     Py_END_ALLOW_THREADS
@@ -583,11 +591,199 @@ fail:
     return NULL;
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * Alignment: the longest-common-subsequence alignment of two sentences' content stems, exactly as
+ * rapidfuzz's LCSseq.editops(x, y).as_matching_blocks() chooses it (common prefix and suffix
+ * stripped, Hyyro's bit-parallel matrix, the same backtracking), reduced to what the verifier
+ * reads of it: the first and the last matched pair.  tests/test_kernels.py compares it with
+ * rapidfuzz on random sequences over small alphabets (many ties).
+ */
+
+typedef struct {
+    Py_ssize_t src, dest;
+    int insert; /* 0: delete */
+} Op;
+
+/* Returns 1 and the first/last matched pairs, 0 when nothing matches, -1 when out of memory. */
+static int
+lcs_ends(const int64_t *x, Py_ssize_t nx, const int64_t *y, Py_ssize_t ny, Py_ssize_t ends[4])
+{
+    Py_ssize_t prefix = 0, suffix = 0;
+    while (prefix < nx && prefix < ny && x[prefix] == y[prefix])
+        prefix++;
+    while (suffix < nx - prefix && suffix < ny - prefix && x[nx - 1 - suffix] == y[ny - 1 - suffix])
+        suffix++;
+    const int64_t *s1 = x + prefix, *s2 = y + prefix;
+    const Py_ssize_t len1 = nx - prefix - suffix, len2 = ny - prefix - suffix;
+    const Py_ssize_t W = (len1 + 63) / 64;
+    uint64_t *matrix = NULL, *S = NULL;
+    Op *ops = NULL;
+    Py_ssize_t sim = 0;
+    if (len1 > 0 && len2 > 0) {
+        matrix = malloc(sizeof(uint64_t) * (size_t)(W * len2));
+        S = malloc(sizeof(uint64_t) * (size_t)W * 2);
+        if (!matrix || !S)
+            goto oom;
+        uint64_t *M = S + W;
+        for (Py_ssize_t w = 0; w < W; w++)
+            S[w] = ~(uint64_t)0;
+        for (Py_ssize_t r = 0; r < len2; r++) {
+            for (Py_ssize_t w = 0; w < W; w++)
+                M[w] = 0;
+            for (Py_ssize_t k = 0; k < len1; k++)
+                if (s1[k] == s2[r])
+                    M[k >> 6] |= (uint64_t)1 << (k & 63);
+            uint64_t carry = 0, borrow = 0;
+            for (Py_ssize_t w = 0; w < W; w++) {
+                const uint64_t sw = S[w], u = sw & M[w];
+                const uint64_t add = sw + u, sum = add + carry;
+                carry = (add < sw) | (sum < add);
+                const uint64_t sub = sw - u, diff = sub - borrow;
+                borrow = (sw < u) | (sub < borrow);
+                S[w] = sum | diff;
+            }
+            memcpy(matrix + r * W, S, sizeof(uint64_t) * (size_t)W);
+        }
+        Py_ssize_t zeros = 0; /* popcount(~S) over the low len1 bits */
+        for (Py_ssize_t k = 0; k < len1; k++)
+            zeros += !((S[k >> 6] >> (k & 63)) & 1);
+        sim = zeros;
+    }
+    Py_ssize_t dist = len1 + len2 - 2 * sim, n_ops = dist;
+    if (dist > 0) {
+        ops = malloc(sizeof(Op) * (size_t)dist);
+        if (!ops)
+            goto oom;
+        Py_ssize_t col = len1, row = len2;
+#define BIT(r, c) ((matrix[(r) * W + ((c) >> 6)] >> ((c) & 63)) & 1)
+        while (row != 0 && col != 0) {
+            if (BIT(row - 1, col - 1)) { /* deletion */
+                dist--;
+                col--;
+                ops[dist] = (Op){col + prefix, row + prefix, 0};
+            }
+            else {
+                row--;
+                if (row && !BIT(row - 1, col - 1)) { /* insertion */
+                    dist--;
+                    ops[dist] = (Op){col + prefix, row + prefix, 1};
+                }
+                else /* match */
+                    col--;
+            }
+        }
+#undef BIT
+        while (col != 0) {
+            dist--;
+            col--;
+            ops[dist] = (Op){col + prefix, row + prefix, 0};
+        }
+        while (row != 0) {
+            dist--;
+            row--;
+            ops[dist] = (Op){col + prefix, row + prefix, 1};
+        }
+    }
+    /* as_matching_blocks: matches are the stretches between edit operations */
+    int found = 0;
+    Py_ssize_t src = 0, dest = 0;
+    for (Py_ssize_t k = 0; k <= n_ops; k++) {
+        const Py_ssize_t to_src = k < n_ops ? ops[k].src : nx, to_dest = k < n_ops ? ops[k].dest : ny;
+        if (src < to_src || dest < to_dest) {
+            Py_ssize_t length = to_src - src < to_dest - dest ? to_src - src : to_dest - dest;
+            if (length > 0) {
+                if (!found) {
+                    ends[0] = src;
+                    ends[1] = dest;
+                    found = 1;
+                }
+                ends[2] = src + length - 1;
+                ends[3] = dest + length - 1;
+            }
+            src = to_src;
+            dest = to_dest;
+        }
+        if (k < n_ops) {
+            if (ops[k].insert)
+                dest++;
+            else
+                src++;
+        }
+    }
+    free(matrix);
+    free(S);
+    free(ops);
+    return found;
+oom:
+    free(matrix);
+    free(S);
+    free(ops);
+    return -1;
+}
+
+/* align_ends(i i64[m], j i64[m], seq_start i64[n+1], seq_stem i64[T], seq_pos i64[T], out i64[m*4])
+ *
+ * For every pair: the token positions (first of i, last of i + 1, first of j, last of j + 1) of
+ * the first and last aligned content words of sentences i and j, or -1s when none align.
+ */
+static PyObject *
+k_align_ends(PyObject *self, PyObject *args)
+{
+    PyObject *o[6];
+    Buffers bs = {.n = 0};
+    if (!PyArg_ParseTuple(args, "OOOOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5]))
+        return NULL;
+    Py_ssize_t m, n1, T;
+    const int64_t *pi = arg(&bs, o[0], 8, 0, -1, &m, "i");
+    const int64_t *pj = pi ? arg(&bs, o[1], 8, 0, m, NULL, "j") : NULL;
+    const int64_t *start = pj ? arg(&bs, o[2], 8, 0, -1, &n1, "seq_start") : NULL;
+    const int64_t *stem = start ? arg(&bs, o[3], 8, 0, -1, &T, "seq_stem") : NULL;
+    const int64_t *pos = stem ? arg(&bs, o[4], 8, 0, T, NULL, "seq_pos") : NULL;
+    int64_t *out = pos ? arg(&bs, o[5], 8, 1, 4 * m, NULL, "out") : NULL;
+    if (!out)
+        goto fail;
+    if (n1 < 1) {
+        PyErr_SetString(PyExc_ValueError, "seq_start is empty");
+        goto fail;
+    }
+    if (check_starts(start, n1 - 1, T, "seq_start") < 0 || check_ids(pi, m, n1 - 1, "i") < 0 ||
+        check_ids(pj, m, n1 - 1, "j") < 0)
+        goto fail;
+    int oom = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t k = 0; k < m && !oom; k++) {
+        const int64_t i = pi[k], j = pj[k];
+        Py_ssize_t ends[4];
+        int r = lcs_ends(stem + start[i], start[i + 1] - start[i], stem + start[j], start[j + 1] - start[j], ends);
+        if (r < 0)
+            oom = 1;
+        else if (r == 0)
+            out[4 * k] = out[4 * k + 1] = out[4 * k + 2] = out[4 * k + 3] = -1;
+        else {
+            out[4 * k] = pos[start[i] + ends[0]];
+            out[4 * k + 1] = pos[start[i] + ends[2]] + 1;
+            out[4 * k + 2] = pos[start[j] + ends[1]];
+            out[4 * k + 3] = pos[start[j] + ends[3]] + 1;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    if (oom) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    release_all(&bs);
+    Py_RETURN_NONE;
+fail:
+    release_all(&bs);
+    return NULL;
+}
+
 static PyMethodDef kernels_methods[] = {
     {"minhash", k_minhash, METH_VARARGS,
      "minhash(hashes, offsets, a, b, out): MinHash rows of the sets given as runs of hashes, into out"},
     {"profiles", k_profiles, METH_VARARGS, "profiles(...): per-sentence stem sets in CSR form"},
     {"pair_scores", k_pair_scores, METH_VARARGS, "pair_scores(...): containment both ways and substitution"},
+    {"align_ends", k_align_ends, METH_VARARGS, "align_ends(...): first and last aligned content words of pairs"},
     {"covers", k_covers, METH_VARARGS, "covers(...): the greedy covers of every row"},
     {NULL, NULL, 0, NULL},
 };

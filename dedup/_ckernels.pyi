@@ -17,9 +17,11 @@ _A = npt.NDArray[np.generic]
 def profiles(
     stem: _A, content: _A, entity: _A, lengths: _A,
     cw_start: _A, cw_stem: _A, cw_w: _A, all_start: _A, all_stem: _A, ent_start: _A, ent_stem: _A, total: _A,
+    seq_start: _A, seq_stem: _A, seq_pos: _A,
     /,
 ) -> None: ...  # fmt: skip
 def pair_scores(i: _A, j: _A, /, *args: _A) -> None: ...
 def covers(
     a: _A, b: _A, active: _A, /, *args: _A | float | int
 ) -> None: ...  # fmt: skip
+def align_ends(i: _A, j: _A, seq_start: _A, seq_stem: _A, seq_pos: _A, out: _A, /) -> None: ...

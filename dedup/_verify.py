@@ -24,7 +24,19 @@ from rapidfuzz.distance import LCSseq
 
 from dedup._text import Sentence
 
-__all__ = ["Link", "Profile", "Shape", "Verifier", "cover_link", "profile", "shape"]
+__all__ = [
+    "Ends",
+    "Link",
+    "Profile",
+    "Shape",
+    "Verifier",
+    "aligned_of",
+    "alignment_ends",
+    "cover_link",
+    "locality_of",
+    "profile",
+    "shape",
+]
 
 _ENTITY_WEIGHT = 2.0
 # Shrinks containment of very short sentences: 2 of 2 content words is weaker
@@ -124,6 +136,42 @@ def _substitution_factor(a: Profile, b: Profile) -> float:
     return shared / len(a.entities | b.entities)
 
 
+#: Token positions ``(first_a, last_a + 1, first_b, last_b + 1)`` of the first and the last
+#: aligned content words of two sentences, or ``None`` when none align.
+Ends = tuple[int, int, int, int] | None
+
+
+def alignment_ends(a: Profile | Shape, b: Profile | Shape) -> Ends:
+    """Where the order-preserving alignment of the two sentences' content words starts and ends.
+
+    The alignment is rapidfuzz's longest common subsequence (``LCSseq.editops``).
+    """
+    blocks = [m for m in LCSseq.editops(a.content_stems, b.content_stems).as_matching_blocks() if m.size]
+    if not blocks:
+        return None
+    last = blocks[-1]
+    return (
+        a.content_pos[blocks[0].a],
+        a.content_pos[last.a + last.size - 1] + 1,
+        b.content_pos[blocks[0].b],
+        b.content_pos[last.b + last.size - 1] + 1,
+    )
+
+
+def locality_of(ends: Ends, n_a: int, n_b: int) -> float:
+    """The locality factor of sentence ``a`` (``n_a`` tokens) inside ``b``, from their alignment ends."""
+    if n_b <= _SPREAD * n_a or ends is None:
+        return 1.0
+    return min(1.0, _SPREAD * n_a / (ends[3] - ends[2]))
+
+
+def aligned_of(ends: Ends, n_a: int, n_b: int) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """The aligned token ranges of the two sentences, from their alignment ends."""
+    if ends is None:
+        return None
+    return _trim(ends[0], ends[1], n_a), _trim(ends[2], ends[3], n_b)
+
+
 def _locality(a: Profile | Shape, b: Profile | Shape) -> float:
     """1.0, or less when ``a``'s words are scattered across a much longer ``b``.
 
@@ -133,27 +181,16 @@ def _locality(a: Profile | Shape, b: Profile | Shape) -> float:
     """
     if b.n_tokens <= _SPREAD * a.n_tokens:
         return 1.0
-    blocks = [m for m in LCSseq.editops(a.content_stems, b.content_stems).as_matching_blocks() if m.size]
-    if not blocks:
-        return 1.0
-    first = b.content_pos[blocks[0].b]
-    last = b.content_pos[blocks[-1].b + blocks[-1].size - 1] + 1
-    return min(1.0, _SPREAD * a.n_tokens / (last - first))
+    return locality_of(alignment_ends(a, b), a.n_tokens, b.n_tokens)
 
 
 def _aligned(a: Profile | Shape, b: Profile | Shape) -> tuple[tuple[int, int], tuple[int, int]] | None:
     """Token ranges of the order-preserving alignment of the two sentences' content words."""
-    blocks = [m for m in LCSseq.editops(a.content_stems, b.content_stems).as_matching_blocks() if m.size]
-    if not blocks:
-        return None
-    pa = [a.content_pos[m.a + k] for m in blocks for k in range(m.size)]
-    pb = [b.content_pos[m.b + k] for m in blocks for k in range(m.size)]
-    return _trim(pa, a.n_tokens), _trim(pb, b.n_tokens)
+    return aligned_of(alignment_ends(a, b), a.n_tokens, b.n_tokens)
 
 
-def _trim(positions: list[int], n_tokens: int) -> tuple[int, int]:
-    """Aligned token range, widened to the sentence edges when little is left out there."""
-    first, last = positions[0], positions[-1] + 1
+def _trim(first: int, last: int, n_tokens: int) -> tuple[int, int]:
+    """Aligned token range ``[first, last)``, widened to the sentence edges when little is left out there."""
     if last - first >= 0.6 * n_tokens:  # most of the sentence: report all of it
         return 0, n_tokens
     slack = max(3, n_tokens // 5)

@@ -72,3 +72,47 @@ def test_minhash_kernel_rejects_inconsistent_arguments() -> None:
         _ckernels.minhash(hashes, np.array([0, 2], dtype=np.int64), a, b, np.empty(3, dtype=np.uint32))
     with pytest.raises(TypeError, match="bytes"):
         _ckernels.minhash(hashes.astype(np.uint64), np.array([0, 2], dtype=np.int64), a, b, out)
+
+
+def _align_ends_both(x: list[int], y: list[int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The kernel's alignment ends of two sequences, and rapidfuzz's (via dedup._verify.alignment_ends)."""
+    from dedup import _ckernels
+    from dedup._verify import Shape, alignment_ends
+
+    start = np.array([0, len(x), len(x) + len(y)], dtype=np.int64)
+    stems = np.array(x + y, dtype=np.int64)
+    # Token positions with gaps, as content words between stop words have.
+    pos_x, pos_y = [2 * k + 1 for k in range(len(x))], [3 * k for k in range(len(y))]
+    out = np.empty(4, dtype=np.int64)
+    _ckernels.align_ends(
+        np.array([0]), np.array([1]), start, stems, np.array(pos_x + pos_y, dtype=np.int64), out
+    )
+    a = Shape(tuple(pos_x), tuple(f"w{v}" for v in x), 2 * len(x) + 1)
+    b = Shape(tuple(pos_y), tuple(f"w{v}" for v in y), 3 * len(y))
+    expected = alignment_ends(a, b)
+    return tuple(out.tolist()), (-1, -1, -1, -1) if expected is None else expected
+
+
+@needs_kernels
+@settings(max_examples=500, deadline=None)
+@given(
+    alphabet=st.integers(1, 6),
+    data=st.data(),
+)
+def test_alignment_kernel_equals_rapidfuzz_lcs(alphabet: int, data: st.DataObject) -> None:
+    # Small alphabets make many equally long alignments: the kernel must pick rapidfuzz's.
+    seq = st.lists(st.integers(0, alphabet - 1), max_size=30)
+    x, y = data.draw(seq), data.draw(seq)
+    got, expected = _align_ends_both(x, y)
+    assert got == expected
+
+
+@needs_kernels
+def test_alignment_kernel_equals_rapidfuzz_lcs_on_long_sequences() -> None:
+    # Longer than one 64-bit word on either side: carries and borrows cross words.
+    rng = np.random.default_rng(11)
+    for n_x, n_y in [(63, 64), (64, 65), (65, 63), (130, 40), (40, 200), (200, 190), (1, 300)]:
+        for alphabet in (2, 5, 50):
+            x, y = rng.integers(0, alphabet, n_x).tolist(), rng.integers(0, alphabet, n_y).tolist()
+            got, expected = _align_ends_both(x, y)
+            assert got == expected, (n_x, n_y, alphabet)
