@@ -778,9 +778,164 @@ fail:
     return NULL;
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * LSH (dedup/_sketch.py): band keys, and the row pairs sharing band keys with how many they share.
+ */
+
+/* band_keys(sigs u32[n*num_perm], num_perm, bands, rows, out u64[n*bands]) -> None */
+static PyObject *
+k_band_keys(PyObject *self, PyObject *args)
+{
+    PyObject *os, *oo;
+    Py_ssize_t num_perm, bands, rows, n_sig, n_out;
+    Buffers bs = {.n = 0};
+    if (!PyArg_ParseTuple(args, "OnnnO", &os, &num_perm, &bands, &rows, &oo))
+        return NULL;
+    const uint32_t *sig = arg(&bs, os, 4, 0, -1, &n_sig, "sigs");
+    uint64_t *out = sig ? arg(&bs, oo, 8, 1, -1, &n_out, "out") : NULL;
+    if (!out)
+        goto fail;
+    if (num_perm <= 0 || bands <= 0 || rows <= 0 || bands * rows > num_perm || n_sig % num_perm ||
+        n_out != n_sig / num_perm * bands) {
+        PyErr_SetString(PyExc_ValueError, "band_keys: inconsistent sizes");
+        goto fail;
+    }
+    const Py_ssize_t n = n_sig / num_perm;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++)
+        for (Py_ssize_t band = 0; band < bands; band++) {
+            uint64_t acc = 0;
+            const uint32_t *v = sig + i * num_perm + band * rows;
+            for (Py_ssize_t k = 0; k < rows; k++)
+                acc = (acc ^ (uint64_t)v[k]) * 0x100000001B3ull + (uint64_t)(k + 1);
+            acc ^= acc >> 29;
+            acc *= 0xBF58476D1CE4E5B9ull;
+            acc ^= acc >> 32;
+            out[i * bands + band] = acc + (uint64_t)band * 0x9E3779B97F4A7C15ull;
+        }
+    Py_END_ALLOW_THREADS
+    release_all(&bs);
+    Py_RETURN_NONE;
+fail:
+    release_all(&bs);
+    return NULL;
+}
+
+typedef struct {
+    uint64_t key;
+    int64_t row;
+} KeyRow;
+
+static int
+cmp_keyrow(const void *x, const void *y)
+{
+    const KeyRow *a = x, *b = y;
+    if (a->key != b->key)
+        return a->key < b->key ? -1 : 1;
+    return a->row < b->row ? -1 : (a->row > b->row ? 1 : 0);
+}
+
+/* pair_counts(keys u64[n*bands], n, max_bucket) -> (codes bytes, counts bytes)
+ *
+ * The sorted distinct codes lo * n + hi (lo < hi) of the rows sharing a band key, each with the
+ * number of keys the two share; buckets of more than max_bucket keys are skipped.  What
+ * _bucket_pairs + unique_counts compute in numpy.
+ */
+static PyObject *
+k_pair_counts(PyObject *self, PyObject *args)
+{
+    PyObject *ok;
+    Py_ssize_t n, max_bucket, n_keys;
+    Buffers bs = {.n = 0};
+    if (!PyArg_ParseTuple(args, "Onn", &ok, &n, &max_bucket))
+        return NULL;
+    const uint64_t *keys = arg(&bs, ok, 8, 0, -1, &n_keys, "keys");
+    if (!keys)
+        goto fail;
+    if (n <= 0 || n_keys % n) {
+        PyErr_SetString(PyExc_ValueError, "pair_counts: the keys are not n rows of bands");
+        goto fail;
+    }
+    const Py_ssize_t bands = n_keys / n;
+    KeyRow *kr = PyMem_RawMalloc(sizeof(KeyRow) * (size_t)(n_keys ? n_keys : 1));
+    if (!kr) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    int64_t *codes = NULL;
+    Py_ssize_t n_codes = 0, cap = 0, n_unique = 0;
+    int oom = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t k = 0; k < n_keys; k++)
+        kr[k] = (KeyRow){keys[k], (int64_t)(k / bands)};
+    qsort(kr, (size_t)n_keys, sizeof(KeyRow), cmp_keyrow);
+    for (Py_ssize_t lo = 0, hi; lo < n_keys && !oom; lo = hi) {
+        hi = lo + 1;
+        while (hi < n_keys && kr[hi].key == kr[lo].key)
+            hi++;
+        if (hi - lo < 2 || hi - lo > max_bucket)
+            continue;
+        for (Py_ssize_t x = lo; x < hi && !oom; x++)
+            for (Py_ssize_t y = x + 1; y < hi; y++) {
+                const int64_t a = kr[x].row, b = kr[y].row; /* a <= b: sorted by row within a key */
+                if (a == b)
+                    continue;
+                if (n_codes == cap) {
+                    Py_ssize_t new_cap = cap ? 2 * cap : 1024;
+                    int64_t *grown = PyMem_RawRealloc(codes, sizeof(int64_t) * (size_t)new_cap);
+                    if (!grown) {
+                        oom = 1;
+                        break;
+                    }
+                    codes = grown;
+                    cap = new_cap;
+                }
+                codes[n_codes++] = a * (int64_t)n + b;
+            }
+    }
+    if (!oom && n_codes) {
+        qsort(codes, (size_t)n_codes, sizeof(int64_t), cmp_i64);
+        n_unique = 1;
+        for (Py_ssize_t k = 1; k < n_codes; k++)
+            n_unique += codes[k] != codes[k - 1];
+    }
+    Py_END_ALLOW_THREADS
+    PyMem_RawFree(kr);
+    release_all(&bs);
+    if (oom) {
+        PyMem_RawFree(codes);
+        return PyErr_NoMemory();
+    }
+    PyObject *ob_codes = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)sizeof(int64_t) * n_unique);
+    PyObject *ob_counts = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)sizeof(int64_t) * n_unique);
+    if (!ob_codes || !ob_counts) {
+        Py_XDECREF(ob_codes);
+        Py_XDECREF(ob_counts);
+        PyMem_RawFree(codes);
+        return NULL;
+    }
+    int64_t *uc = (int64_t *)PyBytes_AS_STRING(ob_codes), *cc = (int64_t *)PyBytes_AS_STRING(ob_counts);
+    Py_ssize_t u = -1;
+    for (Py_ssize_t k = 0; k < n_codes; k++) {
+        if (k == 0 || codes[k] != codes[k - 1]) {
+            u++;
+            uc[u] = codes[k];
+            cc[u] = 0;
+        }
+        cc[u]++;
+    }
+    PyMem_RawFree(codes);
+    return Py_BuildValue("(NN)", ob_codes, ob_counts);
+fail:
+    release_all(&bs);
+    return NULL;
+}
+
 static PyMethodDef kernels_methods[] = {
     {"minhash", k_minhash, METH_VARARGS,
      "minhash(hashes, offsets, a, b, out): MinHash rows of the sets given as runs of hashes, into out"},
+    {"band_keys", k_band_keys, METH_VARARGS, "band_keys(sigs, num_perm, bands, rows, out): LSH band keys"},
+    {"pair_counts", k_pair_counts, METH_VARARGS, "pair_counts(keys, n, max_bucket) -> (codes, counts) bytes"},
     {"profiles", k_profiles, METH_VARARGS, "profiles(...): per-sentence stem sets in CSR form"},
     {"pair_scores", k_pair_scores, METH_VARARGS, "pair_scores(...): containment both ways and substitution"},
     {"align_ends", k_align_ends, METH_VARARGS, "align_ends(...): first and last aligned content words of pairs"},

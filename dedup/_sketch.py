@@ -123,6 +123,16 @@ def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
 def band_keys(sigs: npt.NDArray[np.uint32], bands: int, rows: int) -> npt.NDArray[np.uint64]:
     """One 64-bit key per (set, band): a stable mix of the band's ``rows`` hash values."""
     n = sigs.shape[0]
+    if ckernels is not None and sigs.dtype == np.uint32:
+        out = np.empty((n, bands), dtype=np.uint64)
+        ckernels.band_keys(np.ascontiguousarray(sigs), sigs.shape[1], bands, rows, out)
+        return out
+    return _numpy_band_keys(sigs, bands, rows)
+
+
+def _numpy_band_keys(sigs: npt.NDArray[np.uint32], bands: int, rows: int) -> npt.NDArray[np.uint64]:
+    """:func:`band_keys` in numpy: the reference for the compiled kernel, and its fallback."""
+    n = sigs.shape[0]
     view = sigs[:, : bands * rows].reshape(n, bands, rows).astype(np.uint64)
     acc = np.zeros((n, bands), dtype=np.uint64)
     with np.errstate(over="ignore"):
@@ -139,6 +149,9 @@ def band_keys(sigs: npt.NDArray[np.uint32], bands: int, rows: int) -> npt.NDArra
 
 # Rows from which each band's keys are sorted separately.
 _PER_BAND_SORT_MIN = 10_000
+# Keys up to which the compiled kernel pairs them (numpy's vectorised sorts win on more: 1,000
+# rows x 37 bands took 5.5 ms compiled vs 4.1 ms in numpy; 40 rows 0.23 vs 0.40 ms).
+_KERNEL_PAIRS_MAX_KEYS = 1 << 14
 
 
 def candidate_pairs(
@@ -156,6 +169,7 @@ def candidate_pairs(
     n = keys.shape[0]
     if n < 2:
         return np.empty((0, 2), dtype=np.int64)
+    pair_codes: npt.NDArray[np.int64] | None = None
     if n >= _PER_BAND_SORT_MIN:
         # Keys of different bands never meet (the band number is folded into each key), so
         # each band is sorted and expanded on its own: 3x faster than one argsort of all
@@ -166,14 +180,22 @@ def candidate_pairs(
             parts.append(_bucket_pairs(col[order], order, n, max_bucket))
         pair_codes = np.concatenate(parts)
         del parts
-    else:  # one sort: fewer numpy calls on small batches (an article)
+    elif ckernels is not None and keys.size <= _KERNEL_PAIRS_MAX_KEYS:  # an article: one compiled call
+        raw_codes, raw_counts = ckernels.pair_counts(
+            np.ascontiguousarray(keys, dtype=np.uint64), n, max_bucket
+        )
+        codes, counts = np.frombuffer(raw_codes, dtype=np.int64), np.frombuffer(raw_counts, dtype=np.int64)
+    else:  # one sort: fewer numpy calls on small batches
         flat = keys.ravel()
         order = np.argsort(flat)
         pair_codes = _bucket_pairs(flat[order], order // keys.shape[1], n, max_bucket)
-    if not pair_codes.size:
+    if pair_codes is not None:
+        if not pair_codes.size:
+            return np.empty((0, 2), dtype=np.int64)
+        codes, counts = unique_counts(pair_codes)
+        del pair_codes
+    if not codes.size:
         return np.empty((0, 2), dtype=np.int64)
-    codes, counts = unique_counts(pair_codes)
-    del pair_codes
     if min_shared > 1:
         codes, counts = codes[counts >= min_shared], counts[counts >= min_shared]
     lo, hi = codes // n, codes % n

@@ -116,3 +116,32 @@ def test_alignment_kernel_equals_rapidfuzz_lcs_on_long_sequences() -> None:
             x, y = rng.integers(0, alphabet, n_x).tolist(), rng.integers(0, alphabet, n_y).tolist()
             got, expected = _align_ends_both(x, y)
             assert got == expected, (n_x, n_y, alphabet)
+
+
+def _clustered_signatures(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Signatures of ``n`` rows in groups of near-copies (half their values redrawn), so buckets fill."""
+    base = rng.integers(0, 2**32, (n // 4 + 1, 128), dtype=np.uint64).astype(np.uint32)
+    sigs = base[rng.integers(0, base.shape[0], n)].copy()
+    redraw = rng.random(sigs.shape) < 0.5
+    sigs[redraw] = rng.integers(0, 2**32, int(redraw.sum()), dtype=np.uint64).astype(np.uint32)
+    sigs[1] = sigs[0]  # one exact copy: its pair shares every band
+    return sigs
+
+
+@needs_kernels
+@pytest.mark.parametrize("n", [2, 3, 40, 300])
+@pytest.mark.parametrize(("bands", "rows"), [(37, 3), (32, 1), (8, 16)])
+def test_lsh_kernels_equal_numpy(n: int, bands: int, rows: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(n * bands)
+    sigs = _clustered_signatures(rng, n)
+    keys = _sketch.band_keys(sigs, bands, rows)
+    assert np.array_equal(keys, _sketch._numpy_band_keys(sigs, bands, rows))
+    # Repeated keys within a row (a row meeting itself) and small bucket caps, too.
+    keys[: n // 2, 1] = keys[: n // 2, 0]
+    args = [(2, 64, 1), (256, 64, 2), (256, 1, 1), (3, 64, 1)]
+    compiled = [_sketch.candidate_pairs(keys, *a) for a in args]
+    monkeypatch.setattr(_sketch, "ckernels", None)
+    assert all(
+        np.array_equal(c, _sketch.candidate_pairs(keys, *a)) for c, a in zip(compiled, args, strict=True)
+    )
+    assert compiled[0].size and compiled[1].size
