@@ -835,11 +835,33 @@ cmp_keyrow(const void *x, const void *y)
     return a->row < b->row ? -1 : (a->row > b->row ? 1 : 0);
 }
 
+static inline void
+sort_keyrows(KeyRow *v, Py_ssize_t n)
+{
+    if (n > 32) {
+        qsort(v, (size_t)n, sizeof(KeyRow), cmp_keyrow);
+        return;
+    }
+    for (Py_ssize_t i = 1; i < n; i++) { /* insertion sort: a band of an article's sentences */
+        KeyRow x = v[i];
+        Py_ssize_t j = i;
+        while (j > 0 && cmp_keyrow(&v[j - 1], &x) > 0) {
+            v[j] = v[j - 1];
+            j--;
+        }
+        v[j] = x;
+    }
+}
+
+/* Rows up to which pair counts are tallied in an n x n table rather than sorted. */
+#define PAIR_TABLE_MAX_ROWS 512
+
 /* pair_counts(keys u64[n*bands], n, max_bucket) -> (codes bytes, counts bytes)
  *
  * The sorted distinct codes lo * n + hi (lo < hi) of the rows sharing a band key, each with the
  * number of keys the two share; buckets of more than max_bucket keys are skipped.  What
- * _bucket_pairs + unique_counts compute in numpy.
+ * _bucket_pairs + unique_counts compute in numpy.  Each band is sorted on its own: the band
+ * number is folded into every key, so keys of two bands do not meet (as in numpy's per-band path).
  */
 static PyObject *
 k_pair_counts(PyObject *self, PyObject *args)
@@ -857,8 +879,12 @@ k_pair_counts(PyObject *self, PyObject *args)
         goto fail;
     }
     const Py_ssize_t bands = n_keys / n;
-    KeyRow *kr = PyMem_RawMalloc(sizeof(KeyRow) * (size_t)(n_keys ? n_keys : 1));
-    if (!kr) {
+    const int use_table = n <= PAIR_TABLE_MAX_ROWS;
+    KeyRow *kr = PyMem_RawMalloc(sizeof(KeyRow) * (size_t)n);
+    int32_t *table = use_table ? PyMem_RawCalloc((size_t)(n * n), sizeof(int32_t)) : NULL;
+    if (!kr || (use_table && !table)) {
+        PyMem_RawFree(kr);
+        PyMem_RawFree(table);
         PyErr_NoMemory();
         goto fail;
     }
@@ -866,34 +892,42 @@ k_pair_counts(PyObject *self, PyObject *args)
     Py_ssize_t n_codes = 0, cap = 0, n_unique = 0;
     int oom = 0;
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t k = 0; k < n_keys; k++)
-        kr[k] = (KeyRow){keys[k], (int64_t)(k / bands)};
-    qsort(kr, (size_t)n_keys, sizeof(KeyRow), cmp_keyrow);
-    for (Py_ssize_t lo = 0, hi; lo < n_keys && !oom; lo = hi) {
-        hi = lo + 1;
-        while (hi < n_keys && kr[hi].key == kr[lo].key)
-            hi++;
-        if (hi - lo < 2 || hi - lo > max_bucket)
-            continue;
-        for (Py_ssize_t x = lo; x < hi && !oom; x++)
-            for (Py_ssize_t y = x + 1; y < hi; y++) {
-                const int64_t a = kr[x].row, b = kr[y].row; /* a <= b: sorted by row within a key */
-                if (a == b)
-                    continue;
-                if (n_codes == cap) {
-                    Py_ssize_t new_cap = cap ? 2 * cap : 1024;
-                    int64_t *grown = PyMem_RawRealloc(codes, sizeof(int64_t) * (size_t)new_cap);
-                    if (!grown) {
-                        oom = 1;
-                        break;
+    for (Py_ssize_t band = 0; band < bands && !oom; band++) {
+        for (Py_ssize_t r = 0; r < n; r++)
+            kr[r] = (KeyRow){keys[r * bands + band], (int64_t)r};
+        sort_keyrows(kr, n);
+        for (Py_ssize_t lo = 0, hi; lo < n && !oom; lo = hi) {
+            hi = lo + 1;
+            while (hi < n && kr[hi].key == kr[lo].key)
+                hi++;
+            if (hi - lo < 2 || hi - lo > max_bucket)
+                continue;
+            for (Py_ssize_t x = lo; x < hi && !oom; x++)
+                for (Py_ssize_t y = x + 1; y < hi; y++) {
+                    const int64_t code = kr[x].row * (int64_t)n + kr[y].row; /* rows ascend within a key */
+                    if (use_table) {
+                        table[code]++;
+                        continue;
                     }
-                    codes = grown;
-                    cap = new_cap;
+                    if (n_codes == cap) {
+                        Py_ssize_t new_cap = cap ? 2 * cap : 1024;
+                        int64_t *grown = PyMem_RawRealloc(codes, sizeof(int64_t) * (size_t)new_cap);
+                        if (!grown) {
+                            oom = 1;
+                            break;
+                        }
+                        codes = grown;
+                        cap = new_cap;
+                    }
+                    codes[n_codes++] = code;
                 }
-                codes[n_codes++] = a * (int64_t)n + b;
-            }
+        }
     }
-    if (!oom && n_codes) {
+    if (use_table) {
+        for (Py_ssize_t k = 0; k < n * n; k++)
+            n_unique += table[k] > 0;
+    }
+    else if (!oom && n_codes) {
         qsort(codes, (size_t)n_codes, sizeof(int64_t), cmp_i64);
         n_unique = 1;
         for (Py_ssize_t k = 1; k < n_codes; k++)
@@ -902,30 +936,42 @@ k_pair_counts(PyObject *self, PyObject *args)
     Py_END_ALLOW_THREADS
     PyMem_RawFree(kr);
     release_all(&bs);
+    PyObject *ob_codes = NULL, *ob_counts = NULL;
     if (oom) {
-        PyMem_RawFree(codes);
-        return PyErr_NoMemory();
+        PyErr_NoMemory();
+        goto done;
     }
-    PyObject *ob_codes = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)sizeof(int64_t) * n_unique);
-    PyObject *ob_counts = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)sizeof(int64_t) * n_unique);
-    if (!ob_codes || !ob_counts) {
-        Py_XDECREF(ob_codes);
-        Py_XDECREF(ob_counts);
-        PyMem_RawFree(codes);
-        return NULL;
-    }
+    ob_codes = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)sizeof(int64_t) * n_unique);
+    ob_counts = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)sizeof(int64_t) * n_unique);
+    if (!ob_codes || !ob_counts)
+        goto done;
     int64_t *uc = (int64_t *)PyBytes_AS_STRING(ob_codes), *cc = (int64_t *)PyBytes_AS_STRING(ob_counts);
-    Py_ssize_t u = -1;
-    for (Py_ssize_t k = 0; k < n_codes; k++) {
-        if (k == 0 || codes[k] != codes[k - 1]) {
-            u++;
-            uc[u] = codes[k];
-            cc[u] = 0;
+    Py_ssize_t u = 0;
+    if (use_table) {
+        for (Py_ssize_t k = 0; k < n * n; k++)
+            if (table[k] > 0) {
+                uc[u] = k;
+                cc[u++] = table[k];
+            }
+    }
+    else {
+        for (Py_ssize_t k = 0; k < n_codes; k++) {
+            if (k == 0 || codes[k] != codes[k - 1]) {
+                uc[u] = codes[k];
+                cc[u++] = 0;
+            }
+            cc[u - 1]++;
         }
-        cc[u]++;
     }
     PyMem_RawFree(codes);
+    PyMem_RawFree(table);
     return Py_BuildValue("(NN)", ob_codes, ob_counts);
+done:
+    Py_XDECREF(ob_codes);
+    Py_XDECREF(ob_counts);
+    PyMem_RawFree(codes);
+    PyMem_RawFree(table);
+    return NULL;
 fail:
     release_all(&bs);
     return NULL;
