@@ -65,58 +65,6 @@ minhash_rows(const uint32_t *hashes, Py_ssize_t n_hashes, const int64_t *offsets
     }
 }
 
-/* minhash(hashes u32[H], offsets i64[S], a u32[P], b u32[P], out u32[S*P]) -> None */
-static PyObject *
-k_minhash(PyObject *self, PyObject *args)
-{
-    PyObject *oh, *oo, *oa, *ob, *out;
-    Py_buffer h, o, a, b, r;
-    if (!PyArg_ParseTuple(args, "OOOOO", &oh, &oo, &oa, &ob, &out))
-        return NULL;
-    if (get_buffer(oh, &h, 4, 0, "hashes") < 0)
-        return NULL;
-    if (get_buffer(oo, &o, 8, 0, "offsets") < 0)
-        goto fail_h;
-    if (get_buffer(oa, &a, 4, 0, "a") < 0)
-        goto fail_o;
-    if (get_buffer(ob, &b, 4, 0, "b") < 0)
-        goto fail_a;
-    if (get_buffer(out, &r, 4, 1, "out") < 0)
-        goto fail_b;
-    Py_ssize_t n_h = h.len / 4, n_s = o.len / 8, p = a.len / 4;
-    const int64_t *off = (const int64_t *)o.buf;
-    int ok = b.len / 4 == p && r.len / 4 == n_s * p;
-    for (Py_ssize_t s = 0; ok && s < n_s; s++) { /* non-decreasing, in range, every set non-empty */
-        Py_ssize_t hi = s + 1 < n_s ? (Py_ssize_t)off[s + 1] : n_h;
-        ok = off[s] >= 0 && off[s] < hi && hi <= n_h;
-    }
-    if (!ok) {
-        PyErr_SetString(PyExc_ValueError, "minhash: inconsistent sizes or offsets (every set must be non-empty)");
-        goto fail_r;
-    }
-    Py_BEGIN_ALLOW_THREADS
-    minhash_rows((const uint32_t *)h.buf, n_h, off, n_s, (const uint32_t *)a.buf, (const uint32_t *)b.buf, p,
-                 (uint32_t *)r.buf);
-    Py_END_ALLOW_THREADS
-    PyBuffer_Release(&r);
-    PyBuffer_Release(&b);
-    PyBuffer_Release(&a);
-    PyBuffer_Release(&o);
-    PyBuffer_Release(&h);
-    Py_RETURN_NONE;
-fail_r:
-    PyBuffer_Release(&r);
-fail_b:
-    PyBuffer_Release(&b);
-fail_a:
-    PyBuffer_Release(&a);
-fail_o:
-    PyBuffer_Release(&o);
-fail_h:
-    PyBuffer_Release(&h);
-    return NULL;
-}
-
 /* ---------------------------------------------------------------------------------------------
  * Verification (dedup/_batchverify.py): per-sentence stem sets in CSR form, shared content
  * weights of candidate pairs, and the greedy covers.  Stems are integer ids; weights are 1 or 2,
@@ -584,6 +532,41 @@ k_covers(PyObject *self, PyObject *args)
     Py_END_ALLOW_THREADS
     PyMem_RawFree(cov);
     PyMem_RawFree(found);
+    release_all(&bs);
+    Py_RETURN_NONE;
+fail:
+    release_all(&bs);
+    return NULL;
+}
+
+/* minhash(hashes u32[H], offsets i64[S], a u32[P], b u32[P], out u32[S*P]) -> None */
+static PyObject *
+k_minhash(PyObject *self, PyObject *args)
+{
+    PyObject *oh, *oo, *oa, *ob, *out;
+    Buffers bs = {.n = 0};
+    if (!PyArg_ParseTuple(args, "OOOOO", &oh, &oo, &oa, &ob, &out))
+        return NULL;
+    Py_ssize_t n_h, n_s, p, n_b, n_r;
+    const uint32_t *h = arg(&bs, oh, 4, 0, -1, &n_h, "hashes");
+    const int64_t *off = h ? arg(&bs, oo, 8, 0, -1, &n_s, "offsets") : NULL;
+    const uint32_t *a = off ? arg(&bs, oa, 4, 0, -1, &p, "a") : NULL;
+    const uint32_t *b = a ? arg(&bs, ob, 4, 0, -1, &n_b, "b") : NULL;
+    uint32_t *r = b ? arg(&bs, out, 4, 1, -1, &n_r, "out") : NULL;
+    if (!r)
+        goto fail;
+    int ok = n_b == p && n_r == n_s * p;
+    for (Py_ssize_t s = 0; ok && s < n_s; s++) { /* non-decreasing, in range, every set non-empty */
+        Py_ssize_t hi = s + 1 < n_s ? (Py_ssize_t)off[s + 1] : n_h;
+        ok = off[s] >= 0 && off[s] < hi && hi <= n_h;
+    }
+    if (!ok) {
+        PyErr_SetString(PyExc_ValueError, "minhash: inconsistent sizes or offsets (every set must be non-empty)");
+        goto fail;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    minhash_rows(h, n_h, off, n_s, a, b, p, r);
+    Py_END_ALLOW_THREADS
     release_all(&bs);
     Py_RETURN_NONE;
 fail:
