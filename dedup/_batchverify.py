@@ -375,14 +375,19 @@ class BatchScorer:
     ) -> _PairScores:
         """``Verifier.pair`` of every candidate pair, keeping those that reach ``floor`` (as arrays)."""
         norms = self.norms
-        raw = process.cpdist(
-            [norms[k] for k in i.tolist()],
-            [norms[k] for k in j.tolist()],
-            scorer=fuzz.ratio,
-            score_cutoff=50.0,
-            dtype=np.float64,
-            workers=workers,
-        )
+        if self._csr is not None:  # the same doubles as rapidfuzz, without building two lists of texts
+            assert ckernels is not None
+            raw = np.empty(i.size, dtype=np.float64)
+            ckernels.ratios(norms, np.ascontiguousarray(i), np.ascontiguousarray(j), raw)
+        else:
+            raw = process.cpdist(
+                [norms[k] for k in i.tolist()],
+                [norms[k] for k in j.tolist()],
+                scorer=fuzz.ratio,
+                score_cutoff=50.0,
+                dtype=np.float64,
+                workers=workers,
+            )
         ratio = np.maximum(0.0, 2.0 * raw / 100.0 - 1.0) * subst
         # Equal texts score 1.0 whatever the bound says (``Verifier.pair`` checks them first).
         equal = self.norm_id[i] == self.norm_id[j]

@@ -582,6 +582,23 @@ fail:
  * rapidfuzz on random sequences over small alphabets (many ties).
  */
 
+static inline uint64_t
+add_carry(uint64_t a, uint64_t b, uint64_t *carry)
+{
+    /* a + b + *carry, and the carry out (multi-word addition of the bit-parallel LCS) */
+#if defined(__GNUC__)
+    uint64_t sum;
+    const int c1 = __builtin_add_overflow(a, b, &sum);
+    const int c2 = __builtin_add_overflow(sum, *carry, &sum);
+    *carry = (uint64_t)(c1 | c2);
+    return sum;
+#else
+    const uint64_t add = a + b, sum = add + *carry;
+    *carry = (add < a) | (sum < add);
+    return sum;
+#endif
+}
+
 typedef struct {
     Py_ssize_t src, dest;
     int insert; /* 0: delete */
@@ -616,14 +633,10 @@ lcs_ends(const int64_t *x, Py_ssize_t nx, const int64_t *y, Py_ssize_t ny, Py_ss
             for (Py_ssize_t k = 0; k < len1; k++)
                 if (s1[k] == s2[r])
                     M[k >> 6] |= (uint64_t)1 << (k & 63);
-            uint64_t carry = 0, borrow = 0;
+            uint64_t carry = 0;
             for (Py_ssize_t w = 0; w < W; w++) {
                 const uint64_t sw = S[w], u = sw & M[w];
-                const uint64_t add = sw + u, sum = add + carry;
-                carry = (add < sw) | (sum < add);
-                const uint64_t sub = sw - u, diff = sub - borrow;
-                borrow = (sw < u) | (sub < borrow);
-                S[w] = sum | diff;
+                S[w] = add_carry(sw, u, &carry) | (sw ^ u); /* S - u: u's bits are within S's */
             }
             memcpy(matrix + r * W, S, sizeof(uint64_t) * (size_t)W);
         }
@@ -750,6 +763,228 @@ k_align_ends(PyObject *self, PyObject *args)
         }
     }
     Py_END_ALLOW_THREADS
+    if (oom) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    release_all(&bs);
+    Py_RETURN_NONE;
+fail:
+    release_all(&bs);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Character ratio: rapidfuzz's fuzz.ratio(a, b, score_cutoff=50) over code points, i.e. the
+ * normalised Indel similarity 1 - (len_a + len_b - 2 LCS) / (len_a + len_b), times 100, or 0
+ * below the cut, computed with the same double operations as rapidfuzz (tests compare bits).
+ */
+
+/* Bit masks of a pattern's code points: a direct table for ASCII, open addressing for the rest.
+ * Buffers are sized once for the longest text and cleared only where a pattern wrote. */
+typedef struct {
+    Py_ssize_t W, cap, n_other, len;
+    const uint32_t *text;
+    uint64_t *ascii;  /* 128 x Wmax */
+    uint32_t *keys;   /* capmax */
+    Py_ssize_t *slot; /* capmax: index into other, -1 empty */
+    uint64_t *other;  /* longest x Wmax */
+} Pattern;
+
+static inline uint32_t
+cp_hash(uint32_t c)
+{
+    c ^= c >> 16;
+    c *= 0x45D9F3Bu;
+    c ^= c >> 16;
+    return c;
+}
+
+static void
+pattern_clear(Pattern *p)
+{
+    for (Py_ssize_t k = 0; k < p->len; k++) {
+        const uint32_t c = p->text[k];
+        if (c < 128)
+            memset(p->ascii + c * p->W, 0, sizeof(uint64_t) * (size_t)p->W);
+    }
+    if (p->n_other) {
+        memset(p->other, 0, sizeof(uint64_t) * (size_t)(p->n_other * p->W));
+        for (Py_ssize_t k = 0; k < p->cap; k++)
+            p->slot[k] = -1;
+    }
+    p->n_other = 0;
+    p->len = 0;
+}
+
+static void
+pattern_set(Pattern *p, const uint32_t *text, Py_ssize_t n)
+{
+    pattern_clear(p);
+    p->text = text;
+    p->len = n;
+    p->W = (n + 63) / 64;
+    Py_ssize_t cap = 16;
+    while (cap < 2 * n)
+        cap <<= 1;
+    p->cap = cap;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        const uint32_t c = text[k];
+        const uint64_t bit = (uint64_t)1 << (k & 63);
+        if (c < 128) {
+            p->ascii[c * p->W + (k >> 6)] |= bit;
+            continue;
+        }
+        Py_ssize_t h = (Py_ssize_t)(cp_hash(c) & (uint32_t)(cap - 1));
+        while (p->slot[h] >= 0 && p->keys[h] != c)
+            h = (h + 1) & (cap - 1);
+        if (p->slot[h] < 0) {
+            p->keys[h] = c;
+            p->slot[h] = p->n_other++;
+        }
+        p->other[p->slot[h] * p->W + (k >> 6)] |= bit;
+    }
+}
+
+static inline const uint64_t *
+pattern_mask(const Pattern *p, uint32_t c, const uint64_t *zeros)
+{
+    if (c < 128)
+        return p->ascii + c * p->W;
+    if (!p->n_other)
+        return zeros;
+    Py_ssize_t h = (Py_ssize_t)(cp_hash(c) & (uint32_t)(p->cap - 1));
+    while (p->slot[h] >= 0) {
+        if (p->keys[h] == c)
+            return p->other + p->slot[h] * p->W;
+        h = (h + 1) & (p->cap - 1);
+    }
+    return zeros;
+}
+
+/* Length of the longest common subsequence of the pattern's text and t (Hyyro's bit-parallel LCS). */
+static Py_ssize_t
+lcs_length(const Pattern *p, const uint32_t *t, Py_ssize_t n, uint64_t *S, const uint64_t *zeros)
+{
+    const Py_ssize_t W = p->W;
+    if (!W)
+        return 0;
+    if (W == 1) {
+        uint64_t s1 = ~(uint64_t)0;
+        for (Py_ssize_t r = 0; r < n; r++) {
+            const uint64_t u = s1 & pattern_mask(p, t[r], zeros)[0];
+            s1 = (s1 + u) | (s1 - u);
+        }
+        const uint64_t low = p->len == 64 ? ~(uint64_t)0 : (((uint64_t)1 << p->len) - 1);
+        return (Py_ssize_t)__builtin_popcountll(~s1 & low);
+    }
+    for (Py_ssize_t w = 0; w < W; w++)
+        S[w] = ~(uint64_t)0;
+    for (Py_ssize_t r = 0; r < n; r++) {
+        const uint64_t *M = pattern_mask(p, t[r], zeros);
+        uint64_t carry = 0;
+        for (Py_ssize_t w = 0; w < W; w++) {
+            const uint64_t sw = S[w], u = sw & M[w];
+            S[w] = add_carry(sw, u, &carry) | (sw ^ u); /* S - u: u's bits are within S's: no borrow */
+        }
+    }
+    Py_ssize_t count = 0;
+    for (Py_ssize_t w = 0; w < W; w++) {
+        const Py_ssize_t bits = w + 1 < W ? 64 : p->len - 64 * w;
+        const uint64_t low = bits == 64 ? ~(uint64_t)0 : (((uint64_t)1 << bits) - 1);
+        count += __builtin_popcountll(~S[w] & low);
+    }
+    return count;
+}
+
+static inline double
+indel_ratio(Py_ssize_t lensum, Py_ssize_t lcs)
+{
+    /* rapidfuzz: norm_dist = dist / lensum, norm_sim = 1 - norm_dist, x 100 when >= the cut */
+    const Py_ssize_t dist = lensum - 2 * lcs;
+    const double norm_dist = lensum ? (double)dist / (double)lensum : 0.0;
+    const double norm_sim = 1.0 - norm_dist;
+    return norm_sim >= 0.5 ? norm_sim * 100.0 : 0.0;
+}
+
+/* ratios(texts list[str], i i64[m], j i64[m], out f64[m]) -> None */
+static PyObject *
+k_ratios(PyObject *self, PyObject *args)
+{
+    PyObject *texts, *oi, *oj, *oo;
+    Buffers bs = {.n = 0};
+    if (!PyArg_ParseTuple(args, "O!OOO", &PyList_Type, &texts, &oi, &oj, &oo))
+        return NULL;
+    Py_ssize_t m, n = PyList_GET_SIZE(texts);
+    const int64_t *pi = arg(&bs, oi, 8, 0, -1, &m, "i");
+    const int64_t *pj = pi ? arg(&bs, oj, 8, 0, m, NULL, "j") : NULL;
+    double *out = pj ? arg(&bs, oo, 8, 1, m, NULL, "out") : NULL;
+    if (!out || check_ids(pi, m, n, "i") < 0 || check_ids(pj, m, n, "j") < 0)
+        goto fail;
+    /* Code points of every text, one array, copied while the GIL is held. */
+    Py_ssize_t total = 0, longest = 0;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        PyObject *str = PyList_GET_ITEM(texts, k);
+        if (!PyUnicode_Check(str)) {
+            PyErr_Format(PyExc_TypeError, "ratios: texts[%zd] is not a str", k);
+            goto fail;
+        }
+        const Py_ssize_t len = PyUnicode_GET_LENGTH(str);
+        total += len;
+        longest = len > longest ? len : longest;
+    }
+    const Py_ssize_t Wmax = (longest + 63) / 64 + 1;
+    Py_ssize_t capmax = 16;
+    while (capmax < 2 * longest)
+        capmax <<= 1;
+    uint32_t *cps = malloc(sizeof(uint32_t) * (size_t)(total + 1));
+    Py_ssize_t *start = malloc(sizeof(Py_ssize_t) * (size_t)(n + 1));
+    uint64_t *S = calloc((size_t)Wmax, sizeof(uint64_t)), *zeros = calloc((size_t)Wmax, sizeof(uint64_t));
+    Pattern pat = {.ascii = calloc((size_t)(128 * Wmax), sizeof(uint64_t)),
+                   .keys = malloc(sizeof(uint32_t) * (size_t)capmax),
+                   .slot = malloc(sizeof(Py_ssize_t) * (size_t)capmax),
+                   .other = calloc((size_t)((longest + 1) * Wmax), sizeof(uint64_t))};
+    int oom = !cps || !start || !S || !zeros || !pat.ascii || !pat.keys || !pat.slot || !pat.other;
+    if (!oom) {
+        for (Py_ssize_t k = 0; k < capmax; k++)
+            pat.slot[k] = -1;
+        Py_ssize_t at = 0;
+        for (Py_ssize_t k = 0; k < n; k++) {
+            PyObject *str = PyList_GET_ITEM(texts, k);
+            const int kind = PyUnicode_KIND(str);
+            const void *data = PyUnicode_DATA(str);
+            const Py_ssize_t len = PyUnicode_GET_LENGTH(str);
+            start[k] = at;
+            for (Py_ssize_t c = 0; c < len; c++)
+                cps[at++] = (uint32_t)PyUnicode_READ(kind, data, c);
+        }
+        start[n] = at;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    int64_t built = -1;
+    for (Py_ssize_t k = 0; k < m && !oom; k++) {
+        const int64_t a = pi[k], b = pj[k];
+        const Py_ssize_t la = start[a + 1] - start[a], lb = start[b + 1] - start[b], lensum = la + lb;
+        /* An upper bound first: the LCS is at most the shorter text. */
+        if (indel_ratio(lensum, la < lb ? la : lb) == 0.0) {
+            out[k] = 0.0;
+            continue;
+        }
+        if (a != built) {
+            pattern_set(&pat, cps + start[a], la);
+            built = a;
+        }
+        out[k] = indel_ratio(lensum, lcs_length(&pat, cps + start[b], lb, S, zeros));
+    }
+    Py_END_ALLOW_THREADS
+    free(cps);
+    free(start);
+    free(S);
+    free(zeros);
+    free(pat.ascii);
+    free(pat.keys);
+    free(pat.slot);
+    free(pat.other);
     if (oom) {
         PyErr_NoMemory();
         goto fail;
@@ -963,6 +1198,7 @@ fail:
 static PyMethodDef kernels_methods[] = {
     {"minhash", k_minhash, METH_VARARGS,
      "minhash(hashes, offsets, a, b, out): MinHash rows of the sets given as runs of hashes, into out"},
+    {"ratios", k_ratios, METH_VARARGS, "ratios(texts, i, j, out): fuzz.ratio of text pairs, cut at 50"},
     {"band_keys", k_band_keys, METH_VARARGS, "band_keys(sigs, num_perm, bands, rows, out): LSH band keys"},
     {"pair_counts", k_pair_counts, METH_VARARGS, "pair_counts(keys, n, max_bucket) -> (codes, counts) bytes"},
     {"profiles", k_profiles, METH_VARARGS, "profiles(...): per-sentence stem sets in CSR form"},

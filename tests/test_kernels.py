@@ -145,3 +145,56 @@ def test_lsh_kernels_equal_numpy(n: int, bands: int, rows: int, monkeypatch: pyt
         np.array_equal(c, _sketch.candidate_pairs(keys, *a)) for c, a in zip(compiled, args, strict=True)
     )
     assert compiled[0].size and compiled[1].size
+
+
+TEXT = st.text(alphabet=st.sampled_from("ab cdé’\u4e2d\U0001f600"), max_size=140)
+
+
+@needs_kernels
+@settings(max_examples=300, deadline=None)
+@given(st.lists(TEXT, min_size=1, max_size=12), st.data())
+def test_ratio_kernel_equals_rapidfuzz_bit_for_bit(texts: list[str], data: st.DataObject) -> None:
+    # Small alphabets (ASCII, Latin-1, BMP and astral code points) give near and far pairs;
+    # lengths up to 140 cross the 64-character words of the bit-parallel LCS.
+    from rapidfuzz import fuzz, process
+
+    from dedup import _ckernels
+
+    ids = st.integers(0, len(texts) - 1)
+    pairs = data.draw(st.lists(st.tuples(ids, ids), min_size=1, max_size=20))
+    pairs.sort()
+    i = np.array([a for a, _ in pairs], dtype=np.int64)
+    j = np.array([b for _, b in pairs], dtype=np.int64)
+    out = np.empty(i.size, dtype=np.float64)
+    _ckernels.ratios(texts, i, j, out)
+    expected = process.cpdist(
+        [texts[k] for k in i], [texts[k] for k in j], scorer=fuzz.ratio, score_cutoff=50.0, dtype=np.float64
+    )
+    assert out.view(np.uint64).tolist() == expected.view(np.uint64).tolist()
+
+
+@needs_kernels
+def test_ratio_kernel_equals_rapidfuzz_on_real_sentences() -> None:
+    import json
+    from pathlib import Path
+
+    from rapidfuzz import fuzz, process
+
+    from dedup import _ckernels
+    from dedup._text import segment
+
+    data = Path(__file__).resolve().parent / "data" / "cnn_poc_highlights_40.jsonl"
+    norms = [s.norm for line in data.open(encoding="utf-8") for s in segment(json.loads(line)["text"])]
+    norms += [n[: len(n) // 2] + "x" + n[len(n) // 2 :] for n in norms[:300]]  # near copies
+    rng = np.random.default_rng(5)
+    i = np.sort(rng.integers(0, len(norms), 20_000))
+    j = rng.integers(0, len(norms), 20_000)
+    i = np.r_[i, np.arange(300)]
+    j = np.r_[j, np.arange(len(norms) - 300, len(norms))]
+    out = np.empty(i.size, dtype=np.float64)
+    _ckernels.ratios(norms, i, j, out)
+    expected = process.cpdist(
+        [norms[k] for k in i], [norms[k] for k in j], scorer=fuzz.ratio, score_cutoff=50.0, dtype=np.float64
+    )
+    assert np.array_equal(out.view(np.uint64), expected.view(np.uint64))
+    assert (out[-300:] > 90).all()  # the near copies were compared, not cut
