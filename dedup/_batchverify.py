@@ -70,6 +70,8 @@ _TABLE_CELLS = 1 << 24
 
 _I64 = npt.NDArray[np.int64]
 _F64 = npt.NDArray[np.float64]
+# Where the compiled ``flatten`` finds each token column in a sentence tuple.
+_COLUMNS = tuple(Sentence._fields.index(f) for f in ("words", "stems", "content", "entity"))
 
 
 class _PairScores(NamedTuple):
@@ -115,22 +117,31 @@ class BatchScorer:
         n = len(sentences)
         self.n = n
         self.doc = np.asarray(sent_doc, dtype=np.int64).reshape(-1)
-        self.norms = [s.norm for s in sentences]
-        distinct: dict[str, int] = {}
-        self.norm_id = np.fromiter((distinct.setdefault(t, len(distinct)) for t in self.norms), np.int64, n)
-        lengths = np.fromiter((len(s.stems) for s in sentences), dtype=np.int64, count=n)
-        self.n_tokens = lengths
         self._shapes: list[Shape | None] = [None] * n
-        stem_ids, bound = _stem_ids([t for s in sentences for t in s.stems])
-        n_tok = stem_ids.size
-        content = np.fromiter(chain.from_iterable(s.content for s in sentences), dtype=bool, count=n_tok)
-        entity = np.fromiter(chain.from_iterable(s.entity for s in sentences), dtype=bool, count=n_tok)
         self._csr: tuple[npt.NDArray[Any], ...] | None = None
         self._seq: tuple[_I64, _I64, _I64] | None = None
-        if ckernels is not None:
-            self._kernel_profiles(stem_ids, content, entity, lengths)
+        if ckernels is not None:  # the token columns in one compiled pass; stem ids local to this batch
+            rows = sentences if isinstance(sentences, list) else list(sentences)
+            raw_stems, raw_content, raw_entity, raw_lengths, self.norms = ckernels.flatten(rows, *_COLUMNS)
+            lengths = np.frombuffer(raw_lengths, dtype=np.int64)
+            self.n_tokens = lengths
+            self._kernel_profiles(
+                np.frombuffer(raw_stems, dtype=np.int64),
+                np.frombuffer(raw_content, dtype=np.bool_),
+                np.frombuffer(raw_entity, dtype=np.bool_),
+                lengths,
+            )
         else:
+            self.norms = [s.norm for s in sentences]
+            lengths = np.fromiter((len(s.stems) for s in sentences), dtype=np.int64, count=n)
+            self.n_tokens = lengths
+            stem_ids, bound = _stem_ids([t for s in sentences for t in s.stems])
+            n_tok = stem_ids.size
+            content = np.fromiter(chain.from_iterable(s.content for s in sentences), dtype=bool, count=n_tok)
+            entity = np.fromiter(chain.from_iterable(s.entity for s in sentences), dtype=bool, count=n_tok)
             self._numpy_profiles(stem_ids, bound, content, entity, lengths)
+        distinct: dict[str, int] = {}
+        self.norm_id = np.fromiter((distinct.setdefault(t, len(distinct)) for t in self.norms), np.int64, n)
 
     def _numpy_profiles(
         self,

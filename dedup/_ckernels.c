@@ -71,6 +71,95 @@ minhash_rows(const uint32_t *hashes, Py_ssize_t n_hashes, const int64_t *offsets
  * so every sum below is an exact integer in floating point and equals numpy's bincount sums.
  */
 
+/* flatten(sentences, words_at, stems_at, content_at, entity_at)
+ *     -> (stem_ids bytes i64[T], content bytes u8[T], entity bytes u8[T], lengths bytes i64[n], norms list)
+ *
+ * The token columns of a list of sentence tuples (the field positions are passed in): each stem
+ * as a small integer id (in order of first occurrence within this call), the content and entity
+ * flags, the tokens per sentence, and each sentence's words joined by single spaces.
+ */
+static PyObject *
+k_flatten(PyObject *self, PyObject *args)
+{
+    PyObject *sents;
+    Py_ssize_t at_words, at_stems, at_content, at_entity;
+    if (!PyArg_ParseTuple(args, "O!nnnn", &PyList_Type, &sents, &at_words, &at_stems, &at_content, &at_entity))
+        return NULL;
+    const Py_ssize_t n = PyList_GET_SIZE(sents);
+    Py_ssize_t T = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *row = PyList_GET_ITEM(sents, i);
+        if (!PyTuple_Check(row) || PyTuple_GET_SIZE(row) <= at_words || PyTuple_GET_SIZE(row) <= at_stems ||
+            PyTuple_GET_SIZE(row) <= at_content || PyTuple_GET_SIZE(row) <= at_entity) {
+            PyErr_Format(PyExc_TypeError, "flatten: sentences[%zd] is not a sentence tuple", i);
+            return NULL;
+        }
+        PyObject *stems = PyTuple_GET_ITEM(row, at_stems), *content = PyTuple_GET_ITEM(row, at_content),
+                 *entity = PyTuple_GET_ITEM(row, at_entity), *words = PyTuple_GET_ITEM(row, at_words);
+        if (!PyTuple_Check(stems) || !PyTuple_Check(content) || !PyTuple_Check(entity) || !PyTuple_Check(words) ||
+            PyTuple_GET_SIZE(content) != PyTuple_GET_SIZE(stems) || PyTuple_GET_SIZE(entity) != PyTuple_GET_SIZE(stems)) {
+            PyErr_Format(PyExc_TypeError, "flatten: sentences[%zd] has inconsistent token tuples", i);
+            return NULL;
+        }
+        T += PyTuple_GET_SIZE(stems);
+    }
+    PyObject *ids = PyDict_New(), *space = PyUnicode_FromString(" "), *norms = PyList_New(n);
+    PyObject *b_stem = PyBytes_FromStringAndSize(NULL, 8 * T), *b_content = PyBytes_FromStringAndSize(NULL, T);
+    PyObject *b_entity = PyBytes_FromStringAndSize(NULL, T), *b_len = PyBytes_FromStringAndSize(NULL, 8 * n);
+    if (!ids || !space || !norms || !b_stem || !b_content || !b_entity || !b_len)
+        goto fail;
+    int64_t *stem_id = (int64_t *)PyBytes_AS_STRING(b_stem), *lengths = (int64_t *)PyBytes_AS_STRING(b_len);
+    uint8_t *content = (uint8_t *)PyBytes_AS_STRING(b_content), *entity = (uint8_t *)PyBytes_AS_STRING(b_entity);
+    Py_ssize_t t = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *row = PyList_GET_ITEM(sents, i);
+        PyObject *stems = PyTuple_GET_ITEM(row, at_stems), *cont = PyTuple_GET_ITEM(row, at_content),
+                 *ent = PyTuple_GET_ITEM(row, at_entity);
+        const Py_ssize_t len = PyTuple_GET_SIZE(stems);
+        lengths[i] = len;
+        for (Py_ssize_t k = 0; k < len; k++, t++) {
+            PyObject *stem = PyTuple_GET_ITEM(stems, k);
+            PyObject *id = PyDict_GetItemWithError(ids, stem);
+            if (id) {
+                stem_id[t] = PyLong_AsLongLong(id);
+            }
+            else {
+                if (PyErr_Occurred())
+                    goto fail;
+                const Py_ssize_t next = PyDict_GET_SIZE(ids);
+                PyObject *value = PyLong_FromSsize_t(next);
+                if (!value || PyDict_SetItem(ids, stem, value) < 0) {
+                    Py_XDECREF(value);
+                    goto fail;
+                }
+                Py_DECREF(value);
+                stem_id[t] = next;
+            }
+            const int c = PyObject_IsTrue(PyTuple_GET_ITEM(cont, k)), e = PyObject_IsTrue(PyTuple_GET_ITEM(ent, k));
+            if (c < 0 || e < 0)
+                goto fail;
+            content[t] = (uint8_t)c;
+            entity[t] = (uint8_t)e;
+        }
+        PyObject *norm = PyUnicode_Join(space, PyTuple_GET_ITEM(row, at_words));
+        if (!norm)
+            goto fail;
+        PyList_SET_ITEM(norms, i, norm);
+    }
+    Py_DECREF(ids);
+    Py_DECREF(space);
+    return Py_BuildValue("(NNNNN)", b_stem, b_content, b_entity, b_len, norms);
+fail:
+    Py_XDECREF(ids);
+    Py_XDECREF(space);
+    Py_XDECREF(norms);
+    Py_XDECREF(b_stem);
+    Py_XDECREF(b_content);
+    Py_XDECREF(b_entity);
+    Py_XDECREF(b_len);
+    return NULL;
+}
+
 typedef struct {
     int64_t stem;
     double w;
@@ -1201,6 +1290,7 @@ static PyMethodDef kernels_methods[] = {
     {"ratios", k_ratios, METH_VARARGS, "ratios(texts, i, j, out): fuzz.ratio of text pairs, cut at 50"},
     {"band_keys", k_band_keys, METH_VARARGS, "band_keys(sigs, num_perm, bands, rows, out): LSH band keys"},
     {"pair_counts", k_pair_counts, METH_VARARGS, "pair_counts(keys, n, max_bucket) -> (codes, counts) bytes"},
+    {"flatten", k_flatten, METH_VARARGS, "flatten(sentences, ...): token columns and normalised texts"},
     {"profiles", k_profiles, METH_VARARGS, "profiles(...): per-sentence stem sets in CSR form"},
     {"pair_scores", k_pair_scores, METH_VARARGS, "pair_scores(...): containment both ways and substitution"},
     {"align_ends", k_align_ends, METH_VARARGS, "align_ends(...): first and last aligned content words of pairs"},

@@ -198,3 +198,24 @@ def test_ratio_kernel_equals_rapidfuzz_on_real_sentences() -> None:
     )
     assert np.array_equal(out.view(np.uint64), expected.view(np.uint64))
     assert (out[-300:] > 90).all()  # the near copies were compared, not cut
+
+
+@needs_kernels
+def test_flatten_kernel_gives_the_token_columns() -> None:
+    from dedup import _ckernels
+    from dedup._batchverify import _COLUMNS
+    from dedup._text import segment
+
+    sents = segment(
+        "Lavrov met Blinken in Geneva. The talks, Lavrov said, were useful.\n\nNo deal was reached."
+    )
+    stems, content, entity, lengths, norms = _ckernels.flatten(list(sents), *_COLUMNS)
+    flat = [t for s in sents for t in s.stems]
+    first: dict[str, int] = {}
+    assert np.frombuffer(stems, np.int64).tolist() == [first.setdefault(t, len(first)) for t in flat]
+    assert np.frombuffer(content, np.bool_).tolist() == [c for s in sents for c in s.content]
+    assert np.frombuffer(entity, np.bool_).tolist() == [e for s in sents for e in s.entity]
+    assert np.frombuffer(lengths, np.int64).tolist() == [len(s.stems) for s in sents]
+    assert norms == [s.norm for s in sents]
+    with pytest.raises(TypeError, match="sentence tuple"):
+        _ckernels.flatten([("not", "a", "sentence")], *_COLUMNS)
