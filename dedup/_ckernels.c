@@ -429,6 +429,45 @@ parse_csr(Buffers *bs, PyObject **o, Csr *c)
     return 0;
 }
 
+/* Stem ids from which per-row tables are not allocated (merges of sorted runs instead); tests
+ * lower it with set_dense_limit() to run the merges. */
+static Py_ssize_t dense_max_stems = 1 << 24;
+
+/* set_dense_limit(n) -> previous limit */
+static PyObject *
+k_set_dense_limit(PyObject *self, PyObject *args)
+{
+    Py_ssize_t limit, previous = dense_max_stems;
+    if (!PyArg_ParseTuple(args, "n", &limit))
+        return NULL;
+    dense_max_stems = limit;
+    return PyLong_FromSsize_t(previous);
+}
+
+/* One more than the largest stem id of the batch. */
+static Py_ssize_t
+csr_vocabulary(const Csr *c)
+{
+    int64_t top = -1;
+    const Py_ssize_t n_all = c->all_start[c->n];
+    for (Py_ssize_t k = 0; k < n_all; k++)
+        top = c->all_stem[k] > top ? c->all_stem[k] : top;
+    return (Py_ssize_t)(top + 1);
+}
+
+/* Fill (on) or clear (!on) row i's dense tables: content weight by stem, and flags (1: one of its
+ * stems, 2: one of its names or figures). */
+static void
+dense_row(const Csr *c, int64_t i, double *w, uint8_t *flags, int on)
+{
+    for (Py_ssize_t x = c->cw_start[i]; x < c->cw_start[i + 1]; x++)
+        w[c->cw_stem[x]] = on ? c->cw_w[x] : 0.0;
+    for (Py_ssize_t x = c->all_start[i]; x < c->all_start[i + 1]; x++)
+        flags[c->all_stem[x]] = (uint8_t)on;
+    for (Py_ssize_t x = c->ent_start[i]; x < c->ent_start[i + 1]; x++)
+        flags[c->ent_stem[x]] = on ? 3 : 0;
+}
+
 /* pair_scores(i i64[m], j i64[m], <8 CSR arrays>, c_ij f64[m], c_ji f64[m], subst f64[m]) -> None
  *
  * For every pair: the substitution factor and the containment of i in j and of j in i
@@ -453,23 +492,53 @@ k_pair_scores(PyObject *self, PyObject *args)
     double *subst = c_ji ? arg(&bs, o[12], 8, 1, m, NULL, "subst") : NULL;
     if (!subst || check_ids(pi, m, c.n, "i") < 0 || check_ids(pj, m, c.n, "j") < 0)
         goto fail;
+    /* Dense per-row tables indexed by stem id (ids are small: local to the batch); merges otherwise. */
+    const Py_ssize_t V = csr_vocabulary(&c);
+    double *w_i = V <= dense_max_stems ? calloc((size_t)(V ? V : 1), sizeof(double)) : NULL;
+    uint8_t *flags_i = w_i ? calloc((size_t)(V ? V : 1), 1) : NULL; /* 1: among i's stems, 2: a name of i */
     Py_BEGIN_ALLOW_THREADS
+    int64_t row = -1;
     for (Py_ssize_t k = 0; k < m; k++) {
         const int64_t i = pi[k], j = pj[k];
         const int64_t *ai = c.all_stem + c.all_start[i], *aj = c.all_stem + c.all_start[j];
         const Py_ssize_t nai = c.all_start[i + 1] - c.all_start[i], naj = c.all_start[j + 1] - c.all_start[j];
         const int64_t *ei = c.ent_stem + c.ent_start[i], *ej = c.ent_stem + c.ent_start[j];
         const Py_ssize_t nei = c.ent_start[i + 1] - c.ent_start[i], nej = c.ent_start[j + 1] - c.ent_start[j];
-        double sh_ij, sh_ji;
-        intersect(c.cw_stem + c.cw_start[i], c.cw_w + c.cw_start[i], c.cw_start[i + 1] - c.cw_start[i], aj, naj,
-                  &sh_ij);
-        intersect(c.cw_stem + c.cw_start[j], c.cw_w + c.cw_start[j], c.cw_start[j + 1] - c.cw_start[j], ai, nai,
-                  &sh_ji);
-        const Py_ssize_t miss_ij = nei - intersect(ei, NULL, nei, aj, naj, NULL);
-        const Py_ssize_t miss_ji = nej - intersect(ej, NULL, nej, ai, nai, NULL);
+        const int64_t *cwi = c.cw_stem + c.cw_start[i], *cwj = c.cw_stem + c.cw_start[j];
+        const double *wi = c.cw_w + c.cw_start[i], *wj = c.cw_w + c.cw_start[j];
+        const Py_ssize_t ncwi = c.cw_start[i + 1] - c.cw_start[i], ncwj = c.cw_start[j + 1] - c.cw_start[j];
+        double sh_ij = 0.0, sh_ji = 0.0;
+        Py_ssize_t hit_ij, hit_ji, inter = 0;
+        if (flags_i) {
+            if (i != row) { /* tables of row i; pairs come sorted by i, so this is rare */
+                if (row >= 0)
+                    dense_row(&c, row, w_i, flags_i, 0);
+                dense_row(&c, i, w_i, flags_i, 1);
+                row = i;
+            }
+            hit_ij = 0;
+            for (Py_ssize_t x = 0; x < naj; x++) { /* i's content weight and names found among j's stems */
+                sh_ij += w_i[aj[x]];
+                hit_ij += flags_i[aj[x]] >> 1;
+            }
+            for (Py_ssize_t x = 0; x < ncwj; x++)
+                sh_ji += (flags_i[cwj[x]] & 1) ? wj[x] : 0.0;
+            hit_ji = 0;
+            for (Py_ssize_t x = 0; x < nej; x++) {
+                hit_ji += flags_i[ej[x]] & 1;
+                inter += flags_i[ej[x]] >> 1;
+            }
+        }
+        else {
+            intersect(cwi, wi, ncwi, aj, naj, &sh_ij);
+            intersect(cwj, wj, ncwj, ai, nai, &sh_ji);
+            hit_ij = intersect(ei, NULL, nei, aj, naj, NULL);
+            hit_ji = intersect(ej, NULL, nej, ai, nai, NULL);
+            inter = intersect(ei, NULL, nei, ej, nej, NULL);
+        }
+        const Py_ssize_t miss_ij = nei - hit_ij, miss_ji = nej - hit_ji;
         double factor = 1.0;
         if (miss_ij > 0 && miss_ji > 0) {
-            const Py_ssize_t inter = intersect(ei, NULL, nei, ej, nej, NULL);
             const Py_ssize_t uni = nei + nej - inter;
             factor = (double)inter / (double)(uni > 1 ? uni : 1);
         }
@@ -478,6 +547,8 @@ k_pair_scores(PyObject *self, PyObject *args)
         c_ji[k] = sh_ji / (c.total[j] + 1.0) * factor;
     }
     Py_END_ALLOW_THREADS
+    free(w_i);
+    free(flags_i);
     release_all(&bs);
     Py_RETURN_NONE;
 fail:
@@ -534,6 +605,9 @@ k_covers(PyObject *self, PyObject *args)
         PyErr_NoMemory();
         goto fail;
     }
+    /* pos[stem] = 1 + the stem's index among the current row's content stems (0: not one of them) */
+    const Py_ssize_t V = csr_vocabulary(&c);
+    int32_t *pos = V <= dense_max_stems ? calloc((size_t)(V ? V : 1), sizeof(int32_t)) : NULL;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < c.n; i++)
         covw[i] = 0.0;
@@ -550,6 +624,9 @@ k_covers(PyObject *self, PyObject *args)
         const Py_ssize_t nr = c.cw_start[r + 1] - c.cw_start[r];
         const double tot = c.total[r];
         memset(cov, 0, (size_t)nr);
+        if (pos)
+            for (Py_ssize_t x = 0; x < nr; x++)
+                pos[rs[x]] = (int32_t)(x + 1);
         for (Py_ssize_t s = 0; s < max_sources; s++) {
             Py_ssize_t best = -1, best_new = 0;
             double best_gain = 0.0;
@@ -560,19 +637,31 @@ k_covers(PyObject *self, PyObject *args)
                 const int64_t *bs_ = c.all_stem + c.all_start[j];
                 const Py_ssize_t nb = c.all_start[j + 1] - c.all_start[j];
                 double gain = 0.0;
-                Py_ssize_t n_new = 0, x = 0, y = 0;
-                while (x < nr && y < nb) { /* the row's uncovered stems found in the partner */
-                    if (rs[x] < bs_[y])
-                        x++;
-                    else if (rs[x] > bs_[y])
-                        y++;
-                    else {
-                        if (!cov[x]) {
+                Py_ssize_t n_new = 0;
+                if (pos) { /* the row's uncovered stems found in the partner */
+                    for (Py_ssize_t y = 0; y < nb; y++) {
+                        const int64_t x = pos[bs_[y]] - 1;
+                        if (x >= 0 && !cov[x]) {
                             gain += rw[x];
                             n_new++;
                         }
-                        x++;
-                        y++;
+                    }
+                }
+                else {
+                    Py_ssize_t x = 0, y = 0;
+                    while (x < nr && y < nb) {
+                        if (rs[x] < bs_[y])
+                            x++;
+                        else if (rs[x] > bs_[y])
+                            y++;
+                        else {
+                            if (!cov[x]) {
+                                gain += rw[x];
+                                n_new++;
+                            }
+                            x++;
+                            y++;
+                        }
                     }
                 }
                 if (gain <= 0.0)
@@ -601,7 +690,13 @@ k_covers(PyObject *self, PyObject *args)
             const int64_t *bs_ = c.all_stem + c.all_start[j];
             const Py_ssize_t nb = c.all_start[j + 1] - c.all_start[j];
             memset(found, 0, (size_t)nr);
-            intersect_mark(rs, nr, bs_, nb, found);
+            if (pos) {
+                for (Py_ssize_t y = 0; y < nb; y++)
+                    if (pos[bs_[y]])
+                        found[pos[bs_[y]] - 1] = 1;
+            }
+            else
+                intersect_mark(rs, nr, bs_, nb, found);
             double covered = 0.0;
             for (Py_ssize_t x = 0; x < nr; x++) {
                 cov[x] |= found[x];
@@ -616,11 +711,15 @@ k_covers(PyObject *self, PyObject *args)
             if (cov[x])
                 covered += rw[x];
         covw[r] = covered;
+        if (pos)
+            for (Py_ssize_t x = 0; x < nr; x++)
+                pos[rs[x]] = 0;
         lo = hi;
     }
     Py_END_ALLOW_THREADS
     PyMem_RawFree(cov);
     PyMem_RawFree(found);
+    free(pos);
     release_all(&bs);
     Py_RETURN_NONE;
 fail:
@@ -1290,6 +1389,7 @@ static PyMethodDef kernels_methods[] = {
     {"ratios", k_ratios, METH_VARARGS, "ratios(texts, i, j, out): fuzz.ratio of text pairs, cut at 50"},
     {"band_keys", k_band_keys, METH_VARARGS, "band_keys(sigs, num_perm, bands, rows, out): LSH band keys"},
     {"pair_counts", k_pair_counts, METH_VARARGS, "pair_counts(keys, n, max_bucket) -> (codes, counts) bytes"},
+    {"set_dense_limit", k_set_dense_limit, METH_VARARGS, "set_dense_limit(n) -> previous: stem ids with tables"},
     {"flatten", k_flatten, METH_VARARGS, "flatten(sentences, ...): token columns and normalised texts"},
     {"profiles", k_profiles, METH_VARARGS, "profiles(...): per-sentence stem sets in CSR form"},
     {"pair_scores", k_pair_scores, METH_VARARGS, "pair_scores(...): containment both ways and substitution"},

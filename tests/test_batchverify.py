@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -28,14 +29,24 @@ from dedup._verify import Link, Verifier
 DATA = Path(__file__).resolve().parent / "data"
 
 
-@pytest.fixture(autouse=True, params=["compiled", "numpy"])
-def scorer_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Every test runs on the compiled kernels (dedup/_ckernels.c) and on the numpy code they replace."""
-    if request.param == "compiled" and not _kernels.KERNELS:
+@pytest.fixture(autouse=True, params=["compiled", "compiled-merges", "numpy"])
+def scorer_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Every test runs on the compiled kernels (dedup/_ckernels.c) and on the numpy code they replace.
+
+    ``compiled-merges``: the kernels without their per-row stem tables (the path of huge vocabularies).
+    """
+    if request.param.startswith("compiled") and not _kernels.KERNELS:
         pytest.skip("compiled kernels not built")
     if request.param == "numpy":
         monkeypatch.setattr(_batchverify, "ckernels", None)
-    return str(request.param)
+    if request.param == "compiled-merges":
+        from dedup import _ckernels
+
+        previous = _ckernels.set_dense_limit(0)
+        yield str(request.param)
+        _ckernels.set_dense_limit(previous)
+        return
+    yield str(request.param)
 
 
 def reference_links(
