@@ -464,25 +464,27 @@ class BatchScorer:
             steps, covw = self._kernel_covers(a, b, active, min_gain, max_sources)
         else:
             steps, covw = self._numpy_covers(a, b, active, min_gain, max_sources)
+        # Plain lists from here: the rest is per-row Python, where numpy scalars are slow.
+        a_l, b_l, c_l, covw_l = a.tolist(), b.tolist(), c.tolist(), covw.tolist()
         picks: dict[int, list[int]] = {}
         for picked in steps:
             for p in picked.tolist():
-                picks.setdefault(int(a[p]), []).append(p)
-        plans = {
-            row: self._cover_plan(row, chain_, b, c, covw, floor, beaten) for row, chain_ in picks.items()
-        }
+                picks.setdefault(a_l[p], []).append(p)
+        total_l = self.total.tolist()
+        plans = {}
+        for row, chain_ in picks.items():
+            plan = _cover_plan(
+                row, [b_l[p] for p in chain_], c_l[chain_[0]], covw_l[row], total_l[row], floor, beaten
+            )
+            if plan is not None:
+                plans[row] = plan
         # The alignments the links need, all in one batch: (row, partner) of every wanted link.
         ends = self.ends(
-            [
-                (row, j)
-                for row, plan in plans.items()
-                if plan
-                for j, w in zip(plan[0], plan[1], strict=True)
-                if w
-            ]
+            [(row, j) for row, (ps, ws, _, _) in plans.items() for j, w in zip(ps, ws, strict=True) if w]
         )
+        nt = self.n_tokens.tolist()
         return [
-            [] if not (plan := plans.get(row)) else self._cover_links(row, *plan, ends)
+            [] if (plan := plans.get(row)) is None else _cover_links(row, *plan, ends, nt)
             for row in rows.tolist()
         ]
 
@@ -574,53 +576,6 @@ class BatchScorer:
             _keep_largest(top, value[k])
         return sorted(value, key=lambda k: (-value[k], self.norms[partners[k]]))[:_MAX_POOL]
 
-    def _cover_plan(
-        self,
-        i: int,
-        chain_: list[int],
-        b: _I64,
-        c: _F64,
-        covw: _F64,
-        floor: float,
-        beaten: Mapping[tuple[int, int], float],
-    ) -> tuple[list[int], list[bool], float, float] | None:
-        """Partners of row ``i`` picked by the pool pairs ``chain_`` (in pick order), which of their links
-        can count, the first one's containment and the union score; ``None`` when no link can count."""
-        picks = [int(b[p]) for p in chain_]
-        first_c = float(c[chain_[0]])
-        union = float(covw[i]) / (float(self.total[i]) + 1.0)
-        # Upper bounds of each link's score (the locality factor is at most 1): links
-        # under the floor, or not above a link already found for the pair, are skipped.
-        bounds = [max(union, first_c)] + [union] * (len(picks) - 1) if len(picks) > 1 else [first_c]
-        wanted = [
-            bound >= floor - _EPS and bound > beaten.get((min(i, j), max(i, j)), -1.0)
-            for j, bound in zip(picks, bounds, strict=True)
-        ]
-        return (picks, wanted, first_c, union) if any(wanted) else None
-
-    def _cover_links(
-        self,
-        i: int,
-        picks: list[int],
-        wanted: list[bool],
-        first_c: float,
-        union: float,
-        ends: Mapping[tuple[int, int], Ends],
-    ) -> list[Link]:
-        """The links of row ``i`` to its wanted partners, from the alignment ``ends`` of each pair."""
-        n_i = int(self.n_tokens[i])
-        first_score = (
-            first_c * locality_of(ends[i, picks[0]], n_i, int(self.n_tokens[picks[0]])) if wanted[0] else 0.0
-        )
-        links = []
-        for n, j in enumerate(picks):
-            if not wanted[n]:
-                continue
-            aligned = aligned_of(ends[i, j], n_i, int(self.n_tokens[j]))
-            if aligned is not None:
-                links.append(cover_link(i, j, n, len(picks), first_score, union, aligned))
-        return links
-
     def _norm_rank(self) -> _I64:
         """Rank of each sentence's normalised text in sorted order (equal texts, equal ranks)."""
         first = np.unique(self.norm_id, return_index=True)[1]
@@ -628,6 +583,56 @@ class BatchScorer:
         rank = np.empty(first.size, dtype=np.int64)
         rank[self.norm_id[by_text]] = np.arange(first.size)
         return rank[self.norm_id]
+
+
+def _cover_plan(
+    i: int,
+    picks: list[int],
+    first_c: float,
+    covw: float,
+    total: float,
+    floor: float,
+    beaten: Mapping[tuple[int, int], float],
+) -> tuple[list[int], list[bool], float, float] | None:
+    """Which links of row ``i`` to its picked partners (in pick order) can count.
+
+    ``first_c`` is the first partner's containment of ``i`` (without the
+    locality factor), ``covw`` the content weight of ``i`` the partners cover
+    together and ``total`` all of it.  Returns the partners, which of their
+    links can count, ``first_c`` and the union score, or ``None`` when no link
+    can count.
+    """
+    union = covw / (total + 1.0)
+    # Upper bounds of each link's score (the locality factor is at most 1): links
+    # under the floor, or not above a link already found for the pair, are skipped.
+    bounds = [max(union, first_c)] + [union] * (len(picks) - 1) if len(picks) > 1 else [first_c]
+    wanted = [
+        bound >= floor - _EPS and bound > beaten.get((min(i, j), max(i, j)), -1.0)
+        for j, bound in zip(picks, bounds, strict=True)
+    ]
+    return (picks, wanted, first_c, union) if any(wanted) else None
+
+
+def _cover_links(
+    i: int,
+    picks: list[int],
+    wanted: list[bool],
+    first_c: float,
+    union: float,
+    ends: Mapping[tuple[int, int], Ends],
+    n_tokens: list[int],
+) -> list[Link]:
+    """The links of row ``i`` to its wanted partners, from the alignment ``ends`` of each pair."""
+    n_i = n_tokens[i]
+    first_score = first_c * locality_of(ends[i, picks[0]], n_i, n_tokens[picks[0]]) if wanted[0] else 0.0
+    links = []
+    for n, j in enumerate(picks):
+        if not wanted[n]:
+            continue
+        aligned = aligned_of(ends[i, j], n_i, n_tokens[j])
+        if aligned is not None:
+            links.append(cover_link(i, j, n, len(picks), first_score, union, aligned))
+    return links
 
 
 # Forked processes inherit the scorer (no pickling of sentences); they run only with
