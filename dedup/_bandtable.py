@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dedup._arrays import run_firsts
+from dedup._kernels import ckernels
 
 __all__ = ["BandTable"]
 
@@ -154,6 +155,13 @@ class BandTable:
             empty = np.empty(0, dtype=np.int64)
             return empty, empty
         keys = _fix(keys.astype(np.uint64, copy=False))
+        if ckernels is not None:  # the same entries in the same order, without a numpy step per chain link
+            n = self._n_entries
+            raw_q, raw_s = ckernels.table_lookup(
+                np.ascontiguousarray(keys), self._keys, self._head, self._count,
+                self._esid[:n], self._enext[:n], max_bucket, truncate,
+            )  # fmt: skip
+            return np.frombuffer(raw_q, dtype=np.int64), np.frombuffer(raw_s, dtype=np.int64)
         slots, found = self._probe(keys)
         ok = found if truncate else found & (self._count[slots] <= max_bucket)
         q = np.flatnonzero(ok)

@@ -1383,9 +1383,127 @@ fail:
     return NULL;
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * Band table lookup (dedup/_bandtable.py): linear probing and the walk down each key's chain.
+ */
+
+/* table_lookup(keys u64[m], table_keys u64[cap], head i32[cap], count i32[cap], esid i32[E],
+ *              enext i32[E], max_bucket, truncate) -> (query_index bytes i64, sid bytes i64)
+ *
+ * Keys must not be 0 (the empty slot).  Entries come out step by step, as BandTable.lookup's
+ * numpy loop gives them: every key's newest entry first (keys in order), then every key's second.
+ */
+static PyObject *
+k_table_lookup(PyObject *self, PyObject *args)
+{
+    PyObject *o[6];
+    Py_ssize_t max_bucket;
+    int truncate;
+    Buffers bs = {.n = 0};
+    if (!PyArg_ParseTuple(args, "OOOOOOnp", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &max_bucket, &truncate))
+        return NULL;
+    Py_ssize_t m, cap, E;
+    const uint64_t *keys = arg(&bs, o[0], 8, 0, -1, &m, "keys");
+    const uint64_t *tkeys = keys ? arg(&bs, o[1], 8, 0, -1, &cap, "table_keys") : NULL;
+    const int32_t *head = tkeys ? arg(&bs, o[2], 4, 0, cap, NULL, "head") : NULL;
+    const int32_t *count = head ? arg(&bs, o[3], 4, 0, cap, NULL, "count") : NULL;
+    const int32_t *esid = count ? arg(&bs, o[4], 4, 0, -1, &E, "esid") : NULL;
+    const int32_t *enext = esid ? arg(&bs, o[5], 4, 0, E, NULL, "enext") : NULL;
+    if (!enext)
+        goto fail;
+    if (cap < 1 || (cap & (cap - 1))) {
+        PyErr_SetString(PyExc_ValueError, "table_lookup: the table size is not a power of two");
+        goto fail;
+    }
+    const Py_ssize_t limit = max_bucket > 0 ? max_bucket : 0;
+    Py_ssize_t *lens = PyMem_RawCalloc((size_t)(m ? m : 1), sizeof(Py_ssize_t));
+    Py_ssize_t n_out = 0, cap_out = 0, longest = 0;
+    int32_t *found = NULL; /* entries of every key, key after key */
+    int bad = 0, oom = !lens;
+    Py_BEGIN_ALLOW_THREADS
+    const uint64_t mask = (uint64_t)cap - 1;
+    for (Py_ssize_t q = 0; q < m && !oom && !bad; q++) {
+        const uint64_t key = keys[q];
+        uint64_t slot = ((key * 0x9E3779B97F4A7C15ull) >> 20) & mask;
+        Py_ssize_t probes = 0;
+        while (tkeys[slot] != key && tkeys[slot] != 0 && probes++ < cap)
+            slot = (slot + 1) & mask;
+        if (tkeys[slot] != key || (!truncate && count[slot] > max_bucket))
+            continue;
+        int32_t cur = head[slot];
+        for (Py_ssize_t step = 0; step < limit && cur >= 0; step++) {
+            if (cur >= E) {
+                bad = 1;
+                break;
+            }
+            if (n_out == cap_out) {
+                Py_ssize_t grown_cap = cap_out ? 2 * cap_out : 1024;
+                int32_t *grown = PyMem_RawRealloc(found, sizeof(int32_t) * (size_t)grown_cap);
+                if (!grown) {
+                    oom = 1;
+                    break;
+                }
+                found = grown;
+                cap_out = grown_cap;
+            }
+            found[n_out++] = esid[cur];
+            lens[q]++;
+            cur = enext[cur];
+        }
+        longest = lens[q] > longest ? lens[q] : longest;
+    }
+    Py_END_ALLOW_THREADS
+    PyObject *b_q = NULL, *b_s = NULL;
+    if (bad)
+        PyErr_SetString(PyExc_ValueError, "table_lookup: a chain points outside the entries");
+    else if (oom)
+        PyErr_NoMemory();
+    else {
+        b_q = PyBytes_FromStringAndSize(NULL, 8 * n_out);
+        b_s = PyBytes_FromStringAndSize(NULL, 8 * n_out);
+    }
+    if (b_q && b_s) {
+        int64_t *oq = (int64_t *)PyBytes_AS_STRING(b_q), *os = (int64_t *)PyBytes_AS_STRING(b_s);
+        Py_ssize_t *start = PyMem_RawMalloc(sizeof(Py_ssize_t) * (size_t)(m ? m : 1));
+        if (!start) {
+            PyErr_NoMemory();
+            Py_CLEAR(b_q);
+            Py_CLEAR(b_s);
+        }
+        else {
+            Py_ssize_t at = 0;
+            for (Py_ssize_t q = 0; q < m; q++) {
+                start[q] = at;
+                at += lens[q];
+            }
+            Py_ssize_t k = 0;
+            for (Py_ssize_t step = 0; step < longest; step++)
+                for (Py_ssize_t q = 0; q < m; q++)
+                    if (lens[q] > step) {
+                        oq[k] = q;
+                        os[k++] = found[start[q] + step];
+                    }
+            PyMem_RawFree(start);
+        }
+    }
+    PyMem_RawFree(lens);
+    PyMem_RawFree(found);
+    release_all(&bs);
+    if (!b_q || !b_s) {
+        Py_XDECREF(b_q);
+        Py_XDECREF(b_s);
+        return NULL;
+    }
+    return Py_BuildValue("(NN)", b_q, b_s);
+fail:
+    release_all(&bs);
+    return NULL;
+}
+
 static PyMethodDef kernels_methods[] = {
     {"minhash", k_minhash, METH_VARARGS,
      "minhash(hashes, offsets, a, b, out): MinHash rows of the sets given as runs of hashes, into out"},
+    {"table_lookup", k_table_lookup, METH_VARARGS, "table_lookup(...): band table probe and chain walk"},
     {"ratios", k_ratios, METH_VARARGS, "ratios(texts, i, j, out): fuzz.ratio of text pairs, cut at 50"},
     {"band_keys", k_band_keys, METH_VARARGS, "band_keys(sigs, num_perm, bands, rows, out): LSH band keys"},
     {"pair_counts", k_pair_counts, METH_VARARGS, "pair_counts(keys, n, max_bucket) -> (codes, counts) bytes"},

@@ -219,3 +219,34 @@ def test_flatten_kernel_gives_the_token_columns() -> None:
     assert norms == [s.norm for s in sents]
     with pytest.raises(TypeError, match="sentence tuple"):
         _ckernels.flatten([("not", "a", "sentence")], *_COLUMNS)
+
+
+@needs_kernels
+@settings(max_examples=100, deadline=None)
+@given(
+    batches=st.lists(
+        st.lists(st.tuples(st.integers(0, 40), st.integers(0, 10_000)), max_size=80), min_size=1, max_size=5
+    ),
+    queries=st.lists(st.integers(0, 45), max_size=40),
+    max_bucket=st.integers(0, 9),
+    truncate=st.booleans(),
+)
+def test_band_table_lookup_kernel_equals_numpy_in_order(
+    batches: list[list[tuple[int, int]]], queries: list[int], max_bucket: int, truncate: bool
+) -> None:
+    from dedup import _bandtable
+    from dedup._bandtable import BandTable
+
+    table = BandTable(capacity=16)  # small: probes wrap around and the table grows
+    for batch in batches:
+        keys = np.array([k for k, _ in batch], dtype=np.uint64)  # key 0 included (moved by _fix)
+        table.insert(keys, np.array([s for _, s in batch], dtype=np.int64))
+    q = np.array(queries, dtype=np.uint64)
+    got = table.lookup(q, max_bucket=max_bucket, truncate=truncate)
+    saved, _bandtable.ckernels = _bandtable.ckernels, None
+    try:
+        expected = table.lookup(q, max_bucket=max_bucket, truncate=truncate)
+    finally:
+        _bandtable.ckernels = saved
+    assert got[0].tolist() == expected[0].tolist()
+    assert got[1].tolist() == expected[1].tolist()
