@@ -70,6 +70,8 @@ _TABLE_CELLS = 1 << 24
 
 _I64 = npt.NDArray[np.int64]
 _F64 = npt.NDArray[np.float64]
+# Most sources per fused sentence the compiled cover stage handles (more: the numpy path).
+_KERNEL_MAX_SOURCES = 64
 # Where the compiled ``flatten`` finds each token column in a sentence tuple.
 _COLUMNS = tuple(Sentence._fields.index(f) for f in ("words", "stems", "content", "entity"))
 
@@ -281,19 +283,8 @@ class BatchScorer:
         return factor.astype(np.float64)
 
     def ends(self, pairs: list[tuple[int, int]]) -> dict[tuple[int, int], Ends]:
-        """:func:`~dedup._verify.alignment_ends` of every pair ``(i, j)`` (one compiled batch when built)."""
-        if not pairs:
-            return {}
-        if self._seq is None:
-            return {(i, j): alignment_ends(self.shape(i), self.shape(j)) for i, j in pairs}
-        assert ckernels is not None
-        i, j = np.array(pairs, dtype=np.int64).T
-        out = np.empty((len(pairs), 4), dtype=np.int64)
-        ckernels.align_ends(np.ascontiguousarray(i), np.ascontiguousarray(j), *self._seq, out)
-        return {
-            p: None if e[0] < 0 else (e[0], e[1], e[2], e[3])
-            for p, e in zip(pairs, out.tolist(), strict=True)
-        }
+        """:func:`~dedup._verify.alignment_ends` of every pair ``(i, j)`` (the numpy path's alignments)."""
+        return {(i, j): alignment_ends(self.shape(i), self.shape(j)) for i, j in pairs}
 
     # --- the two verification steps -----------------------------------------------------------
 
@@ -363,12 +354,23 @@ class BatchScorer:
 
     def _pair_stage(self, pairs: _I64, floor: float, workers: int = 1) -> tuple[_PairScores, _F64, _F64]:
         """Pairs of ``pairs`` that link, and the containment of each pair in both directions."""
-        if self._csr is not None:
+        if self._csr is not None and self._seq is not None:  # the whole stage in one compiled call
             assert ckernels is not None
             i, j = np.ascontiguousarray(pairs[:, 0]), np.ascontiguousarray(pairs[:, 1])
-            c_ij, c_ji, subst = (np.empty(i.size, dtype=np.float64) for _ in range(3))
-            ckernels.pair_scores(i, j, *self._csr, c_ij, c_ji, subst)
-            return self._pairs(i, j, subst, c_ij, c_ji, floor, workers), c_ij, c_ji
+            c_ij, c_ji = np.empty(i.size, dtype=np.float64), np.empty(i.size, dtype=np.float64)
+            raw = ckernels.pair_stage(
+                i, j, *self._csr, *self._seq, self.norms, self.norm_id, self.n_tokens,
+                floor - _EPS, _SPREAD, c_ij, c_ji,
+            )  # fmt: skip
+            ki, kj, ks, ei, ej = raw
+            found = _PairScores(
+                np.frombuffer(ki, dtype=np.int64),
+                np.frombuffer(kj, dtype=np.int64),
+                np.frombuffer(ks, dtype=np.float64),
+                np.frombuffer(ei, dtype=np.int64),
+                np.frombuffer(ej, dtype=np.int64),
+            )
+            return found, c_ij, c_ji
         i, j = pairs[:, 0], pairs[:, 1]
         a = np.concatenate((i, j))
         b = np.concatenate((j, i))
@@ -386,19 +388,14 @@ class BatchScorer:
     ) -> _PairScores:
         """``Verifier.pair`` of every candidate pair, keeping those that reach ``floor`` (as arrays)."""
         norms = self.norms
-        if self._csr is not None:  # the same doubles as rapidfuzz, without building two lists of texts
-            assert ckernels is not None
-            raw = np.empty(i.size, dtype=np.float64)
-            ckernels.ratios(norms, np.ascontiguousarray(i), np.ascontiguousarray(j), raw)
-        else:
-            raw = process.cpdist(
-                [norms[k] for k in i.tolist()],
-                [norms[k] for k in j.tolist()],
-                scorer=fuzz.ratio,
-                score_cutoff=50.0,
-                dtype=np.float64,
-                workers=workers,
-            )
+        raw = process.cpdist(
+            [norms[k] for k in i.tolist()],
+            [norms[k] for k in j.tolist()],
+            scorer=fuzz.ratio,
+            score_cutoff=50.0,
+            dtype=np.float64,
+            workers=workers,
+        )
         ratio = np.maximum(0.0, 2.0 * raw / 100.0 - 1.0) * subst
         # Equal texts score 1.0 whatever the bound says (``Verifier.pair`` checks them first).
         equal = self.norm_id[i] == self.norm_id[j]
@@ -454,16 +451,15 @@ class BatchScorer:
         ``a -> b`` are the pool pairs (same document, enough weight) and ``c``
         their containment without the locality factor.
         """
+        if self._csr is not None and self._seq is not None and max_sources <= _KERNEL_MAX_SOURCES:
+            return [self._kernel_covers(a, b, c, floor, min_gain, max_sources, beaten)]
         rows = sorted_unique(rows_from)
         if not a.size:
             return [[] for _ in range(rows.size)]
         order = np.lexsort((b, a))
         a, b, c = a[order], b[order], c[order]
         active = self._trim_pools(a, b, c)
-        if self._csr is not None:
-            steps, covw = self._kernel_covers(a, b, active, min_gain, max_sources)
-        else:
-            steps, covw = self._numpy_covers(a, b, active, min_gain, max_sources)
+        steps, covw = self._numpy_covers(a, b, active, min_gain, max_sources)
         # Plain lists from here: the rest is per-row Python, where numpy scalars are slow.
         a_l, b_l, c_l, covw_l = a.tolist(), b.tolist(), c.tolist(), covw.tolist()
         picks: dict[int, list[int]] = {}
@@ -529,17 +525,31 @@ class BatchScorer:
         return steps, covw
 
     def _kernel_covers(
-        self, a: _I64, b: _I64, active: npt.NDArray[np.bool_], min_gain: float, max_sources: int
-    ) -> tuple[list[_I64], _F64]:
-        """The greedy steps of :meth:`_covers`, compiled (same values as :meth:`_numpy_covers`)."""
-        assert ckernels is not None and self._csr is not None
-        step = np.empty(a.size, dtype=np.int64)
-        covw = np.empty(self.n, dtype=np.float64)
-        ckernels.covers(
-            a, b, active.view(np.uint8), *self._csr, self._norm_rank(),
-            min_gain, max_sources, _STRONG_FIRST, step, covw,
+        self,
+        a: _I64,
+        b: _I64,
+        c: _F64,
+        floor: float,
+        min_gain: float,
+        max_sources: int,
+        beaten: Mapping[tuple[int, int], float],
+    ) -> list[Link]:
+        """:meth:`_covers` in one compiled call: the cover links of all rows, in row order."""
+        assert ckernels is not None and self._csr is not None and self._seq is not None
+        n = self.n
+        known = sorted((min(i, j) * n + max(i, j), v) for (i, j), v in beaten.items())
+        codes = np.array([k for k, _ in known], dtype=np.int64)
+        scores = np.array([v for _, v in known], dtype=np.float64)
+        raw_links, raw_scores = ckernels.cover_stage(
+            np.ascontiguousarray(a), np.ascontiguousarray(b), np.ascontiguousarray(c, dtype=np.float64),
+            *self._csr, *self._seq, self.norms, self._norm_rank(), self.n_tokens, codes, scores,
+            floor - _EPS, min_gain, max_sources, _STRONG_FIRST, _SPREAD, _MAX_POOL,
         )  # fmt: skip
-        return [np.flatnonzero(step == k) for k in range(max_sources)], covw
+        rows = np.frombuffer(raw_links, dtype=np.int64).reshape(-1, 7).tolist()
+        return [
+            Link(i, j, round(v, 6), "fusion" if fused else "near", (i0, i1), (j0, j1))
+            for (i, j, fused, i0, i1, j0, j1), v in zip(rows, np.frombuffer(raw_scores).tolist(), strict=True)
+        ]
 
     def _trim_pools(self, a: _I64, b: _I64, c: _F64) -> npt.NDArray[np.bool_]:
         """Pool pairs kept: all, but of a pool larger than ``_MAX_POOL`` only its closest partners."""

@@ -1,12 +1,21 @@
-/* Compiled numeric kernels of dedup: MinHash signatures (more to come in this file).
+/* Compiled kernels of dedup: the numeric inner loops of sketching, LSH, the band table and
+ * verification.
  *
- * Optional, like dedup/_ctext.c: without a C compiler the package runs the
- * numpy code of dedup/_sketch.py, which computes the same values (tests
- * compare the two).  Arrays are passed as numpy arrays through the buffer
- * protocol (no numpy headers needed to build); the Python wrappers check
- * dtypes and shapes, this file checks sizes again so that a wrong call
- * raises instead of reading out of bounds.  The GIL is released while a
- * kernel runs.
+ * - minhash, band_keys, pair_counts: dedup/_sketch.py (signatures, band keys, an article's
+ *   bucket pairs);
+ * - table_lookup: dedup/_bandtable.py (probes and chain walks of the index's band table);
+ * - flatten, profiles, pair_stage, cover_stage: dedup/_batchverify.py (token columns, stem
+ *   sets, the pair scores and the greedy covers of a verification batch);
+ * - ratios, align_ends: the character ratio (rapidfuzz's fuzz.ratio) and the LCS alignment
+ *   (rapidfuzz's LCSseq.editops) that pair_stage and cover_stage use, exposed so that tests
+ *   compare them with rapidfuzz directly.
+ *
+ * Optional, like dedup/_ctext.c: without a C compiler the package runs the numpy code beside
+ * each caller, which computes the same values (tests compare the two).  Arrays are passed as
+ * numpy arrays through the buffer protocol (no numpy headers needed to build); the Python
+ * callers pass the right dtypes and shapes, and this file checks sizes and ids again so that a
+ * wrong call raises instead of reading out of bounds.  The GIL is released while a kernel
+ * computes.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -237,8 +246,10 @@ intersect_mark(const int64_t *x, Py_ssize_t nx, const int64_t *y, Py_ssize_t ny,
     }
 }
 
+#define MAX_BUFFERS 24
+
 typedef struct {
-    Py_buffer views[16];
+    Py_buffer views[MAX_BUFFERS];
     int n;
 } Buffers;
 
@@ -255,6 +266,10 @@ static void *
 arg(Buffers *bs, PyObject *obj, Py_ssize_t itemsize, int writable, Py_ssize_t n_items, Py_ssize_t *len,
     const char *name)
 {
+    if (bs->n == MAX_BUFFERS) {
+        PyErr_SetString(PyExc_SystemError, "dedup._ckernels: too many array arguments");
+        return NULL;
+    }
     Py_buffer *v = &bs->views[bs->n];
     if (get_buffer(obj, v, itemsize, writable, name) < 0)
         return NULL;
@@ -468,263 +483,190 @@ dense_row(const Csr *c, int64_t i, double *w, uint8_t *flags, int on)
         flags[c->ent_stem[x]] = on ? 3 : 0;
 }
 
-/* pair_scores(i i64[m], j i64[m], <8 CSR arrays>, c_ij f64[m], c_ji f64[m], subst f64[m]) -> None
- *
- * For every pair: the substitution factor and the containment of i in j and of j in i
- * (shared content weight / (total + 1) x factor), as BatchScorer._pair_stage in numpy.
- */
-static PyObject *
-k_pair_scores(PyObject *self, PyObject *args)
+/* Row tables of pair_containment: content weight by stem and flags (1: a stem of the row,
+ * 2: a name or figure of it), for the current row; NULL tables: merges of sorted runs. */
+typedef struct {
+    double *w;
+    uint8_t *flags;
+    int64_t row;
+} Dense;
+
+static void
+dense_init(Dense *d, const Csr *c)
 {
-    PyObject *o[13];
-    Buffers bs = {.n = 0};
-    Csr c;
-    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7], &o[8],
-                          &o[9], &o[10], &o[11], &o[12]))
-        return NULL;
-    Py_ssize_t m;
-    const int64_t *pi = arg(&bs, o[0], 8, 0, -1, &m, "i");
-    const int64_t *pj = pi ? arg(&bs, o[1], 8, 0, m, NULL, "j") : NULL;
-    if (!pj || parse_csr(&bs, o + 2, &c) < 0)
-        goto fail;
-    double *c_ij = arg(&bs, o[10], 8, 1, m, NULL, "c_ij");
-    double *c_ji = c_ij ? arg(&bs, o[11], 8, 1, m, NULL, "c_ji") : NULL;
-    double *subst = c_ji ? arg(&bs, o[12], 8, 1, m, NULL, "subst") : NULL;
-    if (!subst || check_ids(pi, m, c.n, "i") < 0 || check_ids(pj, m, c.n, "j") < 0)
-        goto fail;
-    /* Dense per-row tables indexed by stem id (ids are small: local to the batch); merges otherwise. */
-    const Py_ssize_t V = csr_vocabulary(&c);
-    double *w_i = V <= dense_max_stems ? calloc((size_t)(V ? V : 1), sizeof(double)) : NULL;
-    uint8_t *flags_i = w_i ? calloc((size_t)(V ? V : 1), 1) : NULL; /* 1: among i's stems, 2: a name of i */
-    Py_BEGIN_ALLOW_THREADS
-    int64_t row = -1;
-    for (Py_ssize_t k = 0; k < m; k++) {
-        const int64_t i = pi[k], j = pj[k];
-        const int64_t *ai = c.all_stem + c.all_start[i], *aj = c.all_stem + c.all_start[j];
-        const Py_ssize_t nai = c.all_start[i + 1] - c.all_start[i], naj = c.all_start[j + 1] - c.all_start[j];
-        const int64_t *ei = c.ent_stem + c.ent_start[i], *ej = c.ent_stem + c.ent_start[j];
-        const Py_ssize_t nei = c.ent_start[i + 1] - c.ent_start[i], nej = c.ent_start[j + 1] - c.ent_start[j];
-        const int64_t *cwi = c.cw_stem + c.cw_start[i], *cwj = c.cw_stem + c.cw_start[j];
-        const double *wi = c.cw_w + c.cw_start[i], *wj = c.cw_w + c.cw_start[j];
-        const Py_ssize_t ncwi = c.cw_start[i + 1] - c.cw_start[i], ncwj = c.cw_start[j + 1] - c.cw_start[j];
-        double sh_ij = 0.0, sh_ji = 0.0;
-        Py_ssize_t hit_ij, hit_ji, inter = 0;
-        if (flags_i) {
-            if (i != row) { /* tables of row i; pairs come sorted by i, so this is rare */
-                if (row >= 0)
-                    dense_row(&c, row, w_i, flags_i, 0);
-                dense_row(&c, i, w_i, flags_i, 1);
-                row = i;
-            }
-            hit_ij = 0;
-            for (Py_ssize_t x = 0; x < naj; x++) { /* i's content weight and names found among j's stems */
-                sh_ij += w_i[aj[x]];
-                hit_ij += flags_i[aj[x]] >> 1;
-            }
-            for (Py_ssize_t x = 0; x < ncwj; x++)
-                sh_ji += (flags_i[cwj[x]] & 1) ? wj[x] : 0.0;
-            hit_ji = 0;
-            for (Py_ssize_t x = 0; x < nej; x++) {
-                hit_ji += flags_i[ej[x]] & 1;
-                inter += flags_i[ej[x]] >> 1;
-            }
-        }
-        else {
-            intersect(cwi, wi, ncwi, aj, naj, &sh_ij);
-            intersect(cwj, wj, ncwj, ai, nai, &sh_ji);
-            hit_ij = intersect(ei, NULL, nei, aj, naj, NULL);
-            hit_ji = intersect(ej, NULL, nej, ai, nai, NULL);
-            inter = intersect(ei, NULL, nei, ej, nej, NULL);
-        }
-        const Py_ssize_t miss_ij = nei - hit_ij, miss_ji = nej - hit_ji;
-        double factor = 1.0;
-        if (miss_ij > 0 && miss_ji > 0) {
-            const Py_ssize_t uni = nei + nej - inter;
-            factor = (double)inter / (double)(uni > 1 ? uni : 1);
-        }
-        subst[k] = factor;
-        c_ij[k] = sh_ij / (c.total[i] + 1.0) * factor;
-        c_ji[k] = sh_ji / (c.total[j] + 1.0) * factor;
+    const Py_ssize_t V = csr_vocabulary(c);
+    d->w = V <= dense_max_stems ? calloc((size_t)(V ? V : 1), sizeof(double)) : NULL;
+    d->flags = d->w ? calloc((size_t)(V ? V : 1), 1) : NULL;
+    if (!d->flags) {
+        free(d->w);
+        d->w = NULL;
     }
-    Py_END_ALLOW_THREADS
-    free(w_i);
-    free(flags_i);
-    release_all(&bs);
-    Py_RETURN_NONE;
-fail:
-    release_all(&bs);
-    return NULL;
+    d->row = -1;
 }
 
-/* covers(a i64[m], b i64[m], active u8[m], <8 CSR arrays>, rank i64[n], min_gain, max_sources,
- *        strong_first, step i64[m], covw f64[n]) -> None
- *
- * The greedy cover of every row, as BatchScorer._covers does in numpy: pool pairs a -> b sorted
- * by (a, b); at each step a row picks the active partner adding most uncovered content weight
- * (ties: smaller total, then lower rank of its text, then lower id); a further pick must add at
- * least min_gain of the row's weight and two stems; one first pick covering strong_first of
- * the row ends it.  step[k] is the step at which pair k was picked (-1: never), covw[r] the
- * covered content weight of row r.
- */
-static PyObject *
-k_covers(PyObject *self, PyObject *args)
+static void
+dense_free(Dense *d)
 {
-    PyObject *o[16];
-    Buffers bs = {.n = 0};
-    Csr c;
-    double min_gain, strong_first;
-    Py_ssize_t max_sources;
-    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOOdndOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7],
-                          &o[8], &o[9], &o[10], &o[11], &min_gain, &max_sources, &strong_first, &o[12], &o[13]))
-        return NULL;
-    Py_ssize_t m;
-    const int64_t *pa = arg(&bs, o[0], 8, 0, -1, &m, "a");
-    const int64_t *pb = pa ? arg(&bs, o[1], 8, 0, m, NULL, "b") : NULL;
-    const uint8_t *active = pb ? arg(&bs, o[2], 1, 0, m, NULL, "active") : NULL;
-    if (!active || parse_csr(&bs, o + 3, &c) < 0)
-        goto fail;
-    const int64_t *rank = arg(&bs, o[11], 8, 0, c.n, NULL, "rank");
-    int64_t *step = rank ? arg(&bs, o[12], 8, 1, m, NULL, "step") : NULL;
-    double *covw = step ? arg(&bs, o[13], 8, 1, c.n, NULL, "covw") : NULL;
-    if (!covw || check_ids(pa, m, c.n, "a") < 0 || check_ids(pb, m, c.n, "b") < 0)
-        goto fail;
-    for (Py_ssize_t k = 1; k < m; k++)
-        if (pa[k] < pa[k - 1] || (pa[k] == pa[k - 1] && pb[k] <= pb[k - 1])) {
-            PyErr_SetString(PyExc_ValueError, "covers: pairs must be sorted by (a, b) and distinct");
-            goto fail;
+    free(d->w);
+    free(d->flags);
+    d->w = NULL;
+    d->flags = NULL;
+}
+
+/* Containment of i in j and of j in i (shared content weight / (total + 1) x the substitution
+ * factor), and the factor, as BatchScorer._pair_stage computes them in numpy. */
+static void
+pair_containment(const Csr *c, Dense *d, int64_t i, int64_t j, double *c_ij, double *c_ji, double *subst)
+{
+    const int64_t *ai = c->all_stem + c->all_start[i], *aj = c->all_stem + c->all_start[j];
+    const Py_ssize_t nai = c->all_start[i + 1] - c->all_start[i], naj = c->all_start[j + 1] - c->all_start[j];
+    const int64_t *ei = c->ent_stem + c->ent_start[i], *ej = c->ent_stem + c->ent_start[j];
+    const Py_ssize_t nei = c->ent_start[i + 1] - c->ent_start[i], nej = c->ent_start[j + 1] - c->ent_start[j];
+    const int64_t *cwi = c->cw_stem + c->cw_start[i], *cwj = c->cw_stem + c->cw_start[j];
+    const double *wi = c->cw_w + c->cw_start[i], *wj = c->cw_w + c->cw_start[j];
+    const Py_ssize_t ncwi = c->cw_start[i + 1] - c->cw_start[i], ncwj = c->cw_start[j + 1] - c->cw_start[j];
+    double sh_ij = 0.0, sh_ji = 0.0;
+    Py_ssize_t hit_ij = 0, hit_ji = 0, inter = 0;
+    if (d->flags) {
+        if (i != d->row) { /* tables of row i; pairs come sorted by i, so this is rare */
+            if (d->row >= 0)
+                dense_row(c, d->row, d->w, d->flags, 0);
+            dense_row(c, i, d->w, d->flags, 1);
+            d->row = i;
         }
-    Py_ssize_t max_cw = 0;
-    for (Py_ssize_t i = 0; i < c.n; i++)
-        if (c.cw_start[i + 1] - c.cw_start[i] > max_cw)
-            max_cw = c.cw_start[i + 1] - c.cw_start[i];
-    uint8_t *cov = PyMem_RawCalloc((size_t)(max_cw ? max_cw : 1), 1);
-    uint8_t *found = PyMem_RawCalloc((size_t)(max_cw ? max_cw : 1), 1);
-    if (!cov || !found) {
-        PyMem_RawFree(cov);
-        PyMem_RawFree(found);
-        PyErr_NoMemory();
-        goto fail;
+        for (Py_ssize_t x = 0; x < naj; x++) { /* i's content weight and names found among j's stems */
+            sh_ij += d->w[aj[x]];
+            hit_ij += d->flags[aj[x]] >> 1;
+        }
+        for (Py_ssize_t x = 0; x < ncwj; x++)
+            sh_ji += (d->flags[cwj[x]] & 1) ? wj[x] : 0.0;
+        for (Py_ssize_t x = 0; x < nej; x++) {
+            hit_ji += d->flags[ej[x]] & 1;
+            inter += d->flags[ej[x]] >> 1;
+        }
     }
-    /* pos[stem] = 1 + the stem's index among the current row's content stems (0: not one of them) */
-    const Py_ssize_t V = csr_vocabulary(&c);
-    int32_t *pos = V <= dense_max_stems ? calloc((size_t)(V ? V : 1), sizeof(int32_t)) : NULL;
-    Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < c.n; i++)
-        covw[i] = 0.0;
-    for (Py_ssize_t k = 0; k < m; k++)
-        step[k] = -1;
-    Py_ssize_t lo = 0;
-    while (lo < m) {
-        const int64_t r = pa[lo];
-        Py_ssize_t hi = lo;
-        while (hi < m && pa[hi] == r)
-            hi++;
-        const int64_t *rs = c.cw_stem + c.cw_start[r];
-        const double *rw = c.cw_w + c.cw_start[r];
-        const Py_ssize_t nr = c.cw_start[r + 1] - c.cw_start[r];
-        const double tot = c.total[r];
-        memset(cov, 0, (size_t)nr);
-        if (pos)
-            for (Py_ssize_t x = 0; x < nr; x++)
-                pos[rs[x]] = (int32_t)(x + 1);
-        for (Py_ssize_t s = 0; s < max_sources; s++) {
-            Py_ssize_t best = -1, best_new = 0;
-            double best_gain = 0.0;
-            for (Py_ssize_t k = lo; k < hi; k++) {
-                if (!active[k] || step[k] >= 0)
-                    continue;
-                const int64_t j = pb[k];
-                const int64_t *bs_ = c.all_stem + c.all_start[j];
-                const Py_ssize_t nb = c.all_start[j + 1] - c.all_start[j];
-                double gain = 0.0;
-                Py_ssize_t n_new = 0;
-                if (pos) { /* the row's uncovered stems found in the partner */
-                    for (Py_ssize_t y = 0; y < nb; y++) {
-                        const int64_t x = pos[bs_[y]] - 1;
-                        if (x >= 0 && !cov[x]) {
+    else {
+        intersect(cwi, wi, ncwi, aj, naj, &sh_ij);
+        intersect(cwj, wj, ncwj, ai, nai, &sh_ji);
+        hit_ij = intersect(ei, NULL, nei, aj, naj, NULL);
+        hit_ji = intersect(ej, NULL, nej, ai, nai, NULL);
+        inter = intersect(ei, NULL, nei, ej, nej, NULL);
+    }
+    const Py_ssize_t miss_ij = nei - hit_ij, miss_ji = nej - hit_ji;
+    double factor = 1.0;
+    if (miss_ij > 0 && miss_ji > 0) {
+        const Py_ssize_t uni = nei + nej - inter;
+        factor = (double)inter / (double)(uni > 1 ? uni : 1);
+    }
+    *subst = factor;
+    *c_ij = sh_ij / (c->total[i] + 1.0) * factor;
+    *c_ji = sh_ji / (c->total[j] + 1.0) * factor;
+}
+
+/* The greedy cover of row r over its pool pairs lo..hi-1 (partners pb[k], sorted), as
+ * BatchScorer._covers does in numpy; step[k] gets the step at which pair k was picked.  pos is
+ * the zeroed row table of covers() (or NULL: merges); cov and found hold the row's content
+ * stems.  Returns the content weight of r the picks cover. */
+static double
+cover_row(const Csr *c, int64_t r, const int64_t *pb, const uint8_t *active, Py_ssize_t lo, Py_ssize_t hi,
+          const int64_t *rank, double min_gain, Py_ssize_t max_sources, double strong_first, int64_t *step,
+          int32_t *pos, uint8_t *cov, uint8_t *found)
+{
+    const int64_t *rs = c->cw_stem + c->cw_start[r];
+    const double *rw = c->cw_w + c->cw_start[r];
+    const Py_ssize_t nr = c->cw_start[r + 1] - c->cw_start[r];
+    const double tot = c->total[r];
+    memset(cov, 0, (size_t)nr);
+    if (pos)
+        for (Py_ssize_t x = 0; x < nr; x++)
+            pos[rs[x]] = (int32_t)(x + 1);
+    for (Py_ssize_t s = 0; s < max_sources; s++) {
+        Py_ssize_t best = -1, best_new = 0;
+        double best_gain = 0.0;
+        for (Py_ssize_t k = lo; k < hi; k++) {
+            if (!active[k] || step[k] >= 0)
+                continue;
+            const int64_t j = pb[k];
+            const int64_t *bs_ = c->all_stem + c->all_start[j];
+            const Py_ssize_t nb = c->all_start[j + 1] - c->all_start[j];
+            double gain = 0.0;
+            Py_ssize_t n_new = 0;
+            if (pos) { /* the row's uncovered stems found in the partner */
+                for (Py_ssize_t y = 0; y < nb; y++) {
+                    const int64_t x = pos[bs_[y]] - 1;
+                    if (x >= 0 && !cov[x]) {
+                        gain += rw[x];
+                        n_new++;
+                    }
+                }
+            }
+            else {
+                Py_ssize_t x = 0, y = 0;
+                while (x < nr && y < nb) {
+                    if (rs[x] < bs_[y])
+                        x++;
+                    else if (rs[x] > bs_[y])
+                        y++;
+                    else {
+                        if (!cov[x]) {
                             gain += rw[x];
                             n_new++;
                         }
+                        x++;
+                        y++;
                     }
                 }
-                else {
-                    Py_ssize_t x = 0, y = 0;
-                    while (x < nr && y < nb) {
-                        if (rs[x] < bs_[y])
-                            x++;
-                        else if (rs[x] > bs_[y])
-                            y++;
-                        else {
-                            if (!cov[x]) {
-                                gain += rw[x];
-                                n_new++;
-                            }
-                            x++;
-                            y++;
-                        }
-                    }
-                }
-                if (gain <= 0.0)
+            }
+            if (gain <= 0.0)
+                continue;
+            if (best >= 0) {
+                const int64_t bj = pb[best];
+                if (gain < best_gain)
                     continue;
-                if (best >= 0) {
-                    const int64_t bj = pb[best];
-                    if (gain < best_gain)
+                if (gain == best_gain) {
+                    if (c->total[j] > c->total[bj])
                         continue;
-                    if (gain == best_gain) {
-                        if (c.total[j] > c.total[bj])
-                            continue;
-                        if (c.total[j] == c.total[bj] && (rank[j] > rank[bj] || (rank[j] == rank[bj] && j > bj)))
-                            continue;
-                    }
+                    if (c->total[j] == c->total[bj] && (rank[j] > rank[bj] || (rank[j] == rank[bj] && j > bj)))
+                        continue;
                 }
-                best = k;
-                best_gain = gain;
-                best_new = n_new;
             }
-            if (best < 0)
-                break;
-            if (s > 0 && (best_gain / tot < min_gain || best_new < 2))
-                break;
-            step[best] = s;
-            const int64_t j = pb[best];
-            const int64_t *bs_ = c.all_stem + c.all_start[j];
-            const Py_ssize_t nb = c.all_start[j + 1] - c.all_start[j];
-            memset(found, 0, (size_t)nr);
-            if (pos) {
-                for (Py_ssize_t y = 0; y < nb; y++)
-                    if (pos[bs_[y]])
-                        found[pos[bs_[y]] - 1] = 1;
-            }
-            else
-                intersect_mark(rs, nr, bs_, nb, found);
-            double covered = 0.0;
-            for (Py_ssize_t x = 0; x < nr; x++) {
-                cov[x] |= found[x];
-                if (cov[x])
-                    covered += rw[x];
-            }
-            if (s == 0 && covered / tot >= strong_first)
-                break;
+            best = k;
+            best_gain = gain;
+            best_new = n_new;
         }
+        if (best < 0)
+            break;
+        if (s > 0 && (best_gain / tot < min_gain || best_new < 2))
+            break;
+        step[best] = s;
+        const int64_t j = pb[best];
+        const int64_t *bs_ = c->all_stem + c->all_start[j];
+        const Py_ssize_t nb = c->all_start[j + 1] - c->all_start[j];
+        memset(found, 0, (size_t)nr);
+        if (pos) {
+            for (Py_ssize_t y = 0; y < nb; y++)
+                if (pos[bs_[y]])
+                    found[pos[bs_[y]] - 1] = 1;
+        }
+        else
+            intersect_mark(rs, nr, bs_, nb, found);
         double covered = 0.0;
-        for (Py_ssize_t x = 0; x < nr; x++)
+        for (Py_ssize_t x = 0; x < nr; x++) {
+            cov[x] |= found[x];
             if (cov[x])
                 covered += rw[x];
-        covw[r] = covered;
-        if (pos)
-            for (Py_ssize_t x = 0; x < nr; x++)
-                pos[rs[x]] = 0;
-        lo = hi;
+        }
+        if (s == 0 && covered / tot >= strong_first)
+            break;
     }
-    Py_END_ALLOW_THREADS
-    PyMem_RawFree(cov);
-    PyMem_RawFree(found);
-    free(pos);
-    release_all(&bs);
-    Py_RETURN_NONE;
-fail:
-    release_all(&bs);
-    return NULL;
+    double covered = 0.0;
+    for (Py_ssize_t x = 0; x < nr; x++)
+        if (cov[x])
+            covered += rw[x];
+    if (pos)
+        for (Py_ssize_t x = 0; x < nr; x++)
+            pos[rs[x]] = 0;
+    return covered;
 }
 
 /* minhash(hashes u32[H], offsets i64[S], a u32[P], b u32[P], out u32[S*P]) -> None */
@@ -1095,91 +1037,165 @@ indel_ratio(Py_ssize_t lensum, Py_ssize_t lcs)
     return norm_sim >= 0.5 ? norm_sim * 100.0 : 0.0;
 }
 
+/* The code points of a list of str, in one array (built with the GIL held). */
+typedef struct {
+    uint32_t *cps;
+    Py_ssize_t *start; /* n + 1 */
+    Py_ssize_t n, longest;
+} Texts;
+
+static void
+texts_free(Texts *t)
+{
+    free(t->cps);
+    free(t->start);
+    t->cps = NULL;
+    t->start = NULL;
+}
+
+/* 0, or -1 with an exception set. */
+static int
+texts_build(PyObject *list, Texts *t)
+{
+    memset(t, 0, sizeof(*t));
+    if (!PyList_Check(list)) {
+        PyErr_SetString(PyExc_TypeError, "texts must be a list of str");
+        return -1;
+    }
+    const Py_ssize_t n = PyList_GET_SIZE(list);
+    Py_ssize_t total = 0;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        PyObject *str = PyList_GET_ITEM(list, k);
+        if (!PyUnicode_Check(str)) {
+            PyErr_Format(PyExc_TypeError, "texts[%zd] is not a str", k);
+            return -1;
+        }
+        const Py_ssize_t len = PyUnicode_GET_LENGTH(str);
+        total += len;
+        t->longest = len > t->longest ? len : t->longest;
+    }
+    t->n = n;
+    t->cps = malloc(sizeof(uint32_t) * (size_t)(total + 1));
+    t->start = malloc(sizeof(Py_ssize_t) * (size_t)(n + 1));
+    if (!t->cps || !t->start) {
+        texts_free(t);
+        PyErr_NoMemory();
+        return -1;
+    }
+    Py_ssize_t at = 0;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        PyObject *str = PyList_GET_ITEM(list, k);
+        const int kind = PyUnicode_KIND(str);
+        const void *data = PyUnicode_DATA(str);
+        const Py_ssize_t len = PyUnicode_GET_LENGTH(str);
+        t->start[k] = at;
+        for (Py_ssize_t c = 0; c < len; c++)
+            t->cps[at++] = (uint32_t)PyUnicode_READ(kind, data, c);
+    }
+    t->start[n] = at;
+    return 0;
+}
+
+/* Python's str comparison (code point order) of texts a and b: <0, 0, >0. */
+static int
+texts_cmp(const Texts *t, int64_t a, int64_t b)
+{
+    const uint32_t *x = t->cps + t->start[a], *y = t->cps + t->start[b];
+    const Py_ssize_t nx = t->start[a + 1] - t->start[a], ny = t->start[b + 1] - t->start[b];
+    for (Py_ssize_t k = 0; k < nx && k < ny; k++)
+        if (x[k] != y[k])
+            return x[k] < y[k] ? -1 : 1;
+    return nx < ny ? -1 : (nx > ny ? 1 : 0);
+}
+
+/* What the ratio of two texts needs: the pattern of the last first text, and LCS work space. */
+typedef struct {
+    Pattern pat;
+    uint64_t *S, *zeros;
+    int64_t built;
+} RatioCtx;
+
+static void
+ratio_free(RatioCtx *r)
+{
+    free(r->S);
+    free(r->zeros);
+    free(r->pat.ascii);
+    free(r->pat.keys);
+    free(r->pat.slot);
+    free(r->pat.other);
+    memset(r, 0, sizeof(*r));
+}
+
+/* 0, or -1 when out of memory (no exception set: callable without the GIL). */
+static int
+ratio_init(RatioCtx *r, Py_ssize_t longest)
+{
+    memset(r, 0, sizeof(*r));
+    const Py_ssize_t Wmax = (longest + 63) / 64 + 1;
+    Py_ssize_t capmax = 16;
+    while (capmax < 2 * longest)
+        capmax <<= 1;
+    r->S = calloc((size_t)Wmax, sizeof(uint64_t));
+    r->zeros = calloc((size_t)Wmax, sizeof(uint64_t));
+    r->pat.ascii = calloc((size_t)(128 * Wmax), sizeof(uint64_t));
+    r->pat.keys = malloc(sizeof(uint32_t) * (size_t)capmax);
+    r->pat.slot = malloc(sizeof(Py_ssize_t) * (size_t)capmax);
+    r->pat.other = calloc((size_t)((longest + 1) * Wmax), sizeof(uint64_t));
+    r->built = -1;
+    if (!r->S || !r->zeros || !r->pat.ascii || !r->pat.keys || !r->pat.slot || !r->pat.other) {
+        ratio_free(r);
+        return -1;
+    }
+    for (Py_ssize_t k = 0; k < capmax; k++)
+        r->pat.slot[k] = -1;
+    return 0;
+}
+
+/* fuzz.ratio(texts[a], texts[b], score_cutoff=50). */
+static double
+ratio_of(RatioCtx *r, const Texts *t, int64_t a, int64_t b)
+{
+    const Py_ssize_t la = t->start[a + 1] - t->start[a], lb = t->start[b + 1] - t->start[b], lensum = la + lb;
+    if (indel_ratio(lensum, la < lb ? la : lb) == 0.0) /* an upper bound first: LCS <= the shorter text */
+        return 0.0;
+    if (a != r->built) {
+        pattern_set(&r->pat, t->cps + t->start[a], la);
+        r->built = a;
+    }
+    return indel_ratio(lensum, lcs_length(&r->pat, t->cps + t->start[b], lb, r->S, r->zeros));
+}
+
 /* ratios(texts list[str], i i64[m], j i64[m], out f64[m]) -> None */
 static PyObject *
 k_ratios(PyObject *self, PyObject *args)
 {
     PyObject *texts, *oi, *oj, *oo;
     Buffers bs = {.n = 0};
+    Texts t = {0};
+    RatioCtx r;
     if (!PyArg_ParseTuple(args, "O!OOO", &PyList_Type, &texts, &oi, &oj, &oo))
         return NULL;
     Py_ssize_t m, n = PyList_GET_SIZE(texts);
     const int64_t *pi = arg(&bs, oi, 8, 0, -1, &m, "i");
     const int64_t *pj = pi ? arg(&bs, oj, 8, 0, m, NULL, "j") : NULL;
     double *out = pj ? arg(&bs, oo, 8, 1, m, NULL, "out") : NULL;
-    if (!out || check_ids(pi, m, n, "i") < 0 || check_ids(pj, m, n, "j") < 0)
+    if (!out || check_ids(pi, m, n, "i") < 0 || check_ids(pj, m, n, "j") < 0 || texts_build(texts, &t) < 0)
         goto fail;
-    /* Code points of every text, one array, copied while the GIL is held. */
-    Py_ssize_t total = 0, longest = 0;
-    for (Py_ssize_t k = 0; k < n; k++) {
-        PyObject *str = PyList_GET_ITEM(texts, k);
-        if (!PyUnicode_Check(str)) {
-            PyErr_Format(PyExc_TypeError, "ratios: texts[%zd] is not a str", k);
-            goto fail;
-        }
-        const Py_ssize_t len = PyUnicode_GET_LENGTH(str);
-        total += len;
-        longest = len > longest ? len : longest;
-    }
-    const Py_ssize_t Wmax = (longest + 63) / 64 + 1;
-    Py_ssize_t capmax = 16;
-    while (capmax < 2 * longest)
-        capmax <<= 1;
-    uint32_t *cps = malloc(sizeof(uint32_t) * (size_t)(total + 1));
-    Py_ssize_t *start = malloc(sizeof(Py_ssize_t) * (size_t)(n + 1));
-    uint64_t *S = calloc((size_t)Wmax, sizeof(uint64_t)), *zeros = calloc((size_t)Wmax, sizeof(uint64_t));
-    Pattern pat = {.ascii = calloc((size_t)(128 * Wmax), sizeof(uint64_t)),
-                   .keys = malloc(sizeof(uint32_t) * (size_t)capmax),
-                   .slot = malloc(sizeof(Py_ssize_t) * (size_t)capmax),
-                   .other = calloc((size_t)((longest + 1) * Wmax), sizeof(uint64_t))};
-    int oom = !cps || !start || !S || !zeros || !pat.ascii || !pat.keys || !pat.slot || !pat.other;
-    if (!oom) {
-        for (Py_ssize_t k = 0; k < capmax; k++)
-            pat.slot[k] = -1;
-        Py_ssize_t at = 0;
-        for (Py_ssize_t k = 0; k < n; k++) {
-            PyObject *str = PyList_GET_ITEM(texts, k);
-            const int kind = PyUnicode_KIND(str);
-            const void *data = PyUnicode_DATA(str);
-            const Py_ssize_t len = PyUnicode_GET_LENGTH(str);
-            start[k] = at;
-            for (Py_ssize_t c = 0; c < len; c++)
-                cps[at++] = (uint32_t)PyUnicode_READ(kind, data, c);
-        }
-        start[n] = at;
-    }
-    Py_BEGIN_ALLOW_THREADS
-    int64_t built = -1;
-    for (Py_ssize_t k = 0; k < m && !oom; k++) {
-        const int64_t a = pi[k], b = pj[k];
-        const Py_ssize_t la = start[a + 1] - start[a], lb = start[b + 1] - start[b], lensum = la + lb;
-        /* An upper bound first: the LCS is at most the shorter text. */
-        if (indel_ratio(lensum, la < lb ? la : lb) == 0.0) {
-            out[k] = 0.0;
-            continue;
-        }
-        if (a != built) {
-            pattern_set(&pat, cps + start[a], la);
-            built = a;
-        }
-        out[k] = indel_ratio(lensum, lcs_length(&pat, cps + start[b], lb, S, zeros));
-    }
-    Py_END_ALLOW_THREADS
-    free(cps);
-    free(start);
-    free(S);
-    free(zeros);
-    free(pat.ascii);
-    free(pat.keys);
-    free(pat.slot);
-    free(pat.other);
-    if (oom) {
+    if (ratio_init(&r, t.longest) < 0) {
         PyErr_NoMemory();
         goto fail;
     }
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t k = 0; k < m; k++)
+        out[k] = ratio_of(&r, &t, pi[k], pj[k]);
+    Py_END_ALLOW_THREADS
+    ratio_free(&r);
+    texts_free(&t);
     release_all(&bs);
     Py_RETURN_NONE;
 fail:
+    texts_free(&t);
     release_all(&bs);
     return NULL;
 }
@@ -1500,9 +1516,419 @@ fail:
     return NULL;
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * The two verification stages of BatchScorer in one call each: pair scores, then greedy covers
+ * with their links.  They compose the pieces above exactly as dedup/_batchverify.py does in
+ * numpy (tests/test_batchverify.py holds all paths to the per-pair reference verifier).
+ */
+
+/* Alignment ends of sentences i and j in token positions: 1 (found), 0 (none), -1 (out of memory). */
+static int
+seq_ends(const int64_t *start, const int64_t *stem, const int64_t *pos, int64_t i, int64_t j, int64_t out[4])
+{
+    Py_ssize_t e[4];
+    const int r = lcs_ends(stem + start[i], start[i + 1] - start[i], stem + start[j], start[j + 1] - start[j], e);
+    if (r == 1) {
+        out[0] = pos[start[i] + e[0]];
+        out[1] = pos[start[i] + e[2]] + 1;
+        out[2] = pos[start[j] + e[1]];
+        out[3] = pos[start[j] + e[3]] + 1;
+    }
+    return r;
+}
+
+/* _verify.locality_of: 1, or less when a (n_a tokens) is strewn over a much longer b. */
+static inline double
+locality_from(int found, const int64_t e[4], int64_t n_a, int64_t n_b, double spread)
+{
+    if ((double)n_b <= spread * (double)n_a || !found)
+        return 1.0;
+    const double v = spread * (double)n_a / (double)(e[3] - e[2]);
+    return v < 1.0 ? v : 1.0;
+}
+
+/* _verify._trim: the aligned token range, widened to the sentence edges when little is left out. */
+static inline void
+trim_range(int64_t first, int64_t last, int64_t n, int64_t out[2])
+{
+    if ((double)(last - first) >= 0.6 * (double)n) {
+        out[0] = 0;
+        out[1] = n;
+        return;
+    }
+    const int64_t slack = n / 5 > 3 ? n / 5 : 3;
+    out[0] = first <= slack ? 0 : first;
+    out[1] = n - last <= slack ? n : last;
+}
+
+typedef struct {
+    const int64_t *start, *stem, *pos;
+} Seq;
+
+static int
+parse_seq(Buffers *bs, PyObject **o, Py_ssize_t n, Seq *q)
+{
+    Py_ssize_t T;
+    if (!(q->start = arg(bs, o[0], 8, 0, n + 1, NULL, "seq_start")))
+        return -1;
+    if (!(q->stem = arg(bs, o[1], 8, 0, -1, &T, "seq_stem")))
+        return -1;
+    if (!(q->pos = arg(bs, o[2], 8, 0, T, NULL, "seq_pos")))
+        return -1;
+    return check_starts(q->start, n, T, "seq_start");
+}
+
+/* A growable array of int64 or double. */
+typedef struct {
+    char *data;
+    Py_ssize_t n, cap, item;
+} Vec;
+
+static int
+vec_push(Vec *v, const void *x)
+{
+    if (v->n == v->cap) {
+        Py_ssize_t cap = v->cap ? 2 * v->cap : 256;
+        char *grown = realloc(v->data, (size_t)(cap * v->item));
+        if (!grown)
+            return -1;
+        v->data = grown;
+        v->cap = cap;
+    }
+    memcpy(v->data + v->n * v->item, x, (size_t)v->item);
+    v->n++;
+    return 0;
+}
+
+static PyObject *
+vec_bytes(Vec *v)
+{
+    PyObject *b = PyBytes_FromStringAndSize(v->data ? v->data : "", v->n * v->item);
+    free(v->data);
+    v->data = NULL;
+    return b;
+}
+
+/* pair_stage(i, j, <8 CSR>, <3 seq>, texts, norm_id i64[n], n_tokens i64[n], floor_eps, spread,
+ *            c_ij f64[m], c_ji f64[m]) -> (keep_i, keep_j, keep_score, equal_i, equal_j) as bytes
+ *
+ * BatchScorer._pair_stage + _pairs: containment both ways (into c_ij, c_ji), the character ratio
+ * with the substitution factor, the locality factor where it can matter, and the pairs scoring
+ * at least floor_eps (equal texts apart).
+ */
+static PyObject *
+k_pair_stage(PyObject *self, PyObject *args)
+{
+    PyObject *o[20];
+    double floor_eps, spread;
+    Buffers bs = {.n = 0};
+    Csr c;
+    Seq q;
+    Texts t = {0};
+    RatioCtx rc;
+    Dense dense = {0};
+    Vec ki = {.item = 8}, kj = {.item = 8}, ks = {.item = 8}, ei = {.item = 8}, ej = {.item = 8};
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOOOO!OOddOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7],
+                          &o[8], &o[9], &o[10], &o[11], &o[12], &PyList_Type, &o[13], &o[14], &o[15], &floor_eps,
+                          &spread, &o[16], &o[17]))
+        return NULL;
+    Py_ssize_t m;
+    const int64_t *pi = arg(&bs, o[0], 8, 0, -1, &m, "i");
+    const int64_t *pj = pi ? arg(&bs, o[1], 8, 0, m, NULL, "j") : NULL;
+    if (!pj || parse_csr(&bs, o + 2, &c) < 0 || parse_seq(&bs, o + 10, c.n, &q) < 0)
+        goto fail;
+    const int64_t *norm_id = arg(&bs, o[14], 8, 0, c.n, NULL, "norm_id");
+    const int64_t *nt = norm_id ? arg(&bs, o[15], 8, 0, c.n, NULL, "n_tokens") : NULL;
+    double *c_ij = nt ? arg(&bs, o[16], 8, 1, m, NULL, "c_ij") : NULL;
+    double *c_ji = c_ij ? arg(&bs, o[17], 8, 1, m, NULL, "c_ji") : NULL;
+    if (!c_ji || check_ids(pi, m, c.n, "i") < 0 || check_ids(pj, m, c.n, "j") < 0)
+        goto fail;
+    if (PyList_GET_SIZE(o[13]) != c.n) {
+        PyErr_SetString(PyExc_ValueError, "pair_stage: one text per sentence expected");
+        goto fail;
+    }
+    if (texts_build(o[13], &t) < 0)
+        goto fail;
+    if (ratio_init(&rc, t.longest) < 0) {
+        texts_free(&t);
+        PyErr_NoMemory();
+        goto fail;
+    }
+    dense_init(&dense, &c);
+    int oom = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t k = 0; k < m && !oom; k++) {
+        const int64_t i = pi[k], j = pj[k];
+        double subst;
+        pair_containment(&c, &dense, i, j, &c_ij[k], &c_ji[k], &subst);
+        if (norm_id[i] == norm_id[j]) {
+            oom |= vec_push(&ei, &i) | vec_push(&ej, &j);
+            continue;
+        }
+        const double raw = ratio_of(&rc, &t, i, j);
+        double ratio = 2.0 * raw / 100.0 - 1.0;
+        ratio = (ratio > 0.0 ? ratio : 0.0) * subst;
+        const double both = c_ij[k] < c_ji[k] ? c_ij[k] : c_ji[k];
+        if ((ratio > both ? ratio : both) < floor_eps)
+            continue;
+        double loc_ij = 1.0, loc_ji = 1.0;
+        if (both > ratio) { /* the locality factor can only matter where containment beats the ratio */
+            int64_t e[4];
+            if ((double)nt[j] > spread * (double)nt[i]) {
+                const int r = seq_ends(q.start, q.stem, q.pos, i, j, e);
+                oom |= r < 0;
+                loc_ij = locality_from(r == 1, e, nt[i], nt[j], spread);
+            }
+            if ((double)nt[i] > spread * (double)nt[j]) {
+                const int r = seq_ends(q.start, q.stem, q.pos, j, i, e);
+                oom |= r < 0;
+                loc_ji = locality_from(r == 1, e, nt[j], nt[i], spread);
+            }
+        }
+        const double x = c_ij[k] * loc_ij, y = c_ji[k] * loc_ji, lower = x < y ? x : y;
+        const double score = ratio > lower ? ratio : lower;
+        if (score >= floor_eps)
+            oom |= vec_push(&ki, &i) | vec_push(&kj, &j) | vec_push(&ks, &score);
+    }
+    Py_END_ALLOW_THREADS
+    dense_free(&dense);
+    ratio_free(&rc);
+    texts_free(&t);
+    release_all(&bs);
+    if (oom) {
+        free(ki.data);
+        free(kj.data);
+        free(ks.data);
+        free(ei.data);
+        free(ej.data);
+        return PyErr_NoMemory();
+    }
+    return Py_BuildValue("(NNNNN)", vec_bytes(&ki), vec_bytes(&kj), vec_bytes(&ks), vec_bytes(&ei), vec_bytes(&ej));
+fail:
+    release_all(&bs);
+    return NULL;
+}
+
+typedef struct {
+    int64_t a, b;
+    double c;
+} PoolPair;
+
+static int
+cmp_pool(const void *x, const void *y)
+{
+    const PoolPair *p = x, *q = y;
+    if (p->a != q->a)
+        return p->a < q->a ? -1 : 1;
+    return p->b < q->b ? -1 : (p->b > q->b ? 1 : 0);
+}
+
+/* The closest partners of a large pool: by value (containment x locality), then text, then position. */
+typedef struct {
+    double value;
+    int64_t b;
+    Py_ssize_t k;
+} Ranked;
+
+static const Texts *ranked_texts; /* the texts cmp_ranked compares (the GIL serialises its users) */
+
+static int
+cmp_ranked(const void *x, const void *y)
+{
+    const Ranked *p = x, *q = y;
+    if (p->value != q->value)
+        return p->value > q->value ? -1 : 1;
+    const int t = texts_cmp(ranked_texts, p->b, q->b);
+    if (t)
+        return t;
+    return p->k < q->k ? -1 : (p->k > q->k ? 1 : 0);
+}
+
+/* cover_stage(a, b, c (pool pairs, any order), <8 CSR>, <3 seq>, texts, rank i64[n], n_tokens i64[n],
+ *             beaten_codes i64[sorted], beaten_scores f64, floor_eps, min_gain, max_sources,
+ *             strong_first, spread, max_pool) -> (links bytes i64[L*7], scores bytes f64[L])
+ *
+ * BatchScorer._covers: pools over max_pool partners trimmed to the closest, the greedy cover of
+ * every row, and the links that can count (not under the floor, above the beaten score of the
+ * pair, code lo * n + hi), in row order then pick order.  Each link is (i, j, kind: 0 near /
+ * 1 fusion, span_i first, last, span_j first, last) with its unrounded score.
+ */
+static PyObject *
+k_cover_stage(PyObject *self, PyObject *args)
+{
+    PyObject *o[20];
+    double floor_eps, min_gain, strong_first, spread;
+    Py_ssize_t max_sources, max_pool;
+    Buffers bs = {.n = 0};
+    Csr c;
+    Seq q;
+    Texts t = {0};
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOOOOO!OOOOddnddn", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6],
+                          &o[7], &o[8], &o[9], &o[10], &o[11], &o[12], &o[13], &PyList_Type, &o[14], &o[15], &o[16],
+                          &o[17], &o[18], &floor_eps, &min_gain, &max_sources, &strong_first, &spread, &max_pool))
+        return NULL;
+    Py_ssize_t m, nb_codes;
+    const int64_t *pa = arg(&bs, o[0], 8, 0, -1, &m, "a");
+    const int64_t *pb = pa ? arg(&bs, o[1], 8, 0, m, NULL, "b") : NULL;
+    const double *pc = pb ? arg(&bs, o[2], 8, 0, m, NULL, "c") : NULL;
+    if (!pc || parse_csr(&bs, o + 3, &c) < 0 || parse_seq(&bs, o + 11, c.n, &q) < 0)
+        goto fail;
+    const int64_t *rank = arg(&bs, o[15], 8, 0, c.n, NULL, "rank");
+    const int64_t *nt = rank ? arg(&bs, o[16], 8, 0, c.n, NULL, "n_tokens") : NULL;
+    const int64_t *codes = nt ? arg(&bs, o[17], 8, 0, -1, &nb_codes, "beaten_codes") : NULL;
+    const double *beaten = codes ? arg(&bs, o[18], 8, 0, nb_codes, NULL, "beaten_scores") : NULL;
+    if (!beaten || check_ids(pa, m, c.n, "a") < 0 || check_ids(pb, m, c.n, "b") < 0)
+        goto fail;
+    if (PyList_GET_SIZE(o[14]) != c.n) {
+        PyErr_SetString(PyExc_ValueError, "cover_stage: one text per sentence expected");
+        goto fail;
+    }
+    for (Py_ssize_t k = 1; k < nb_codes; k++)
+        if (codes[k] <= codes[k - 1]) {
+            PyErr_SetString(PyExc_ValueError, "cover_stage: beaten codes must be sorted and distinct");
+            goto fail;
+        }
+    if (texts_build(o[14], &t) < 0)
+        goto fail;
+    Py_ssize_t max_cw = 0;
+    for (Py_ssize_t i = 0; i < c.n; i++)
+        max_cw = c.cw_start[i + 1] - c.cw_start[i] > max_cw ? c.cw_start[i + 1] - c.cw_start[i] : max_cw;
+    const Py_ssize_t V = csr_vocabulary(&c);
+    PoolPair *pool = malloc(sizeof(PoolPair) * (size_t)(m ? m : 1));
+    int64_t *sb = malloc(sizeof(int64_t) * (size_t)(m ? m : 1)), *step = malloc(sizeof(int64_t) * (size_t)(m ? m : 1));
+    uint8_t *active = malloc((size_t)(m ? m : 1));
+    Ranked *ranked = malloc(sizeof(Ranked) * (size_t)(m ? m : 1));
+    uint8_t *cov = calloc((size_t)(max_cw ? max_cw : 1), 1), *found = calloc((size_t)(max_cw ? max_cw : 1), 1);
+    int32_t *pos = V <= dense_max_stems ? calloc((size_t)(V ? V : 1), sizeof(int32_t)) : NULL;
+    Vec links = {.item = 8}, scores = {.item = 8};
+    int oom = !pool || !sb || !step || !active || !ranked || !cov || !found;
+    if (!oom) {
+        for (Py_ssize_t k = 0; k < m; k++)
+            pool[k] = (PoolPair){pa[k], pb[k], pc[k]};
+        qsort(pool, (size_t)m, sizeof(PoolPair), cmp_pool);
+        for (Py_ssize_t k = 0; k < m; k++) {
+            sb[k] = pool[k].b;
+            active[k] = 1;
+            step[k] = -1;
+        }
+    }
+    ranked_texts = &t; /* cmp_ranked runs below with the GIL held */
+    for (Py_ssize_t lo = 0, hi; lo < m && !oom; lo = hi) {
+        const int64_t r = pool[lo].a;
+        for (hi = lo; hi < m && pool[hi].a == r; hi++)
+            ;
+        if (hi - lo <= max_pool)
+            continue;
+        /* only the partners containing most of r can be picked (ties: by text, then position) */
+        for (Py_ssize_t k = lo; k < hi; k++) {
+            double value = pool[k].c;
+            if ((double)nt[pool[k].b] > spread * (double)nt[r]) {
+                int64_t e[4];
+                const int f = seq_ends(q.start, q.stem, q.pos, r, pool[k].b, e);
+                oom |= f < 0;
+                value *= locality_from(f == 1, e, nt[r], nt[pool[k].b], spread);
+            }
+            ranked[k - lo] = (Ranked){value, pool[k].b, k};
+            active[k] = 0;
+        }
+        qsort(ranked, (size_t)(hi - lo), sizeof(Ranked), cmp_ranked);
+        for (Py_ssize_t x = 0; x < max_pool; x++)
+            active[ranked[x].k] = 1;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t lo = 0, hi; lo < m && !oom; lo = hi) {
+        const int64_t r = pool[lo].a;
+        for (hi = lo; hi < m && pool[hi].a == r; hi++)
+            ;
+        const double covw =
+            cover_row(&c, r, sb, active, lo, hi, rank, min_gain, max_sources, strong_first, step, pos, cov, found);
+        /* the picks in pick order, and the links that can count */
+        int64_t picks[64];
+        double first_c = 0.0;
+        Py_ssize_t n_picks = 0;
+        for (Py_ssize_t s = 0; s < max_sources && n_picks < 64; s++)
+            for (Py_ssize_t k = lo; k < hi; k++)
+                if (step[k] == s) {
+                    if (!n_picks)
+                        first_c = pool[k].c;
+                    picks[n_picks++] = pool[k].b;
+                    break;
+                }
+        if (!n_picks)
+            continue;
+        const double uni = covw / (c.total[r] + 1.0);
+        int wanted[64], any = 0;
+        for (Py_ssize_t n = 0; n < n_picks; n++) {
+            const double bound = n_picks == 1 ? first_c : (n == 0 ? (uni >= first_c ? uni : first_c) : uni);
+            const int64_t j = picks[n], code = (r < j ? r : j) * (int64_t)c.n + (r < j ? j : r);
+            double known = -1.0;
+            Py_ssize_t lo_c = 0, hi_c = nb_codes;
+            while (lo_c < hi_c) { /* binary search of the pair among the beaten links */
+                const Py_ssize_t mid = (lo_c + hi_c) / 2;
+                if (codes[mid] < code)
+                    lo_c = mid + 1;
+                else
+                    hi_c = mid;
+            }
+            if (lo_c < nb_codes && codes[lo_c] == code)
+                known = beaten[lo_c];
+            wanted[n] = bound >= floor_eps && bound > known;
+            any |= wanted[n];
+        }
+        if (!any)
+            continue;
+        int64_t e[4];
+        double first_score = 0.0;
+        if (wanted[0]) {
+            const int f = seq_ends(q.start, q.stem, q.pos, r, picks[0], e);
+            oom |= f < 0;
+            first_score = first_c * locality_from(f == 1, e, nt[r], nt[picks[0]], spread);
+        }
+        for (Py_ssize_t n = 0; n < n_picks; n++) {
+            if (!wanted[n])
+                continue;
+            const int64_t j = picks[n];
+            const int f = seq_ends(q.start, q.stem, q.pos, r, j, e);
+            oom |= f < 0;
+            if (f != 1)
+                continue;
+            int64_t row[7] = {r, j, n_picks > 1, 0, 0, 0, 0};
+            trim_range(e[0], e[1], nt[r], row + 3);
+            trim_range(e[2], e[3], nt[j], row + 5);
+            const double score =
+                n_picks == 1 ? first_score : (n == 0 ? (uni >= first_score ? uni : first_score) : uni);
+            for (int x = 0; x < 7; x++)
+                oom |= vec_push(&links, &row[x]);
+            oom |= vec_push(&scores, &score);
+        }
+    }
+    Py_END_ALLOW_THREADS
+    free(pool);
+    free(sb);
+    free(step);
+    free(active);
+    free(ranked);
+    free(cov);
+    free(found);
+    free(pos);
+    texts_free(&t);
+    release_all(&bs);
+    if (oom) {
+        free(links.data);
+        free(scores.data);
+        return PyErr_NoMemory();
+    }
+    return Py_BuildValue("(NN)", vec_bytes(&links), vec_bytes(&scores));
+fail:
+    release_all(&bs);
+    return NULL;
+}
+
 static PyMethodDef kernels_methods[] = {
     {"minhash", k_minhash, METH_VARARGS,
      "minhash(hashes, offsets, a, b, out): MinHash rows of the sets given as runs of hashes, into out"},
+    {"pair_stage", k_pair_stage, METH_VARARGS, "pair_stage(...): the pair scores of a verification batch"},
+    {"cover_stage", k_cover_stage, METH_VARARGS, "cover_stage(...): the greedy covers and their links"},
     {"table_lookup", k_table_lookup, METH_VARARGS, "table_lookup(...): band table probe and chain walk"},
     {"ratios", k_ratios, METH_VARARGS, "ratios(texts, i, j, out): fuzz.ratio of text pairs, cut at 50"},
     {"band_keys", k_band_keys, METH_VARARGS, "band_keys(sigs, num_perm, bands, rows, out): LSH band keys"},
@@ -1510,9 +1936,7 @@ static PyMethodDef kernels_methods[] = {
     {"set_dense_limit", k_set_dense_limit, METH_VARARGS, "set_dense_limit(n) -> previous: stem ids with tables"},
     {"flatten", k_flatten, METH_VARARGS, "flatten(sentences, ...): token columns and normalised texts"},
     {"profiles", k_profiles, METH_VARARGS, "profiles(...): per-sentence stem sets in CSR form"},
-    {"pair_scores", k_pair_scores, METH_VARARGS, "pair_scores(...): containment both ways and substitution"},
     {"align_ends", k_align_ends, METH_VARARGS, "align_ends(...): first and last aligned content words of pairs"},
-    {"covers", k_covers, METH_VARARGS, "covers(...): the greedy covers of every row"},
     {NULL, NULL, 0, NULL},
 };
 
