@@ -1204,6 +1204,24 @@ fail:
  * LSH (dedup/_sketch.py): band keys, and the row pairs sharing band keys with how many they share.
  */
 
+/* One 64-bit key per (row, band): _sketch.band_keys. */
+static void
+band_keys_into(const uint32_t *sig, Py_ssize_t n, Py_ssize_t num_perm, Py_ssize_t bands, Py_ssize_t rows,
+               uint64_t *out)
+{
+    for (Py_ssize_t i = 0; i < n; i++)
+        for (Py_ssize_t band = 0; band < bands; band++) {
+            uint64_t acc = 0;
+            const uint32_t *v = sig + i * num_perm + band * rows;
+            for (Py_ssize_t k = 0; k < rows; k++)
+                acc = (acc ^ (uint64_t)v[k]) * 0x100000001B3ull + (uint64_t)(k + 1);
+            acc ^= acc >> 29;
+            acc *= 0xBF58476D1CE4E5B9ull;
+            acc ^= acc >> 32;
+            out[i * bands + band] = acc + (uint64_t)band * 0x9E3779B97F4A7C15ull;
+        }
+}
+
 /* band_keys(sigs u32[n*num_perm], num_perm, bands, rows, out u64[n*bands]) -> None */
 static PyObject *
 k_band_keys(PyObject *self, PyObject *args)
@@ -1224,17 +1242,7 @@ k_band_keys(PyObject *self, PyObject *args)
     }
     const Py_ssize_t n = n_sig / num_perm;
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < n; i++)
-        for (Py_ssize_t band = 0; band < bands; band++) {
-            uint64_t acc = 0;
-            const uint32_t *v = sig + i * num_perm + band * rows;
-            for (Py_ssize_t k = 0; k < rows; k++)
-                acc = (acc ^ (uint64_t)v[k]) * 0x100000001B3ull + (uint64_t)(k + 1);
-            acc ^= acc >> 29;
-            acc *= 0xBF58476D1CE4E5B9ull;
-            acc ^= acc >> 32;
-            out[i * bands + band] = acc + (uint64_t)band * 0x9E3779B97F4A7C15ull;
-        }
+    band_keys_into(sig, n, num_perm, bands, rows, out);
     Py_END_ALLOW_THREADS
     release_all(&bs);
     Py_RETURN_NONE;
@@ -1278,42 +1286,21 @@ sort_keyrows(KeyRow *v, Py_ssize_t n)
 /* Rows up to which pair counts are tallied in an n x n table rather than sorted. */
 #define PAIR_TABLE_MAX_ROWS 512
 
-/* pair_counts(keys u64[n*bands], n, max_bucket) -> (codes bytes, counts bytes)
- *
- * The sorted distinct codes lo * n + hi (lo < hi) of the rows sharing a band key, each with the
+/* The sorted distinct codes lo * n + hi (lo < hi) of the rows sharing a band key, each with the
  * number of keys the two share; buckets of more than max_bucket keys are skipped.  What
  * _bucket_pairs + unique_counts compute in numpy.  Each band is sorted on its own: the band
- * number is folded into every key, so keys of two bands do not meet (as in numpy's per-band path).
- */
-static PyObject *
-k_pair_counts(PyObject *self, PyObject *args)
+ * number is folded into every key, so keys of two bands do not meet (as in numpy's per-band
+ * path).  Returns 0 with malloc'd arrays (free both), or -1 when out of memory; no GIL needed. */
+static int
+pair_counts_core(const uint64_t *keys, Py_ssize_t n, Py_ssize_t bands, Py_ssize_t max_bucket, int64_t **codes_out,
+                 int64_t **counts_out, Py_ssize_t *n_out)
 {
-    PyObject *ok;
-    Py_ssize_t n, max_bucket, n_keys;
-    Buffers bs = {.n = 0};
-    if (!PyArg_ParseTuple(args, "Onn", &ok, &n, &max_bucket))
-        return NULL;
-    const uint64_t *keys = arg(&bs, ok, 8, 0, -1, &n_keys, "keys");
-    if (!keys)
-        goto fail;
-    if (n <= 0 || n_keys % n) {
-        PyErr_SetString(PyExc_ValueError, "pair_counts: the keys are not n rows of bands");
-        goto fail;
-    }
-    const Py_ssize_t bands = n_keys / n;
     const int use_table = n <= PAIR_TABLE_MAX_ROWS;
-    KeyRow *kr = PyMem_RawMalloc(sizeof(KeyRow) * (size_t)n);
-    int32_t *table = use_table ? PyMem_RawCalloc((size_t)(n * n), sizeof(int32_t)) : NULL;
-    if (!kr || (use_table && !table)) {
-        PyMem_RawFree(kr);
-        PyMem_RawFree(table);
-        PyErr_NoMemory();
-        goto fail;
-    }
-    int64_t *codes = NULL;
+    KeyRow *kr = malloc(sizeof(KeyRow) * (size_t)(n ? n : 1));
+    int32_t *table = use_table ? calloc((size_t)(n * n > 0 ? n * n : 1), sizeof(int32_t)) : NULL;
+    int64_t *codes = NULL, *uc = NULL, *cc = NULL;
     Py_ssize_t n_codes = 0, cap = 0, n_unique = 0;
-    int oom = 0;
-    Py_BEGIN_ALLOW_THREADS
+    int oom = !kr || (use_table && !table);
     for (Py_ssize_t band = 0; band < bands && !oom; band++) {
         for (Py_ssize_t r = 0; r < n; r++)
             kr[r] = (KeyRow){keys[r * bands + band], (int64_t)r};
@@ -1333,7 +1320,7 @@ k_pair_counts(PyObject *self, PyObject *args)
                     }
                     if (n_codes == cap) {
                         Py_ssize_t new_cap = cap ? 2 * cap : 1024;
-                        int64_t *grown = PyMem_RawRealloc(codes, sizeof(int64_t) * (size_t)new_cap);
+                        int64_t *grown = realloc(codes, sizeof(int64_t) * (size_t)new_cap);
                         if (!grown) {
                             oom = 1;
                             break;
@@ -1345,55 +1332,171 @@ k_pair_counts(PyObject *self, PyObject *args)
                 }
         }
     }
-    if (use_table) {
-        for (Py_ssize_t k = 0; k < n * n; k++)
-            n_unique += table[k] > 0;
+    if (!oom) {
+        if (use_table) {
+            for (Py_ssize_t k = 0; k < n * n; k++)
+                n_unique += table[k] > 0;
+        }
+        else if (n_codes) {
+            qsort(codes, (size_t)n_codes, sizeof(int64_t), cmp_i64);
+            n_unique = 1;
+            for (Py_ssize_t k = 1; k < n_codes; k++)
+                n_unique += codes[k] != codes[k - 1];
+        }
+        uc = malloc(sizeof(int64_t) * (size_t)(n_unique ? n_unique : 1));
+        cc = malloc(sizeof(int64_t) * (size_t)(n_unique ? n_unique : 1));
+        oom = !uc || !cc;
     }
-    else if (!oom && n_codes) {
-        qsort(codes, (size_t)n_codes, sizeof(int64_t), cmp_i64);
-        n_unique = 1;
-        for (Py_ssize_t k = 1; k < n_codes; k++)
-            n_unique += codes[k] != codes[k - 1];
+    if (!oom) {
+        Py_ssize_t u = 0;
+        if (use_table) {
+            for (Py_ssize_t k = 0; k < n * n; k++)
+                if (table[k] > 0) {
+                    uc[u] = k;
+                    cc[u++] = table[k];
+                }
+        }
+        else
+            for (Py_ssize_t k = 0; k < n_codes; k++) {
+                if (k == 0 || codes[k] != codes[k - 1]) {
+                    uc[u] = codes[k];
+                    cc[u++] = 0;
+                }
+                cc[u - 1]++;
+            }
     }
-    Py_END_ALLOW_THREADS
-    PyMem_RawFree(kr);
-    release_all(&bs);
-    PyObject *ob_codes = NULL, *ob_counts = NULL;
+    free(kr);
+    free(table);
+    free(codes);
     if (oom) {
-        PyErr_NoMemory();
-        goto done;
+        free(uc);
+        free(cc);
+        return -1;
     }
-    ob_codes = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)sizeof(int64_t) * n_unique);
-    ob_counts = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)sizeof(int64_t) * n_unique);
-    if (!ob_codes || !ob_counts)
-        goto done;
-    int64_t *uc = (int64_t *)PyBytes_AS_STRING(ob_codes), *cc = (int64_t *)PyBytes_AS_STRING(ob_counts);
-    Py_ssize_t u = 0;
-    if (use_table) {
-        for (Py_ssize_t k = 0; k < n * n; k++)
-            if (table[k] > 0) {
-                uc[u] = k;
-                cc[u++] = table[k];
-            }
+    *codes_out = uc;
+    *counts_out = cc;
+    *n_out = n_unique;
+    return 0;
+}
+
+/* pair_counts(keys u64[n*bands], n, max_bucket) -> (codes bytes, counts bytes): pair_counts_core. */
+static PyObject *
+k_pair_counts(PyObject *self, PyObject *args)
+{
+    PyObject *ok;
+    Py_ssize_t n, max_bucket, n_keys;
+    Buffers bs = {.n = 0};
+    if (!PyArg_ParseTuple(args, "Onn", &ok, &n, &max_bucket))
+        return NULL;
+    const uint64_t *keys = arg(&bs, ok, 8, 0, -1, &n_keys, "keys");
+    if (!keys)
+        goto fail;
+    if (n <= 0 || n_keys % n) {
+        PyErr_SetString(PyExc_ValueError, "pair_counts: the keys are not n rows of bands");
+        goto fail;
     }
-    else {
-        for (Py_ssize_t k = 0; k < n_codes; k++) {
-            if (k == 0 || codes[k] != codes[k - 1]) {
-                uc[u] = codes[k];
-                cc[u++] = 0;
+    int64_t *codes = NULL, *counts = NULL;
+    Py_ssize_t n_unique = 0;
+    int r;
+    Py_BEGIN_ALLOW_THREADS
+    r = pair_counts_core(keys, n, n_keys / n, max_bucket, &codes, &counts, &n_unique);
+    Py_END_ALLOW_THREADS
+    release_all(&bs);
+    if (r < 0)
+        return PyErr_NoMemory();
+    PyObject *out = Py_BuildValue("(y#y#)", (const char *)codes, (Py_ssize_t)(8 * n_unique), (const char *)counts,
+                                  (Py_ssize_t)(8 * n_unique));
+    free(codes);
+    free(counts);
+    return out;
+fail:
+    release_all(&bs);
+    return NULL;
+}
+
+/* lsh_pairs(sigs u32[n*num_perm], doc i64[n], num_perm, bands, rows, min_shared, local_bands,
+ *           local_rows, max_bucket, max_per_row) -> pair codes bytes i64 (lo * n + hi, sorted), or None
+ *
+ * engine.lsh_candidates for an article in one call: the band family across documents (pairs
+ * sharing at least min_shared bands) and the family within a document (its keys mixed with the
+ * document number), united.  None when a family has so many pairs that each row's best partners
+ * must be chosen (candidate_pairs' max_per_row): the numpy path does that.
+ */
+static PyObject *
+k_lsh_pairs(PyObject *self, PyObject *args)
+{
+    PyObject *os, *od;
+    Py_ssize_t num_perm, bands, rows, min_shared, l_bands, l_rows, max_bucket, max_per_row, n_sig, n;
+    Buffers bs = {.n = 0};
+    if (!PyArg_ParseTuple(args, "OOnnnnnnnn", &os, &od, &num_perm, &bands, &rows, &min_shared, &l_bands, &l_rows,
+                          &max_bucket, &max_per_row))
+        return NULL;
+    const uint32_t *sig = arg(&bs, os, 4, 0, -1, &n_sig, "sigs");
+    const int64_t *doc = sig ? arg(&bs, od, 8, 0, -1, &n, "doc") : NULL;
+    if (!doc)
+        goto fail;
+    if (num_perm <= 0 || bands <= 0 || rows <= 0 || bands * rows > num_perm || l_bands <= 0 || l_rows <= 0 ||
+        l_bands * l_rows > num_perm || n_sig != n * num_perm) {
+        PyErr_SetString(PyExc_ValueError, "lsh_pairs: inconsistent sizes");
+        goto fail;
+    }
+    uint64_t *keys = malloc(sizeof(uint64_t) * (size_t)(n * (bands > l_bands ? bands : l_bands) + 1));
+    int64_t *codes[2] = {NULL, NULL}, *counts[2] = {NULL, NULL}, *merged = NULL;
+    Py_ssize_t n_codes[2] = {0, 0}, n_merged = 0;
+    int oom = !keys, trim = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (int family = 0; family < 2 && !oom && !trim; family++) {
+        const Py_ssize_t b = family ? l_bands : bands, r = family ? l_rows : rows;
+        band_keys_into(sig, n, num_perm, b, r, keys);
+        if (family)
+            for (Py_ssize_t i = 0; i < n; i++)
+                for (Py_ssize_t k = 0; k < b; k++)
+                    keys[i * b + k] ^= ((uint64_t)doc[i] + 1u) * 0xD6E8FEB86659FD93ull;
+        if (pair_counts_core(keys, n, b, max_bucket, &codes[family], &counts[family], &n_codes[family]) < 0) {
+            oom = 1;
+            break;
+        }
+        const Py_ssize_t need = family ? 1 : min_shared;
+        Py_ssize_t kept = 0;
+        for (Py_ssize_t k = 0; k < n_codes[family]; k++)
+            if (counts[family][k] >= need)
+                codes[family][kept++] = codes[family][k];
+        n_codes[family] = kept;
+        trim = kept > max_per_row * n / 2;
+    }
+    if (!oom && !trim) { /* union of two sorted runs */
+        merged = malloc(sizeof(int64_t) * (size_t)(n_codes[0] + n_codes[1] + 1));
+        oom = !merged;
+        Py_ssize_t x = 0, y = 0;
+        while (!oom && (x < n_codes[0] || y < n_codes[1])) {
+            int64_t v;
+            if (y >= n_codes[1] || (x < n_codes[0] && codes[0][x] < codes[1][y]))
+                v = codes[0][x++];
+            else if (x >= n_codes[0] || codes[1][y] < codes[0][x])
+                v = codes[1][y++];
+            else {
+                v = codes[0][x++];
+                y++;
             }
-            cc[u - 1]++;
+            merged[n_merged++] = v;
         }
     }
-    PyMem_RawFree(codes);
-    PyMem_RawFree(table);
-    return Py_BuildValue("(NN)", ob_codes, ob_counts);
-done:
-    Py_XDECREF(ob_codes);
-    Py_XDECREF(ob_counts);
-    PyMem_RawFree(codes);
-    PyMem_RawFree(table);
-    return NULL;
+    Py_END_ALLOW_THREADS
+    free(keys);
+    for (int f = 0; f < 2; f++) {
+        free(codes[f]);
+        free(counts[f]);
+    }
+    release_all(&bs);
+    if (oom) {
+        free(merged);
+        return PyErr_NoMemory();
+    }
+    if (trim)
+        Py_RETURN_NONE;
+    PyObject *out = PyBytes_FromStringAndSize((const char *)merged, (Py_ssize_t)(8 * n_merged));
+    free(merged);
+    return out;
 fail:
     release_all(&bs);
     return NULL;
@@ -1932,6 +2035,7 @@ static PyMethodDef kernels_methods[] = {
     {"table_lookup", k_table_lookup, METH_VARARGS, "table_lookup(...): band table probe and chain walk"},
     {"ratios", k_ratios, METH_VARARGS, "ratios(texts, i, j, out): fuzz.ratio of text pairs, cut at 50"},
     {"band_keys", k_band_keys, METH_VARARGS, "band_keys(sigs, num_perm, bands, rows, out): LSH band keys"},
+    {"lsh_pairs", k_lsh_pairs, METH_VARARGS, "lsh_pairs(...): an article's candidate pairs of both families"},
     {"pair_counts", k_pair_counts, METH_VARARGS, "pair_counts(keys, n, max_bucket) -> (codes, counts) bytes"},
     {"set_dense_limit", k_set_dense_limit, METH_VARARGS, "set_dense_limit(n) -> previous: stem ids with tables"},
     {"flatten", k_flatten, METH_VARARGS, "flatten(sentences, ...): token columns and normalised texts"},

@@ -35,3 +35,7 @@ def pair_stage(
     i: _A, j: _A, /, *args: _A | list[str] | float
 ) -> tuple[bytes, bytes, bytes, bytes, bytes]: ...  # fmt: skip
 def cover_stage(a: _A, b: _A, c: _A, /, *args: _A | list[str] | float | int) -> tuple[bytes, bytes]: ...
+def lsh_pairs(
+    sigs: _A, doc: _A, num_perm: int, bands: int, rows: int, min_shared: int,
+    local_bands: int, local_rows: int, max_bucket: int, max_per_row: int, /,
+) -> bytes | None: ...  # fmt: skip

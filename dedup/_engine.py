@@ -12,9 +12,18 @@ import numpy.typing as npt
 from dedup._arrays import sorted_unique
 from dedup._batchverify import BatchScorer
 from dedup._cluster import Doc
+from dedup._kernels import ckernels
 from dedup._options import Options
 from dedup._shingle import sentence_shingle_hashes
-from dedup._sketch import band_keys, candidate_pairs, lsh_params, signatures
+from dedup._sketch import (
+    _KERNEL_PAIRS_MAX_KEYS,
+    MAX_BUCKET,
+    MAX_PER_ROW,
+    band_keys,
+    candidate_pairs,
+    lsh_params,
+    signatures,
+)
 from dedup._text import Sentence, segment
 from dedup._verify import Link
 
@@ -157,6 +166,17 @@ def lsh_candidates(
     """
     bands, rows = lsh_params(options.lsh_threshold, options.num_perm)
     l_bands, l_rows = lsh_params(options.local_lsh_threshold, options.num_perm)
+    n = sigs.shape[0]
+    if ckernels is not None and n >= 2 and n * max(bands, l_bands) <= _KERNEL_PAIRS_MAX_KEYS:
+        # An article: both families in one compiled call (same pairs; tested against this function's
+        # numpy path).  None: a family needs its rows' best partners chosen, done below.
+        raw = ckernels.lsh_pairs(
+            np.ascontiguousarray(sigs, dtype=np.uint32), np.ascontiguousarray(sent_doc, dtype=np.int64),
+            sigs.shape[1], bands, rows, MIN_SHARED_BANDS, l_bands, l_rows, MAX_BUCKET, MAX_PER_ROW,
+        )  # fmt: skip
+        if raw is not None:
+            codes = np.frombuffer(raw, dtype=np.int64)
+            return np.stack((codes // n, codes % n), axis=1)
 
     def across() -> npt.NDArray[np.int64]:
         return candidate_pairs(band_keys(sigs, bands, rows), min_shared=MIN_SHARED_BANDS)

@@ -22,7 +22,16 @@ from dedup._kernels import ckernels
 if TYPE_CHECKING:
     from datasketch import MinHash
 
-__all__ = ["band_keys", "candidate_pairs", "lsh_params", "permutations", "signatures", "to_datasketch"]
+__all__ = [
+    "MAX_BUCKET",
+    "MAX_PER_ROW",
+    "band_keys",
+    "candidate_pairs",
+    "lsh_params",
+    "permutations",
+    "signatures",
+    "to_datasketch",
+]
 
 _U32 = np.uint32
 
@@ -154,8 +163,17 @@ _PER_BAND_SORT_MIN = 10_000
 _KERNEL_PAIRS_MAX_KEYS = 1 << 12
 
 
+#: Buckets holding more rows than this are skipped by :func:`candidate_pairs`.
+MAX_BUCKET = 256
+#: Partners each row keeps in :func:`candidate_pairs` (those it shares most bands with).
+MAX_PER_ROW = 64
+
+
 def candidate_pairs(
-    keys: npt.NDArray[np.uint64], max_bucket: int = 256, max_per_row: int = 64, min_shared: int = 1
+    keys: npt.NDArray[np.uint64],
+    max_bucket: int = MAX_BUCKET,
+    max_per_row: int = MAX_PER_ROW,
+    min_shared: int = 1,
 ) -> npt.NDArray[np.int64]:
     """Pairs ``(i, j)``, ``i < j``, of rows sharing at least one band key, sorted.
 

@@ -250,3 +250,35 @@ def test_band_table_lookup_kernel_equals_numpy_in_order(
         _bandtable.ckernels = saved
     assert got[0].tolist() == expected[0].tolist()
     assert got[1].tolist() == expected[1].tolist()
+
+
+@needs_kernels
+@pytest.mark.parametrize("n", [2, 5, 37, 100])
+@pytest.mark.parametrize("n_docs", [1, 3])
+def test_lsh_candidates_kernel_equals_numpy(n: int, n_docs: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dedup import _engine
+    from dedup._options import Options
+
+    rng = np.random.default_rng(n * 10 + n_docs)
+    sigs = _clustered_signatures(rng, n)
+    docs = np.sort(rng.integers(0, n_docs, n)).astype(np.int64)
+    options = [Options(), Options(lsh_threshold=0.5, local_lsh_threshold=0.1)]
+    compiled = [_engine.lsh_candidates(sigs, docs, o) for o in options]
+    monkeypatch.setattr(_engine, "ckernels", None)
+    monkeypatch.setattr(_sketch, "ckernels", None)
+    assert all(
+        np.array_equal(c, _engine.lsh_candidates(sigs, docs, o))
+        for c, o in zip(compiled, options, strict=True)
+    )
+    assert compiled[0].size
+
+
+@needs_kernels
+def test_lsh_pairs_kernel_leaves_row_trimming_to_numpy() -> None:
+    from dedup import _ckernels
+
+    sigs = np.zeros((60, 128), dtype=np.uint32)  # 60 equal rows: every pair shares every band
+    docs = np.zeros(60, dtype=np.int64)
+    assert _ckernels.lsh_pairs(sigs, docs, 128, 37, 3, 2, 32, 1, 256, 4) is None  # > 4 partners per row
+    raw = _ckernels.lsh_pairs(sigs, docs, 128, 37, 3, 2, 32, 1, 256, 64)
+    assert raw is not None and len(raw) == 8 * (60 * 59 // 2)
