@@ -169,6 +169,159 @@ fail:
     return NULL;
 }
 
+static int
+cmp_u32(const void *x, const void *y)
+{
+    const uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+    return a < b ? -1 : (a > b ? 1 : 0);
+}
+
+static inline uint64_t
+mix64(uint64_t x)
+{
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+/* shingles(sentences, stems_at, content_at, cache dict, fill, n) -> (hashes bytes u32, offsets bytes i64)
+ *
+ * _shingle.sentence_shingle_hashes: each sentence's content stems (all its stems when it has no
+ * content word), their 64-bit token hashes (from cache, else fill(stem)), n-gram hashes mixed as
+ * in numpy, the high 32 bits, sorted and distinct per sentence; offsets start each sentence's run.
+ */
+static PyObject *
+k_shingles(PyObject *self, PyObject *args)
+{
+    PyObject *sents, *cache, *fill;
+    Py_ssize_t at_stems, at_content, n;
+    if (!PyArg_ParseTuple(args, "O!nnO!On", &PyList_Type, &sents, &at_stems, &at_content, &PyDict_Type, &cache, &fill,
+                          &n))
+        return NULL;
+    if (n < 1) {
+        PyErr_SetString(PyExc_ValueError, "shingles: n must be at least 1");
+        return NULL;
+    }
+    const Py_ssize_t n_sents = PyList_GET_SIZE(sents);
+    Py_ssize_t cap = 256, used = 0, tcap = 64;
+    uint32_t *out = malloc(sizeof(uint32_t) * (size_t)cap);
+    uint64_t *tok = malloc(sizeof(uint64_t) * (size_t)tcap);
+    PyObject *b_off = PyBytes_FromStringAndSize(NULL, 8 * n_sents);
+    if (!out || !tok || !b_off) {
+        free(out);
+        free(tok);
+        Py_XDECREF(b_off);
+        return PyErr_NoMemory();
+    }
+    int64_t *offsets = (int64_t *)PyBytes_AS_STRING(b_off);
+    for (Py_ssize_t i = 0; i < n_sents; i++) {
+        PyObject *row = PyList_GET_ITEM(sents, i);
+        if (!PyTuple_Check(row) || PyTuple_GET_SIZE(row) <= at_stems || PyTuple_GET_SIZE(row) <= at_content) {
+            PyErr_Format(PyExc_TypeError, "shingles: sentences[%zd] is not a sentence tuple", i);
+            goto fail;
+        }
+        PyObject *stems = PyTuple_GET_ITEM(row, at_stems), *content = PyTuple_GET_ITEM(row, at_content);
+        if (!PyTuple_Check(stems) || !PyTuple_Check(content) || PyTuple_GET_SIZE(content) != PyTuple_GET_SIZE(stems)) {
+            PyErr_Format(PyExc_TypeError, "shingles: sentences[%zd] has inconsistent token tuples", i);
+            goto fail;
+        }
+        const Py_ssize_t len = PyTuple_GET_SIZE(stems);
+        int has_content = 0;
+        for (Py_ssize_t k = 0; k < len && !has_content; k++) {
+            const int c = PyObject_IsTrue(PyTuple_GET_ITEM(content, k));
+            if (c < 0)
+                goto fail;
+            has_content = c;
+        }
+        if (len + 1 > tcap) {
+            tcap = 2 * (len + 1);
+            uint64_t *grown = realloc(tok, sizeof(uint64_t) * (size_t)tcap);
+            if (!grown) {
+                PyErr_NoMemory();
+                goto fail;
+            }
+            tok = grown;
+        }
+        Py_ssize_t nt = 0;
+        for (Py_ssize_t k = 0; k < len; k++) {
+            if (has_content) {
+                const int c = PyObject_IsTrue(PyTuple_GET_ITEM(content, k));
+                if (c < 0)
+                    goto fail;
+                if (!c)
+                    continue;
+            }
+            PyObject *stem = PyTuple_GET_ITEM(stems, k);
+            PyObject *h = PyDict_GetItemWithError(cache, stem); /* borrowed */
+            uint64_t value = 0;
+            if (h)
+                value = PyLong_AsUnsignedLongLong(h);
+            if (!h || !value) { /* as _token_hashes: a missing (or zero) hash is filled */
+                if (PyErr_Occurred())
+                    goto fail;
+                PyObject *fresh = PyObject_CallOneArg(fill, stem);
+                if (!fresh)
+                    goto fail;
+                value = PyLong_AsUnsignedLongLong(fresh);
+                Py_DECREF(fresh);
+            }
+            if (value == (uint64_t)-1 && PyErr_Occurred())
+                goto fail;
+            tok[nt++] = value;
+        }
+        /* n-gram hashes, as _batch_ngrams / _ngram_hashes */
+        Py_ssize_t count, width;
+        if (n == 1 || nt <= 1) {
+            count = nt;
+            width = 1;
+        }
+        else {
+            width = n < nt ? n : nt;
+            count = nt - width + 1;
+        }
+        if (used + count > cap) {
+            while (used + count > cap)
+                cap *= 2;
+            uint32_t *grown = realloc(out, sizeof(uint32_t) * (size_t)cap);
+            if (!grown) {
+                PyErr_NoMemory();
+                goto fail;
+            }
+            out = grown;
+        }
+        offsets[i] = used;
+        uint32_t *run = out + used;
+        for (Py_ssize_t k = 0; k < count; k++) {
+            uint64_t acc = tok[k];
+            if (width > 1) {
+                for (Py_ssize_t x = 1; x < width; x++)
+                    acc = acc * 0x9E3779B97F4A7C15ull + tok[k + x];
+                acc = mix64(acc);
+            }
+            run[k] = (uint32_t)(acc >> 32);
+        }
+        qsort(run, (size_t)count, sizeof(uint32_t), cmp_u32);
+        Py_ssize_t m = count ? 1 : 0;
+        for (Py_ssize_t k = 1; k < count; k++)
+            if (run[k] != run[m - 1])
+                run[m++] = run[k];
+        used += m;
+    }
+    PyObject *b_hashes = PyBytes_FromStringAndSize((const char *)out, (Py_ssize_t)(4 * used));
+    free(out);
+    free(tok);
+    if (!b_hashes) {
+        Py_DECREF(b_off);
+        return NULL;
+    }
+    return Py_BuildValue("(NN)", b_hashes, b_off);
+fail:
+    free(out);
+    free(tok);
+    Py_DECREF(b_off);
+    return NULL;
+}
+
 typedef struct {
     int64_t stem;
     double w;
@@ -2038,6 +2191,7 @@ static PyMethodDef kernels_methods[] = {
     {"lsh_pairs", k_lsh_pairs, METH_VARARGS, "lsh_pairs(...): an article's candidate pairs of both families"},
     {"pair_counts", k_pair_counts, METH_VARARGS, "pair_counts(keys, n, max_bucket) -> (codes, counts) bytes"},
     {"set_dense_limit", k_set_dense_limit, METH_VARARGS, "set_dense_limit(n) -> previous: stem ids with tables"},
+    {"shingles", k_shingles, METH_VARARGS, "shingles(sentences, ...): the shingle hashes of every sentence"},
     {"flatten", k_flatten, METH_VARARGS, "flatten(sentences, ...): token columns and normalised texts"},
     {"profiles", k_profiles, METH_VARARGS, "profiles(...): per-sentence stem sets in CSR form"},
     {"align_ends", k_align_ends, METH_VARARGS, "align_ends(...): first and last aligned content words of pairs"},

@@ -1,5 +1,7 @@
 """Type stub of the compiled numeric kernels (dedup/_ckernels.c)."""
 
+from collections.abc import Callable
+
 import numpy as np
 import numpy.typing as npt
 
@@ -39,3 +41,12 @@ def lsh_pairs(
     sigs: _A, doc: _A, num_perm: int, bands: int, rows: int, min_shared: int,
     local_bands: int, local_rows: int, max_bucket: int, max_per_row: int, /,
 ) -> bytes | None: ...  # fmt: skip
+def shingles(
+    sentences: list[tuple[object, ...]],
+    stems_at: int,
+    content_at: int,
+    cache: dict[str, int],
+    fill: Callable[[str], int],
+    n: int,
+    /,
+) -> tuple[bytes, bytes]: ...

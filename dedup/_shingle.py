@@ -16,6 +16,7 @@ from itertools import compress
 import numpy as np
 import numpy.typing as npt
 
+from dedup._kernels import ckernels
 from dedup._text import Sentence
 
 __all__ = ["HASH_SCHEME", "sentence_shingle_hashes", "shingle_tokens", "token_hash"]
@@ -71,6 +72,9 @@ def _token_hashes(tokens: Sequence[str]) -> npt.NDArray[np.uint64]:
     return np.array(values, dtype=np.uint64)
 
 
+# Where the compiled ``shingles`` finds the stems and content flags in a sentence tuple.
+_COLUMNS = (Sentence._fields.index("stems"), Sentence._fields.index("content"))
+
 # token -> hash; a plain dict is the cheapest cache lookup, bounded by clearing.
 _TOKEN_HASHES: dict[str, int] = {}
 _TOKEN_HASHES_LIMIT = 1 << 20
@@ -96,6 +100,10 @@ def sentence_shingle_hashes(
     n_sents = len(sentences)
     if n_sents == 0:
         return np.empty(0, dtype=np.uint32), np.empty(0, dtype=np.int64)
+    if ckernels is not None:  # the same hashes in one pass over the sentences
+        rows = sentences if isinstance(sentences, list) else list(sentences)
+        raw_hashes, raw_offsets = ckernels.shingles(rows, *_COLUMNS, _TOKEN_HASHES, _remember_hash, n)
+        return np.frombuffer(raw_hashes, dtype=np.uint32), np.frombuffer(raw_offsets, dtype=np.int64)
     per_sentence = [shingle_tokens(sent) for sent in sentences]
     lengths = np.fromiter(map(len, per_sentence), dtype=np.int64, count=n_sents)
     tok = _token_hashes([t for toks in per_sentence for t in toks])

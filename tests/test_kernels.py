@@ -282,3 +282,23 @@ def test_lsh_pairs_kernel_leaves_row_trimming_to_numpy() -> None:
     assert _ckernels.lsh_pairs(sigs, docs, 128, 37, 3, 2, 32, 1, 256, 4) is None  # > 4 partners per row
     raw = _ckernels.lsh_pairs(sigs, docs, 128, 37, 3, 2, 32, 1, 256, 64)
     assert raw is not None and len(raw) == 8 * (60 * 59 // 2)
+
+
+@needs_kernels
+@pytest.mark.parametrize("n", [1, 2, 3, 5])
+def test_shingle_kernel_equals_numpy(n: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+    from pathlib import Path
+
+    from dedup import _shingle
+    from dedup._text import segment
+
+    data = Path(__file__).resolve().parent / "data" / "lee_background_40.jsonl"
+    texts = [json.loads(line)["text"] for line in data.open(encoding="utf-8")][:10]
+    # Sentences shorter than n, of stop words only, of one word, repeated words, non-ASCII.
+    texts.append("It is. The of and. Go! Ünïcödé wörds, wörds, wörds. A b c d e f g h.")
+    sents = [s for t in texts for s in segment(t)]
+    got = _shingle.sentence_shingle_hashes(sents, n)
+    monkeypatch.setattr(_shingle, "ckernels", None)
+    expected = _shingle.sentence_shingle_hashes(sents, n)
+    assert np.array_equal(got[0], expected[0]) and np.array_equal(got[1], expected[1])
