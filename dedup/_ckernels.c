@@ -1404,69 +1404,66 @@ fail:
     return NULL;
 }
 
-typedef struct {
-    uint64_t key;
-    int64_t row;
-} KeyRow;
-
-static int
-cmp_keyrow(const void *x, const void *y)
-{
-    const KeyRow *a = x, *b = y;
-    if (a->key != b->key)
-        return a->key < b->key ? -1 : 1;
-    return a->row < b->row ? -1 : (a->row > b->row ? 1 : 0);
-}
-
-static inline void
-sort_keyrows(KeyRow *v, Py_ssize_t n)
-{
-    if (n > 32) {
-        qsort(v, (size_t)n, sizeof(KeyRow), cmp_keyrow);
-        return;
-    }
-    for (Py_ssize_t i = 1; i < n; i++) { /* insertion sort: a band of an article's sentences */
-        KeyRow x = v[i];
-        Py_ssize_t j = i;
-        while (j > 0 && cmp_keyrow(&v[j - 1], &x) > 0) {
-            v[j] = v[j - 1];
-            j--;
-        }
-        v[j] = x;
-    }
-}
-
 /* Rows up to which pair counts are tallied in an n x n table rather than sorted. */
 #define PAIR_TABLE_MAX_ROWS 512
 
-/* The sorted distinct codes lo * n + hi (lo < hi) of the rows sharing a band key, each with the
- * number of keys the two share; buckets of more than max_bucket keys are skipped.  What
- * _bucket_pairs + unique_counts compute in numpy.  Each band is sorted on its own: the band
- * number is folded into every key, so keys of two bands do not meet (as in numpy's per-band
- * path).  Returns 0 with malloc'd arrays (free both), or -1 when out of memory; no GIL needed. */
+/* The codes lo * n + hi (lo < hi) of the rows sharing a band key; buckets of more than max_bucket
+ * keys are skipped.  With tally (n <= PAIR_TABLE_MAX_ROWS), the sorted distinct codes each with
+ * the number of keys the two rows share; without, every code once per shared key, unsorted.  What
+ * _bucket_pairs + unique_counts compute in numpy.  Each band's rows are grouped by key on their
+ * own (a hash table per band): the band number is folded into every key, so keys of two bands
+ * do not meet (as in numpy's per-band path).  Returns 0 with malloc'd arrays (free both), or -1
+ * when out of memory; no GIL needed. */
 static int
-pair_counts_core(const uint64_t *keys, Py_ssize_t n, Py_ssize_t bands, Py_ssize_t max_bucket, int64_t **codes_out,
-                 int64_t **counts_out, Py_ssize_t *n_out)
+pair_counts_core(const uint64_t *keys, Py_ssize_t n, Py_ssize_t bands, Py_ssize_t max_bucket, int tally,
+                 int64_t **codes_out, int64_t **counts_out, Py_ssize_t *n_out)
 {
-    const int use_table = n <= PAIR_TABLE_MAX_ROWS;
-    KeyRow *kr = malloc(sizeof(KeyRow) * (size_t)(n ? n : 1));
+    const int use_table = tally;
+    /* Rows grouped by key with a hash table per band (rows stay in ascending order in a group). */
+    Py_ssize_t hcap = 16;
+    while (hcap < 2 * n)
+        hcap <<= 1;
+    uint64_t *hkey = malloc(sizeof(uint64_t) * (size_t)hcap);
+    Py_ssize_t *hhead = malloc(sizeof(Py_ssize_t) * (size_t)hcap), *htail = malloc(sizeof(Py_ssize_t) * (size_t)hcap);
+    Py_ssize_t *hsize = malloc(sizeof(Py_ssize_t) * (size_t)hcap), *next = malloc(sizeof(Py_ssize_t) * (size_t)(n + 1));
+    Py_ssize_t *used_slots = malloc(sizeof(Py_ssize_t) * (size_t)(n + 1)), *members = malloc(sizeof(Py_ssize_t) * (size_t)(n + 1));
     int32_t *table = use_table ? calloc((size_t)(n * n > 0 ? n * n : 1), sizeof(int32_t)) : NULL;
     int64_t *codes = NULL, *uc = NULL, *cc = NULL;
     Py_ssize_t n_codes = 0, cap = 0, n_unique = 0;
-    int oom = !kr || (use_table && !table);
+    int oom = !hkey || !hhead || !htail || !hsize || !next || !used_slots || !members || (use_table && !table);
+    if (!oom)
+        for (Py_ssize_t h = 0; h < hcap; h++)
+            hhead[h] = -1;
     for (Py_ssize_t band = 0; band < bands && !oom; band++) {
-        for (Py_ssize_t r = 0; r < n; r++)
-            kr[r] = (KeyRow){keys[r * bands + band], (int64_t)r};
-        sort_keyrows(kr, n);
-        for (Py_ssize_t lo = 0, hi; lo < n && !oom; lo = hi) {
-            hi = lo + 1;
-            while (hi < n && kr[hi].key == kr[lo].key)
-                hi++;
-            if (hi - lo < 2 || hi - lo > max_bucket)
+        Py_ssize_t n_used = 0;
+        for (Py_ssize_t r = 0; r < n; r++) {
+            const uint64_t key = keys[r * bands + band];
+            Py_ssize_t h = (Py_ssize_t)((key * 0x9E3779B97F4A7C15ull) >> 20) & (hcap - 1);
+            while (hhead[h] >= 0 && hkey[h] != key)
+                h = (h + 1) & (hcap - 1);
+            next[r] = -1;
+            if (hhead[h] < 0) {
+                hkey[h] = key;
+                hhead[h] = htail[h] = r;
+                hsize[h] = 1;
+                used_slots[n_used++] = h;
+            }
+            else {
+                next[htail[h]] = r;
+                htail[h] = r;
+                hsize[h]++;
+            }
+        }
+        for (Py_ssize_t u = 0; u < n_used && !oom; u++) {
+            const Py_ssize_t h = used_slots[u], size = hsize[h];
+            if (size < 2 || size > max_bucket)
                 continue;
-            for (Py_ssize_t x = lo; x < hi && !oom; x++)
-                for (Py_ssize_t y = x + 1; y < hi; y++) {
-                    const int64_t code = kr[x].row * (int64_t)n + kr[y].row; /* rows ascend within a key */
+            Py_ssize_t k = 0;
+            for (Py_ssize_t r = hhead[h]; r >= 0; r = next[r])
+                members[k++] = r;
+            for (Py_ssize_t x = 0; x < size && !oom; x++)
+                for (Py_ssize_t y = x + 1; y < size; y++) {
+                    const int64_t code = (int64_t)members[x] * (int64_t)n + (int64_t)members[y];
                     if (use_table) {
                         table[code]++;
                         continue;
@@ -1484,41 +1481,44 @@ pair_counts_core(const uint64_t *keys, Py_ssize_t n, Py_ssize_t bands, Py_ssize_
                     codes[n_codes++] = code;
                 }
         }
+        for (Py_ssize_t u = 0; u < n_used; u++)
+            hhead[used_slots[u]] = -1;
+    }
+    if (!oom && !use_table) { /* the raw codes, repeats included: numpy's sorts count them faster */
+        free(hkey);
+        free(hhead);
+        free(htail);
+        free(hsize);
+        free(next);
+        free(used_slots);
+        free(members);
+        *codes_out = codes ? codes : malloc(sizeof(int64_t));
+        *counts_out = NULL;
+        *n_out = n_codes;
+        return *codes_out ? 0 : -1;
     }
     if (!oom) {
-        if (use_table) {
-            for (Py_ssize_t k = 0; k < n * n; k++)
-                n_unique += table[k] > 0;
-        }
-        else if (n_codes) {
-            qsort(codes, (size_t)n_codes, sizeof(int64_t), cmp_i64);
-            n_unique = 1;
-            for (Py_ssize_t k = 1; k < n_codes; k++)
-                n_unique += codes[k] != codes[k - 1];
-        }
+        for (Py_ssize_t k = 0; k < n * n; k++)
+            n_unique += table[k] > 0;
         uc = malloc(sizeof(int64_t) * (size_t)(n_unique ? n_unique : 1));
         cc = malloc(sizeof(int64_t) * (size_t)(n_unique ? n_unique : 1));
         oom = !uc || !cc;
     }
     if (!oom) {
         Py_ssize_t u = 0;
-        if (use_table) {
-            for (Py_ssize_t k = 0; k < n * n; k++)
-                if (table[k] > 0) {
-                    uc[u] = k;
-                    cc[u++] = table[k];
-                }
-        }
-        else
-            for (Py_ssize_t k = 0; k < n_codes; k++) {
-                if (k == 0 || codes[k] != codes[k - 1]) {
-                    uc[u] = codes[k];
-                    cc[u++] = 0;
-                }
-                cc[u - 1]++;
+        for (Py_ssize_t k = 0; k < n * n; k++)
+            if (table[k] > 0) {
+                uc[u] = k;
+                cc[u++] = table[k];
             }
     }
-    free(kr);
+    free(hkey);
+    free(hhead);
+    free(htail);
+    free(hsize);
+    free(next);
+    free(used_slots);
+    free(members);
     free(table);
     free(codes);
     if (oom) {
@@ -1532,7 +1532,8 @@ pair_counts_core(const uint64_t *keys, Py_ssize_t n, Py_ssize_t bands, Py_ssize_
     return 0;
 }
 
-/* pair_counts(keys u64[n*bands], n, max_bucket) -> (codes bytes, counts bytes): pair_counts_core. */
+/* pair_counts(keys u64[n*bands], n, max_bucket) -> (codes bytes, counts bytes), or for more than
+ * PAIR_TABLE_MAX_ROWS rows (raw codes bytes, None): pair_counts_core. */
 static PyObject *
 k_pair_counts(PyObject *self, PyObject *args)
 {
@@ -1550,15 +1551,21 @@ k_pair_counts(PyObject *self, PyObject *args)
     }
     int64_t *codes = NULL, *counts = NULL;
     Py_ssize_t n_unique = 0;
+    const int tally = n <= PAIR_TABLE_MAX_ROWS;
     int r;
     Py_BEGIN_ALLOW_THREADS
-    r = pair_counts_core(keys, n, n_keys / n, max_bucket, &codes, &counts, &n_unique);
+    r = pair_counts_core(keys, n, n_keys / n, max_bucket, tally, &codes, &counts, &n_unique);
     Py_END_ALLOW_THREADS
     release_all(&bs);
     if (r < 0)
         return PyErr_NoMemory();
-    PyObject *out = Py_BuildValue("(y#y#)", (const char *)codes, (Py_ssize_t)(8 * n_unique), (const char *)counts,
-                                  (Py_ssize_t)(8 * n_unique));
+    PyObject *out;
+    if (tally)
+        out = Py_BuildValue("(y#y#)", (const char *)codes, (Py_ssize_t)(8 * n_unique), (const char *)counts,
+                            (Py_ssize_t)(8 * n_unique));
+    else
+        out = Py_BuildValue("(NO)", PyByteArray_FromStringAndSize((const char *)codes, (Py_ssize_t)(8 * n_unique)),
+                            Py_None); /* writable: numpy sorts it in place */
     free(codes);
     free(counts);
     return out;
@@ -1589,8 +1596,8 @@ k_lsh_pairs(PyObject *self, PyObject *args)
     if (!doc)
         goto fail;
     if (num_perm <= 0 || bands <= 0 || rows <= 0 || bands * rows > num_perm || l_bands <= 0 || l_rows <= 0 ||
-        l_bands * l_rows > num_perm || n_sig != n * num_perm) {
-        PyErr_SetString(PyExc_ValueError, "lsh_pairs: inconsistent sizes");
+        l_bands * l_rows > num_perm || n_sig != n * num_perm || n > PAIR_TABLE_MAX_ROWS) {
+        PyErr_SetString(PyExc_ValueError, "lsh_pairs: inconsistent sizes, or more rows than an article");
         goto fail;
     }
     uint64_t *keys = malloc(sizeof(uint64_t) * (size_t)(n * (bands > l_bands ? bands : l_bands) + 1));
@@ -1605,7 +1612,7 @@ k_lsh_pairs(PyObject *self, PyObject *args)
             for (Py_ssize_t i = 0; i < n; i++)
                 for (Py_ssize_t k = 0; k < b; k++)
                     keys[i * b + k] ^= ((uint64_t)doc[i] + 1u) * 0xD6E8FEB86659FD93ull;
-        if (pair_counts_core(keys, n, b, max_bucket, &codes[family], &counts[family], &n_codes[family]) < 0) {
+        if (pair_counts_core(keys, n, b, max_bucket, 1, &codes[family], &counts[family], &n_codes[family]) < 0) {
             oom = 1;
             break;
         }

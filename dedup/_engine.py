@@ -16,7 +16,7 @@ from dedup._kernels import ckernels
 from dedup._options import Options
 from dedup._shingle import sentence_shingle_hashes
 from dedup._sketch import (
-    _KERNEL_PAIRS_MAX_KEYS,
+    KERNEL_TALLY_MAX_ROWS,
     MAX_BUCKET,
     MAX_PER_ROW,
     band_keys,
@@ -167,7 +167,7 @@ def lsh_candidates(
     bands, rows = lsh_params(options.lsh_threshold, options.num_perm)
     l_bands, l_rows = lsh_params(options.local_lsh_threshold, options.num_perm)
     n = sigs.shape[0]
-    if ckernels is not None and n >= 2 and n * max(bands, l_bands) <= _KERNEL_PAIRS_MAX_KEYS:
+    if ckernels is not None and 2 <= n <= KERNEL_TALLY_MAX_ROWS:
         # An article: both families in one compiled call (same pairs; tested against this function's
         # numpy path).  None: a family needs its rows' best partners chosen, done below.
         raw = ckernels.lsh_pairs(

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from datasketch import MinHash
 
 __all__ = [
+    "KERNEL_TALLY_MAX_ROWS",
     "MAX_BUCKET",
     "MAX_PER_ROW",
     "band_keys",
@@ -156,12 +157,11 @@ def _numpy_band_keys(sigs: npt.NDArray[np.uint32], bands: int, rows: int) -> npt
     return acc
 
 
-# Rows from which each band's keys are sorted separately.
+# Rows from which each band's keys are sorted separately (numpy path).
 _PER_BAND_SORT_MIN = 10_000
-# Keys up to which the compiled kernel pairs them (measured, 37 bands: 40 rows 0.04 ms compiled vs
-# 0.09 ms in numpy; 400 rows 1.1 vs 0.75 ms, where numpy's vectorised sorts already win).
-_KERNEL_PAIRS_MAX_KEYS = 1 << 12
-
+# Rows up to which the compiled kernel tallies pair counts itself (an n x n table); above, it
+# returns the raw pair codes and numpy's vectorised sorts count them.
+KERNEL_TALLY_MAX_ROWS = 512
 
 #: Buckets holding more rows than this are skipped by :func:`candidate_pairs`.
 MAX_BUCKET = 256
@@ -188,7 +188,18 @@ def candidate_pairs(
     if n < 2:
         return np.empty((0, 2), dtype=np.int64)
     pair_codes: npt.NDArray[np.int64] | None = None
-    if n >= _PER_BAND_SORT_MIN:
+    if ckernels is not None:  # rows grouped by key with a hash table per band, in one call
+        raw_codes, raw_counts = ckernels.pair_counts(
+            np.ascontiguousarray(keys, dtype=np.uint64), n, max_bucket
+        )
+        if raw_counts is None:
+            pair_codes = np.frombuffer(raw_codes, dtype=np.int64)  # a bytearray: unique_counts sorts it
+        else:
+            codes, counts = (
+                np.frombuffer(raw_codes, dtype=np.int64),
+                np.frombuffer(raw_counts, dtype=np.int64),
+            )
+    elif n >= _PER_BAND_SORT_MIN:
         # Keys of different bands never meet (the band number is folded into each key), so
         # each band is sorted and expanded on its own: 3x faster than one argsort of all
         # keys at 200k rows, and the transient pair arrays are one band's, not all bands'.
@@ -198,11 +209,6 @@ def candidate_pairs(
             parts.append(_bucket_pairs(col[order], order, n, max_bucket))
         pair_codes = np.concatenate(parts)
         del parts
-    elif ckernels is not None and keys.size <= _KERNEL_PAIRS_MAX_KEYS:  # an article: one compiled call
-        raw_codes, raw_counts = ckernels.pair_counts(
-            np.ascontiguousarray(keys, dtype=np.uint64), n, max_bucket
-        )
-        codes, counts = np.frombuffer(raw_codes, dtype=np.int64), np.frombuffer(raw_counts, dtype=np.int64)
     else:  # one sort: fewer numpy calls on small batches
         flat = keys.ravel()
         order = np.argsort(flat)
