@@ -1161,16 +1161,42 @@ lcs_length(const Pattern *p, const uint32_t *t, Py_ssize_t n, uint64_t *S, const
         const uint64_t low = p->len == 64 ? ~(uint64_t)0 : (((uint64_t)1 << p->len) - 1);
         return (Py_ssize_t)__builtin_popcountll(~s1 & low);
     }
-    for (Py_ssize_t w = 0; w < W; w++)
-        S[w] = ~(uint64_t)0;
-    for (Py_ssize_t r = 0; r < n; r++) {
-        const uint64_t *M = pattern_mask(p, t[r], zeros);
-        uint64_t carry = 0;
-        for (Py_ssize_t w = 0; w < W; w++) {
-            const uint64_t sw = S[w], u = sw & M[w];
-            S[w] = add_carry(sw, u, &carry) | (sw ^ u); /* S - u: u's bits are within S's: no borrow */
+/* A fixed number of words (a sentence of up to 256 characters) stays in registers. */
+#define LCS_WORDS(WW)                                                                                          \
+    do {                                                                                                       \
+        uint64_t s[WW];                                                                                        \
+        for (int w = 0; w < WW; w++)                                                                           \
+            s[w] = ~(uint64_t)0;                                                                               \
+        for (Py_ssize_t r = 0; r < n; r++) {                                                                   \
+            const uint64_t *M = pattern_mask(p, t[r], zeros);                                                  \
+            uint64_t carry = 0;                                                                                \
+            for (int w = 0; w < WW; w++) {                                                                     \
+                const uint64_t u = s[w] & M[w];                                                                \
+                s[w] = add_carry(s[w], u, &carry) | (s[w] ^ u);                                                \
+            }                                                                                                  \
+        }                                                                                                      \
+        for (int w = 0; w < WW; w++)                                                                           \
+            S[w] = s[w];                                                                                       \
+    } while (0)
+    if (W == 2)
+        LCS_WORDS(2);
+    else if (W == 3)
+        LCS_WORDS(3);
+    else if (W == 4)
+        LCS_WORDS(4);
+    else {
+        for (Py_ssize_t w = 0; w < W; w++)
+            S[w] = ~(uint64_t)0;
+        for (Py_ssize_t r = 0; r < n; r++) {
+            const uint64_t *M = pattern_mask(p, t[r], zeros);
+            uint64_t carry = 0;
+            for (Py_ssize_t w = 0; w < W; w++) {
+                const uint64_t sw = S[w], u = sw & M[w];
+                S[w] = add_carry(sw, u, &carry) | (sw ^ u); /* S - u: u's bits are within S's: no borrow */
+            }
         }
     }
+#undef LCS_WORDS
     Py_ssize_t count = 0;
     for (Py_ssize_t w = 0; w < W; w++) {
         const Py_ssize_t bits = w + 1 < W ? 64 : p->len - 64 * w;
