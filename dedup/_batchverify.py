@@ -1,25 +1,33 @@
-"""Verification of many candidate pairs at once: numpy bounds first, exact scores for the few that can link.
+"""Verification of many candidate pairs at once: bounds first, exact scores for the few that can link.
 
 :class:`dedup._verify.Verifier` states the scoring rules one pair and one
 sentence at a time; this module computes *the same links* for a whole batch
-of candidates, far faster:
+of candidates, far faster.  Two implementations of the batch share the
+orchestration here:
 
-1. Every sentence's content stems, weights and names/figures become integer
-   codes ``sentence * vocabulary + stem`` in sorted arrays, so the shared
-   content weight of every candidate pair, in both directions, and the
-   substitution factor are a few vectorised ``searchsorted``/``bincount``
-   calls.  Weights are 1 or 2, so these sums are exact integers in floating
-   point: the results equal the per-pair Python sums bit for bit.
-2. rapidfuzz's ``cpdist`` scores the character ratio of all pairs in C.
-3. The locality factor (an LCS alignment) is at most 1, so a pair whose score
-   without it stays under the link floor is dropped unseen; only the rest get
-   the exact, per-pair computation.
-4. The greedy cover of a sentence runs on Python integer bit masks (bit ``k``
-   set when the partner holds the sentence's ``k``-th content stem), and is
-   skipped when even all of its partners together cannot reach the floor.
+* the compiled kernels (``dedup/_ckernels.c``, when built): per-sentence stem
+  sets in CSR form with stem ids local to the batch, then one call for the
+  pair stage (containment both ways, substitution factor, character ratio,
+  locality where it can matter) and one for the cover stage (pool trimming,
+  greedy covers, which links can count, alignment spans); Python only rounds
+  scores and builds the :class:`~dedup._verify.Link` tuples;
+* numpy (the reference for the kernels, and the path without a C compiler):
 
-``tests/test_batchverify.py`` checks the equality with the reference
-:class:`~dedup._verify.Verifier` on real articles.
+  1. Every sentence's content stems, weights and names/figures become integer
+     codes ``sentence * vocabulary + stem`` in sorted arrays, so the shared
+     content weight of every candidate pair, in both directions, and the
+     substitution factor are a few vectorised ``searchsorted``/``bincount``
+     calls.  Weights are 1 or 2, so these sums are exact integers in floating
+     point: the results equal the per-pair Python sums bit for bit.
+  2. rapidfuzz's ``cpdist`` scores the character ratio of all pairs in C.
+  3. The locality factor (an LCS alignment) is at most 1, so a pair whose score
+     without it stays under the link floor is dropped unseen; only the rest get
+     the exact, per-pair computation.
+  4. The greedy covers of all sentences run as vectorised steps, and a cover
+     link is aligned only when a bound says it can count.
+
+``tests/test_batchverify.py`` checks both against the reference
+:class:`~dedup._verify.Verifier` on real articles and random texts.
 """
 
 from __future__ import annotations

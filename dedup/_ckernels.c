@@ -43,6 +43,37 @@ get_buffer(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize, int writable, co
     return 0;
 }
 
+/* A growable array of 8-byte items (int64 or double). */
+typedef struct {
+    char *data;
+    Py_ssize_t n, cap, item;
+} Vec;
+
+static int
+vec_push(Vec *v, const void *x)
+{
+    if (v->n == v->cap) {
+        Py_ssize_t cap = v->cap ? 2 * v->cap : 256;
+        char *grown = realloc(v->data, (size_t)(cap * v->item));
+        if (!grown)
+            return -1;
+        v->data = grown;
+        v->cap = cap;
+    }
+    memcpy(v->data + v->n * v->item, x, (size_t)v->item);
+    v->n++;
+    return 0;
+}
+
+static PyObject *
+vec_bytes(Vec *v)
+{
+    PyObject *b = PyBytes_FromStringAndSize(v->data ? v->data : "", v->n * v->item);
+    free(v->data);
+    v->data = NULL;
+    return b;
+}
+
 static inline uint32_t
 fmix32(uint32_t h)
 {
@@ -1433,165 +1464,243 @@ fail:
 /* Rows up to which pair counts are tallied in an n x n table rather than sorted. */
 #define PAIR_TABLE_MAX_ROWS 512
 
-/* The codes lo * n + hi (lo < hi) of the rows sharing a band key; buckets of more than max_bucket
- * keys are skipped.  With tally (n <= PAIR_TABLE_MAX_ROWS), the sorted distinct codes each with
- * the number of keys the two rows share; without, every code once per shared key, unsorted.  What
- * _bucket_pairs + unique_counts compute in numpy.  Each band's rows are grouped by key on their
- * own (a hash table per band): the band number is folded into every key, so keys of two bands
- * do not meet (as in numpy's per-band path).  Returns 0 with malloc'd arrays (free both), or -1
- * when out of memory; no GIL needed. */
-static int
-pair_counts_core(const uint64_t *keys, Py_ssize_t n, Py_ssize_t bands, Py_ssize_t max_bucket, int tally,
-                 int64_t **codes_out, int64_t **counts_out, Py_ssize_t *n_out)
+/* Rows of one band grouped by key with a hash table (rows stay in ascending order in a group). */
+typedef struct {
+    Py_ssize_t hcap, n_used;
+    uint64_t *hkey;
+    Py_ssize_t *hhead, *htail, *hsize, *next, *used, *members;
+} Groups;
+
+static void
+groups_free(Groups *g)
 {
-    const int use_table = tally;
-    /* Rows grouped by key with a hash table per band (rows stay in ascending order in a group). */
-    Py_ssize_t hcap = 16;
-    while (hcap < 2 * n)
-        hcap <<= 1;
-    uint64_t *hkey = malloc(sizeof(uint64_t) * (size_t)hcap);
-    Py_ssize_t *hhead = malloc(sizeof(Py_ssize_t) * (size_t)hcap), *htail = malloc(sizeof(Py_ssize_t) * (size_t)hcap);
-    Py_ssize_t *hsize = malloc(sizeof(Py_ssize_t) * (size_t)hcap), *next = malloc(sizeof(Py_ssize_t) * (size_t)(n + 1));
-    Py_ssize_t *used_slots = malloc(sizeof(Py_ssize_t) * (size_t)(n + 1)), *members = malloc(sizeof(Py_ssize_t) * (size_t)(n + 1));
-    int32_t *table = use_table ? calloc((size_t)(n * n > 0 ? n * n : 1), sizeof(int32_t)) : NULL;
-    int64_t *codes = NULL, *uc = NULL, *cc = NULL;
-    Py_ssize_t n_codes = 0, cap = 0, n_unique = 0;
-    int oom = !hkey || !hhead || !htail || !hsize || !next || !used_slots || !members || (use_table && !table);
-    if (!oom)
-        for (Py_ssize_t h = 0; h < hcap; h++)
-            hhead[h] = -1;
-    for (Py_ssize_t band = 0; band < bands && !oom; band++) {
-        Py_ssize_t n_used = 0;
-        for (Py_ssize_t r = 0; r < n; r++) {
-            const uint64_t key = keys[r * bands + band];
-            Py_ssize_t h = (Py_ssize_t)((key * 0x9E3779B97F4A7C15ull) >> 20) & (hcap - 1);
-            while (hhead[h] >= 0 && hkey[h] != key)
-                h = (h + 1) & (hcap - 1);
-            next[r] = -1;
-            if (hhead[h] < 0) {
-                hkey[h] = key;
-                hhead[h] = htail[h] = r;
-                hsize[h] = 1;
-                used_slots[n_used++] = h;
-            }
-            else {
-                next[htail[h]] = r;
-                htail[h] = r;
-                hsize[h]++;
-            }
-        }
-        for (Py_ssize_t u = 0; u < n_used && !oom; u++) {
-            const Py_ssize_t h = used_slots[u], size = hsize[h];
-            if (size < 2 || size > max_bucket)
-                continue;
-            Py_ssize_t k = 0;
-            for (Py_ssize_t r = hhead[h]; r >= 0; r = next[r])
-                members[k++] = r;
-            for (Py_ssize_t x = 0; x < size && !oom; x++)
-                for (Py_ssize_t y = x + 1; y < size; y++) {
-                    const int64_t code = (int64_t)members[x] * (int64_t)n + (int64_t)members[y];
-                    if (use_table) {
-                        table[code]++;
-                        continue;
-                    }
-                    if (n_codes == cap) {
-                        Py_ssize_t new_cap = cap ? 2 * cap : 1024;
-                        int64_t *grown = realloc(codes, sizeof(int64_t) * (size_t)new_cap);
-                        if (!grown) {
-                            oom = 1;
-                            break;
-                        }
-                        codes = grown;
-                        cap = new_cap;
-                    }
-                    codes[n_codes++] = code;
-                }
-        }
-        for (Py_ssize_t u = 0; u < n_used; u++)
-            hhead[used_slots[u]] = -1;
-    }
-    if (!oom && !use_table) { /* the raw codes, repeats included: numpy's sorts count them faster */
-        free(hkey);
-        free(hhead);
-        free(htail);
-        free(hsize);
-        free(next);
-        free(used_slots);
-        free(members);
-        *codes_out = codes ? codes : malloc(sizeof(int64_t));
-        *counts_out = NULL;
-        *n_out = n_codes;
-        return *codes_out ? 0 : -1;
-    }
-    if (!oom) {
-        for (Py_ssize_t k = 0; k < n * n; k++)
-            n_unique += table[k] > 0;
-        uc = malloc(sizeof(int64_t) * (size_t)(n_unique ? n_unique : 1));
-        cc = malloc(sizeof(int64_t) * (size_t)(n_unique ? n_unique : 1));
-        oom = !uc || !cc;
-    }
-    if (!oom) {
-        Py_ssize_t u = 0;
-        for (Py_ssize_t k = 0; k < n * n; k++)
-            if (table[k] > 0) {
-                uc[u] = k;
-                cc[u++] = table[k];
-            }
-    }
-    free(hkey);
-    free(hhead);
-    free(htail);
-    free(hsize);
-    free(next);
-    free(used_slots);
-    free(members);
-    free(table);
-    free(codes);
-    if (oom) {
-        free(uc);
-        free(cc);
+    free(g->hkey);
+    free(g->hhead);
+    free(g->htail);
+    free(g->hsize);
+    free(g->next);
+    free(g->used);
+    free(g->members);
+    memset(g, 0, sizeof(*g));
+}
+
+static int
+groups_init(Groups *g, Py_ssize_t n)
+{
+    memset(g, 0, sizeof(*g));
+    g->hcap = 16;
+    while (g->hcap < 2 * n)
+        g->hcap <<= 1;
+    const size_t h = (size_t)g->hcap, r = (size_t)(n + 1);
+    g->hkey = malloc(sizeof(uint64_t) * h);
+    g->hhead = malloc(sizeof(Py_ssize_t) * h);
+    g->htail = malloc(sizeof(Py_ssize_t) * h);
+    g->hsize = malloc(sizeof(Py_ssize_t) * h);
+    g->next = malloc(sizeof(Py_ssize_t) * r);
+    g->used = malloc(sizeof(Py_ssize_t) * r);
+    g->members = malloc(sizeof(Py_ssize_t) * r);
+    if (!g->hkey || !g->hhead || !g->htail || !g->hsize || !g->next || !g->used || !g->members) {
+        groups_free(g);
         return -1;
     }
-    *codes_out = uc;
-    *counts_out = cc;
-    *n_out = n_unique;
+    for (Py_ssize_t k = 0; k < g->hcap; k++)
+        g->hhead[k] = -1;
     return 0;
 }
 
-/* pair_counts(keys u64[n*bands], n, max_bucket) -> (codes bytes, counts bytes), or for more than
- * PAIR_TABLE_MAX_ROWS rows (raw codes bytes, None): pair_counts_core. */
+/* Group the rows of one band; the groups are g->used[0 .. g->n_used). */
+static void
+groups_band(Groups *g, const uint64_t *keys, Py_ssize_t n, Py_ssize_t bands, Py_ssize_t band)
+{
+    for (Py_ssize_t u = 0; u < g->n_used; u++) /* clear the previous band's */
+        g->hhead[g->used[u]] = -1;
+    g->n_used = 0;
+    const Py_ssize_t mask = g->hcap - 1;
+    for (Py_ssize_t r = 0; r < n; r++) {
+        const uint64_t key = keys[r * bands + band];
+        Py_ssize_t h = (Py_ssize_t)((key * 0x9E3779B97F4A7C15ull) >> 20) & mask;
+        while (g->hhead[h] >= 0 && g->hkey[h] != key)
+            h = (h + 1) & mask;
+        g->next[r] = -1;
+        if (g->hhead[h] < 0) {
+            g->hkey[h] = key;
+            g->hhead[h] = g->htail[h] = r;
+            g->hsize[h] = 1;
+            g->used[g->n_used++] = h;
+        }
+        else {
+            g->next[g->htail[h]] = r;
+            g->htail[h] = r;
+            g->hsize[h]++;
+        }
+    }
+}
+
+/* The rows of group u (ascending) into g->members; returns how many. */
+static Py_ssize_t
+groups_members(Groups *g, Py_ssize_t u)
+{
+    Py_ssize_t k = 0;
+    for (Py_ssize_t r = g->hhead[g->used[u]]; r >= 0; r = g->next[r])
+        g->members[k++] = r;
+    return k;
+}
+
+/* Keys of one band whose bucket is over max_bucket (sorted; most bands have none). */
+typedef struct {
+    uint64_t *keys;
+    Py_ssize_t n;
+} Oversized;
+
+static int
+oversized_has(const Oversized *o, uint64_t key)
+{
+    Py_ssize_t lo = 0, hi = o->n;
+    while (lo < hi) {
+        const Py_ssize_t mid = (lo + hi) / 2;
+        if (o->keys[mid] < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < o->n && o->keys[lo] == key;
+}
+
+static int
+cmp_u64(const void *x, const void *y)
+{
+    const uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return a < b ? -1 : (a > b ? 1 : 0);
+}
+
+/* Bands b in [from, to) in which rows x and y share a key whose bucket is not oversized. */
+static inline Py_ssize_t
+shared_bands(const uint64_t *kx, const uint64_t *ky, const Oversized *over, Py_ssize_t from, Py_ssize_t to,
+             Py_ssize_t stop_at)
+{
+    Py_ssize_t shared = 0;
+    for (Py_ssize_t b = from; b < to && shared < stop_at; b++)
+        shared += kx[b] == ky[b] && !(over[b].n && oversized_has(&over[b], kx[b]));
+    return shared;
+}
+
+/* The distinct codes lo * n + hi (lo < hi) of the row pairs sharing at least min_shared band keys,
+ * counting only buckets of 2 to max_bucket keys: what _bucket_pairs + unique_counts + the
+ * min_shared cut compute in numpy.  Each band's rows are grouped on their own (the band number is
+ * folded into every key, so keys of two bands never meet, as in numpy's per-band path).  Up to
+ * PAIR_TABLE_MAX_ROWS rows the counts are tallied in an n x n table and the codes come sorted,
+ * each with the number of bands the pair shares.  Above, each pair is emitted once, at the band
+ * where it reaches min_shared shared keys (earlier bands are compared row against row), so no
+ * array of every pair of every band is built; the codes come unsorted, and their counts only
+ * when want_counts (computed once every band's oversized buckets are known).  Returns 0 with
+ * malloc'd arrays (free both; counts may be NULL), or -1 when out of memory; no GIL needed. */
+static int
+pair_counts_core(const uint64_t *keys, Py_ssize_t n, Py_ssize_t bands, Py_ssize_t max_bucket, Py_ssize_t min_shared,
+                 int want_counts, int64_t **codes_out, int64_t **counts_out, Py_ssize_t *n_out, int *sorted)
+{
+    Groups g;
+    const int tally = n <= PAIR_TABLE_MAX_ROWS;
+    int32_t *table = tally ? calloc((size_t)(n * n > 0 ? n * n : 1), sizeof(int32_t)) : NULL;
+    Oversized *over = tally ? NULL : calloc((size_t)(bands ? bands : 1), sizeof(Oversized));
+    Vec codes = {.item = 8}, counts = {.item = 8};
+    int oom = groups_init(&g, n) < 0 || (tally ? !table : !over);
+    for (Py_ssize_t band = 0; band < bands && !oom; band++) {
+        groups_band(&g, keys, n, bands, band);
+        if (!tally) { /* this band's oversized keys, before its pairs compare earlier bands */
+            Py_ssize_t k = 0;
+            for (Py_ssize_t u = 0; u < g.n_used; u++)
+                k += g.hsize[g.used[u]] > max_bucket;
+            if (k) {
+                over[band].keys = malloc(sizeof(uint64_t) * (size_t)k);
+                oom |= !over[band].keys;
+                for (Py_ssize_t u = 0; u < g.n_used && !oom; u++)
+                    if (g.hsize[g.used[u]] > max_bucket)
+                        over[band].keys[over[band].n++] = g.hkey[g.used[u]];
+                if (!oom)
+                    qsort(over[band].keys, (size_t)k, sizeof(uint64_t), cmp_u64);
+            }
+        }
+        for (Py_ssize_t u = 0; u < g.n_used && !oom; u++) {
+            const Py_ssize_t size = g.hsize[g.used[u]];
+            if (size < 2 || size > max_bucket)
+                continue;
+            groups_members(&g, u);
+            for (Py_ssize_t x = 0; x < size && !oom; x++)
+                for (Py_ssize_t y = x + 1; y < size; y++) {
+                    const int64_t rx = g.members[x], ry = g.members[y];
+                    if (tally) {
+                        table[rx * (int64_t)n + ry]++;
+                        continue;
+                    }
+                    if (shared_bands(keys + rx * bands, keys + ry * bands, over, 0, band, min_shared) !=
+                        min_shared - 1)
+                        continue; /* not there yet, or already emitted at an earlier band */
+                    const int64_t code = rx * (int64_t)n + ry;
+                    oom |= vec_push(&codes, &code);
+                }
+        }
+    }
+    if (tally && !oom)
+        for (int64_t k = 0; k < (int64_t)(n * n) && !oom; k++)
+            if (table[k] >= min_shared) {
+                const int64_t count = table[k];
+                oom |= vec_push(&codes, &k) | vec_push(&counts, &count);
+            }
+    if (!tally && want_counts && !oom)
+        for (Py_ssize_t k = 0; k < codes.n && !oom; k++) {
+            const int64_t code = ((int64_t *)codes.data)[k], rx = code / n, ry = code % n;
+            const int64_t count = shared_bands(keys + rx * bands, keys + ry * bands, over, 0, bands, bands);
+            oom |= vec_push(&counts, &count);
+        }
+    groups_free(&g);
+    free(table);
+    if (over)
+        for (Py_ssize_t b = 0; b < bands; b++)
+            free(over[b].keys);
+    free(over);
+    if (oom) {
+        free(codes.data);
+        free(counts.data);
+        return -1;
+    }
+    *codes_out = codes.data ? (int64_t *)codes.data : malloc(8);
+    *counts_out = tally || want_counts ? (counts.data ? (int64_t *)counts.data : malloc(8)) : NULL;
+    *n_out = codes.n;
+    *sorted = tally;
+    return 0;
+}
+
+/* pair_counts(keys u64[n*bands], n, max_bucket, min_shared, want_counts)
+ *     -> (codes bytes, counts bytes or None, sorted): pair_counts_core. */
 static PyObject *
 k_pair_counts(PyObject *self, PyObject *args)
 {
     PyObject *ok;
-    Py_ssize_t n, max_bucket, n_keys;
+    Py_ssize_t n, max_bucket, min_shared, n_keys;
+    int want_counts;
     Buffers bs = {.n = 0};
-    if (!PyArg_ParseTuple(args, "Onn", &ok, &n, &max_bucket))
+    if (!PyArg_ParseTuple(args, "Onnnp", &ok, &n, &max_bucket, &min_shared, &want_counts))
         return NULL;
     const uint64_t *keys = arg(&bs, ok, 8, 0, -1, &n_keys, "keys");
     if (!keys)
         goto fail;
-    if (n <= 0 || n_keys % n) {
-        PyErr_SetString(PyExc_ValueError, "pair_counts: the keys are not n rows of bands");
+    if (n <= 0 || n_keys % n || min_shared < 1) {
+        PyErr_SetString(PyExc_ValueError, "pair_counts: the keys are not n rows of bands, or min_shared < 1");
         goto fail;
     }
     int64_t *codes = NULL, *counts = NULL;
-    Py_ssize_t n_unique = 0;
-    const int tally = n <= PAIR_TABLE_MAX_ROWS;
-    int r;
+    Py_ssize_t n_out = 0;
+    int sorted = 0, r;
     Py_BEGIN_ALLOW_THREADS
-    r = pair_counts_core(keys, n, n_keys / n, max_bucket, tally, &codes, &counts, &n_unique);
+    r = pair_counts_core(keys, n, n_keys / n, max_bucket, min_shared, want_counts, &codes, &counts, &n_out, &sorted);
     Py_END_ALLOW_THREADS
     release_all(&bs);
     if (r < 0)
         return PyErr_NoMemory();
-    PyObject *out;
-    if (tally)
-        out = Py_BuildValue("(y#y#)", (const char *)codes, (Py_ssize_t)(8 * n_unique), (const char *)counts,
-                            (Py_ssize_t)(8 * n_unique));
-    else
-        out = Py_BuildValue("(NO)", PyByteArray_FromStringAndSize((const char *)codes, (Py_ssize_t)(8 * n_unique)),
-                            Py_None); /* writable: numpy sorts it in place */
+    PyObject *b_counts = counts ? PyBytes_FromStringAndSize((const char *)counts, (Py_ssize_t)(8 * n_out)) : Py_NewRef(Py_None);
+    PyObject *out = b_counts ? Py_BuildValue("(y#NO)", (const char *)codes, (Py_ssize_t)(8 * n_out), b_counts,
+                                             sorted ? Py_True : Py_False)
+                             : NULL;
     free(codes);
     free(counts);
     return out;
@@ -1638,17 +1747,13 @@ k_lsh_pairs(PyObject *self, PyObject *args)
             for (Py_ssize_t i = 0; i < n; i++)
                 for (Py_ssize_t k = 0; k < b; k++)
                     keys[i * b + k] ^= ((uint64_t)doc[i] + 1u) * 0xD6E8FEB86659FD93ull;
-        if (pair_counts_core(keys, n, b, max_bucket, 1, &codes[family], &counts[family], &n_codes[family]) < 0) {
+        int sorted;
+        if (pair_counts_core(keys, n, b, max_bucket, family ? 1 : min_shared, 1, &codes[family], &counts[family],
+                             &n_codes[family], &sorted) < 0) {
             oom = 1;
             break;
         }
-        const Py_ssize_t need = family ? 1 : min_shared;
-        Py_ssize_t kept = 0;
-        for (Py_ssize_t k = 0; k < n_codes[family]; k++)
-            if (counts[family][k] >= need)
-                codes[family][kept++] = codes[family][k];
-        n_codes[family] = kept;
-        trim = kept > max_per_row * n / 2;
+        trim = n_codes[family] > max_per_row * n / 2;
     }
     if (!oom && !trim) { /* union of two sorted runs */
         merged = malloc(sizeof(int64_t) * (size_t)(n_codes[0] + n_codes[1] + 1));
@@ -1865,37 +1970,6 @@ parse_seq(Buffers *bs, PyObject **o, Py_ssize_t n, Seq *q)
     if (!(q->pos = arg(bs, o[2], 8, 0, T, NULL, "seq_pos")))
         return -1;
     return check_starts(q->start, n, T, "seq_start");
-}
-
-/* A growable array of int64 or double. */
-typedef struct {
-    char *data;
-    Py_ssize_t n, cap, item;
-} Vec;
-
-static int
-vec_push(Vec *v, const void *x)
-{
-    if (v->n == v->cap) {
-        Py_ssize_t cap = v->cap ? 2 * v->cap : 256;
-        char *grown = realloc(v->data, (size_t)(cap * v->item));
-        if (!grown)
-            return -1;
-        v->data = grown;
-        v->cap = cap;
-    }
-    memcpy(v->data + v->n * v->item, x, (size_t)v->item);
-    v->n++;
-    return 0;
-}
-
-static PyObject *
-vec_bytes(Vec *v)
-{
-    PyObject *b = PyBytes_FromStringAndSize(v->data ? v->data : "", v->n * v->item);
-    free(v->data);
-    v->data = NULL;
-    return b;
 }
 
 /* pair_stage(i, j, <8 CSR>, <3 seq>, texts, norm_id i64[n], n_tokens i64[n], floor_eps, spread,

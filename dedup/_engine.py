@@ -97,11 +97,11 @@ def verify_candidates(
 
     Only the order of the sentence ids matters here, so corpus mode runs it on
     the subset of sentences that take part in a candidate pair or a copy group,
-    renumbered in their original order.  Scoring runs in numpy batches
-    (:class:`~dedup._batchverify.BatchScorer`, equal to the per-pair rules of
-    :class:`~dedup._verify.Verifier`); ``jobs`` threads compute the character
-    ratios, and large batches are split over ``jobs`` forked processes.  The
-    result does not depend on ``jobs``.
+    renumbered in their original order.  Scoring runs in batches
+    (:class:`~dedup._batchverify.BatchScorer`, compiled kernels or numpy, equal
+    to the per-pair rules of :class:`~dedup._verify.Verifier`); on the numpy
+    path ``jobs`` threads compute the character ratios, and large batches are
+    split over ``jobs`` forked processes.  The result does not depend on ``jobs``.
     """
     scorer = BatchScorer(sentences, docs)
     n_words = scorer.n_tokens  # one word per token

@@ -159,8 +159,8 @@ def _numpy_band_keys(sigs: npt.NDArray[np.uint32], bands: int, rows: int) -> npt
 
 # Rows from which each band's keys are sorted separately (numpy path).
 _PER_BAND_SORT_MIN = 10_000
-# Rows up to which the compiled kernel tallies pair counts itself (an n x n table); above, it
-# returns the raw pair codes and numpy's vectorised sorts count them.
+# Rows up to which the compiled kernel tallies pair counts in an n x n table and returns them
+# sorted (above, each pair once, unsorted); both LSH families of an article fit in one call.
 KERNEL_TALLY_MAX_ROWS = 512
 
 #: Buckets holding more rows than this are skipped by :func:`candidate_pairs`.
@@ -187,19 +187,9 @@ def candidate_pairs(
     n = keys.shape[0]
     if n < 2:
         return np.empty((0, 2), dtype=np.int64)
-    pair_codes: npt.NDArray[np.int64] | None = None
     if ckernels is not None:  # rows grouped by key with a hash table per band, in one call
-        raw_codes, raw_counts = ckernels.pair_counts(
-            np.ascontiguousarray(keys, dtype=np.uint64), n, max_bucket
-        )
-        if raw_counts is None:
-            pair_codes = np.frombuffer(raw_codes, dtype=np.int64)  # a bytearray: unique_counts sorts it
-        else:
-            codes, counts = (
-                np.frombuffer(raw_codes, dtype=np.int64),
-                np.frombuffer(raw_counts, dtype=np.int64),
-            )
-    elif n >= _PER_BAND_SORT_MIN:
+        return _kernel_pairs(np.ascontiguousarray(keys, dtype=np.uint64), max_bucket, max_per_row, min_shared)
+    if n >= _PER_BAND_SORT_MIN:
         # Keys of different bands never meet (the band number is folded into each key), so
         # each band is sorted and expanded on its own: 3x faster than one argsort of all
         # keys at 200k rows, and the transient pair arrays are one band's, not all bands'.
@@ -213,17 +203,46 @@ def candidate_pairs(
         flat = keys.ravel()
         order = np.argsort(flat)
         pair_codes = _bucket_pairs(flat[order], order // keys.shape[1], n, max_bucket)
-    if pair_codes is not None:
-        if not pair_codes.size:
-            return np.empty((0, 2), dtype=np.int64)
-        codes, counts = unique_counts(pair_codes)
-        del pair_codes
-    if not codes.size:
+    if not pair_codes.size:
         return np.empty((0, 2), dtype=np.int64)
+    codes, counts = unique_counts(pair_codes)
+    del pair_codes
     if min_shared > 1:
         codes, counts = codes[counts >= min_shared], counts[counts >= min_shared]
+    return _trimmed(codes, counts, n, max_per_row)
+
+
+def _kernel_pairs(
+    keys: npt.NDArray[np.uint64], max_bucket: int, max_per_row: int, min_shared: int
+) -> npt.NDArray[np.int64]:
+    """:func:`candidate_pairs` with the compiled kernel (the same pairs)."""
+    assert ckernels is not None
+    n = keys.shape[0]
+    min_shared = max(1, min_shared)
+    raw_codes, raw_counts, is_sorted = ckernels.pair_counts(keys, n, max_bucket, min_shared, False)
+    if raw_counts is None and len(raw_codes) // 8 > max_per_row * n // 2:  # the trim needs the counts
+        raw_codes, raw_counts, is_sorted = ckernels.pair_counts(keys, n, max_bucket, min_shared, True)
+    codes = np.frombuffer(raw_codes, dtype=np.int64)
+    counts = np.frombuffer(raw_counts, dtype=np.int64) if raw_counts is not None else None
+    if not is_sorted:
+        order = np.argsort(codes)
+        codes = codes[order]
+        counts = counts[order] if counts is not None else None
+    return _trimmed(codes, counts, n, max_per_row)
+
+
+def _trimmed(
+    codes: npt.NDArray[np.int64], counts: npt.NDArray[np.int64] | None, n: int, max_per_row: int
+) -> npt.NDArray[np.int64]:
+    """Sorted pair codes ``lo * n + hi`` as rows ``(lo, hi)``, each row keeping its best partners.
+
+    ``counts`` (shared bands of each pair) may be ``None`` only when no row needs trimming.
+    """
+    if not codes.size:
+        return np.empty((0, 2), dtype=np.int64)
     lo, hi = codes // n, codes % n
     if codes.size > max_per_row * n // 2:
+        assert counts is not None
         keep = _top_per_row(lo, counts, max_per_row) | _top_per_row(hi, counts, max_per_row)
         lo, hi = lo[keep], hi[keep]
     return np.stack((lo, hi), axis=1)

@@ -129,7 +129,7 @@ def _clustered_signatures(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 @needs_kernels
-@pytest.mark.parametrize("n", [2, 3, 40, 300, 600, 12_000])  # tallied; raw codes; numpy's per-band path
+@pytest.mark.parametrize("n", [2, 3, 40, 300, 600, 12_000])  # tallied; emitted once; numpy per-band
 @pytest.mark.parametrize(("bands", "rows"), [(37, 3), (32, 1), (8, 16)])
 def test_lsh_kernels_equal_numpy(n: int, bands: int, rows: int, monkeypatch: pytest.MonkeyPatch) -> None:
     rng = np.random.default_rng(n * bands)
