@@ -1697,7 +1697,8 @@ k_pair_counts(PyObject *self, PyObject *args)
     release_all(&bs);
     if (r < 0)
         return PyErr_NoMemory();
-    PyObject *b_counts = counts ? PyBytes_FromStringAndSize((const char *)counts, (Py_ssize_t)(8 * n_out)) : Py_NewRef(Py_None);
+    PyObject *b_counts =
+        counts ? PyBytes_FromStringAndSize((const char *)counts, (Py_ssize_t)(8 * n_out)) : Py_NewRef(Py_None);
     PyObject *out = b_counts ? Py_BuildValue("(y#NO)", (const char *)codes, (Py_ssize_t)(8 * n_out), b_counts,
                                              sorted ? Py_True : Py_False)
                              : NULL;
@@ -2142,6 +2143,10 @@ k_cover_stage(PyObject *self, PyObject *args)
     const double *beaten = codes ? arg(&bs, o[18], 8, 0, nb_codes, NULL, "beaten_scores") : NULL;
     if (!beaten || check_ids(pa, m, c.n, "a") < 0 || check_ids(pb, m, c.n, "b") < 0)
         goto fail;
+    if (max_sources < 1 || max_sources > 64 || max_pool < 1) {
+        PyErr_SetString(PyExc_ValueError, "cover_stage: max_sources must be in [1, 64] and max_pool positive");
+        goto fail;
+    }
     if (PyList_GET_SIZE(o[14]) != c.n) {
         PyErr_SetString(PyExc_ValueError, "cover_stage: one text per sentence expected");
         goto fail;
