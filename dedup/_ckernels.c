@@ -597,7 +597,21 @@ typedef struct {
     const int64_t *cw_start, *cw_stem, *all_start, *all_stem, *ent_start, *ent_stem;
     const double *cw_w, *total;
     Py_ssize_t n;
+    Py_ssize_t vocabulary; /* one more than the largest stem id */
 } Csr;
+
+/* The largest value of v[0..n) (-1 for none), or -2 if one is negative. */
+static int64_t
+max_id(const int64_t *v, Py_ssize_t n)
+{
+    int64_t top = -1;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        if (v[k] < 0)
+            return -2;
+        top = v[k] > top ? v[k] : top;
+    }
+    return top;
+}
 
 /* Parse the CSR arrays of profiles() from 8 objects; returns 0 or -1. */
 static int
@@ -625,6 +639,16 @@ parse_csr(Buffers *bs, PyObject **o, Csr *c)
     if (check_starts(c->cw_start, c->n, ncw, "cw_start") < 0 || check_starts(c->all_start, c->n, nall, "all_start") < 0 ||
         check_starts(c->ent_start, c->n, nent, "ent_start") < 0)
         return -1;
+    /* Stem ids index the per-row tables: every one must be in [0, vocabulary). */
+    const int64_t a = max_id(c->cw_stem, c->cw_start[c->n]), b = max_id(c->all_stem, c->all_start[c->n]);
+    const int64_t e = max_id(c->ent_stem, c->ent_start[c->n]); /* (the arrays may be longer than used) */
+    if (a < -1 || b < -1 || e < -1) {
+        PyErr_SetString(PyExc_ValueError, "stem ids must not be negative");
+        return -1;
+    }
+    int64_t top = a > b ? a : b;
+    top = e > top ? e : top;
+    c->vocabulary = (Py_ssize_t)(top + 1);
     return 0;
 }
 
@@ -641,17 +665,6 @@ k_set_dense_limit(PyObject *self, PyObject *args)
         return NULL;
     dense_max_stems = limit;
     return PyLong_FromSsize_t(previous);
-}
-
-/* One more than the largest stem id of the batch. */
-static Py_ssize_t
-csr_vocabulary(const Csr *c)
-{
-    int64_t top = -1;
-    const Py_ssize_t n_all = c->all_start[c->n];
-    for (Py_ssize_t k = 0; k < n_all; k++)
-        top = c->all_stem[k] > top ? c->all_stem[k] : top;
-    return (Py_ssize_t)(top + 1);
 }
 
 /* Fill (on) or clear (!on) row i's dense tables: content weight by stem, and flags (1: one of its
@@ -678,7 +691,7 @@ typedef struct {
 static void
 dense_init(Dense *d, const Csr *c)
 {
-    const Py_ssize_t V = csr_vocabulary(c);
+    const Py_ssize_t V = c->vocabulary;
     d->w = V <= dense_max_stems ? calloc((size_t)(V ? V : 1), sizeof(double)) : NULL;
     d->flags = d->w ? calloc((size_t)(V ? V : 1), 1) : NULL;
     if (!d->flags) {
@@ -2161,7 +2174,7 @@ k_cover_stage(PyObject *self, PyObject *args)
     Py_ssize_t max_cw = 0;
     for (Py_ssize_t i = 0; i < c.n; i++)
         max_cw = c.cw_start[i + 1] - c.cw_start[i] > max_cw ? c.cw_start[i + 1] - c.cw_start[i] : max_cw;
-    const Py_ssize_t V = csr_vocabulary(&c);
+    const Py_ssize_t V = c.vocabulary;
     PoolPair *pool = malloc(sizeof(PoolPair) * (size_t)(m ? m : 1));
     int64_t *sb = malloc(sizeof(int64_t) * (size_t)(m ? m : 1)), *step = malloc(sizeof(int64_t) * (size_t)(m ? m : 1));
     uint8_t *active = malloc((size_t)(m ? m : 1));

@@ -302,3 +302,28 @@ def test_shingle_kernel_equals_numpy(n: int, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(_shingle, "ckernels", None)
     expected = _shingle.sentence_shingle_hashes(sents, n)
     assert np.array_equal(got[0], expected[0]) and np.array_equal(got[1], expected[1])
+
+
+@needs_kernels
+def test_verification_kernels_reject_stem_ids_outside_their_tables() -> None:
+    # Stem ids index per-row tables in C: a bad one must raise, not write out of bounds.
+    from dedup import _ckernels
+    from dedup._batchverify import BatchScorer
+    from dedup._text import segment
+
+    sents = segment("The cat sat on the mat. The dog sat on the mat too. A bird flew over.")
+    scorer = BatchScorer(sents, np.zeros(len(sents), dtype=np.int64))
+    assert scorer._csr is not None and scorer._seq is not None
+    csr = list(scorer._csr)
+    csr[1] = csr[1].copy()
+    csr[1][0] = -5  # a content stem id
+    with pytest.raises(ValueError, match="negative"):
+        _ckernels.pair_stage(
+            np.array([0]), np.array([1]), *csr, *scorer._seq, scorer.norms, scorer.norm_id, scorer.n_tokens,
+            0.3, 1.5, np.empty(1), np.empty(1),
+        )  # fmt: skip
+    with pytest.raises(ValueError, match="out of range"):
+        _ckernels.pair_stage(
+            np.array([0]), np.array([len(sents)]), *scorer._csr, *scorer._seq, scorer.norms, scorer.norm_id,
+            scorer.n_tokens, 0.3, 1.5, np.empty(1), np.empty(1),
+        )  # fmt: skip
