@@ -1044,6 +1044,21 @@ oom:
     return -1;
 }
 
+/* Alignment ends of sentences i and j in token positions: 1 (found), 0 (none), -1 (out of memory). */
+static int
+seq_ends(const int64_t *start, const int64_t *stem, const int64_t *pos, int64_t i, int64_t j, int64_t out[4])
+{
+    Py_ssize_t e[4];
+    const int r = lcs_ends(stem + start[i], start[i + 1] - start[i], stem + start[j], start[j + 1] - start[j], e);
+    if (r == 1) {
+        out[0] = pos[start[i] + e[0]];
+        out[1] = pos[start[i] + e[2]] + 1;
+        out[2] = pos[start[j] + e[1]];
+        out[3] = pos[start[j] + e[3]] + 1;
+    }
+    return r;
+}
+
 /* align_ends(i i64[m], j i64[m], seq_start i64[n+1], seq_stem i64[T], seq_pos i64[T], out i64[m*4])
  *
  * For every pair: the token positions (first of i, last of i + 1, first of j, last of j + 1) of
@@ -1075,19 +1090,11 @@ k_align_ends(PyObject *self, PyObject *args)
     int oom = 0;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t k = 0; k < m && !oom; k++) {
-        const int64_t i = pi[k], j = pj[k];
-        Py_ssize_t ends[4];
-        int r = lcs_ends(stem + start[i], start[i + 1] - start[i], stem + start[j], start[j + 1] - start[j], ends);
+        const int r = seq_ends(start, stem, pos, pi[k], pj[k], out + 4 * k);
         if (r < 0)
             oom = 1;
         else if (r == 0)
             out[4 * k] = out[4 * k + 1] = out[4 * k + 2] = out[4 * k + 3] = -1;
-        else {
-            out[4 * k] = pos[start[i] + ends[0]];
-            out[4 * k + 1] = pos[start[i] + ends[2]] + 1;
-            out[4 * k + 2] = pos[start[j] + ends[1]];
-            out[4 * k + 3] = pos[start[j] + ends[3]] + 1;
-        }
     }
     Py_END_ALLOW_THREADS
     if (oom) {
@@ -1929,21 +1936,6 @@ fail:
  * with their links.  They compose the pieces above exactly as dedup/_batchverify.py does in
  * numpy (tests/test_batchverify.py holds all paths to the per-pair reference verifier).
  */
-
-/* Alignment ends of sentences i and j in token positions: 1 (found), 0 (none), -1 (out of memory). */
-static int
-seq_ends(const int64_t *start, const int64_t *stem, const int64_t *pos, int64_t i, int64_t j, int64_t out[4])
-{
-    Py_ssize_t e[4];
-    const int r = lcs_ends(stem + start[i], start[i + 1] - start[i], stem + start[j], start[j + 1] - start[j], e);
-    if (r == 1) {
-        out[0] = pos[start[i] + e[0]];
-        out[1] = pos[start[i] + e[2]] + 1;
-        out[2] = pos[start[j] + e[1]];
-        out[3] = pos[start[j] + e[3]] + 1;
-    }
-    return r;
-}
 
 /* _verify.locality_of: 1, or less when a (n_a tokens) is strewn over a much longer b. */
 static inline double
