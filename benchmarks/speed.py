@@ -7,14 +7,15 @@ One table from one run.  Every figure carries its ratio to the first baseline
 (the per-sentence datasketch pipeline) measured in the same run: for times,
 baseline / ours (so > 1 is faster); for throughput, ours / baseline.
 
-The corpus is real prose: paragraphs of the reStructuredText/POD documentation
-shipped in the Debian packages python3.11-doc, linux-doc-6.1 and perl-doc
-(Python, Linux kernel, Perl manuals; installed with apt-get when missing and
-running as root), then the news articles of ``shared/datasets`` when present, exact repeats dropped,
-one paragraph per document.  1% of the documents are near-duplicates of other
-documents (a word dropped, two words swapped, a word replaced, case changed),
-inserted at known random places; recall is the share of those pairs found as a
-match between the two documents.
+The corpus is real prose (``benchmarks/prose.py``): paragraphs of the
+documentation shipped in Debian packages (Python, Linux-kernel and Perl
+manuals, then the news articles of ``shared/datasets``; past ~114k
+paragraphs also manual pages and HTML manuals; installed with apt-get when
+missing and running as root), exact repeats dropped, one paragraph per
+document.  1% of the documents are near-duplicates of other documents (a word
+dropped, two words swapped, a word replaced, case changed), inserted at known
+random places; recall is the share of those pairs found as a match between
+the two documents.
 
 Wall-clock time on a shared machine is noisy: CPU seconds (this process and
 its children) are printed beside it.
@@ -23,21 +24,15 @@ its children) are printed beside it.
 from __future__ import annotations
 
 import argparse
-import gzip
-import itertools
 import json
 import os
-import random
-import re
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -49,130 +44,13 @@ from datasketch import MinHash, MinHashLSH  # noqa: E402
 from rapidfuzz import fuzz, process  # noqa: E402
 
 import dedup  # noqa: E402
+from benchmarks.prose import build_corpus, prose_pool  # noqa: E402
 from dedup._options import Options  # noqa: E402
 from dedup._shingle import sentence_shingle_hashes, shingle_tokens  # noqa: E402
 from dedup._sketch import band_keys, lsh_params, signatures  # noqa: E402
 from dedup._text import Sentence, segment  # noqa: E402
 
 SEED = ROOT / "seeds" / "000_2e71187361903d7a.txt"
-PROSE_ROOTS = (
-    "/usr/share/doc/python3.11/html/_sources",
-    "/usr/share/doc/linux-doc-6.1/Documentation",
-    "/usr/share/perl/5.36.0/pod",
-)
-
-# --- the real-prose corpus ---------------------------------------------------------------
-
-_ROLE = re.compile(r":[\w:.-]+:`~?!?([^`<]*?)(?:\s*<[^>]*>)?`")
-_LITERAL = re.compile(r"``([^`]*)``")
-_LINK = re.compile(r"`([^`<]*?)(?:\s*<[^>]*>)?`_{1,2}")
-_POD = re.compile(r"[A-Z]<+([^<>]*)>+")
-_MARKUP_START = ("..", ">>>", "|", "+", "=", "-", "*", "#", ":", "$", "~", "^")
-
-
-def _files(root: str) -> list[str]:
-    found = set()
-    for pattern in ("**/*.rst", "**/*.rst.gz", "**/*.rst.txt", "**/*.txt", "**/*.txt.gz", "**/*.pod"):
-        found.update(str(p) for p in Path(root).glob(pattern) if p.is_file())
-    return sorted(found)
-
-
-PROSE_PACKAGES = ("python3.11-doc", "linux-doc-6.1", "perl-doc")
-
-
-def ensure_prose() -> None:
-    """Install the Debian documentation packages the corpus is built from, when missing and possible."""
-    if all(Path(root).is_dir() for root in PROSE_ROOTS):
-        return
-    if shutil.which("apt-get") is None or os.geteuid() != 0:
-        _log(
-            f"note: {', '.join(PROSE_ROOTS)} missing; install {' '.join(PROSE_PACKAGES)} for the full corpus"
-        )
-        return
-    _log(f"installing {' '.join(PROSE_PACKAGES)} (the real prose of the corpus) with apt-get ...")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], check=False, env=env, stdout=subprocess.DEVNULL)
-    subprocess.run(["apt-get", "install", "-y", "-qq", *PROSE_PACKAGES], check=False, env=env)
-
-
-def prose_paragraphs() -> Iterator[str]:
-    """Prose paragraphs of the documentation in PROSE_ROOTS, markup stripped, code and tables skipped."""
-    for root in PROSE_ROOTS:
-        for path in _files(root):
-            opener: Callable[..., object] = gzip.open if path.endswith(".gz") else open
-            try:
-                with opener(path, "rt", encoding="utf-8") as fh:  # type: ignore[operator]
-                    text = fh.read()
-            except (UnicodeDecodeError, OSError):
-                continue
-            for block in re.split(r"\n\s*\n", text):
-                lines = textwrap.dedent(block).strip("\n").split("\n")
-                if (
-                    not lines
-                    or lines[0].startswith(_MARKUP_START)
-                    or lines[0].startswith("=")
-                    or any(x[:1].isspace() for x in lines[1:])
-                ):
-                    continue
-                para = " ".join(x.strip() for x in lines).removesuffix(":")
-                for pattern in (_ROLE, _LITERAL, _LINK, _POD):
-                    para = pattern.sub(r"\1", para)
-                para = para.replace("**", "").replace("*", "")
-                if len(para.split()) < 8 or para[-1] not in ".:)":
-                    continue
-                if sum(c.isalpha() or c == " " for c in para) < 0.85 * len(para):
-                    continue
-                yield para
-
-
-def news_paragraphs() -> Iterator[str]:
-    """Lines of the news and web articles in ``shared/datasets`` (beside the repository), when present."""
-    for path in sorted((ROOT.parent / "shared" / "datasets").glob("*/*.jsonl")):
-        if path.parent.name == "msrp_train":
-            continue
-        with path.open(encoding="utf-8") as fh:
-            for line in fh:
-                text = json.loads(line).get("text") or ""
-                for para in text.split("\n"):
-                    if len(para.split()) >= 8:
-                        yield para.strip()
-
-
-def _near_duplicate(text: str, rng: random.Random) -> str:
-    words = text.split()
-    for _ in range(max(1, len(words) // 25)):
-        k = rng.randrange(len(words))
-        edit = rng.randrange(4)
-        if edit == 0 and len(words) > 8:
-            del words[k]
-        elif edit == 1 and k + 1 < len(words):
-            words[k], words[k + 1] = words[k + 1], words[k]
-        elif edit == 2:
-            words[k] = rng.choice(("very", "also", "really", "new", "old", "some"))
-        else:
-            words[k] = words[k].lower() if words[k][:1].isupper() else words[k].capitalize()
-    return " ".join(words)
-
-
-def build_corpus(
-    size: int, pool: list[str], seed: int = 0
-) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """``size`` documents, 1% of them near-duplicates of others; returns (docs, injected pairs)."""
-    rng = random.Random(seed)
-    n_dup = max(1, size // 100)
-    base = pool[: size - n_dup]
-    if len(base) < size - n_dup:
-        raise SystemExit(
-            f"only {len(pool)} prose paragraphs available, {size} wanted (install the doc packages)"
-        )
-    docs = [(f"p{n}", t) for n, t in enumerate(base)]
-    injected = []
-    for k in range(n_dup):
-        src = rng.randrange(len(base))
-        key = f"d{k}"
-        docs.insert(rng.randrange(len(docs) + 1), (key, _near_duplicate(base[src], rng)))
-        injected.append((f"p{src}", key))
-    return docs, injected
 
 
 def recall(matches: set[frozenset[str]], injected: list[tuple[str, str]]) -> float:
@@ -347,9 +225,7 @@ def main() -> None:
     _log(f"seed: datasketch {base_ms}, cdist {cdist_ms}, dedup {ours_ms} (wall, CPU ms)")
 
     # 2. Corpora.
-    if sizes:
-        ensure_prose()
-    pool = list(dict.fromkeys(itertools.chain(prose_paragraphs(), news_paragraphs())))
+    pool = prose_pool(max(sizes, default=0))
     rows: dict[str, dict[int, str]] = {"datasketch": {}, "cdist": {}, "ours": {}, "sig": {}}
     notes = []
     tmp = Path(tempfile.mkdtemp(prefix="dedup-speed-"))
