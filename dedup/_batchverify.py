@@ -307,7 +307,8 @@ class BatchScorer:
         processes: int = 1,
         known: Mapping[tuple[int, int], float] | None = None,
     ) -> tuple[list[Link], list[list[Link]]]:
-        """Pair links (score at least ``floor``) and the cover links of each row, in row order.
+        """Pair links (score at least ``floor``), and the cover links of the rows with a candidate in
+        their own document, in row order.
 
         ``pairs`` are the candidate pairs ``(i, j)``, ``i < j``, exact copies
         already removed.  Same results as ``Verifier.pair`` over ``pairs`` and
@@ -334,16 +335,23 @@ class BatchScorer:
         else:
             found, c_ij, c_ji = self._pair_stage(pairs, floor, workers)
         pair_links = self._pair_links(found, floor)
-        i, j = pairs[:, 0], pairs[:, 1]
+        # Covers (fusion) only pool sentences of the same document: the directed arrays are built
+        # for those pairs alone (across a corpus they are a few percent of the candidates, and the
+        # arrays of all of them in both directions took gigabytes at 1M paragraphs).
+        same = np.flatnonzero(self.doc[pairs[:, 0]] == self.doc[pairs[:, 1]])
+        i, j = pairs[same, 0], pairs[same, 1]
         a = np.concatenate((i, j))
         b = np.concatenate((j, i))
-        pool = (self.doc[a] == self.doc[b]) & (self.total[b] >= _POOL_RATIO * self.total[a])
+        pool = self.total[b] >= _POOL_RATIO * self.total[a]
         beaten = dict(known or {})
         beaten.update(((lk.i, lk.j), lk.score) for lk in pair_links)
-        c_dir = np.concatenate((c_ij, c_ji))
+        c_dir = np.concatenate((c_ij[same], c_ji[same]))
+        del c_ij, c_ji
         cover_args = (floor, min_gain, max_sources, beaten)
         if not forked:
             return pair_links, self._covers(a[pool], b[pool], c_dir[pool], a, *cover_args)
+        if not a.size:
+            return pair_links, []
         # Covers are computed row by row: contiguous row ranges with similar numbers of
         # pool pairs go to the processes, and their results are joined in row order.
         pa, pb, pc = a[pool], b[pool], c_dir[pool]
