@@ -64,7 +64,7 @@ from dedup._verify import (
     shape,
 )
 
-__all__ = ["BatchScorer"]
+__all__ = ["COLUMNS", "KERNEL_MAX_SOURCES", "BatchScorer"]
 
 # Scores are rounded to 6 decimals before the floor is applied: anything this
 # close below the floor may still round up to it.
@@ -79,9 +79,14 @@ _TABLE_CELLS = 1 << 24
 _I64 = npt.NDArray[np.int64]
 _F64 = npt.NDArray[np.float64]
 # Most sources per fused sentence the compiled cover stage handles (more: the numpy path).
-_KERNEL_MAX_SOURCES = 64
+KERNEL_MAX_SOURCES = 64
 # Where the compiled ``flatten`` finds each token column in a sentence tuple.
-_COLUMNS = tuple(Sentence._fields.index(f) for f in ("words", "stems", "content", "entity"))
+COLUMNS = (
+    Sentence._fields.index("words"),
+    Sentence._fields.index("stems"),
+    Sentence._fields.index("content"),
+    Sentence._fields.index("entity"),
+)
 
 
 class _PairScores(NamedTuple):
@@ -107,6 +112,9 @@ class BatchScorer:
     """Scores candidate pairs among a fixed list of sentences, as :class:`~dedup._verify.Verifier` does."""
 
     total: _F64  # content weight of each sentence
+    n_tokens: _I64  # tokens (= words) of each sentence
+    norms: list[str]  # each sentence's words joined by spaces
+    norm_id: _I64  # equal norms, equal ids
     # The numpy path's stem sets (see ``_numpy_profiles``); the compiled kernels use ``_csr`` instead.
     _v: np.int64
     _all: _I64
@@ -132,26 +140,69 @@ class BatchScorer:
         self._seq: tuple[_I64, _I64, _I64] | None = None
         if ckernels is not None:  # the token columns in one compiled pass; stem ids local to this batch
             rows = sentences if isinstance(sentences, list) else list(sentences)
-            raw_stems, raw_content, raw_entity, raw_lengths, self.norms = ckernels.flatten(rows, *_COLUMNS)
-            lengths = np.frombuffer(raw_lengths, dtype=np.int64)
-            self.n_tokens = lengths
-            self._kernel_profiles(
+            raw_stems, raw_content, raw_entity, raw_lengths, norms = ckernels.flatten(rows, *COLUMNS)
+            self._set_columns(
                 np.frombuffer(raw_stems, dtype=np.int64),
                 np.frombuffer(raw_content, dtype=np.bool_),
                 np.frombuffer(raw_entity, dtype=np.bool_),
-                lengths,
+                np.frombuffer(raw_lengths, dtype=np.int64),
+                norms,
             )
-        else:
-            self.norms = [s.norm for s in sentences]
-            lengths = np.fromiter((len(s.stems) for s in sentences), dtype=np.int64, count=n)
-            self.n_tokens = lengths
-            stem_ids, bound = _stem_ids([t for s in sentences for t in s.stems])
-            n_tok = stem_ids.size
-            content = np.fromiter(chain.from_iterable(s.content for s in sentences), dtype=bool, count=n_tok)
-            entity = np.fromiter(chain.from_iterable(s.entity for s in sentences), dtype=bool, count=n_tok)
-            self._numpy_profiles(stem_ids, bound, content, entity, lengths)
+            return
+        self.norms = [s.norm for s in sentences]
+        lengths = np.fromiter((len(s.stems) for s in sentences), dtype=np.int64, count=n)
+        self.n_tokens = lengths
+        stem_ids, bound = _stem_ids([t for s in sentences for t in s.stems])
+        n_tok = stem_ids.size
+        content = np.fromiter(chain.from_iterable(s.content for s in sentences), dtype=bool, count=n_tok)
+        entity = np.fromiter(chain.from_iterable(s.entity for s in sentences), dtype=bool, count=n_tok)
+        self._numpy_profiles(stem_ids, bound, content, entity, lengths)
+        self._set_norm_ids()
+
+    @classmethod
+    def from_columns(
+        cls,
+        stem_ids: _I64,
+        content: npt.NDArray[np.bool_],
+        entity: npt.NDArray[np.bool_],
+        lengths: _I64,
+        norms: list[str],
+        sent_doc: Sequence[int] | npt.ArrayLike,
+    ) -> BatchScorer:
+        """A scorer over sentences given as token columns (what ``flatten`` makes of them), no objects.
+
+        Corpus mode keeps its sentences this way (a few bytes a token instead of a tuple of
+        tuples each).  Needs the compiled kernels: the numpy path's alignments read the sentences.
+        """
+        if ckernels is None:
+            raise RuntimeError("BatchScorer.from_columns needs the compiled kernels (dedup._ckernels)")
+        self = cls.__new__(cls)
+        self._sents = ()
+        self.n = len(norms)
+        self.doc = np.asarray(sent_doc, dtype=np.int64).reshape(-1)
+        self._shapes = []
+        self._csr = self._seq = None
+        self._set_columns(stem_ids, content, entity, lengths, norms)
+        return self
+
+    def _set_columns(
+        self,
+        stem_ids: _I64,
+        content: npt.NDArray[np.bool_],
+        entity: npt.NDArray[np.bool_],
+        lengths: _I64,
+        norms: list[str],
+    ) -> None:
+        self.norms = norms
+        self.n_tokens = lengths
+        self._kernel_profiles(stem_ids, content, entity, lengths)
+        self._set_norm_ids()
+
+    def _set_norm_ids(self) -> None:
         distinct: dict[str, int] = {}
-        self.norm_id = np.fromiter((distinct.setdefault(t, len(distinct)) for t in self.norms), np.int64, n)
+        self.norm_id = np.fromiter(
+            (distinct.setdefault(t, len(distinct)) for t in self.norms), np.int64, len(self.norms)
+        )
 
     def _numpy_profiles(
         self,
@@ -467,7 +518,7 @@ class BatchScorer:
         ``a -> b`` are the pool pairs (same document, enough weight) and ``c``
         their containment without the locality factor.
         """
-        if self._csr is not None and self._seq is not None and max_sources <= _KERNEL_MAX_SOURCES:
+        if self._csr is not None and self._seq is not None and max_sources <= KERNEL_MAX_SOURCES:
             return [self._kernel_covers(a, b, c, floor, min_gain, max_sources, beaten)]
         rows = sorted_unique(rows_from)
         if not a.size:

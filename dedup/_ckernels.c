@@ -111,19 +111,22 @@ minhash_rows(const uint32_t *hashes, Py_ssize_t n_hashes, const int64_t *offsets
  * so every sum below is an exact integer in floating point and equals numpy's bincount sums.
  */
 
-/* flatten(sentences, words_at, stems_at, content_at, entity_at)
+/* flatten(sentences, words_at, stems_at, content_at, entity_at[, ids])
  *     -> (stem_ids bytes i64[T], content bytes u8[T], entity bytes u8[T], lengths bytes i64[n], norms list)
  *
  * The token columns of a list of sentence tuples (the field positions are passed in): each stem
- * as a small integer id (in order of first occurrence within this call), the content and entity
- * flags, the tokens per sentence, and each sentence's words joined by single spaces.
+ * as a small integer id (in order of first occurrence within this call, or continuing the
+ * stem -> id dict ``ids`` when it is given, so that calls on consecutive batches share one
+ * numbering: a dict only ever filled by this function), the content and entity flags, the tokens per sentence, and each sentence's words
+ * joined by single spaces.
  */
 static PyObject *
 k_flatten(PyObject *self, PyObject *args)
 {
-    PyObject *sents;
+    PyObject *sents, *given = NULL;
     Py_ssize_t at_words, at_stems, at_content, at_entity;
-    if (!PyArg_ParseTuple(args, "O!nnnn", &PyList_Type, &sents, &at_words, &at_stems, &at_content, &at_entity))
+    if (!PyArg_ParseTuple(args, "O!nnnn|O!", &PyList_Type, &sents, &at_words, &at_stems, &at_content, &at_entity,
+                          &PyDict_Type, &given))
         return NULL;
     const Py_ssize_t n = PyList_GET_SIZE(sents);
     Py_ssize_t T = 0;
@@ -143,7 +146,8 @@ k_flatten(PyObject *self, PyObject *args)
         }
         T += PyTuple_GET_SIZE(stems);
     }
-    PyObject *ids = PyDict_New(), *space = PyUnicode_FromString(" "), *norms = PyList_New(n);
+    PyObject *ids = given ? Py_NewRef(given) : PyDict_New(), *space = PyUnicode_FromString(" "),
+             *norms = PyList_New(n);
     PyObject *b_stem = PyBytes_FromStringAndSize(NULL, 8 * T), *b_content = PyBytes_FromStringAndSize(NULL, T);
     PyObject *b_entity = PyBytes_FromStringAndSize(NULL, T), *b_len = PyBytes_FromStringAndSize(NULL, 8 * n);
     if (!ids || !space || !norms || !b_stem || !b_content || !b_entity || !b_len)
@@ -162,6 +166,8 @@ k_flatten(PyObject *self, PyObject *args)
             PyObject *id = PyDict_GetItemWithError(ids, stem);
             if (id) {
                 stem_id[t] = PyLong_AsLongLong(id);
+                if (stem_id[t] == -1 && PyErr_Occurred())
+                    goto fail;
             }
             else {
                 if (PyErr_Occurred())

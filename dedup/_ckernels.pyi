@@ -1,6 +1,7 @@
 """Type stub of the compiled numeric kernels (dedup/_ckernels.c)."""
 
 from collections.abc import Callable
+from typing import overload
 
 import numpy as np
 import numpy.typing as npt
@@ -28,8 +29,19 @@ def pair_counts(
     keys: _A, n: int, max_bucket: int, min_shared: int, want_counts: bool, /
 ) -> tuple[bytes, bytes | None, bool]: ...
 def ratios(texts: list[str], i: _A, j: _A, out: _A, /) -> None: ...
+@overload
 def flatten(
     sentences: list[tuple[object, ...]], words_at: int, stems_at: int, content_at: int, entity_at: int, /
+) -> tuple[bytes, bytes, bytes, bytes, list[str]]: ...
+@overload
+def flatten(
+    sentences: list[tuple[object, ...]],
+    words_at: int,
+    stems_at: int,
+    content_at: int,
+    entity_at: int,
+    ids: dict[str, int],
+    /,
 ) -> tuple[bytes, bytes, bytes, bytes, list[str]]: ...
 def set_dense_limit(limit: int, /) -> int: ...
 def table_lookup(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from dedup._text import Sentence
@@ -62,13 +62,21 @@ def build(
     docs: Sequence[Doc] | Mapping[int, Doc],
     threshold: float,
     sent_para: Sequence[int] | None = None,
+    char_span: Callable[[int, tuple[int, int]], tuple[int, int]] | None = None,
 ) -> tuple[list[Cluster], list[Match]]:
     """Matches and ranked clusters from the links scoring at least ``threshold``.
 
     ``sentences`` and ``docs`` are only indexed by the ids the links refer to,
     so corpus mode passes mappings holding just those; it then passes the
-    paragraph number of every sentence as ``sent_para``.
+    paragraph number of every sentence as ``sent_para``, and may pass
+    ``char_span(sentence id, token span)`` -> character span instead of
+    sentences (it keeps token offsets in arrays, not sentence objects).
     """
+    if char_span is None:
+
+        def char_span(g: int, tok: tuple[int, int]) -> tuple[int, int]:
+            return _char_span(sentences[g], tok)
+
     if sent_para is None:
         assert isinstance(sentences, Sequence)
         sent_para = [s.para for s in sentences]
@@ -113,8 +121,8 @@ def build(
         return got
 
     for group in groups.values():
-        a_spans = [_char_span(sentences[lk.i], lk.span_i) for lk in group]
-        b_spans = [_char_span(sentences[lk.j], lk.span_j) for lk in group]
+        a_spans = [char_span(lk.i, lk.span_i) for lk in group]
+        b_spans = [char_span(lk.j, lk.span_j) for lk in group]
         da, db = sent_doc[group[0].i], sent_doc[group[0].j]
         if len(group) == 1:  # most matches: one sentence pair
             sa, sb = _Side(da, *a_spans[0]), _Side(db, *b_spans[0])

@@ -32,19 +32,22 @@ import json
 import os
 import sys
 import tempfile
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import numpy as np
 import numpy.typing as npt
 
 from dedup._arrays import sorted_unique
+from dedup._batchverify import COLUMNS, KERNEL_MAX_SOURCES
 from dedup._cluster import Doc, build
-from dedup._engine import lsh_candidates, verify_candidates
+from dedup._engine import SentenceColumns, lsh_candidates, verify_blocked, verify_candidates
 from dedup._errors import DedupError, DuplicateKeyError
+from dedup._kernels import ckernels
 from dedup._options import Options
 from dedup._parallel import check_jobs, paused_gc, process_pool
 from dedup._result import Clusters
@@ -381,23 +384,125 @@ def _run(source: CorpusSource, options: Options, jobs: int, progress: bool, with
     dup[order[:-1][same]] = True
     involved = sorted_unique(np.concatenate((pairs.ravel(), np.flatnonzero(dup))))
     wanted = sorted_unique(sent_doc[involved])
-    sentences = _reread_sentences(
-        source, keys, wanted, text_digest, involved, sent_doc, para, span, progress, jobs
-    )
-    local = [sentences[g] for g in involved.tolist()]
     local_pairs = np.searchsorted(involved, pairs).reshape(-1, 2)
+    del pairs
+    reread = (source, keys, wanted, text_digest, involved, sent_doc, para, span, progress, jobs)
     # Only links at the threshold count here (corpus results are not re-thresholded).
-    local_links = verify_candidates(
-        local, sent_doc[involved], local_pairs, options, jobs=jobs, floor=options.threshold
-    )
+    char_span: Callable[[int, tuple[int, int]], tuple[int, int]] | None = None
+    sentences: dict[int, Sentence] = {}
+    if ckernels is not None and options.max_sources <= KERNEL_MAX_SOURCES:
+        # Sentences as token columns, verified a pair of blocks at a time: bounded by the
+        # index, not by the sentence objects of a million paragraphs.
+        columns = _Columns(involved, span, sent_doc.size)
+        _reread_sentences(*reread, keep=columns.add)
+        local_links = verify_blocked(
+            columns.finish(), sent_doc[involved], local_pairs, options, jobs=jobs, floor=options.threshold
+        )
+        char_span = columns.char_span
+    else:
+        sentences = _reread_sentences(*reread)
+        local = [sentences[g] for g in involved.tolist()]
+        local_links = verify_candidates(
+            local, sent_doc[involved], local_pairs, options, jobs=jobs, floor=options.threshold
+        )
     gid = involved.tolist()
     links = [Link(gid[lk.i], gid[lk.j], lk.score, lk.kind, lk.span_i, lk.span_j) for lk in local_links]
+    del local_links, gid
     doc_ids = sent_doc.tolist()
     kept_docs = sorted({doc_ids[g] for lk in links for g in (lk.i, lk.j)})
     texts = _reread_texts(source, keys, kept_docs, progress) if with_text else {}
     docs = {d: Doc(keys[d], texts.get(d, ""), d) for d in kept_docs}
-    clusters, matches = build(links, sentences, doc_ids, docs, options.threshold, sent_para=para.tolist())
+    clusters, matches = build(
+        links, sentences, doc_ids, docs, options.threshold, sent_para=para.tolist(), char_span=char_span
+    )
     return Clusters(clusters, tuple(matches), threshold=options.threshold)
+
+
+class _Columns:
+    """The involved sentences of pass 2 as token columns, filled in sentence id order.
+
+    Keeps what verification needs (:class:`~dedup._engine.SentenceColumns`) and
+    each token's offsets (relative to its sentence, for the character spans of
+    matches) in flat arrays, instead of ~1.5 kB of objects per sentence.
+    """
+
+    _FLUSH = 1 << 14  # sentences flattened at a time
+
+    def __init__(self, involved: npt.NDArray[np.int64], span: npt.NDArray[np.int64], n_all: int) -> None:
+        self._involved = involved
+        self._next = 0  # position in ``involved`` of the next sentence expected
+        self._pending: list[Sentence] = []
+        self._ids: dict[str, int] = {}  # one stem numbering for all flattened batches
+        self._parts: list[tuple[bytes, bytes, bytes, bytes]] = []
+        self._norms: list[str] = []
+        self._tok_start = array("i")  # token offsets relative to the sentence start
+        self._tok_end = array("i")
+        # Per involved sentence (plain arrays: indexing them is as fast as a list's, and small).
+        self._starts = _array("q", span[involved, 0])
+        self._ends = _array("q", span[involved, 1])
+        self._first_token = array("q")
+        self._lengths = array("q")
+        pos = np.full(n_all, -1, dtype=np.int64)
+        pos[involved] = np.arange(involved.size)
+        self._pos = _array("q", pos)  # sentence id -> position in ``involved``
+
+    def add(self, found: list[tuple[int, Sentence]]) -> None:
+        for g, sent in found:
+            if g != self._involved[self._next]:
+                raise AssertionError(f"sentence {g} out of order in pass 2")
+            self._next += 1
+            self._pending.append(sent)
+        if len(self._pending) >= self._FLUSH:
+            self._flush()
+
+    def _flush(self) -> None:
+        assert ckernels is not None
+        sents, self._pending = self._pending, []
+        if not sents:
+            return
+        rows = cast("list[tuple[object, ...]]", sents)
+        stems, content, entity, raw_lengths, norms = ckernels.flatten(rows, *COLUMNS, self._ids)
+        self._parts.append((stems, content, entity, raw_lengths))
+        self._norms.extend(norms)
+        lengths = np.frombuffer(raw_lengths, dtype=np.int64)
+        total = int(lengths.sum())
+        first = np.repeat(np.fromiter((s.start for s in sents), np.int64, len(sents)), lengths)
+        for column, field in ((self._tok_start, "tok_starts"), (self._tok_end, "tok_ends")):
+            flat = np.fromiter(chain.from_iterable(getattr(s, field) for s in sents), np.int64, total)
+            column.frombytes((flat - first).astype(np.int32).tobytes())
+
+    def finish(self) -> SentenceColumns:
+        """The columns for the verifier; the token offsets stay here for :meth:`char_span`."""
+        self._flush()
+        if self._next != self._involved.size:
+            raise AssertionError("pass 2 rebuilt fewer sentences than it was asked for")
+        parts, self._parts = self._parts, []
+
+        def join(k: int, dtype: type[np.generic]) -> npt.NDArray[Any]:
+            return np.concatenate([np.frombuffer(p[k], dtype=dtype) for p in parts] or [np.zeros(0, dtype)])
+
+        columns = SentenceColumns(
+            join(0, np.int64), join(1, np.bool_), join(2, np.bool_), join(3, np.int64),
+            self._norms, len(self._ids),
+        )  # fmt: skip
+        self._ids, self._norms = {}, []
+        self._lengths = _array("q", columns.lengths)
+        self._first_token = _array("q", columns.offsets[:-1])
+        return columns
+
+    def char_span(self, g: int, tok: tuple[int, int]) -> tuple[int, int]:
+        """Character span of tokens ``tok`` of sentence ``g`` (as ``_cluster._char_span``)."""
+        k = self._pos[g]
+        first, last = tok
+        base, start = self._first_token[k], self._starts[k]
+        end = self._ends[k] if last >= self._lengths[k] else start + self._tok_end[base + last - 1]
+        return start + self._tok_start[base + first], end
+
+
+def _array(code: str, values: npt.NDArray[Any]) -> array[int]:
+    out = array(code)
+    out.frombytes(np.ascontiguousarray(values, dtype=np.int64 if code == "q" else np.int32).tobytes())
+    return out
 
 
 def _reread(source: CorpusSource, keys: Sequence[str], wanted: Sequence[int]) -> Iterator[tuple[int, str]]:
@@ -427,11 +532,14 @@ def _reread_sentences(
     span: npt.NDArray[np.int64],
     progress: bool,
     jobs: int = 1,
+    keep: Callable[[list[tuple[int, Sentence]]], None] | None = None,
 ) -> dict[int, Sentence]:
     """The ``involved`` sentences, rebuilt from the ``wanted`` documents read again (in ``jobs`` processes).
 
     Pass 1 recorded each sentence's paragraph and offsets, so only the wanted
     sentences are tokenised again, exactly as :func:`~dedup._text.segment` made them.
+    With ``keep``, each document's ``(sentence id, sentence)`` list goes there instead
+    (in sentence id order), and the dict returned is empty.
     """
     # involved is sorted, so each document's wanted sentences are one run of it.
     doc_of = sent_doc[involved]
@@ -463,7 +571,10 @@ def _reread_sentences(
             for d, found in part:
                 if found is None:
                     raise DedupError(f"document {keys[d]!r} changed while the corpus was being read")
-                out.update(found)
+                if keep is None:
+                    out.update(found)
+                else:
+                    keep(found)
             tick()
     return out
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 import dedup._corpus as corpus
+import dedup._engine as engine
 from dedup._cluster import Doc
 from dedup._corpus import find_corpus_duplicates, open_source
 from dedup._engine import detect
@@ -83,6 +84,27 @@ def test_corpus_equals_the_in_memory_detector_at_other_thresholds(threshold: flo
     docs = _cnn(40)
     found = find_corpus_duplicates(docs, jobs=1, threshold=threshold)
     assert found and _dump(found) == _dump(_reference(docs, threshold=threshold))
+
+
+@pytest.mark.parametrize("block_tokens", [1, 300, 5000])
+def test_verification_in_blocks_of_documents_gives_the_detector_links(
+    block_tokens: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Corpus mode keeps sentences as token columns and scores a pair of blocks at a time;
+    # the smallest budget makes every document a block of its own.
+    monkeypatch.setattr(engine, "BLOCK_TOKENS", block_tokens)
+    docs = _cnn(40)
+    found = find_corpus_duplicates(docs, jobs=1, threshold=0.5)
+    assert found and _dump(found) == _dump(_reference(docs, threshold=0.5))
+
+
+def test_without_the_kernels_the_sentence_objects_path_gives_the_same_result(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    docs = _cnn(40)
+    blocked = _dump(find_corpus_duplicates(docs, jobs=1))
+    monkeypatch.setattr(corpus, "ckernels", None)
+    assert _dump(find_corpus_duplicates(docs, jobs=1)) == blocked
 
 
 @pytest.mark.parametrize("compiled", [True, False])

@@ -203,13 +203,13 @@ def test_ratio_kernel_equals_rapidfuzz_on_real_sentences() -> None:
 @needs_kernels
 def test_flatten_kernel_gives_the_token_columns() -> None:
     from dedup import _ckernels
-    from dedup._batchverify import _COLUMNS
+    from dedup._batchverify import COLUMNS
     from dedup._text import segment
 
     sents = segment(
         "Lavrov met Blinken in Geneva. The talks, Lavrov said, were useful.\n\nNo deal was reached."
     )
-    stems, content, entity, lengths, norms = _ckernels.flatten(list(sents), *_COLUMNS)
+    stems, content, entity, lengths, norms = _ckernels.flatten(list(sents), *COLUMNS)
     flat = [t for s in sents for t in s.stems]
     first: dict[str, int] = {}
     assert np.frombuffer(stems, np.int64).tolist() == [first.setdefault(t, len(first)) for t in flat]
@@ -218,7 +218,23 @@ def test_flatten_kernel_gives_the_token_columns() -> None:
     assert np.frombuffer(lengths, np.int64).tolist() == [len(s.stems) for s in sents]
     assert norms == [s.norm for s in sents]
     with pytest.raises(TypeError, match="sentence tuple"):
-        _ckernels.flatten([("not", "a", "sentence")], *_COLUMNS)
+        _ckernels.flatten([("not", "a", "sentence")], *COLUMNS)
+
+
+@needs_kernels
+def test_flatten_kernel_continues_a_stem_numbering_across_calls() -> None:
+    from dedup import _ckernels
+    from dedup._batchverify import COLUMNS
+    from dedup._text import segment
+
+    sents = segment("Lavrov met Blinken in Geneva. Blinken met Lavrov again.\n\nGeneva was calm.")
+    whole = np.frombuffer(_ckernels.flatten(list(sents), *COLUMNS)[0], np.int64)
+    ids: dict[str, int] = {}
+    parts = [np.frombuffer(_ckernels.flatten([s], *COLUMNS, ids)[0], np.int64) for s in sents]
+    assert np.concatenate(parts).tolist() == whole.tolist()
+    assert sorted(ids.values()) == list(range(len(ids)))
+    with pytest.raises(TypeError):
+        _ckernels.flatten(list(sents), *COLUMNS, {"lavrov": "not an id"})
 
 
 @needs_kernels
