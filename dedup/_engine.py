@@ -208,7 +208,7 @@ class SentenceColumns:
 
 
 #: Tokens per block of :func:`verify_blocked` (its scorers hold two blocks: ~60 bytes a token).
-BLOCK_TOKENS = 1 << 22
+BLOCK_TOKENS = 1 << 23
 
 
 def verify_blocked(
