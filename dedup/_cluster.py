@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 
 from dedup._text import Sentence
-from dedup._types import Alignment, Cluster, Match, Passage, Span
+from dedup._types import Alignment, Cluster, Match, Passage, Span, maker
 from dedup._verify import Link
 
 __all__ = ["Doc", "UnionFind", "build", "iter_components"]
@@ -48,11 +49,13 @@ def _char_span(sent: Sentence, tok: tuple[int, int]) -> tuple[int, int]:
     return start, end
 
 
-@dataclass(slots=True)
-class _Side:
-    doc: int
-    start: int
-    end: int
+_BY_PAIR = itemgetter(0, 1)  # a Link's (i, j)
+_FIRST = itemgetter(0)
+_make_span = maker(Span)
+_make_passage = maker(Passage)
+_make_alignment = maker(Alignment)
+_make_match = maker(Match)
+_make_cluster = maker(Cluster)
 
 
 def build(
@@ -80,26 +83,34 @@ def build(
     if sent_para is None:
         assert isinstance(sentences, Sequence)
         sent_para = [s.para for s in sentences]
-    kept = sorted((lk for lk in links if lk.score >= threshold), key=lambda lk: (lk.i, lk.j))
+    kept = [lk for lk in links if lk.score >= threshold]
     if not kept:
         return [], []
+    kept.sort(key=_BY_PAIR)
     # 1. Links between consecutive sentences of the same two paragraphs form one match.
     uf = UnionFind(len(kept))
     by_pair = {(lk.i, lk.j): n for n, lk in enumerate(kept)}
+    n_sents = len(sent_doc)
     for n, lk in enumerate(kept):
-        m = by_pair.get((lk.i + 1, lk.j + 1))
+        i, j = lk.i, lk.j
+        m = by_pair.get((i + 1, j + 1))
         if (
             m is not None
-            and _same_para(sent_para, sent_doc, lk.i, lk.i + 1)
-            and _same_para(sent_para, sent_doc, lk.j, lk.j + 1)
+            and j + 1 < n_sents
+            and sent_doc[i] == sent_doc[i + 1]
+            and sent_para[i] == sent_para[i + 1]
+            and sent_doc[j] == sent_doc[j + 1]
+            and sent_para[j] == sent_para[j + 1]
         ):
             uf.union(n, m)
+    del by_pair
     groups: dict[int, list[Link]] = {}
     for n, lk in enumerate(kept):
         groups.setdefault(uf.find(n), []).append(lk)
 
     matches: list[Match] = []
-    sides: list[tuple[_Side, _Side]] = []
+    # Each side of a match as (document, start, end); sides[2m], sides[2m+1] are match m's.
+    sides: list[tuple[int, int, int]] = []
     # Equal spans and passages are built once and shared (they are immutable): a sentence
     # matched many times, and a one-sentence passage and its alignment, reuse one object.
     span_of: dict[tuple[int, int], Span] = {}
@@ -108,98 +119,99 @@ def build(
     def span(bounds: tuple[int, int]) -> Span:
         got = span_of.get(bounds)
         if got is None:
-            got = span_of[bounds] = Span(*bounds)
+            got = span_of[bounds] = _make_span(*bounds)
         return got
 
-    def passage(side: _Side) -> Passage:
-        key = (side.doc, side.start, side.end)
-        got = passage_of.get(key)
+    def passage(side: tuple[int, int, int]) -> Passage:
+        got = passage_of.get(side)
         if got is None:
-            doc = docs[side.doc]
-            text = doc.text[side.start : side.end]
-            got = passage_of[key] = Passage(doc.key, span((side.start, side.end)), text)
+            d, start, end = side
+            doc = docs[d]
+            got = passage_of[side] = _make_passage(doc.key, span((start, end)), doc.text[start:end])
         return got
 
     for group in groups.values():
-        a_spans = [char_span(lk.i, lk.span_i) for lk in group]
-        b_spans = [char_span(lk.j, lk.span_j) for lk in group]
-        da, db = sent_doc[group[0].i], sent_doc[group[0].j]
+        first = group[0]
+        da, db = sent_doc[first.i], sent_doc[first.j]
         if len(group) == 1:  # most matches: one sentence pair
-            sa, sb = _Side(da, *a_spans[0]), _Side(db, *b_spans[0])
+            x, y = char_span(first.i, first.span_i), char_span(first.j, first.span_j)
+            sa, sb = (da, *x), (db, *y)
+            if (docs[db].ordinal, sb[1]) < (docs[da].ordinal, sa[1]):
+                sa, sb, x, y = sb, sa, y, x
+            alignments: tuple[Alignment, ...] = (_make_alignment(span(x), span(y), first.score),)
+            score = round(first.score, 6)
+            kind = first.kind
         else:
-            sa = _Side(da, min(s for s, _ in a_spans), max(e for _, e in a_spans))
-            sb = _Side(db, min(s for s, _ in b_spans), max(e for _, e in b_spans))
-        if (docs[sb.doc].ordinal, sb.start) < (docs[sa.doc].ordinal, sa.start):
-            sa, sb = sb, sa
-            a_spans, b_spans = b_spans, a_spans
-        alignments = tuple(
-            Alignment(span(x), span(y), lk.score) for x, y, lk in zip(a_spans, b_spans, group, strict=True)
-        )
-        score = round(sum(lk.score for lk in group) / len(group), 6)
-        kind = "exact" if all(lk.kind == "exact" for lk in group) else group[0].kind
-        matches.append(Match(passage(sa), passage(sb), score, kind, alignments))
-        sides.append((sa, sb))
+            a_spans = [char_span(lk.i, lk.span_i) for lk in group]
+            b_spans = [char_span(lk.j, lk.span_j) for lk in group]
+            sa = (da, min(s for s, _ in a_spans), max(e for _, e in a_spans))
+            sb = (db, min(s for s, _ in b_spans), max(e for _, e in b_spans))
+            if (docs[db].ordinal, sb[1]) < (docs[da].ordinal, sa[1]):
+                sa, sb = sb, sa
+                a_spans, b_spans = b_spans, a_spans
+            alignments = tuple(
+                _make_alignment(span(x), span(y), lk.score)
+                for x, y, lk in zip(a_spans, b_spans, group, strict=True)
+            )
+            score = round(sum(lk.score for lk in group) / len(group), 6)
+            kind = "exact" if all(lk.kind == "exact" for lk in group) else first.kind
+        matches.append(_make_match(passage(sa), passage(sb), score, kind, alignments))
+        sides.append(sa)
+        sides.append(sb)
 
     # 2. Passages: sides in the same document overlapping by half the shorter are one passage.
-    nodes = [s for pair in sides for s in pair]
-    same = UnionFind(len(nodes))
+    n_nodes = len(sides)
+    same = UnionFind(n_nodes)
     # Sides with the same span are one passage at once; the overlap sweep then runs over
     # distinct spans only (a sentence matched a hundred times is one span, not a hundred).
     first_of: dict[tuple[int, int, int], int] = {}
-    for k, nk in enumerate(nodes):
-        k0 = first_of.setdefault((nk.doc, nk.start, nk.end), k)
+    for k, side in enumerate(sides):
+        k0 = first_of.setdefault(side, k)
         if k0 != k:
             same.union(k0, k)
-    order = sorted(first_of.values(), key=lambda k: (nodes[k].doc, nodes[k].start, nodes[k].end))
-    for rank, k in enumerate(order):
-        nk = nodes[k]
+    order = sorted(first_of.items())  # by (document, start, end)
+    del first_of
+    for rank, ((doc, start, end), k) in enumerate(order):
         for r2 in range(rank + 1, len(order)):  # not ``order[rank + 1:]``: that copy is quadratic
-            k2 = order[r2]
-            n2 = nodes[k2]
-            if n2.doc != nk.doc or n2.start >= nk.end:
+            (doc2, start2, end2), k2 = order[r2]
+            if doc2 != doc or start2 >= end:
                 break
-            overlap = min(nk.end, n2.end) - n2.start
-            if overlap * 2 >= min(nk.end - nk.start, n2.end - n2.start):
+            if (min(end, end2) - start2) * 2 >= min(end - start, end2 - start2):
                 same.union(k, k2)
     passage_nodes: dict[int, list[int]] = {}
-    for k in range(len(nodes)):
-        passage_nodes.setdefault(same.find(k), []).append(k)
+    find = same.find
+    for k in range(n_nodes):
+        passage_nodes.setdefault(find(k), []).append(k)
     # 3. Clusters: passages connected by matches.
-    linked = UnionFind(len(nodes))
+    linked = UnionFind(n_nodes)
     for m in range(len(matches)):
-        linked.union(same.find(2 * m), same.find(2 * m + 1))
+        linked.union(find(2 * m), find(2 * m + 1))
     members: dict[int, list[int]] = {}
     for root in passage_nodes:
         members.setdefault(linked.find(root), []).append(root)
     clusters = []
+    match_scores = [m.score for m in matches]
     for roots in members.values():
         passages: list[tuple[tuple[int, int, int], Passage, list[int]]] = []
         for root in roots:
             group_ks = passage_nodes[root]
-            doc = nodes[root].doc
-            start = min(nodes[g].start for g in group_ks)
-            end = max(nodes[g].end for g in group_ks)
-            p = passage(_Side(doc, start, end))
-            passages.append(((docs[doc].ordinal, start, end), p, group_ks))
-        passages.sort(key=lambda t: t[0])
+            doc = sides[root][0]
+            if len(group_ks) == 1:
+                _, start, end = sides[root]
+            else:
+                start = min(sides[g][1] for g in group_ks)
+                end = max(sides[g][2] for g in group_ks)
+            passages.append(((docs[doc].ordinal, start, end), passage((doc, start, end)), group_ks))
+        passages.sort(key=_FIRST)
         match_ids = sorted({k // 2 for _, _, group_ks in passages for k in group_ks})
-        cl_matches = tuple(matches[m] for m in match_ids)
-        strength = [sum(matches[k // 2].score for k in group_ks) for _, _, group_ks in passages]
+        cl_matches = tuple([matches[m] for m in match_ids])
+        strength = [sum([match_scores[k // 2] for k in group_ks]) for _, _, group_ks in passages]
         rep = max(range(len(passages)), key=lambda n: (strength[n], -n))
-        score = round(sum(m.score for m in cl_matches) / len(cl_matches), 6)
-        clusters.append(
-            (
-                (-score, passages[0][0]),
-                Cluster(
-                    score=score,
-                    passages=tuple(p for _, p, _ in passages),
-                    representative=passages[rep][1],
-                    matches=cl_matches,
-                ),
-            )
-        )
-    clusters.sort(key=lambda t: t[0])
-    ordinal = {docs[s.doc].key: docs[s.doc].ordinal for pair in sides for s in pair}
+        score = round(sum([match_scores[m] for m in match_ids]) / len(match_ids), 6)
+        cluster = _make_cluster(score, tuple([p for _, p, _ in passages]), passages[rep][1], cl_matches)
+        clusters.append(((-score, passages[0][0]), cluster))
+    clusters.sort(key=_FIRST)
+    ordinal = {docs[d].key: docs[d].ordinal for d, _, _ in sides}
 
     def where(p: Passage) -> tuple[int, int, int]:
         return ordinal.get(p.key, 0), p.span.start, p.span.end
@@ -233,7 +245,3 @@ def iter_components(
     for root in sorted(by_group):
         clusters, _ = build(by_group.pop(root), sentences, sent_doc, docs, threshold)
         yield clusters
-
-
-def _same_para(sent_para: Sequence[int], sent_doc: Sequence[int], i: int, j: int) -> bool:
-    return j < len(sent_doc) and sent_doc[i] == sent_doc[j] and sent_para[i] == sent_para[j]
