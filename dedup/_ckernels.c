@@ -1490,20 +1490,24 @@ fail:
 /* Rows up to which pair counts are tallied in an n x n table rather than sorted. */
 #define PAIR_TABLE_MAX_ROWS 512
 
-/* Rows of one band grouped by key with a hash table (rows stay in ascending order in a group). */
+/* Rows of one band grouped by key with a hash table (rows stay in ascending order in a group).
+ * A slot holds its key, the group's first and last rows and its size side by side: a probe and
+ * its update touch one cache line (the table is far larger than the caches at corpus scale). */
+typedef struct {
+    uint64_t key;
+    Py_ssize_t head, tail, size;
+} Slot;
+
 typedef struct {
     Py_ssize_t hcap, n_used;
-    uint64_t *hkey;
-    Py_ssize_t *hhead, *htail, *hsize, *next, *used, *members;
+    Slot *slot;
+    Py_ssize_t *next, *used, *members;
 } Groups;
 
 static void
 groups_free(Groups *g)
 {
-    free(g->hkey);
-    free(g->hhead);
-    free(g->htail);
-    free(g->hsize);
+    free(g->slot);
     free(g->next);
     free(g->used);
     free(g->members);
@@ -1518,19 +1522,16 @@ groups_init(Groups *g, Py_ssize_t n)
     while (g->hcap < 2 * n)
         g->hcap <<= 1;
     const size_t h = (size_t)g->hcap, r = (size_t)(n + 1);
-    g->hkey = malloc(sizeof(uint64_t) * h);
-    g->hhead = malloc(sizeof(Py_ssize_t) * h);
-    g->htail = malloc(sizeof(Py_ssize_t) * h);
-    g->hsize = malloc(sizeof(Py_ssize_t) * h);
+    g->slot = malloc(sizeof(Slot) * h);
     g->next = malloc(sizeof(Py_ssize_t) * r);
     g->used = malloc(sizeof(Py_ssize_t) * r);
     g->members = malloc(sizeof(Py_ssize_t) * r);
-    if (!g->hkey || !g->hhead || !g->htail || !g->hsize || !g->next || !g->used || !g->members) {
+    if (!g->slot || !g->next || !g->used || !g->members) {
         groups_free(g);
         return -1;
     }
     for (Py_ssize_t k = 0; k < g->hcap; k++)
-        g->hhead[k] = -1;
+        g->slot[k].head = -1;
     return 0;
 }
 
@@ -1539,25 +1540,26 @@ static void
 groups_band(Groups *g, const uint64_t *keys, Py_ssize_t n, Py_ssize_t bands, Py_ssize_t band)
 {
     for (Py_ssize_t u = 0; u < g->n_used; u++) /* clear the previous band's */
-        g->hhead[g->used[u]] = -1;
+        g->slot[g->used[u]].head = -1;
     g->n_used = 0;
     const Py_ssize_t mask = g->hcap - 1;
     for (Py_ssize_t r = 0; r < n; r++) {
         const uint64_t key = keys[r * bands + band];
         Py_ssize_t h = (Py_ssize_t)((key * 0x9E3779B97F4A7C15ull) >> 20) & mask;
-        while (g->hhead[h] >= 0 && g->hkey[h] != key)
+        while (g->slot[h].head >= 0 && g->slot[h].key != key)
             h = (h + 1) & mask;
+        Slot *s = &g->slot[h];
         g->next[r] = -1;
-        if (g->hhead[h] < 0) {
-            g->hkey[h] = key;
-            g->hhead[h] = g->htail[h] = r;
-            g->hsize[h] = 1;
+        if (s->head < 0) {
+            s->key = key;
+            s->head = s->tail = r;
+            s->size = 1;
             g->used[g->n_used++] = h;
         }
         else {
-            g->next[g->htail[h]] = r;
-            g->htail[h] = r;
-            g->hsize[h]++;
+            g->next[s->tail] = r;
+            s->tail = r;
+            s->size++;
         }
     }
 }
@@ -1567,7 +1569,7 @@ static Py_ssize_t
 groups_members(Groups *g, Py_ssize_t u)
 {
     Py_ssize_t k = 0;
-    for (Py_ssize_t r = g->hhead[g->used[u]]; r >= 0; r = g->next[r])
+    for (Py_ssize_t r = g->slot[g->used[u]].head; r >= 0; r = g->next[r])
         g->members[k++] = r;
     return k;
 }
@@ -1629,28 +1631,36 @@ pair_counts_core(const uint64_t *keys, Py_ssize_t n, Py_ssize_t bands, Py_ssize_
     int32_t *table = tally ? calloc((size_t)(n * n > 0 ? n * n : 1), sizeof(int32_t)) : NULL;
     Oversized *over = tally ? NULL : calloc((size_t)(bands ? bands : 1), sizeof(Oversized));
     Vec codes = {.item = 8}, counts = {.item = 8};
-    int oom = groups_init(&g, n) < 0 || (tally ? !table : !over);
+    /* A bucket's members' keys of the earlier bands, copied side by side: the pair checks of a
+     * bucket then read cache-resident rows (size reads from memory, not size^2). */
+    const Py_ssize_t widest = max_bucket < n ? max_bucket : n; /* rows of the largest bucket paired */
+    uint64_t *near = tally ? NULL : malloc(sizeof(uint64_t) * (size_t)(widest > 0 ? widest : 1) *
+                                             (size_t)(bands ? bands : 1));
+    int oom = groups_init(&g, n) < 0 || (tally ? !table : !over || !near);
     for (Py_ssize_t band = 0; band < bands && !oom; band++) {
         groups_band(&g, keys, n, bands, band);
         if (!tally) { /* this band's oversized keys, before its pairs compare earlier bands */
             Py_ssize_t k = 0;
             for (Py_ssize_t u = 0; u < g.n_used; u++)
-                k += g.hsize[g.used[u]] > max_bucket;
+                k += g.slot[g.used[u]].size > max_bucket;
             if (k) {
                 over[band].keys = malloc(sizeof(uint64_t) * (size_t)k);
                 oom |= !over[band].keys;
                 for (Py_ssize_t u = 0; u < g.n_used && !oom; u++)
-                    if (g.hsize[g.used[u]] > max_bucket)
-                        over[band].keys[over[band].n++] = g.hkey[g.used[u]];
+                    if (g.slot[g.used[u]].size > max_bucket)
+                        over[band].keys[over[band].n++] = g.slot[g.used[u]].key;
                 if (!oom)
                     qsort(over[band].keys, (size_t)k, sizeof(uint64_t), cmp_u64);
             }
         }
         for (Py_ssize_t u = 0; u < g.n_used && !oom; u++) {
-            const Py_ssize_t size = g.hsize[g.used[u]];
+            const Py_ssize_t size = g.slot[g.used[u]].size;
             if (size < 2 || size > max_bucket)
                 continue;
             groups_members(&g, u);
+            if (!tally && band)
+                for (Py_ssize_t x = 0; x < size; x++)
+                    memcpy(near + x * band, keys + g.members[x] * bands, sizeof(uint64_t) * (size_t)band);
             for (Py_ssize_t x = 0; x < size && !oom; x++)
                 for (Py_ssize_t y = x + 1; y < size; y++) {
                     const int64_t rx = g.members[x], ry = g.members[y];
@@ -1658,8 +1668,7 @@ pair_counts_core(const uint64_t *keys, Py_ssize_t n, Py_ssize_t bands, Py_ssize_
                         table[rx * (int64_t)n + ry]++;
                         continue;
                     }
-                    if (shared_bands(keys + rx * bands, keys + ry * bands, over, 0, band, min_shared) !=
-                        min_shared - 1)
+                    if (shared_bands(near + x * band, near + y * band, over, 0, band, min_shared) != min_shared - 1)
                         continue; /* not there yet, or already emitted at an earlier band */
                     const int64_t code = rx * (int64_t)n + ry;
                     oom |= vec_push(&codes, &code);
@@ -1680,6 +1689,7 @@ pair_counts_core(const uint64_t *keys, Py_ssize_t n, Py_ssize_t bands, Py_ssize_
         }
     groups_free(&g);
     free(table);
+    free(near);
     if (over)
         for (Py_ssize_t b = 0; b < bands; b++)
             free(over[b].keys);

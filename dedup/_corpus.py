@@ -394,7 +394,7 @@ def _run(source: CorpusSource, options: Options, jobs: int, progress: bool, with
         # Sentences as token columns, verified a pair of blocks at a time: bounded by the
         # index, not by the sentence objects of a million paragraphs.
         columns = _Columns(involved, span, sent_doc.size)
-        _reread_sentences(*reread, keep=columns.add)
+        _reread_sentences(*reread, columns=columns)
         local_links = verify_blocked(
             columns.finish(), sent_doc[involved], local_pairs, options, jobs=jobs, floor=options.threshold
         )
@@ -419,21 +419,17 @@ def _run(source: CorpusSource, options: Options, jobs: int, progress: bool, with
 
 
 class _Columns:
-    """The involved sentences of pass 2 as token columns, filled in sentence id order.
+    """The involved sentences of pass 2 as token columns, filled batch by batch in sentence id order.
 
     Keeps what verification needs (:class:`~dedup._engine.SentenceColumns`) and
     each token's offsets (relative to its sentence, for the character spans of
     matches) in flat arrays, instead of ~1.5 kB of objects per sentence.
     """
 
-    _FLUSH = 1 << 14  # sentences flattened at a time
-
     def __init__(self, involved: npt.NDArray[np.int64], span: npt.NDArray[np.int64], n_all: int) -> None:
-        self._involved = involved
-        self._next = 0  # position in ``involved`` of the next sentence expected
-        self._pending: list[Sentence] = []
-        self._ids: dict[str, int] = {}  # one stem numbering for all flattened batches
-        self._parts: list[tuple[bytes, bytes, bytes, bytes]] = []
+        self._n = involved.size
+        self._ids: dict[str, int] = {}  # one stem numbering for all batches
+        self._parts: list[tuple[npt.NDArray[np.int64], bytes, bytes, bytes]] = []
         self._norms: list[str] = []
         self._tok_start = array("i")  # token offsets relative to the sentence start
         self._tok_end = array("i")
@@ -446,40 +442,25 @@ class _Columns:
         pos[involved] = np.arange(involved.size)
         self._pos = _array("q", pos)  # sentence id -> position in ``involved``
 
-    def add(self, found: list[tuple[int, Sentence]]) -> None:
-        for g, sent in found:
-            if g != self._involved[self._next]:
-                raise AssertionError(f"sentence {g} out of order in pass 2")
-            self._next += 1
-            self._pending.append(sent)
-        if len(self._pending) >= self._FLUSH:
-            self._flush()
-
-    def _flush(self) -> None:
-        assert ckernels is not None
-        sents, self._pending = self._pending, []
-        if not sents:
-            return
-        rows = cast("list[tuple[object, ...]]", sents)
-        stems, content, entity, raw_lengths, norms = ckernels.flatten(rows, *COLUMNS, self._ids)
-        self._parts.append((stems, content, entity, raw_lengths))
+    def add(self, part: _ColumnPart) -> None:
+        """Take a batch from :func:`_rebuild_columns`, its stems renumbered into the shared numbering."""
+        stems, content, entity, lengths, norms, tok_start, tok_end, vocabulary = part
+        ids = self._ids
+        remap = np.fromiter((ids.setdefault(s, len(ids)) for s in vocabulary), np.int64, len(vocabulary))
+        self._parts.append((remap[np.frombuffer(stems, dtype=np.int64)], content, entity, lengths))
         self._norms.extend(norms)
-        lengths = np.frombuffer(raw_lengths, dtype=np.int64)
-        total = int(lengths.sum())
-        first = np.repeat(np.fromiter((s.start for s in sents), np.int64, len(sents)), lengths)
-        for column, field in ((self._tok_start, "tok_starts"), (self._tok_end, "tok_ends")):
-            flat = np.fromiter(chain.from_iterable(getattr(s, field) for s in sents), np.int64, total)
-            column.frombytes((flat - first).astype(np.int32).tobytes())
+        self._tok_start.frombytes(tok_start)
+        self._tok_end.frombytes(tok_end)
 
     def finish(self) -> SentenceColumns:
         """The columns for the verifier; the token offsets stay here for :meth:`char_span`."""
-        self._flush()
-        if self._next != self._involved.size:
-            raise AssertionError("pass 2 rebuilt fewer sentences than it was asked for")
+        if len(self._norms) != self._n:
+            raise AssertionError(f"pass 2 rebuilt {len(self._norms)} sentences, {self._n} were asked for")
         parts, self._parts = self._parts, []
 
         def join(k: int, dtype: type[np.generic]) -> npt.NDArray[Any]:
-            return np.concatenate([np.frombuffer(p[k], dtype=dtype) for p in parts] or [np.zeros(0, dtype)])
+            pieces = [p[k] if k == 0 else np.frombuffer(p[k], dtype=dtype) for p in parts]
+            return np.concatenate(pieces or [np.zeros(0, dtype)]).astype(dtype, copy=False)
 
         columns = SentenceColumns(
             join(0, np.int64), join(1, np.bool_), join(2, np.bool_), join(3, np.int64),
@@ -532,13 +513,13 @@ def _reread_sentences(
     span: npt.NDArray[np.int64],
     progress: bool,
     jobs: int = 1,
-    keep: Callable[[list[tuple[int, Sentence]]], None] | None = None,
+    columns: _Columns | None = None,
 ) -> dict[int, Sentence]:
     """The ``involved`` sentences, rebuilt from the ``wanted`` documents read again (in ``jobs`` processes).
 
     Pass 1 recorded each sentence's paragraph and offsets, so only the wanted
     sentences are tokenised again, exactly as :func:`~dedup._text.segment` made them.
-    With ``keep``, each document's ``(sentence id, sentence)`` list goes there instead
+    With ``columns``, the workers flatten them into token columns, which go there
     (in sentence id order), and the dict returned is empty.
     """
     # involved is sorted, so each document's wanted sentences are one run of it.
@@ -562,19 +543,26 @@ def _reread_sentences(
         if batch:
             yield batch
 
-    # With the compiled tokeniser, shipping texts to workers and sentences back costs more
-    # than tokenising here (100k paragraphs: pass 2 takes 5.5 s in-process, 5.9 s with two
-    # workers; whole runs 23.0 s vs 24.0 s).
+    if columns is not None:  # compact columns come back from the workers: cheap to ship
+        with _progress(source, progress, "verify") as tick, process_pool(jobs) as pool:
+            run = _rebuild_columns
+            flat = pool.imap(run, tasks()) if pool is not None else map(run, tasks())
+            for changed, flat_part in flat:
+                if flat_part is None:
+                    raise DedupError(f"document {keys[changed]!r} changed while the corpus was being read")
+                columns.add(flat_part)
+                tick()
+        return out
+    # With the compiled tokeniser, shipping texts to workers and sentence objects back costs
+    # more than tokenising here (100k paragraphs: pass 2 takes 5.5 s in-process, 5.9 s with
+    # two workers; whole runs 23.0 s vs 24.0 s).
     with _progress(source, progress, "verify") as tick, process_pool(1 if ACCELERATED else jobs) as pool:
         parts = pool.imap(_rebuild, tasks()) if pool is not None else map(_rebuild, tasks())
         for part in parts:
             for d, found in part:
                 if found is None:
                     raise DedupError(f"document {keys[d]!r} changed while the corpus was being read")
-                if keep is None:
-                    out.update(found)
-                else:
-                    keep(found)
+                out.update(found)
             tick()
     return out
 
@@ -594,6 +582,36 @@ def _rebuild(batch: list[_Reread]) -> list[tuple[int, list[tuple[int, Sentence]]
         kept = [(k, sent) for k, sent in found if sent is not None]
         out.append((d, kept if len(kept) == len(found) else None))
     return out
+
+
+# The token columns of a batch's sentences (``flatten`` with stem ids local to the batch),
+# token offsets relative to each sentence's start (int32), and the batch's stems by local id.
+_ColumnPart = tuple[bytes, bytes, bytes, bytes, list[str], bytes, bytes, list[str]]
+
+
+def _rebuild_columns(batch: list[_Reread]) -> tuple[int, _ColumnPart | None]:
+    """The wanted sentences of a batch as token columns; ``(document, None)`` if a document changed."""
+    assert ckernels is not None
+    sents: list[Sentence] = []
+    for d, text, digest, rows in batch:
+        found = [make_sentence(text, p, start, end) for _, p, start, end in rows]
+        if _digest(text) != digest or any(s is None for s in found):
+            return d, None
+        sents.extend(cast("list[Sentence]", found))
+    vocabulary: dict[str, int] = {}
+    stems, content, entity, raw_lengths, norms = ckernels.flatten(
+        cast("list[tuple[object, ...]]", sents), *COLUMNS, vocabulary
+    )
+    lengths = np.frombuffer(raw_lengths, dtype=np.int64)
+    total = int(lengths.sum())
+    first = np.repeat(np.fromiter((s.start for s in sents), np.int64, len(sents)), lengths)
+    offsets = [
+        (np.fromiter(chain.from_iterable(getattr(s, f) for s in sents), np.int64, total) - first)
+        .astype(np.int32)
+        .tobytes()
+        for f in ("tok_starts", "tok_ends")
+    ]
+    return -1, (stems, content, entity, raw_lengths, norms, offsets[0], offsets[1], list(vocabulary))
 
 
 def _reread_texts(
