@@ -39,6 +39,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain, pairwise
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -64,7 +65,7 @@ from dedup._verify import (
     shape,
 )
 
-__all__ = ["COLUMNS", "KERNEL_MAX_SOURCES", "BatchScorer"]
+__all__ = ["COLUMNS", "KERNEL_MAX_SOURCES", "BatchScorer", "norm_ids"]
 
 # Scores are rounded to 6 decimals before the floor is applied: anything this
 # close below the floor may still round up to it.
@@ -78,6 +79,7 @@ _TABLE_CELLS = 1 << 24
 
 _I64 = npt.NDArray[np.int64]
 _F64 = npt.NDArray[np.float64]
+_BY_PAIR = itemgetter(0, 1)  # a Link's (i, j)
 # Most sources per fused sentence the compiled cover stage handles (more: the numpy path).
 KERNEL_MAX_SOURCES = 64
 # Where the compiled ``flatten`` finds each token column in a sentence tuple.
@@ -168,11 +170,15 @@ class BatchScorer:
         lengths: _I64,
         norms: list[str],
         sent_doc: Sequence[int] | npt.ArrayLike,
+        *,
+        norm_id: _I64 | None = None,
     ) -> BatchScorer:
         """A scorer over sentences given as token columns (what ``flatten`` makes of them), no objects.
 
         Corpus mode keeps its sentences this way (a few bytes a token instead of a tuple of
-        tuples each).  Needs the compiled kernels: the numpy path's alignments read the sentences.
+        tuples each).  ``norm_id`` may give ids ``0..k-1`` equal exactly where ``norms`` are
+        (else they are numbered here).  Needs the compiled kernels: the numpy path's alignments read the
+        sentences.
         """
         if ckernels is None:
             raise RuntimeError("BatchScorer.from_columns needs the compiled kernels (dedup._ckernels)")
@@ -182,7 +188,13 @@ class BatchScorer:
         self.doc = np.asarray(sent_doc, dtype=np.int64).reshape(-1)
         self._shapes = []
         self._csr = self._seq = None
-        self._set_columns(stem_ids, content, entity, lengths, norms)
+        self.norms = norms
+        self.n_tokens = lengths
+        self._kernel_profiles(stem_ids, content, entity, lengths)
+        if norm_id is None:
+            self._set_norm_ids()
+        else:
+            self.norm_id = norm_id
         return self
 
     def _set_columns(
@@ -199,10 +211,7 @@ class BatchScorer:
         self._set_norm_ids()
 
     def _set_norm_ids(self) -> None:
-        distinct: dict[str, int] = {}
-        self.norm_id = np.fromiter(
-            (distinct.setdefault(t, len(distinct)) for t in self.norms), np.int64, len(self.norms)
-        )
+        self.norm_id = norm_ids(self.norms)
 
     def _numpy_profiles(
         self,
@@ -357,6 +366,7 @@ class BatchScorer:
         workers: int = 1,
         processes: int = 1,
         known: Mapping[tuple[int, int], float] | None = None,
+        ids: _I64 | None = None,
     ) -> tuple[list[Link], list[list[Link]]]:
         """Pair links (score at least ``floor``), and the cover links of the rows with a candidate in
         their own document, in row order.
@@ -371,7 +381,10 @@ class BatchScorer:
 
         ``workers`` threads compute character ratios; with ``processes`` > 1
         and enough pairs, pair scores and covers are split over that many
-        forked processes (same results, joined in order).
+        forked processes (same results, joined in order).  With ``ids`` (an
+        increasing array), the links returned name sentence ``ids[i]`` for
+        row ``i``: block-wise verification gets them in corpus numbering
+        without building every link twice.
         """
         if not pairs.size:
             return [], []
@@ -385,7 +398,7 @@ class BatchScorer:
             c_ji = np.concatenate([c for _, _, c in parts])
         else:
             found, c_ij, c_ji = self._pair_stage(pairs, floor, workers)
-        pair_links = self._pair_links(found, floor)
+        pair_links, pair_scores = self._pair_links(found, floor, ids)
         # Covers (fusion) only pool sentences of the same document: the directed arrays are built
         # for those pairs alone (across a corpus they are a few percent of the candidates, and the
         # arrays of all of them in both directions took gigabytes at 1M paragraphs).
@@ -395,12 +408,12 @@ class BatchScorer:
         b = np.concatenate((j, i))
         pool = self.total[b] >= _POOL_RATIO * self.total[a]
         beaten = dict(known or {})
-        beaten.update(((lk.i, lk.j), lk.score) for lk in pair_links)
+        beaten.update(pair_scores)
         c_dir = np.concatenate((c_ij[same], c_ji[same]))
-        del c_ij, c_ji
+        del c_ij, c_ji, pair_scores
         cover_args = (floor, min_gain, max_sources, beaten)
         if not forked:
-            return pair_links, self._covers(a[pool], b[pool], c_dir[pool], a, *cover_args)
+            return pair_links, _renamed(self._covers(a[pool], b[pool], c_dir[pool], a, *cover_args), ids)
         if not a.size:
             return pair_links, []
         # Covers are computed row by row: contiguous row ranges with similar numbers of
@@ -417,7 +430,7 @@ class BatchScorer:
             r0, r1 = np.searchsorted(rows, [lo, hi])
             tasks.append((pa[s:e], pb[s:e], pc[s:e], rows[r0:r1]))
         covers = [row for part in _forked(self, "_covers", tasks, cover_args) for row in part]
-        return pair_links, covers
+        return pair_links, _renamed(covers, ids)
 
     def _pair_stage(self, pairs: _I64, floor: float, workers: int = 1) -> tuple[_PairScores, _F64, _F64]:
         """Pairs of ``pairs`` that link, and the containment of each pair in both directions."""
@@ -487,20 +500,29 @@ class BatchScorer:
         keep = score >= floor - _EPS
         return _PairScores(li[keep], lj[keep], score[keep], i[equal], j[equal])
 
-    def _pair_links(self, found: _PairScores, floor: float) -> list[Link]:
-        """The links of :meth:`_pairs`' arrays, sorted by sentence pair."""
+    def _pair_links(
+        self, found: _PairScores, floor: float, ids: _I64 | None = None
+    ) -> tuple[list[Link], dict[tuple[int, int], float]]:
+        """The links of :meth:`_pairs`' arrays, sorted by sentence pair, and their scores by
+        ``(i, j)``; with ``ids``, the links name sentence ``ids[i]`` for row ``i`` (an increasing map)."""
         ntl = self.n_tokens.tolist()
-        out = [
-            Link(x, y, r, "near", (0, ntl[x]), (0, ntl[y]))
-            for x, y, v in zip(found.i.tolist(), found.j.tolist(), found.score.tolist(), strict=True)
-            if v > 0.0 and (r := round(v, 6)) >= floor
-        ]
-        out.extend(
-            Link(x, y, 1.0, "exact", (0, ntl[x]), (0, ntl[y]))
-            for x, y in zip(found.eq_i.tolist(), found.eq_j.tolist(), strict=True)
-        )
-        out.sort(key=lambda lk: (lk.i, lk.j))
-        return out
+        scores: dict[tuple[int, int], float] = {}
+        gi, gj = (found.i, found.j) if ids is None else (ids[found.i], ids[found.j])
+        out = []
+        for x, y, u, w, v in zip(
+            found.i.tolist(), found.j.tolist(), gi.tolist(), gj.tolist(), found.score.tolist(), strict=True
+        ):
+            if v > 0.0 and (r := round(v, 6)) >= floor:
+                out.append(Link(u, w, r, "near", (0, ntl[x]), (0, ntl[y])))
+                scores[(x, y)] = r
+        ei, ej = (found.eq_i, found.eq_j) if ids is None else (ids[found.eq_i], ids[found.eq_j])
+        for x, y, u, w in zip(
+            found.eq_i.tolist(), found.eq_j.tolist(), ei.tolist(), ej.tolist(), strict=True
+        ):
+            out.append(Link(u, w, 1.0, "exact", (0, ntl[x]), (0, ntl[y])))
+            scores[(x, y)] = 1.0
+        out.sort(key=_BY_PAIR)
+        return out, scores
 
     def _covers(
         self,
@@ -770,6 +792,20 @@ def _keep_largest(heap: list[float], value: float) -> None:
 _STEM_IDS: dict[str, int] = {}
 _STEM_IDS_LIMIT = 1 << 21
 _STEM_IDS_LOCK = threading.Lock()
+
+
+def _renamed(covers: list[list[Link]], ids: _I64 | None) -> list[list[Link]]:
+    """``covers`` with row ``i`` named ``ids[i]`` (unchanged without ``ids``)."""
+    if ids is None:
+        return covers
+    g = ids.tolist()
+    return [[Link(g[lk.i], g[lk.j], lk.score, lk.kind, lk.span_i, lk.span_j) for lk in row] for row in covers]
+
+
+def norm_ids(norms: Sequence[str]) -> _I64:
+    """One id per distinct normalised text, in order of first occurrence (equal texts, equal ids)."""
+    distinct: dict[str, int] = {}
+    return np.fromiter((distinct.setdefault(t, len(distinct)) for t in norms), np.int64, len(norms))
 
 
 def _stem_ids(stems: list[str]) -> tuple[_I64, int]:

@@ -337,7 +337,18 @@ k_shingles(PyObject *self, PyObject *args)
             }
             run[k] = (uint32_t)(acc >> 32);
         }
-        qsort(run, (size_t)count, sizeof(uint32_t), cmp_u32);
+        if (count > 48) {
+            qsort(run, (size_t)count, sizeof(uint32_t), cmp_u32);
+        }
+        else { /* a sentence's few shingles: an insertion sort beats qsort's comparator calls */
+            for (Py_ssize_t k = 1; k < count; k++) {
+                const uint32_t x = run[k];
+                Py_ssize_t j = k;
+                for (; j > 0 && run[j - 1] > x; j--)
+                    run[j] = run[j - 1];
+                run[j] = x;
+            }
+        }
         Py_ssize_t m = count ? 1 : 0;
         for (Py_ssize_t k = 1; k < count; k++)
             if (run[k] != run[m - 1])
@@ -380,13 +391,49 @@ cmp_i64(const void *x, const void *y)
     return a < b ? -1 : (a > b ? 1 : 0);
 }
 
+/* Below this many elements an insertion sort beats qsort's comparator calls (a sentence's tokens). */
+#define SMALL_SORT 48
+
+static void
+sort_i64(int64_t *v, Py_ssize_t n)
+{
+    if (n > SMALL_SORT) {
+        qsort(v, (size_t)n, sizeof(int64_t), cmp_i64);
+        return;
+    }
+    for (Py_ssize_t k = 1; k < n; k++) {
+        const int64_t x = v[k];
+        Py_ssize_t j = k;
+        for (; j > 0 && v[j - 1] > x; j--)
+            v[j] = v[j - 1];
+        v[j] = x;
+    }
+}
+
+/* In the order of cmp_stemw: by stem, then weight. */
+static void
+sort_stemw(StemW *v, Py_ssize_t n)
+{
+    if (n > SMALL_SORT) {
+        qsort(v, (size_t)n, sizeof(StemW), cmp_stemw);
+        return;
+    }
+    for (Py_ssize_t k = 1; k < n; k++) {
+        const StemW x = v[k];
+        Py_ssize_t j = k;
+        for (; j > 0 && (v[j - 1].stem > x.stem || (v[j - 1].stem == x.stem && v[j - 1].w > x.w)); j--)
+            v[j] = v[j - 1];
+        v[j] = x;
+    }
+}
+
 /* Sorted unique values of v[0..n) in place; returns the count. */
 static Py_ssize_t
 unique_i64(int64_t *v, Py_ssize_t n)
 {
     if (n < 2)
         return n;
-    qsort(v, (size_t)n, sizeof(int64_t), cmp_i64);
+    sort_i64(v, n);
     Py_ssize_t m = 1;
     for (Py_ssize_t k = 1; k < n; k++)
         if (v[k] != v[m - 1])
@@ -570,7 +617,7 @@ k_profiles(PyObject *self, PyObject *args)
                     ent_stem[nent++] = stem[t];
             }
         }
-        qsort(tmp, (size_t)m, sizeof(StemW), cmp_stemw);
+        sort_stemw(tmp, m);
         double tot = 0.0;
         for (Py_ssize_t k = 0; k < m; k++) {
             if (k + 1 < m && tmp[k + 1].stem == tmp[k].stem)

@@ -378,13 +378,16 @@ def _run(source: CorpusSource, options: Options, jobs: int, progress: bool, with
     del sigs
     # Every sentence of a candidate pair, and every member of a group of exact copies.
     order = np.argsort(digest, kind="stable")
-    dup = np.zeros(digest.size, dtype=bool)
+    wanted_mask = np.zeros(digest.size, dtype=bool)
     same = digest[order][1:] == digest[order][:-1]
-    dup[order[1:][same]] = True
-    dup[order[:-1][same]] = True
-    involved = sorted_unique(np.concatenate((pairs.ravel(), np.flatnonzero(dup))))
+    wanted_mask[order[1:][same]] = True
+    wanted_mask[order[:-1][same]] = True
+    wanted_mask[pairs.ravel()] = True
+    involved = np.flatnonzero(wanted_mask)  # sorted, without sorting the pairs' 2P ends
     wanted = sorted_unique(sent_doc[involved])
-    local_pairs = np.searchsorted(involved, pairs).reshape(-1, 2)
+    position = np.cumsum(wanted_mask, dtype=np.int64) - 1  # sentence id -> place in ``involved``
+    local_pairs = position[pairs]
+    del wanted_mask, position
     del pairs
     reread = (source, keys, wanted, text_digest, involved, sent_doc, para, span, progress, jobs)
     # Only links at the threshold count here (corpus results are not re-thresholded).

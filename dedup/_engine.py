@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dedup._arrays import sorted_unique
-from dedup._batchverify import BatchScorer
+from dedup._batchverify import BatchScorer, norm_ids
 from dedup._cluster import Doc
 from dedup._kernels import ckernels
 from dedup._options import Options
@@ -116,8 +116,8 @@ def verify_candidates(
     scorer = BatchScorer(sentences, docs)
     n_words = scorer.n_tokens  # one word per token
     floor = min(LINK_FLOOR, options.threshold) if floor is None else floor
-    best = _copy_links(scorer.norms, n_words)
-    pairs = _open_pairs(pairs, n_words >= options.min_words, best, len(sentences))
+    best, next_copy = _copy_links(scorer.norms, n_words)
+    pairs = _open_pairs(pairs, n_words >= options.min_words, next_copy)
     known = {key: link.score for key, link in best.items()}
     max_sources = options.max_sources if options.fusion else 1
     pair_links, covers = scorer.score(
@@ -133,8 +133,11 @@ def verify_candidates(
     return [best[k] for k in sorted(best)]
 
 
-def _copy_links(norms: Sequence[str], n_words: npt.NDArray[np.int64]) -> dict[tuple[int, int], Link]:
-    """Exact copies (same normalised words), linked apart from LSH as a chain.
+def _copy_links(
+    norms: Sequence[str], n_words: npt.NDArray[np.int64]
+) -> tuple[dict[tuple[int, int], Link], npt.NDArray[np.int64]]:
+    """Exact copies (same normalised words), linked apart from LSH as a chain; and each
+    sentence's next copy (-1: none), which names the chain's links.
 
     Any number of copies costs linear work and none is missed.  Short sentences
     (below ``min_words``) take part here only: a repeated "Skip to content" is
@@ -142,31 +145,24 @@ def _copy_links(norms: Sequence[str], n_words: npt.NDArray[np.int64]) -> dict[tu
     """
     best: dict[tuple[int, int], Link] = {}
     copies: dict[str, int] = {}
+    nxt = [-1] * len(norms)
+    words = n_words.tolist()
     for k, norm in enumerate(norms):
         prev = copies.get(norm)
         if prev is not None:
-            best[(prev, k)] = Link(prev, k, 1.0, "exact", (0, int(n_words[prev])), (0, int(n_words[k])))
+            best[(prev, k)] = Link(prev, k, 1.0, "exact", (0, words[prev]), (0, words[k]))
+            nxt[prev] = k
         copies[norm] = k
-    return best
+    return best, np.array(nxt, dtype=np.int64)
 
 
 def _open_pairs(
-    pairs: npt.NDArray[np.int64],
-    eligible: npt.NDArray[np.bool_],
-    chained: Mapping[tuple[int, int], Link],
-    n: int,
+    pairs: npt.NDArray[np.int64], eligible: npt.NDArray[np.bool_], next_copy: npt.NDArray[np.int64]
 ) -> npt.NDArray[np.int64]:
-    """The candidate ``pairs`` still to score: both sentences long enough, not already chained copies."""
-    pairs = pairs[eligible[pairs[:, 0]] & eligible[pairs[:, 1]]]
-    if chained and pairs.size:
-        n64 = np.int64(n)
-        codes_chained = np.sort(
-            np.fromiter((i * n64 + j for i, j in chained), dtype=np.int64, count=len(chained))
-        )
-        codes = pairs[:, 0] * n64 + pairs[:, 1]
-        at = np.minimum(np.searchsorted(codes_chained, codes), codes_chained.size - 1)
-        pairs = pairs[codes_chained[at] != codes]  # (np.isin sorts both sides: slower on an article)
-    return pairs
+    """The candidate ``pairs`` still to score: both sentences long enough, not a link of the copy chain."""
+    i, j = pairs[:, 0], pairs[:, 1]
+    kept: npt.NDArray[np.int64] = pairs[eligible[i] & eligible[j] & (next_copy[i] != j)]
+    return kept
 
 
 def _merge(
@@ -231,35 +227,38 @@ def verify_blocked(
     Needs the compiled kernels.  Same links as :func:`verify_candidates`
     (tested), whatever ``block_tokens``.
     """
-    n = columns.lengths.size
     n_words = columns.lengths
-    best = _copy_links(columns.norms, n_words)
-    pairs = _open_pairs(pairs, n_words >= options.min_words, best, n)
-    known = {key: link.score for key, link in best.items()}
+    norm_id = norm_ids(columns.norms)
+    best, next_copy = _copy_links(columns.norms, n_words)
+    pairs = _open_pairs(pairs, n_words >= options.min_words, next_copy)
+    del next_copy
+    # The exact links' scores as arrays, for the diagonal blocks' covers.
+    known_ij = np.array(list(best), dtype=np.int64).reshape(-1, 2)
+    known_v = np.fromiter((lk.score for lk in best.values()), np.float64, len(best))
     max_sources = options.max_sources if options.fusion else 1
     offsets = columns.offsets
     bounds = _block_bounds(offsets, docs, BLOCK_TOKENS if block_tokens is None else block_tokens)
-    block = np.searchsorted(bounds, np.arange(n), side="right") - 1
     if not pairs.size:
         return [best[k] for k in sorted(best)]
-    bi, bj = block[pairs[:, 0]], block[pairs[:, 1]]
-    code = bi * np.int64(bounds.size) + bj
+    block = np.repeat(np.arange(bounds.size - 1, dtype=np.int64), np.diff(bounds))
+    code = block[pairs[:, 0]] * np.int64(bounds.size) + block[pairs[:, 1]]
     order = np.argsort(code, kind="stable")
-    firsts = np.flatnonzero(np.r_[True, code[order][1:] != code[order][:-1]])
+    code = code[order]
+    firsts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])
     for lo, hi in zip(firsts.tolist(), [*firsts[1:].tolist(), order.size], strict=True):
-        p, q = int(bi[order[lo]]), int(bj[order[lo]])
-        rows = np.arange(bounds[p], bounds[p + 1])
-        if q != p:
-            rows = np.concatenate((rows, np.arange(bounds[q], bounds[q + 1])))
-        scorer = _block_scorer(columns, offsets, rows, docs)
+        p, q = divmod(int(code[lo]), bounds.size)
+        # The scorer's rows: block p, then block q (so local ids keep the order of global ones).
+        p0, p1, q0, q1 = int(bounds[p]), int(bounds[p + 1]), int(bounds[q]), int(bounds[q + 1])
+        spans = [(p0, p1)] if q == p else [(p0, p1), (q0, q1)]
+        scorer = _block_scorer(columns, offsets, spans, docs, norm_id)
         sub = pairs[order[lo:hi]]
-        local = np.searchsorted(rows, sub)  # rows is sorted: local ids keep the order of global ones
+        local = np.where(sub < p1, sub - p0, sub - q0 + (p1 - p0))
         sub_known: dict[tuple[int, int], float] = {}
         if p == q:  # covers (same document only) happen in the diagonal blocks
-            lo_row, hi_row = int(bounds[p]), int(bounds[p + 1])
-            sub_known = {
-                (i - lo_row, j - lo_row): v for (i, j), v in known.items() if lo_row <= i and j < hi_row
-            }
+            inside = (known_ij[:, 0] >= p0) & (known_ij[:, 1] < p1)
+            sub_known = dict(
+                zip(map(tuple, (known_ij[inside] - p0).tolist()), known_v[inside].tolist(), strict=True)
+            )
         pair_links, covers = scorer.score(
             local,
             floor=floor,
@@ -268,14 +267,9 @@ def verify_blocked(
             workers=jobs,
             processes=jobs,
             known=sub_known,
+            ids=np.arange(p0, p1) if q == p else np.r_[p0:p1, q0:q1],
         )
-        g = rows.tolist()
-        _merge(
-            best,
-            (Link(g[lk.i], g[lk.j], lk.score, lk.kind, lk.span_i, lk.span_j) for lk in pair_links),
-            (Link(g[lk.i], g[lk.j], lk.score, lk.kind, lk.span_i, lk.span_j) for row in covers for lk in row),
-            floor,
-        )
+        _merge(best, pair_links, (lk for row in covers for lk in row), floor)
         del scorer
     return [best[k] for k in sorted(best)]
 
@@ -302,28 +296,31 @@ def _block_bounds(
 def _block_scorer(
     columns: SentenceColumns,
     offsets: npt.NDArray[np.int64],
-    rows: npt.NDArray[np.int64],
+    spans: list[tuple[int, int]],
     docs: npt.NDArray[np.int64],
+    norm_id: npt.NDArray[np.int64],
 ) -> BatchScorer:
-    """A scorer over the sentences ``rows`` (sorted), their stems renumbered densely."""
-    starts, ends = offsets[rows], offsets[rows + 1]
-    lengths = ends - starts
-    # Token positions of the rows: one arange per row without a Python loop.
-    base = np.repeat(starts - np.r_[0, np.cumsum(lengths)[:-1]], lengths)
-    tok = base + np.arange(int(lengths.sum()), dtype=np.int64)
-    stems = columns.stems[tok]
-    seen = np.zeros(columns.vocabulary + 1, dtype=np.int64)
-    seen[stems] = 1
-    dense = np.cumsum(seen) - 1
+    """A scorer over the sentences of the row ranges ``spans`` (in order), stems renumbered densely."""
+    toks = [slice(int(offsets[a]), int(offsets[b])) for a, b in spans]
     norms = columns.norms
     return BatchScorer.from_columns(
-        dense[stems],
-        columns.content[tok],
-        columns.entity[tok],
-        lengths,
-        [norms[r] for r in rows.tolist()],
-        docs[rows],
+        _dense(np.concatenate([columns.stems[t] for t in toks])),
+        np.concatenate([columns.content[t] for t in toks]),
+        np.concatenate([columns.entity[t] for t in toks]),
+        np.concatenate([columns.lengths[a:b] for a, b in spans]),
+        [t for a, b in spans for t in norms[a:b]],
+        np.concatenate([docs[a:b] for a, b in spans]),
+        norm_id=_dense(np.concatenate([norm_id[a:b] for a, b in spans])),
     )
+
+
+def _dense(ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """``ids`` renumbered ``0..k-1`` (in order of value), equal exactly where they were."""
+    if not ids.size:
+        return ids
+    seen = np.zeros(int(ids.max()) + 1, dtype=np.int64)
+    seen[ids] = 1
+    return (np.cumsum(seen) - 1)[ids]
 
 
 def lsh_candidates(
