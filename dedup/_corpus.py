@@ -641,30 +641,37 @@ def _passage_json(p: Any, with_text: bool) -> dict[str, Any]:
 def write_clusters(
     fh: IO[str], clusters: Clusters, *, kind: str = "clusters", with_text: bool = True
 ) -> None:
-    """One JSON line per cluster (``kind="clusters"``) or per match (``kind="matches"``)."""
+    """One JSON line per cluster (``kind="clusters"``) or per match (``kind="matches"``).
+
+    Each line is what ``json.dumps(item, ensure_ascii=False)`` makes of it; a
+    passage shared by many matches is encoded once (millions of lines at corpus scale).
+    """
+    encoded: dict[int, str] = {}  # id(passage) -> its JSON: passages are shared, and alive here
+
+    def enc(p: Any) -> str:
+        got = encoded.get(id(p))
+        if got is None:
+            got = encoded[id(p)] = json.dumps(_passage_json(p, with_text), ensure_ascii=False)
+        return got
+
+    lines: list[str] = []
     if kind == "matches":
         for m in clusters.matches:
-            fh.write(
-                json.dumps(
-                    {
-                        "score": m.score,
-                        "kind": m.kind,
-                        "a": _passage_json(m.a, with_text),
-                        "b": _passage_json(m.b, with_text),
-                    },
-                    ensure_ascii=False,
-                )
-                + "\n"
-            )
-        return
-    for n, c in enumerate(clusters):
-        item = {
-            "cluster": n,
-            "score": c.score,
-            "representative": c.passages.index(c.representative),
-            "passages": [_passage_json(p, with_text) for p in c.passages],
-        }
-        fh.write(json.dumps(item, ensure_ascii=False) + "\n")
+            head = f'{{"score": {m.score!r}, "kind": {json.dumps(m.kind)}'
+            lines.append(f'{head}, "a": {enc(m.a)}, "b": {enc(m.b)}}}\n')
+            if len(lines) >= 4096:
+                fh.write("".join(lines))
+                lines.clear()
+    else:
+        for n, c in enumerate(clusters):
+            rep = c.passages.index(c.representative)
+            passages = ", ".join(enc(p) for p in c.passages)
+            head = f'{{"cluster": {n}, "score": {c.score!r}, "representative": {rep}'
+            lines.append(f'{head}, "passages": [{passages}]}}\n')
+            if len(lines) >= 4096:
+                fh.write("".join(lines))
+                lines.clear()
+    fh.write("".join(lines))
 
 
 # --- command line ------------------------------------------------------------------------------

@@ -259,3 +259,38 @@ def test_the_collector_pause_is_undone_even_on_errors() -> None:
         assert not gc.isenabled()  # a caller's own choice is kept
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("kind", ["clusters", "matches"])
+@pytest.mark.parametrize("with_text", [True, False])
+def test_written_lines_are_what_json_dumps_makes(kind: str, with_text: bool) -> None:
+    # The writer assembles lines from cached passage encodings; they must equal json.dumps.
+    docs = [
+        *_cnn(10),
+        ("clé «ü»", 'He said "no".\n\nHe said "no".'),
+        ("tab\tkey", "A\\b c d e.\nA\\b c d e."),
+    ]
+    found = find_corpus_duplicates(docs, jobs=1)
+    out = io.StringIO()
+    corpus.write_clusters(out, found, kind=kind, with_text=with_text)
+
+    def passage(p: Any) -> dict[str, Any]:
+        item = {"key": p.key, "start": p.span.start, "end": p.span.end}
+        return {**item, "text": p.text} if with_text else item
+
+    if kind == "matches":
+        items = [
+            {"score": m.score, "kind": m.kind, "a": passage(m.a), "b": passage(m.b)} for m in found.matches
+        ]
+    else:
+        items = [
+            {
+                "cluster": n,
+                "score": c.score,
+                "representative": c.passages.index(c.representative),
+                "passages": [passage(p) for p in c.passages],
+            }
+            for n, c in enumerate(found)
+        ]
+    expected = "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in items)
+    assert len(items) > 5 and out.getvalue() == expected
