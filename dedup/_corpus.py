@@ -398,8 +398,14 @@ def _run(source: CorpusSource, options: Options, jobs: int, progress: bool, with
         # index, not by the sentence objects of a million paragraphs.
         columns = _Columns(involved, span, sent_doc.size)
         _reread_sentences(*reread, columns=columns)
-        local_links = verify_blocked(
-            columns.finish(), sent_doc[involved], local_pairs, options, jobs=jobs, floor=options.threshold
+        links = verify_blocked(
+            columns.finish(),
+            sent_doc[involved],
+            local_pairs,
+            options,
+            jobs=jobs,
+            floor=options.threshold,
+            names=involved,
         )
         char_span = columns.char_span
     else:
@@ -408,11 +414,14 @@ def _run(source: CorpusSource, options: Options, jobs: int, progress: bool, with
         local_links = verify_candidates(
             local, sent_doc[involved], local_pairs, options, jobs=jobs, floor=options.threshold
         )
-    gid = involved.tolist()
-    links = [Link(gid[lk.i], gid[lk.j], lk.score, lk.kind, lk.span_i, lk.span_j) for lk in local_links]
-    del local_links, gid
+        gid = involved.tolist()
+        links = [Link(gid[lk.i], gid[lk.j], lk.score, lk.kind, lk.span_i, lk.span_j) for lk in local_links]
+        del local_links, gid
+    del local_pairs
+    linked = np.fromiter((g for lk in links for g in (lk.i, lk.j)), np.int64, 2 * len(links))
+    kept_docs = sorted_unique(sent_doc[linked]).tolist()
+    del linked
     doc_ids = sent_doc.tolist()
-    kept_docs = sorted({doc_ids[g] for lk in links for g in (lk.i, lk.j)})
     texts = _reread_texts(source, keys, kept_docs, progress) if with_text else {}
     docs = {d: Doc(keys[d], texts.get(d, ""), d) for d in kept_docs}
     clusters, matches = build(

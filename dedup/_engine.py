@@ -134,23 +134,26 @@ def verify_candidates(
 
 
 def _copy_links(
-    norms: Sequence[str], n_words: npt.NDArray[np.int64]
+    norms: Sequence[str], n_words: npt.NDArray[np.int64], names: Sequence[int] | None = None
 ) -> tuple[dict[tuple[int, int], Link], npt.NDArray[np.int64]]:
     """Exact copies (same normalised words), linked apart from LSH as a chain; and each
     sentence's next copy (-1: none), which names the chain's links.
 
     Any number of copies costs linear work and none is missed.  Short sentences
     (below ``min_words``) take part here only: a repeated "Skip to content" is
-    boilerplate, but too short to judge as a partial restatement.
+    boilerplate, but too short to judge as a partial restatement.  With
+    ``names`` (increasing), the links and their keys name sentence ``names[k]``.
     """
     best: dict[tuple[int, int], Link] = {}
     copies: dict[str, int] = {}
     nxt = [-1] * len(norms)
     words = n_words.tolist()
+    name = range(len(norms)) if names is None else names
     for k, norm in enumerate(norms):
         prev = copies.get(norm)
         if prev is not None:
-            best[(prev, k)] = Link(prev, k, 1.0, "exact", (0, words[prev]), (0, words[k]))
+            a, b = name[prev], name[k]
+            best[(a, b)] = Link(a, b, 1.0, "exact", (0, words[prev]), (0, words[k]))
             nxt[prev] = k
         copies[norm] = k
     return best, np.array(nxt, dtype=np.int64)
@@ -216,6 +219,7 @@ def verify_blocked(
     jobs: int = 1,
     floor: float,
     block_tokens: int | None = None,
+    names: npt.NDArray[np.int64] | None = None,
 ) -> list[Link]:
     """:func:`verify_candidates` on sentence columns, a pair of blocks of sentences at a time.
 
@@ -225,16 +229,19 @@ def verify_blocked(
     combine sentences of one document) see all their candidates in one block,
     and every candidate pair is scored once, in the scorer of its two blocks.
     Needs the compiled kernels.  Same links as :func:`verify_candidates`
-    (tested), whatever ``block_tokens``.
+    (tested), whatever ``block_tokens``.  With ``names`` (an increasing
+    array, e.g. the corpus ids of the sentences), links name sentence
+    ``names[k]`` for sentence ``k``.
     """
     n_words = columns.lengths
     norm_id = norm_ids(columns.norms)
-    best, next_copy = _copy_links(columns.norms, n_words)
+    ids = np.arange(n_words.size, dtype=np.int64) if names is None else np.asarray(names, np.int64)
+    best, next_copy = _copy_links(columns.norms, n_words, None if names is None else ids.tolist())
     pairs = _open_pairs(pairs, n_words >= options.min_words, next_copy)
-    del next_copy
-    # The exact links' scores as arrays, for the diagonal blocks' covers.
-    known_ij = np.array(list(best), dtype=np.int64).reshape(-1, 2)
-    known_v = np.fromiter((lk.score for lk in best.values()), np.float64, len(best))
+    # The copy chain's links (all scoring 1.0), for the covers of the diagonal blocks.
+    chained = np.flatnonzero(next_copy >= 0)
+    known_ij = np.stack((chained, next_copy[chained]), axis=1)
+    del next_copy, chained
     max_sources = options.max_sources if options.fusion else 1
     offsets = columns.offsets
     bounds = _block_bounds(offsets, docs, BLOCK_TOKENS if block_tokens is None else block_tokens)
@@ -256,9 +263,7 @@ def verify_blocked(
         sub_known: dict[tuple[int, int], float] = {}
         if p == q:  # covers (same document only) happen in the diagonal blocks
             inside = (known_ij[:, 0] >= p0) & (known_ij[:, 1] < p1)
-            sub_known = dict(
-                zip(map(tuple, (known_ij[inside] - p0).tolist()), known_v[inside].tolist(), strict=True)
-            )
+            sub_known = dict.fromkeys(map(tuple, (known_ij[inside] - p0).tolist()), 1.0)
         pair_links, covers = scorer.score(
             local,
             floor=floor,
@@ -267,7 +272,7 @@ def verify_blocked(
             workers=jobs,
             processes=jobs,
             known=sub_known,
-            ids=np.arange(p0, p1) if q == p else np.r_[p0:p1, q0:q1],
+            ids=ids[p0:p1] if q == p else np.concatenate((ids[p0:p1], ids[q0:q1])),
         )
         _merge(best, pair_links, (lk for row in covers for lk in row), floor)
         del scorer
