@@ -63,6 +63,7 @@ from dedup._verify import (
     cover_link,
     locality_of,
     shape,
+    whole,
 )
 
 __all__ = ["COLUMNS", "KERNEL_MAX_SOURCES", "BatchScorer", "norm_ids"]
@@ -513,13 +514,13 @@ class BatchScorer:
             found.i.tolist(), found.j.tolist(), gi.tolist(), gj.tolist(), found.score.tolist(), strict=True
         ):
             if v > 0.0 and (r := round(v, 6)) >= floor:
-                out.append(Link(u, w, r, "near", (0, ntl[x]), (0, ntl[y])))
+                out.append(Link(u, w, r, "near", whole(ntl[x]), whole(ntl[y])))
                 scores[(x, y)] = r
         ei, ej = (found.eq_i, found.eq_j) if ids is None else (ids[found.eq_i], ids[found.eq_j])
         for x, y, u, w in zip(
             found.eq_i.tolist(), found.eq_j.tolist(), ei.tolist(), ej.tolist(), strict=True
         ):
-            out.append(Link(u, w, 1.0, "exact", (0, ntl[x]), (0, ntl[y])))
+            out.append(Link(u, w, 1.0, "exact", whole(ntl[x]), whole(ntl[y])))
             scores[(x, y)] = 1.0
         out.sort(key=_BY_PAIR)
         return out, scores

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 
@@ -59,7 +59,7 @@ _make_cluster = maker(Cluster)
 
 
 def build(
-    links: Sequence[Link],
+    links: Iterable[Link],
     sentences: Sequence[Sentence] | Mapping[int, Sentence],
     sent_doc: Sequence[int],
     docs: Sequence[Doc] | Mapping[int, Doc],
@@ -74,6 +74,8 @@ def build(
     paragraph number of every sentence as ``sent_para``, and may pass
     ``char_span(sentence id, token span)`` -> character span instead of
     sentences (it keeps token offsets in arrays, not sentence objects).
+    ``links`` may be an iterator: the links are let go once the matches are
+    built (corpus mode passes one, so that millions of them are freed early).
     """
     if char_span is None:
 
@@ -158,19 +160,17 @@ def build(
         matches.append(_make_match(passage(sa), passage(sb), score, kind, alignments))
         sides.append(sa)
         sides.append(sb)
+    del kept, groups, group, first  # the links: not needed past this point
 
     # 2. Passages: sides in the same document overlapping by half the shorter are one passage.
     n_nodes = len(sides)
     same = UnionFind(n_nodes)
     # Sides with the same span are one passage at once; the overlap sweep then runs over
     # distinct spans only (a sentence matched a hundred times is one span, not a hundred).
+    # Each side stands for the first side equal to it (the union-find joins those only).
     first_of: dict[tuple[int, int, int], int] = {}
-    for k, side in enumerate(sides):
-        k0 = first_of.setdefault(side, k)
-        if k0 != k:
-            same.union(k0, k)
+    canon = [first_of.setdefault(side, k) for k, side in enumerate(sides)]
     order = sorted(first_of.items())  # by (document, start, end)
-    del first_of
     for rank, ((doc, start, end), k) in enumerate(order):
         for r2 in range(rank + 1, len(order)):  # not ``order[rank + 1:]``: that copy is quadratic
             (doc2, start2, end2), k2 = order[r2]
@@ -178,14 +178,20 @@ def build(
                 break
             if (min(end, end2) - start2) * 2 >= min(end - start, end2 - start2):
                 same.union(k, k2)
-    passage_nodes: dict[int, list[int]] = {}
+    # A component's root is its smallest member, which is a first side: the same roots as
+    # joining every side to its first one too.
     find = same.find
+    root_of_first = {k: find(k) for k in first_of.values()}
+    del first_of
+    root_of = [root_of_first[k] for k in canon]
+    del canon, root_of_first
+    passage_nodes: dict[int, list[int]] = {}
     for k in range(n_nodes):
-        passage_nodes.setdefault(find(k), []).append(k)
+        passage_nodes.setdefault(root_of[k], []).append(k)
     # 3. Clusters: passages connected by matches.
     linked = UnionFind(n_nodes)
     for m in range(len(matches)):
-        linked.union(find(2 * m), find(2 * m + 1))
+        linked.union(root_of[2 * m], root_of[2 * m + 1])
     members: dict[int, list[int]] = {}
     for root in passage_nodes:
         members.setdefault(linked.find(root), []).append(root)
@@ -211,12 +217,14 @@ def build(
         cluster = _make_cluster(score, tuple([p for _, p, _ in passages]), passages[rep][1], cl_matches)
         clusters.append(((-score, passages[0][0]), cluster))
     clusters.sort(key=_FIRST)
+    # Matches by score, then by where their passages are (document ordinal by key, span).
     ordinal = {docs[d].key: docs[d].ordinal for d, _, _ in sides}
-
-    def where(p: Passage) -> tuple[int, int, int]:
-        return ordinal.get(p.key, 0), p.span.start, p.span.end
-
-    ordered_matches = sorted(matches, key=lambda m: (-m.score, where(m.a), where(m.b)))
+    doc_ordinal = {d: ordinal[docs[d].key] for d in {d for d, _, _ in sides}}
+    keys = [
+        (-match_scores[m], (doc_ordinal[a[0]], a[1], a[2]), (doc_ordinal[b[0]], b[1], b[2]))
+        for m, (a, b) in enumerate(zip(sides[::2], sides[1::2], strict=True))
+    ]
+    ordered_matches = [matches[m] for m in sorted(range(len(matches)), key=keys.__getitem__)]
     return [c for _, c in clusters], ordered_matches
 
 

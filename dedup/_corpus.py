@@ -49,7 +49,7 @@ from dedup._engine import SentenceColumns, lsh_candidates, verify_blocked, verif
 from dedup._errors import DedupError, DuplicateKeyError
 from dedup._kernels import ckernels
 from dedup._options import Options
-from dedup._parallel import check_jobs, paused_gc, process_pool
+from dedup._parallel import check_jobs, paused_gc, process_pool, release_memory
 from dedup._result import Clusters
 from dedup._shingle import sentence_shingle_hashes
 from dedup._sketch import signatures
@@ -370,12 +370,14 @@ def _run(source: CorpusSource, options: Options, jobs: int, progress: bool, with
     digest = np.concatenate([p.digest for p in parts])
     text_digest = np.concatenate([p.text_digest for p in parts])
     del parts
+    release_memory()
     sent_doc = np.repeat(np.arange(n_sents.size, dtype=np.int64), n_sents)
     if sent_doc.size < 2:
         return Clusters(threshold=options.threshold)
 
     pairs = lsh_candidates(sigs, sent_doc, options)
     del sigs
+    release_memory()
     # Every sentence of a candidate pair, and every member of a group of exact copies.
     order = np.argsort(digest, kind="stable")
     wanted_mask = np.zeros(digest.size, dtype=bool)
@@ -418,14 +420,17 @@ def _run(source: CorpusSource, options: Options, jobs: int, progress: bool, with
         links = [Link(gid[lk.i], gid[lk.j], lk.score, lk.kind, lk.span_i, lk.span_j) for lk in local_links]
         del local_links, gid
     del local_pairs
+    release_memory()
     linked = np.fromiter((g for lk in links for g in (lk.i, lk.j)), np.int64, 2 * len(links))
     kept_docs = sorted_unique(sent_doc[linked]).tolist()
     del linked
     doc_ids = sent_doc.tolist()
     texts = _reread_texts(source, keys, kept_docs, progress) if with_text else {}
     docs = {d: Doc(keys[d], texts.get(d, ""), d) for d in kept_docs}
+    consumed = iter(links)  # build() lets the links go once it has made the matches
+    del links
     clusters, matches = build(
-        links, sentences, doc_ids, docs, options.threshold, sent_para=para.tolist(), char_span=char_span
+        consumed, sentences, doc_ids, docs, options.threshold, sent_para=para.tolist(), char_span=char_span
     )
     return Clusters(clusters, tuple(matches), threshold=options.threshold)
 

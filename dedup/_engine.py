@@ -25,7 +25,7 @@ from dedup._sketch import (
     signatures,
 )
 from dedup._text import Sentence, segment
-from dedup._verify import Link
+from dedup._verify import Link, whole
 
 __all__ = [
     "BLOCK_TOKENS",
@@ -153,7 +153,7 @@ def _copy_links(
         prev = copies.get(norm)
         if prev is not None:
             a, b = name[prev], name[k]
-            best[(a, b)] = Link(a, b, 1.0, "exact", (0, words[prev]), (0, words[k]))
+            best[(a, b)] = Link(a, b, 1.0, "exact", whole(words[prev]), whole(words[k]))
             nxt[prev] = k
         copies[norm] = k
     return best, np.array(nxt, dtype=np.int64)

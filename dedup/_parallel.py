@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
+import functools
 import gc
 import multiprocessing
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from multiprocessing.pool import Pool
 
-__all__ = ["check_jobs", "paused_gc", "process_pool"]
+__all__ = ["check_jobs", "paused_gc", "process_pool", "release_memory"]
 
 
 def check_jobs(jobs: object) -> int:
@@ -51,3 +54,25 @@ def paused_gc() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+@functools.lru_cache(maxsize=1)
+def _malloc_trim() -> Callable[[int], int] | None:
+    name = ctypes.util.find_library("c")
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL(name).malloc_trim  # glibc only
+    except (OSError, AttributeError, TypeError):
+        return None
+    return trim
+
+
+def release_memory() -> None:
+    """Hand the C heap's free pages back to the operating system (glibc; elsewhere nothing).
+
+    Between corpus phases: numpy arrays of a few hundred kB (pass 1's batches)
+    come from the heap, and once freed their pages stay with the process; on
+    1M paragraphs that was ~0.9 GB held through every later phase.
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
