@@ -11,8 +11,11 @@ Three passes over the source, none of which keeps the corpus text:
    over all signatures at once; the source is read again and, in the workers,
    the sentences of candidate pairs (or of groups of exact copies) are
    rebuilt from their recorded offsets (a document whose digest changed is an
-   error); only those sentences are kept for the batch verifier
-   (:mod:`dedup._batchverify`).
+   error) and flattened into token columns (stem ids, flags, normalised text,
+   token offsets: a few bytes a token, not sentence objects); the batch
+   verifier (:mod:`dedup._batchverify`) scores them a pair of blocks of whole
+   documents at a time (:func:`dedup._engine.verify_blocked`), so its
+   per-token arrays never cover the whole corpus.
 3. **Passages**: the source is read a third time for the text of the documents
    that end up in a match (skipped with ``with_text=False``).
 
