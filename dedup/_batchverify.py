@@ -189,13 +189,7 @@ class BatchScorer:
         self.doc = np.asarray(sent_doc, dtype=np.int64).reshape(-1)
         self._shapes = []
         self._csr = self._seq = None
-        self.norms = norms
-        self.n_tokens = lengths
-        self._kernel_profiles(stem_ids, content, entity, lengths)
-        if norm_id is None:
-            self._set_norm_ids()
-        else:
-            self.norm_id = norm_id
+        self._set_columns(stem_ids, content, entity, lengths, norms, norm_id)
         return self
 
     def _set_columns(
@@ -205,11 +199,15 @@ class BatchScorer:
         entity: npt.NDArray[np.bool_],
         lengths: _I64,
         norms: list[str],
+        norm_id: _I64 | None = None,
     ) -> None:
         self.norms = norms
         self.n_tokens = lengths
         self._kernel_profiles(stem_ids, content, entity, lengths)
-        self._set_norm_ids()
+        if norm_id is None:
+            self._set_norm_ids()
+        else:
+            self.norm_id = norm_id
 
     def _set_norm_ids(self) -> None:
         self.norm_id = norm_ids(self.norms)

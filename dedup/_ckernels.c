@@ -213,6 +213,26 @@ cmp_u32(const void *x, const void *y)
     return a < b ? -1 : (a > b ? 1 : 0);
 }
 
+/* Sorts v[0..n) of TYPE ascending by GREATER(a, b) (a > b): an insertion sort up to SMALL_SORT
+ * elements, where it beats qsort's comparator calls (a sentence's tokens), else qsort with CMP. */
+#define SMALL_SORT 48
+#define SMALL_OR_QSORT(TYPE, v, n, GREATER, CMP)                                                      \
+    do {                                                                                              \
+        if ((n) > SMALL_SORT) {                                                                       \
+            qsort((v), (size_t)(n), sizeof(TYPE), (CMP));                                             \
+            break;                                                                                    \
+        }                                                                                             \
+        for (Py_ssize_t k_ = 1; k_ < (n); k_++) {                                                     \
+            const TYPE x_ = (v)[k_];                                                                  \
+            Py_ssize_t j_ = k_;                                                                       \
+            for (; j_ > 0 && GREATER((v)[j_ - 1], x_); j_--)                                          \
+                (v)[j_] = (v)[j_ - 1];                                                                \
+            (v)[j_] = x_;                                                                             \
+        }                                                                                             \
+    } while (0)
+#define GREATER_NUM(a, b) ((a) > (b))
+#define GREATER_STEMW(a, b) ((a).stem > (b).stem || ((a).stem == (b).stem && (a).w > (b).w))
+
 static inline uint64_t
 mix64(uint64_t x)
 {
@@ -337,18 +357,7 @@ k_shingles(PyObject *self, PyObject *args)
             }
             run[k] = (uint32_t)(acc >> 32);
         }
-        if (count > 48) {
-            qsort(run, (size_t)count, sizeof(uint32_t), cmp_u32);
-        }
-        else { /* a sentence's few shingles: an insertion sort beats qsort's comparator calls */
-            for (Py_ssize_t k = 1; k < count; k++) {
-                const uint32_t x = run[k];
-                Py_ssize_t j = k;
-                for (; j > 0 && run[j - 1] > x; j--)
-                    run[j] = run[j - 1];
-                run[j] = x;
-            }
-        }
+        SMALL_OR_QSORT(uint32_t, run, count, GREATER_NUM, cmp_u32);
         Py_ssize_t m = count ? 1 : 0;
         for (Py_ssize_t k = 1; k < count; k++)
             if (run[k] != run[m - 1])
@@ -391,40 +400,17 @@ cmp_i64(const void *x, const void *y)
     return a < b ? -1 : (a > b ? 1 : 0);
 }
 
-/* Below this many elements an insertion sort beats qsort's comparator calls (a sentence's tokens). */
-#define SMALL_SORT 48
-
 static void
 sort_i64(int64_t *v, Py_ssize_t n)
 {
-    if (n > SMALL_SORT) {
-        qsort(v, (size_t)n, sizeof(int64_t), cmp_i64);
-        return;
-    }
-    for (Py_ssize_t k = 1; k < n; k++) {
-        const int64_t x = v[k];
-        Py_ssize_t j = k;
-        for (; j > 0 && v[j - 1] > x; j--)
-            v[j] = v[j - 1];
-        v[j] = x;
-    }
+    SMALL_OR_QSORT(int64_t, v, n, GREATER_NUM, cmp_i64);
 }
 
 /* In the order of cmp_stemw: by stem, then weight. */
 static void
 sort_stemw(StemW *v, Py_ssize_t n)
 {
-    if (n > SMALL_SORT) {
-        qsort(v, (size_t)n, sizeof(StemW), cmp_stemw);
-        return;
-    }
-    for (Py_ssize_t k = 1; k < n; k++) {
-        const StemW x = v[k];
-        Py_ssize_t j = k;
-        for (; j > 0 && (v[j - 1].stem > x.stem || (v[j - 1].stem == x.stem && v[j - 1].w > x.w)); j--)
-            v[j] = v[j - 1];
-        v[j] = x;
-    }
+    SMALL_OR_QSORT(StemW, v, n, GREATER_STEMW, cmp_stemw);
 }
 
 /* Sorted unique values of v[0..n) in place; returns the count. */

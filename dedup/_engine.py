@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -119,18 +119,32 @@ def verify_candidates(
     best, next_copy = _copy_links(scorer.norms, n_words)
     pairs = _open_pairs(pairs, n_words >= options.min_words, next_copy)
     known = {key: link.score for key, link in best.items()}
-    max_sources = options.max_sources if options.fusion else 1
+    _score_into(best, scorer, pairs, options, floor, jobs, known)
+    return [best[k] for k in sorted(best)]
+
+
+def _score_into(
+    best: dict[tuple[int, int], Link],
+    scorer: BatchScorer,
+    pairs: npt.NDArray[np.int64],
+    options: Options,
+    floor: float,
+    jobs: int,
+    known: Mapping[tuple[int, int], float],
+    ids: npt.NDArray[np.int64] | None = None,
+) -> None:
+    """Score ``pairs`` with ``scorer`` and keep the best link of each sentence pair in ``best``."""
     pair_links, covers = scorer.score(
         pairs,
         floor=floor,
         min_gain=options.min_gain,
-        max_sources=max_sources,
+        max_sources=options.max_sources if options.fusion else 1,
         workers=jobs,
         processes=jobs,
         known=known,
+        ids=ids,
     )
     _merge(best, pair_links, (lk for row in covers for lk in row), floor)
-    return [best[k] for k in sorted(best)]
 
 
 def _copy_links(
@@ -242,7 +256,6 @@ def verify_blocked(
     chained = np.flatnonzero(next_copy >= 0)
     known_ij = np.stack((chained, next_copy[chained]), axis=1)
     del next_copy, chained
-    max_sources = options.max_sources if options.fusion else 1
     offsets = columns.offsets
     bounds = _block_bounds(offsets, docs, BLOCK_TOKENS if block_tokens is None else block_tokens)
     if not pairs.size:
@@ -264,17 +277,8 @@ def verify_blocked(
         if p == q:  # covers (same document only) happen in the diagonal blocks
             inside = (known_ij[:, 0] >= p0) & (known_ij[:, 1] < p1)
             sub_known = dict.fromkeys(map(tuple, (known_ij[inside] - p0).tolist()), 1.0)
-        pair_links, covers = scorer.score(
-            local,
-            floor=floor,
-            min_gain=options.min_gain,
-            max_sources=max_sources,
-            workers=jobs,
-            processes=jobs,
-            known=sub_known,
-            ids=ids[p0:p1] if q == p else np.concatenate((ids[p0:p1], ids[q0:q1])),
-        )
-        _merge(best, pair_links, (lk for row in covers for lk in row), floor)
+        names_pq = ids[p0:p1] if q == p else np.concatenate((ids[p0:p1], ids[q0:q1]))
+        _score_into(best, scorer, local, options, floor, jobs, sub_known, names_pq)
         del scorer
     return [best[k] for k in sorted(best)]
 
