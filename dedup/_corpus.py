@@ -449,7 +449,7 @@ class _Columns:
     def __init__(self, involved: npt.NDArray[np.int64], span: npt.NDArray[np.int64], n_all: int) -> None:
         self._n = involved.size
         self._ids: dict[str, int] = {}  # one stem numbering for all batches
-        self._parts: list[tuple[npt.NDArray[np.int64], bytes, bytes, bytes]] = []
+        self._parts: list[tuple[npt.NDArray[np.int32], bytes, bytes, bytes]] = []
         self._norms: list[str] = []
         self._tok_start = array("i")  # token offsets relative to the sentence start
         self._tok_end = array("i")
@@ -467,7 +467,10 @@ class _Columns:
         stems, content, entity, lengths, norms, tok_start, tok_end, vocabulary = part
         ids = self._ids
         remap = np.fromiter((ids.setdefault(s, len(ids)) for s in vocabulary), np.int64, len(vocabulary))
-        self._parts.append((remap[np.frombuffer(stems, dtype=np.int64)], content, entity, lengths))
+        if len(ids) >= 1 << 31:
+            raise DedupError("more than 2**31 distinct word stems: the corpus is too large for one run")
+        stem_ids = remap.astype(np.int32)[np.frombuffer(stems, dtype=np.int64)]  # 4 bytes a token
+        self._parts.append((stem_ids, content, entity, lengths))
         self._norms.extend(norms)
         self._tok_start.frombytes(tok_start)
         self._tok_end.frombytes(tok_end)
@@ -483,7 +486,7 @@ class _Columns:
             return np.concatenate(pieces or [np.zeros(0, dtype)]).astype(dtype, copy=False)
 
         columns = SentenceColumns(
-            join(0, np.int64), join(1, np.bool_), join(2, np.bool_), join(3, np.int64),
+            join(0, np.int32), join(1, np.bool_), join(2, np.bool_), join(3, np.int64),
             self._norms, len(self._ids),
         )  # fmt: skip
         self._ids, self._norms = {}, []

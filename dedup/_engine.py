@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -176,10 +177,18 @@ def _copy_links(
 def _open_pairs(
     pairs: npt.NDArray[np.int64], eligible: npt.NDArray[np.bool_], next_copy: npt.NDArray[np.int64]
 ) -> npt.NDArray[np.int64]:
-    """The candidate ``pairs`` still to score: both sentences long enough, not a link of the copy chain."""
-    i, j = pairs[:, 0], pairs[:, 1]
-    kept: npt.NDArray[np.int64] = pairs[eligible[i] & eligible[j] & (next_copy[i] != j)]
+    """The candidate ``pairs`` still to score (see :func:`_open_mask`)."""
+    kept: npt.NDArray[np.int64] = pairs[_open_mask(pairs, eligible, next_copy)]
     return kept
+
+
+def _open_mask(
+    pairs: npt.NDArray[np.int64], eligible: npt.NDArray[np.bool_], next_copy: npt.NDArray[np.int64]
+) -> npt.NDArray[np.bool_]:
+    """Which candidate ``pairs`` are still to score: both sentences long enough, not a copy-chain link."""
+    i, j = pairs[:, 0], pairs[:, 1]
+    mask: npt.NDArray[np.bool_] = eligible[i] & eligible[j] & (next_copy[i] != j)
+    return mask
 
 
 def _merge(
@@ -205,7 +214,7 @@ class SentenceColumns:
     where a :class:`~dedup._text.Sentence` costs ~1.5 kB.
     """
 
-    stems: npt.NDArray[np.int64]  # stem ids of one numbering, per token
+    stems: npt.NDArray[np.integer[Any]]  # stem ids of one numbering, per token (int32 in corpus mode)
     content: npt.NDArray[np.bool_]
     entity: npt.NDArray[np.bool_]
     lengths: npt.NDArray[np.int64]  # tokens per sentence
@@ -251,35 +260,43 @@ def verify_blocked(
     norm_id = norm_ids(columns.norms)
     ids = np.arange(n_words.size, dtype=np.int64) if names is None else np.asarray(names, np.int64)
     best, next_copy = _copy_links(columns.norms, n_words, None if names is None else ids.tolist())
-    pairs = _open_pairs(pairs, n_words >= options.min_words, next_copy)
+    # The pairs still to score, as a mask (a filtered copy of millions of pairs costs memory).
+    open_ = _open_mask(pairs, n_words >= options.min_words, next_copy)
     # The copy chain's links (all scoring 1.0), for the covers of the diagonal blocks.
     chained = np.flatnonzero(next_copy >= 0)
     known_ij = np.stack((chained, next_copy[chained]), axis=1)
     del next_copy, chained
     offsets = columns.offsets
     bounds = _block_bounds(offsets, docs, BLOCK_TOKENS if block_tokens is None else block_tokens)
-    if not pairs.size:
-        return [best[k] for k in sorted(best)]
+    if pairs.size and np.any(pairs[1:, 0] < pairs[:-1, 0]):  # grouped by first sentence below
+        by_first = np.argsort(pairs[:, 0], kind="stable")
+        pairs, open_ = pairs[by_first], open_[by_first]
     block = np.repeat(np.arange(bounds.size - 1, dtype=np.int64), np.diff(bounds))
-    code = block[pairs[:, 0]] * np.int64(bounds.size) + block[pairs[:, 1]]
-    order = np.argsort(code, kind="stable")
-    code = code[order]
-    firsts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])
-    for lo, hi in zip(firsts.tolist(), [*firsts[1:].tolist(), order.size], strict=True):
-        p, q = divmod(int(code[lo]), bounds.size)
-        # The scorer's rows: block p, then block q (so local ids keep the order of global ones).
-        p0, p1, q0, q1 = int(bounds[p]), int(bounds[p + 1]), int(bounds[q]), int(bounds[q + 1])
-        spans = [(p0, p1)] if q == p else [(p0, p1), (q0, q1)]
-        scorer = _block_scorer(columns, offsets, spans, docs, norm_id)
-        sub = pairs[order[lo:hi]]
-        local = np.where(sub < p1, sub - p0, sub - q0 + (p1 - p0))
-        sub_known: dict[tuple[int, int], float] = {}
-        if p == q:  # covers (same document only) happen in the diagonal blocks
-            inside = (known_ij[:, 0] >= p0) & (known_ij[:, 1] < p1)
-            sub_known = dict.fromkeys(map(tuple, (known_ij[inside] - p0).tolist()), 1.0)
-        names_pq = ids[p0:p1] if q == p else np.concatenate((ids[p0:p1], ids[q0:q1]))
-        _score_into(best, scorer, local, options, floor, jobs, sub_known, names_pq)
-        del scorer
+    # Block pairs (p, q), p <= q, in order; the pairs of block p are one run (sorted by first sentence).
+    runs = np.searchsorted(pairs[:, 0], bounds) if pairs.size else np.zeros(bounds.size, np.int64)
+    for p in range(bounds.size - 1):
+        in_p = pairs[runs[p] : runs[p + 1]][open_[runs[p] : runs[p + 1]]]
+        if not in_p.size:
+            continue
+        q_of = block[in_p[:, 1]]
+        by_q = np.argsort(q_of, kind="stable")
+        in_p, q_of = in_p[by_q], q_of[by_q]
+        firsts = np.flatnonzero(np.r_[True, q_of[1:] != q_of[:-1]])
+        for lo, hi in zip(firsts.tolist(), [*firsts[1:].tolist(), q_of.size], strict=True):
+            q = int(q_of[lo])
+            # The scorer's rows: block p, then block q (so local ids keep the order of global ones).
+            p0, p1, q0, q1 = int(bounds[p]), int(bounds[p + 1]), int(bounds[q]), int(bounds[q + 1])
+            spans = [(p0, p1)] if q == p else [(p0, p1), (q0, q1)]
+            scorer = _block_scorer(columns, offsets, spans, docs, norm_id)
+            sub = in_p[lo:hi]
+            local = np.where(sub < p1, sub - p0, sub - q0 + (p1 - p0))
+            sub_known: dict[tuple[int, int], float] = {}
+            if p == q:  # covers (same document only) happen in the diagonal blocks
+                inside = (known_ij[:, 0] >= p0) & (known_ij[:, 1] < p1)
+                sub_known = dict.fromkeys(map(tuple, (known_ij[inside] - p0).tolist()), 1.0)
+            names_pq = ids[p0:p1] if q == p else np.concatenate((ids[p0:p1], ids[q0:q1]))
+            _score_into(best, scorer, local, options, floor, jobs, sub_known, names_pq)
+            del scorer
     return [best[k] for k in sorted(best)]
 
 
@@ -323,13 +340,14 @@ def _block_scorer(
     )
 
 
-def _dense(ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+def _dense(ids: npt.NDArray[np.integer[Any]]) -> npt.NDArray[np.int64]:
     """``ids`` renumbered ``0..k-1`` (in order of value), equal exactly where they were."""
     if not ids.size:
-        return ids
+        return np.zeros(0, dtype=np.int64)
     seen = np.zeros(int(ids.max()) + 1, dtype=np.int64)
     seen[ids] = 1
-    return (np.cumsum(seen) - 1)[ids]
+    dense: npt.NDArray[np.int64] = (np.cumsum(seen) - 1)[ids]
+    return dense
 
 
 def lsh_candidates(

@@ -16,6 +16,7 @@ import dedup._engine as engine
 from dedup._cluster import Doc
 from dedup._corpus import find_corpus_duplicates, open_source
 from dedup._engine import detect
+from dedup._kernels import ckernels
 from dedup._options import Options
 from dedup._result import Clusters
 
@@ -294,3 +295,43 @@ def test_written_lines_are_what_json_dumps_makes(kind: str, with_text: bool) -> 
         ]
     expected = "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in items)
     assert len(items) > 5 and out.getvalue() == expected
+
+
+@pytest.mark.skipif(ckernels is None, reason="needs the compiled kernels")
+@pytest.mark.parametrize("block_tokens", [50, 10**9])
+def test_blocked_verification_equals_the_batch_verifier_for_pairs_in_any_order(block_tokens: int) -> None:
+    import numpy as np
+
+    from dedup._batchverify import COLUMNS
+    from dedup._shingle import sentence_shingle_hashes
+    from dedup._sketch import signatures
+    from dedup._text import segment
+
+    options = Options(threshold=0.5)
+    sentences, sent_doc = [], []
+    for d, (_, text) in enumerate(_cnn(15)):
+        found = segment(text)
+        sentences.extend(found)
+        sent_doc.extend([d] * len(found))
+    docs = np.asarray(sent_doc, dtype=np.int64)
+    hashes, offsets = sentence_shingle_hashes(sentences, options.shingle_size)
+    pairs = engine.lsh_candidates(signatures(hashes, offsets, options.num_perm, options.seed), docs, options)
+    shuffled = pairs[np.random.default_rng(7).permutation(len(pairs))]
+    ids: dict[str, int] = {}
+    assert ckernels is not None
+    stems, content, entity, lengths, norms = ckernels.flatten(list(sentences), *COLUMNS, ids)
+    columns = engine.SentenceColumns(
+        np.frombuffer(stems, np.int64),
+        np.frombuffer(content, np.bool_),
+        np.frombuffer(entity, np.bool_),
+        np.frombuffer(lengths, np.int64),
+        norms,
+        len(ids),
+    )
+    names = np.arange(len(sentences), dtype=np.int64) * 3 + 5  # any increasing numbering
+    blocked = engine.verify_blocked(
+        columns, docs, shuffled, options, floor=0.5, block_tokens=block_tokens, names=names
+    )
+    reference = engine.verify_candidates(sentences, docs, pairs, options, floor=0.5)
+    renamed = [lk._replace(i=int(names[lk.i]), j=int(names[lk.j])) for lk in reference]
+    assert len(pairs) > 100 and blocked == renamed
