@@ -19,6 +19,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1645,88 +1646,172 @@ shared_bands(const uint64_t *kx, const uint64_t *ky, const Oversized *over, Py_s
     return shared;
 }
 
+/* Rows from which the pair emission is split over two threads (by band range); tests lower it
+ * with set_thread_min_rows() to run the threaded path on small inputs. */
+static Py_ssize_t pair_thread_min_rows = 100000;
+
+/* set_thread_min_rows(n) -> previous value */
+static PyObject *
+k_set_thread_min_rows(PyObject *self, PyObject *args)
+{
+    Py_ssize_t rows, previous = pair_thread_min_rows;
+    if (!PyArg_ParseTuple(args, "n", &rows))
+        return NULL;
+    pair_thread_min_rows = rows;
+    return PyLong_FromSsize_t(previous);
+}
+
+/* Groups bands [0, to) of keys (computing each band's oversized keys into over[band]) and pushes to
+ * codes the pairs that reach min_shared shared keys at a band in [from, to): each pair once, at
+ * that band (earlier bands are compared row against row).  0, or -1 when out of memory. */
+static int
+emit_bands(const uint64_t *keys, Py_ssize_t n, Py_ssize_t bands, Py_ssize_t max_bucket, Py_ssize_t min_shared,
+           Py_ssize_t from, Py_ssize_t to, Oversized *over, Vec *codes)
+{
+    Groups g;
+    /* A bucket's members' keys of the earlier bands, copied side by side: the pair checks of a
+     * bucket then read cache-resident rows (size reads from memory, not size^2). */
+    const Py_ssize_t widest = max_bucket < n ? max_bucket : n; /* rows of the largest bucket paired */
+    uint64_t *near = malloc(sizeof(uint64_t) * (size_t)(widest > 0 ? widest : 1) * (size_t)(bands ? bands : 1));
+    int oom = groups_init(&g, n) < 0 || !near;
+    for (Py_ssize_t band = 0; band < to && !oom; band++) {
+        groups_band(&g, keys, n, bands, band);
+        /* this band's oversized keys, before its pairs compare earlier bands */
+        Py_ssize_t k = 0;
+        for (Py_ssize_t u = 0; u < g.n_used; u++)
+            k += g.slot[g.used[u]].size > max_bucket;
+        if (k) {
+            over[band].keys = malloc(sizeof(uint64_t) * (size_t)k);
+            oom |= !over[band].keys;
+            for (Py_ssize_t u = 0; u < g.n_used && !oom; u++)
+                if (g.slot[g.used[u]].size > max_bucket)
+                    over[band].keys[over[band].n++] = g.slot[g.used[u]].key;
+            if (!oom)
+                qsort(over[band].keys, (size_t)k, sizeof(uint64_t), cmp_u64);
+        }
+        if (band < from)
+            continue;
+        for (Py_ssize_t u = 0; u < g.n_used && !oom; u++) {
+            const Py_ssize_t size = g.slot[g.used[u]].size;
+            if (size < 2 || size > max_bucket)
+                continue;
+            groups_members(&g, u);
+            if (band)
+                for (Py_ssize_t x = 0; x < size; x++)
+                    memcpy(near + x * band, keys + g.members[x] * bands, sizeof(uint64_t) * (size_t)band);
+            for (Py_ssize_t x = 0; x < size && !oom; x++)
+                for (Py_ssize_t y = x + 1; y < size; y++) {
+                    if (shared_bands(near + x * band, near + y * band, over, 0, band, min_shared) != min_shared - 1)
+                        continue; /* not there yet, or already emitted at an earlier band */
+                    const int64_t code = g.members[x] * (int64_t)n + g.members[y];
+                    oom |= vec_push(codes, &code);
+                }
+        }
+    }
+    groups_free(&g);
+    free(near);
+    return oom ? -1 : 0;
+}
+
+typedef struct {
+    const uint64_t *keys;
+    Py_ssize_t n, bands, max_bucket, min_shared, from, to;
+    Oversized *over;
+    Vec codes;
+    int status;
+} EmitJob;
+
+static void *
+emit_job(void *arg)
+{
+    EmitJob *job = arg;
+    job->status = emit_bands(job->keys, job->n, job->bands, job->max_bucket, job->min_shared, job->from, job->to,
+                             job->over, &job->codes);
+    return NULL;
+}
+
+static void
+over_free(Oversized *over, Py_ssize_t bands)
+{
+    if (over)
+        for (Py_ssize_t b = 0; b < bands; b++)
+            free(over[b].keys);
+    free(over);
+}
+
 /* The distinct codes lo * n + hi (lo < hi) of the row pairs sharing at least min_shared band keys,
  * counting only buckets of 2 to max_bucket keys: what _bucket_pairs + unique_counts + the
  * min_shared cut compute in numpy.  Each band's rows are grouped on their own (the band number is
  * folded into every key, so keys of two bands never meet, as in numpy's per-band path).  Up to
  * PAIR_TABLE_MAX_ROWS rows the counts are tallied in an n x n table and the codes come sorted,
  * each with the number of bands the pair shares.  Above, each pair is emitted once, at the band
- * where it reaches min_shared shared keys (earlier bands are compared row against row), so no
- * array of every pair of every band is built; the codes come unsorted, and their counts only
- * when want_counts (computed once every band's oversized buckets are known).  Returns 0 with
- * malloc'd arrays (free both; counts may be NULL), or -1 when out of memory; no GIL needed. */
+ * where it reaches min_shared shared keys (emit_bands; from pair_thread_min_rows rows the bands
+ * are split between two threads, the second grouping the first's bands too for their oversized
+ * keys), so no array of every pair of every band is built; the codes come unsorted, and their
+ * counts only when want_counts.  Returns 0 with malloc'd arrays (free both; counts may be
+ * NULL), or -1 when out of memory; no GIL needed. */
 static int
 pair_counts_core(const uint64_t *keys, Py_ssize_t n, Py_ssize_t bands, Py_ssize_t max_bucket, Py_ssize_t min_shared,
                  int want_counts, int64_t **codes_out, int64_t **counts_out, Py_ssize_t *n_out, int *sorted)
 {
-    Groups g;
     const int tally = n <= PAIR_TABLE_MAX_ROWS;
-    int32_t *table = tally ? calloc((size_t)(n * n > 0 ? n * n : 1), sizeof(int32_t)) : NULL;
-    Oversized *over = tally ? NULL : calloc((size_t)(bands ? bands : 1), sizeof(Oversized));
     Vec codes = {.item = 8}, counts = {.item = 8};
-    /* A bucket's members' keys of the earlier bands, copied side by side: the pair checks of a
-     * bucket then read cache-resident rows (size reads from memory, not size^2). */
-    const Py_ssize_t widest = max_bucket < n ? max_bucket : n; /* rows of the largest bucket paired */
-    uint64_t *near = tally ? NULL : malloc(sizeof(uint64_t) * (size_t)(widest > 0 ? widest : 1) *
-                                             (size_t)(bands ? bands : 1));
-    int oom = groups_init(&g, n) < 0 || (tally ? !table : !over || !near);
-    for (Py_ssize_t band = 0; band < bands && !oom; band++) {
-        groups_band(&g, keys, n, bands, band);
-        if (!tally) { /* this band's oversized keys, before its pairs compare earlier bands */
-            Py_ssize_t k = 0;
-            for (Py_ssize_t u = 0; u < g.n_used; u++)
-                k += g.slot[g.used[u]].size > max_bucket;
-            if (k) {
-                over[band].keys = malloc(sizeof(uint64_t) * (size_t)k);
-                oom |= !over[band].keys;
-                for (Py_ssize_t u = 0; u < g.n_used && !oom; u++)
-                    if (g.slot[g.used[u]].size > max_bucket)
-                        over[band].keys[over[band].n++] = g.slot[g.used[u]].key;
-                if (!oom)
-                    qsort(over[band].keys, (size_t)k, sizeof(uint64_t), cmp_u64);
+    Oversized *over = NULL; /* every band's oversized keys, once known (for the counts) */
+    int oom = 0;
+    if (tally) {
+        Groups g;
+        int32_t *table = calloc((size_t)(n * n > 0 ? n * n : 1), sizeof(int32_t));
+        oom = groups_init(&g, n) < 0 || !table;
+        for (Py_ssize_t band = 0; band < bands && !oom; band++) {
+            groups_band(&g, keys, n, bands, band);
+            for (Py_ssize_t u = 0; u < g.n_used; u++) {
+                const Py_ssize_t size = g.slot[g.used[u]].size;
+                if (size < 2 || size > max_bucket)
+                    continue;
+                groups_members(&g, u);
+                for (Py_ssize_t x = 0; x < size; x++)
+                    for (Py_ssize_t y = x + 1; y < size; y++)
+                        table[g.members[x] * (int64_t)n + g.members[y]]++;
             }
         }
-        for (Py_ssize_t u = 0; u < g.n_used && !oom; u++) {
-            const Py_ssize_t size = g.slot[g.used[u]].size;
-            if (size < 2 || size > max_bucket)
-                continue;
-            groups_members(&g, u);
-            if (!tally && band)
-                for (Py_ssize_t x = 0; x < size; x++)
-                    memcpy(near + x * band, keys + g.members[x] * bands, sizeof(uint64_t) * (size_t)band);
-            for (Py_ssize_t x = 0; x < size && !oom; x++)
-                for (Py_ssize_t y = x + 1; y < size; y++) {
-                    const int64_t rx = g.members[x], ry = g.members[y];
-                    if (tally) {
-                        table[rx * (int64_t)n + ry]++;
-                        continue;
-                    }
-                    if (shared_bands(near + x * band, near + y * band, over, 0, band, min_shared) != min_shared - 1)
-                        continue; /* not there yet, or already emitted at an earlier band */
-                    const int64_t code = rx * (int64_t)n + ry;
-                    oom |= vec_push(&codes, &code);
-                }
-        }
-    }
-    if (tally && !oom)
         for (int64_t k = 0; k < (int64_t)(n * n) && !oom; k++)
             if (table[k] >= min_shared) {
                 const int64_t count = table[k];
                 oom |= vec_push(&codes, &k) | vec_push(&counts, &count);
             }
+        groups_free(&g);
+        free(table);
+    }
+    else if (n >= pair_thread_min_rows && bands >= 4) {
+        /* Band ranges of about equal work: the second thread also groups the first's bands. */
+        const Py_ssize_t split = bands * 5 / 8;
+        Oversized *first = calloc((size_t)bands, sizeof(Oversized));
+        over = calloc((size_t)bands, sizeof(Oversized));
+        EmitJob job = {keys, n, bands, max_bucket, min_shared, split, bands, over, {.item = 8}, 0};
+        pthread_t thread;
+        int started = first && over && pthread_create(&thread, NULL, emit_job, &job) == 0;
+        if (!started && first && over)
+            emit_job(&job); /* no second thread: the same work in this one */
+        oom = !first || !over || emit_bands(keys, n, bands, max_bucket, min_shared, 0, split, first, &codes) < 0;
+        if (started)
+            pthread_join(thread, NULL);
+        oom |= job.status < 0;
+        for (Py_ssize_t k = 0; k < job.codes.n && !oom; k++)
+            oom |= vec_push(&codes, (int64_t *)job.codes.data + k);
+        free(job.codes.data);
+        over_free(first, bands);
+    }
+    else {
+        over = calloc((size_t)(bands ? bands : 1), sizeof(Oversized));
+        oom = !over || emit_bands(keys, n, bands, max_bucket, min_shared, 0, bands, over, &codes) < 0;
+    }
     if (!tally && want_counts && !oom)
         for (Py_ssize_t k = 0; k < codes.n && !oom; k++) {
             const int64_t code = ((int64_t *)codes.data)[k], rx = code / n, ry = code % n;
             const int64_t count = shared_bands(keys + rx * bands, keys + ry * bands, over, 0, bands, bands);
             oom |= vec_push(&counts, &count);
         }
-    groups_free(&g);
-    free(table);
-    free(near);
-    if (over)
-        for (Py_ssize_t b = 0; b < bands; b++)
-            free(over[b].keys);
-    free(over);
+    over_free(over, bands);
     if (oom) {
         free(codes.data);
         free(counts.data);
@@ -2357,6 +2442,8 @@ static PyMethodDef kernels_methods[] = {
     {"lsh_pairs", k_lsh_pairs, METH_VARARGS, "lsh_pairs(...): an article's candidate pairs of both families"},
     {"pair_counts", k_pair_counts, METH_VARARGS, "pair_counts(keys, n, max_bucket) -> (codes, counts) bytes"},
     {"set_dense_limit", k_set_dense_limit, METH_VARARGS, "set_dense_limit(n) -> previous: stem ids with tables"},
+    {"set_thread_min_rows", k_set_thread_min_rows, METH_VARARGS,
+     "set_thread_min_rows(n) -> previous: rows from which pair emission uses two threads"},
     {"shingles", k_shingles, METH_VARARGS, "shingles(sentences, ...): the shingle hashes of every sentence"},
     {"flatten", k_flatten, METH_VARARGS, "flatten(sentences, ...): token columns and normalised texts"},
     {"profiles", k_profiles, METH_VARARGS, "profiles(...): per-sentence stem sets in CSR form"},

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from dedup._arrays import sorted_unique
+from dedup._arrays import run_firsts
 from dedup._batchverify import BatchScorer, norm_ids
 from dedup._cluster import Doc
 from dedup._kernels import ckernels
@@ -398,6 +398,9 @@ def lsh_candidates(
     if not pairs.size:
         return pairs
     # Sorted unique rows via one integer code per pair (``np.unique(axis=0)`` is far slower).
+    # Each family's pairs come sorted: a stable sort (timsort) merges the two runs in linear time.
     n = np.int64(max(int(pairs.max()) + 1, 1))
-    codes = sorted_unique(pairs[:, 0] * n + pairs[:, 1])
+    codes = pairs[:, 0] * n + pairs[:, 1]
+    codes.sort(kind="stable")
+    codes = codes[run_firsts(codes)]
     return np.stack((codes // n, codes % n), axis=1)

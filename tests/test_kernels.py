@@ -147,6 +147,21 @@ def test_lsh_kernels_equal_numpy(n: int, bands: int, rows: int, monkeypatch: pyt
     assert compiled[0].size and compiled[1].size
 
 
+@needs_kernels
+@pytest.mark.parametrize("n", [600, 12_000])
+@pytest.mark.parametrize(("bands", "rows"), [(37, 3), (32, 1), (8, 16)])
+def test_lsh_pair_kernel_split_over_two_threads_equals_numpy(
+    n: int, bands: int, rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dedup import _ckernels
+
+    previous = _ckernels.set_thread_min_rows(0)  # the threaded path from any size (100k rows by default)
+    try:
+        test_lsh_kernels_equal_numpy(n, bands, rows, monkeypatch)
+    finally:
+        _ckernels.set_thread_min_rows(previous)
+
+
 TEXT = st.text(alphabet=st.sampled_from("ab cdé’\u4e2d\U0001f600"), max_size=140)
 
 
