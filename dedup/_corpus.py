@@ -403,7 +403,10 @@ def _run(source: CorpusSource, options: Options, jobs: int, progress: bool, with
     involved = np.flatnonzero(wanted_mask)  # sorted, without sorting the pairs' 2P ends
     wanted = sorted_unique(sent_doc[involved])
     position = np.cumsum(wanted_mask, dtype=np.int64) - 1  # sentence id -> place in ``involved``
-    local_pairs = position[pairs]
+    # int32 while they wait for verification (millions of pairs; fewer than 2**31 sentences here).
+    local_pairs: npt.NDArray[np.integer[Any]] = position.astype(
+        np.int32 if position.size < 1 << 31 else np.int64
+    )[pairs]
     del wanted_mask, position
     del pairs
     reread = (source, keys, wanted, text_digest, involved, sent_doc, para, span, progress, jobs)
@@ -429,7 +432,12 @@ def _run(source: CorpusSource, options: Options, jobs: int, progress: bool, with
         sentences = _reread_sentences(*reread)
         local = [sentences[g] for g in involved.tolist()]
         local_links = verify_candidates(
-            local, sent_doc[involved], local_pairs, options, jobs=jobs, floor=options.threshold
+            local,
+            sent_doc[involved],
+            local_pairs.astype(np.int64),
+            options,
+            jobs=jobs,
+            floor=options.threshold,
         )
         gid = involved.tolist()
         links = [Link(gid[lk.i], gid[lk.j], lk.score, lk.kind, lk.span_i, lk.span_j) for lk in local_links]
@@ -675,16 +683,18 @@ def write_clusters(
 ) -> None:
     """One JSON line per cluster (``kind="clusters"``) or per match (``kind="matches"``).
 
-    Each line is what ``json.dumps(item, ensure_ascii=False)`` makes of it; a
-    passage shared by many matches is encoded once (millions of lines at corpus scale).
+    Each line is what ``json.dumps(item, ensure_ascii=False)`` makes of it, put
+    together from f-strings (millions of lines at corpus scale; a cache of every
+    passage's JSON cost ~0.7 GB at 1M paragraphs).
     """
-    encoded: dict[int, str] = {}  # id(passage) -> its JSON: passages are shared, and alive here
+    keys: dict[str | None, str] = {}  # each document key's JSON, made once
 
     def enc(p: Any) -> str:
-        got = encoded.get(id(p))
-        if got is None:
-            got = encoded[id(p)] = json.dumps(_passage_json(p, with_text), ensure_ascii=False)
-        return got
+        key = keys.get(p.key)
+        if key is None:
+            key = keys[p.key] = json.dumps(p.key, ensure_ascii=False)
+        head = f'{{"key": {key}, "start": {p.span.start}, "end": {p.span.end}'
+        return f'{head}, "text": {json.dumps(p.text, ensure_ascii=False)}}}' if with_text else head + "}"
 
     lines: list[str] = []
     if kind == "matches":

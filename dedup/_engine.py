@@ -183,7 +183,7 @@ def _open_pairs(
 
 
 def _open_mask(
-    pairs: npt.NDArray[np.int64], eligible: npt.NDArray[np.bool_], next_copy: npt.NDArray[np.int64]
+    pairs: npt.NDArray[np.integer[Any]], eligible: npt.NDArray[np.bool_], next_copy: npt.NDArray[np.int64]
 ) -> npt.NDArray[np.bool_]:
     """Which candidate ``pairs`` are still to score: both sentences long enough, not a copy-chain link."""
     i, j = pairs[:, 0], pairs[:, 1]
@@ -230,13 +230,13 @@ class SentenceColumns:
 
 
 #: Tokens per block of :func:`verify_blocked` (its scorers hold two blocks: ~60 bytes a token).
-BLOCK_TOKENS = 1 << 23
+BLOCK_TOKENS = 1 << 22
 
 
 def verify_blocked(
     columns: SentenceColumns,
     docs: npt.NDArray[np.int64],
-    pairs: npt.NDArray[np.int64],
+    pairs: npt.NDArray[np.integer[Any]],
     options: Options,
     *,
     jobs: int = 1,
@@ -289,7 +289,7 @@ def verify_blocked(
             spans = [(p0, p1)] if q == p else [(p0, p1), (q0, q1)]
             scorer = _block_scorer(columns, offsets, spans, docs, norm_id)
             sub = in_p[lo:hi]
-            local = np.where(sub < p1, sub - p0, sub - q0 + (p1 - p0))
+            local = np.where(sub < p1, sub - p0, sub - q0 + (p1 - p0)).astype(np.int64, copy=False)
             sub_known: dict[tuple[int, int], float] = {}
             if p == q:  # covers (same document only) happen in the diagonal blocks
                 inside = (known_ij[:, 0] >= p0) & (known_ij[:, 1] < p1)

@@ -207,20 +207,21 @@ def test_threads_scoring_at_once_get_the_same_links(monkeypatch: pytest.MonkeyPa
 
 
 @pytest.mark.parametrize("processes", [2, 3])
-def test_forked_processes_give_the_same_links(processes: int, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_parallel_verification_gives_the_same_links(processes: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # With the kernels the parts run in threads, on the numpy path in forked processes.
     import dedup._batchverify as bv
 
     if not bv._CAN_FORK:
         pytest.skip("no fork start method on this platform")
     monkeypatch.setattr(bv, "_FORK_MIN_PAIRS", 10)  # split even these small batches
     forks: list[int] = []
-    real_forked = bv._forked
+    real_split = bv.BatchScorer._split
 
-    def counting(*args):  # type: ignore[no-untyped-def]
-        forks.append(len(args[2]))
-        return real_forked(*args)
+    def counting(self, workers, method, tasks, shared=()):  # type: ignore[no-untyped-def]
+        forks.append(len(tasks))
+        return real_split(self, workers, method, tasks, shared)
 
-    monkeypatch.setattr(bv, "_forked", counting)
+    monkeypatch.setattr(bv.BatchScorer, "_split", counting)
     cnn, lee = _texts("cnn_poc_highlights_40.jsonl"), _texts("lee_background_40.jsonl")
     # One corpus (across and within documents) and one long document (large pools).
     for texts in (cnn[:20] + lee[:20], ["\n".join(cnn[:15])]):
