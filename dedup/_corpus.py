@@ -404,9 +404,8 @@ def _run(source: CorpusSource, options: Options, jobs: int, progress: bool, with
     wanted = sorted_unique(sent_doc[involved])
     position = np.cumsum(wanted_mask, dtype=np.int64) - 1  # sentence id -> place in ``involved``
     # int32 while they wait for verification (millions of pairs; fewer than 2**31 sentences here).
-    local_pairs: npt.NDArray[np.integer[Any]] = position.astype(
-        np.int32 if position.size < 1 << 31 else np.int64
-    )[pairs]
+    narrow = np.int32 if position.size < 1 << 31 else np.int64
+    local_pairs = cast("npt.NDArray[np.integer[Any]]", position.astype(narrow)[pairs])
     del wanted_mask, position
     del pairs
     reread = (source, keys, wanted, text_digest, involved, sent_doc, para, span, progress, jobs)
