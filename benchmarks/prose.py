@@ -6,18 +6,19 @@ corpus of a given size is the same on every machine with the same packages):
 1. *core* (~114k paragraphs): the reStructuredText/POD sources of the Python,
    Linux-kernel and Perl manuals (``python3.11-doc``, ``linux-doc-6.1``,
    ``perl-doc``), then the news and web articles of ``shared/datasets``;
-2. *extra* (another ~370k), only read when a corpus needs more than the core
+2. *extra* (another ~810k), only read when a corpus needs more than the core
    holds: manual pages (English, and the translations of ``manpages-l10n``),
-   the HTML manuals of Rust, Django, PostgreSQL, Git, SciPy, pandas, GnuCash,
-   Sphinx, the JDK (Javadoc) and the Debian Administrator's Handbook (in its
-   translations), and the definitions of the GNU Collaborative International
-   Dictionary of English.
+   the HTML and Mallard pages of 30 documentation packages (Rust, Django,
+   PostgreSQL, Git, SciPy, pandas, GnuCash, Sphinx, the JDK's Javadoc, the
+   Debian Administrator's Handbook in its translations, Qt, CMake, Erlang,
+   LLVM, GIMP, Octave, GNOME help, ...), GNU Info files, and the definitions of
+   the GNU Collaborative International Dictionary of English.
 
 :func:`build_corpus` takes paragraphs in that order.  A corpus larger than the
-pool (1M paragraphs: the pool has ~490k) splits the pool's multi-sentence
-paragraphs, from the first on, into one document per sentence group of at
-most ``split`` sentences until the count is reached: every document is still a
-run of consecutive real sentences, and no text is repeated.  Then 1% of the
+pool (1M paragraphs: the pool has ~927k) splits the pool's multi-sentence
+paragraphs, from the first on, into one document per run of at most ``split``
+(default 1) sentences until that many distinct documents exist: every
+document is still a run of consecutive real sentences, and no text is repeated.  Then 1% of the
 documents are near-duplicates of others (a word dropped, two words swapped,
 a word replaced, case changed) inserted at known random places, so recall
 can be measured.
