@@ -505,9 +505,8 @@ class _Columns:
             return np.concatenate(pieces or [np.zeros(0, dtype)]).astype(dtype, copy=False)
 
         columns = SentenceColumns(
-            join(0, np.int32), join(1, np.bool_), join(2, np.bool_), join(3, np.int64),
-            self._norms, len(self._ids),
-        )  # fmt: skip
+            join(0, np.int32), join(1, np.bool_), join(2, np.bool_), join(3, np.int64), self._norms
+        )
         self._ids, self._norms = {}, []
         self._lengths = _array("q", columns.lengths)
         self._first_token = _array("q", columns.offsets[:-1])

@@ -219,7 +219,6 @@ class SentenceColumns:
     entity: npt.NDArray[np.bool_]
     lengths: npt.NDArray[np.int64]  # tokens per sentence
     norms: list[str]  # words joined by spaces, per sentence
-    vocabulary: int  # stem ids are below this
 
     @property
     def offsets(self) -> npt.NDArray[np.int64]:

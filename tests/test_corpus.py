@@ -326,7 +326,6 @@ def test_blocked_verification_equals_the_batch_verifier_for_pairs_in_any_order(b
         np.frombuffer(entity, np.bool_),
         np.frombuffer(lengths, np.int64),
         norms,
-        len(ids),
     )
     names = np.arange(len(sentences), dtype=np.int64) * 3 + 5  # any increasing numbering
     blocked = engine.verify_blocked(
