@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 
@@ -10,7 +10,7 @@ from dedup._text import Sentence
 from dedup._types import Alignment, Cluster, Match, Passage, Span, maker
 from dedup._verify import Link
 
-__all__ = ["Doc", "UnionFind", "build", "iter_components"]
+__all__ = ["Doc", "UnionFind", "build", "char_span", "iter_components"]
 
 
 class UnionFind:
@@ -42,7 +42,8 @@ class Doc:
     ordinal: int
 
 
-def _char_span(sent: Sentence, tok: tuple[int, int]) -> tuple[int, int]:
+def char_span(sent: Sentence, tok: tuple[int, int]) -> tuple[int, int]:
+    """Character span (in the document) of the token span ``tok`` ``[first, last)`` of ``sent``."""
     first, last = tok
     start = sent.tok_starts[first]
     end = sent.end if last >= len(sent.tok_starts) else sent.tok_ends[last - 1]
@@ -60,31 +61,16 @@ _make_cluster = maker(Cluster)
 
 def build(
     links: Iterable[Link],
-    sentences: Sequence[Sentence] | Mapping[int, Sentence],
+    sentences: Sequence[Sentence],
     sent_doc: Sequence[int],
-    docs: Sequence[Doc] | Mapping[int, Doc],
+    docs: Sequence[Doc],
     threshold: float,
-    sent_para: Sequence[int] | None = None,
-    char_span: Callable[[int, tuple[int, int]], tuple[int, int]] | None = None,
 ) -> tuple[list[Cluster], list[Match]]:
     """Matches and ranked clusters from the links scoring at least ``threshold``.
 
-    ``sentences`` and ``docs`` are only indexed by the ids the links refer to,
-    so corpus mode passes mappings holding just those; it then passes the
-    paragraph number of every sentence as ``sent_para``, and may pass
-    ``char_span(sentence id, token span)`` -> character span instead of
-    sentences (it keeps token offsets in arrays, not sentence objects).
-    ``links`` may be an iterator: the links are let go once the matches are
-    built (corpus mode passes one, so that millions of them are freed early).
+    Corpus mode runs the same steps on columns (:func:`dedup._table.build_table`).
     """
-    if char_span is None:
-
-        def char_span(g: int, tok: tuple[int, int]) -> tuple[int, int]:
-            return _char_span(sentences[g], tok)
-
-    if sent_para is None:
-        assert isinstance(sentences, Sequence)
-        sent_para = [s.para for s in sentences]
+    sent_para = [s.para for s in sentences]
     kept = [lk for lk in links if lk.score >= threshold]
     if not kept:
         return [], []
@@ -136,7 +122,7 @@ def build(
         first = group[0]
         da, db = sent_doc[first.i], sent_doc[first.j]
         if len(group) == 1:  # most matches: one sentence pair
-            x, y = char_span(first.i, first.span_i), char_span(first.j, first.span_j)
+            x, y = char_span(sentences[first.i], first.span_i), char_span(sentences[first.j], first.span_j)
             sa, sb = (da, *x), (db, *y)
             if (docs[db].ordinal, sb[1]) < (docs[da].ordinal, sa[1]):
                 sa, sb, x, y = sb, sa, y, x
@@ -144,8 +130,8 @@ def build(
             score = round(first.score, 6)
             kind = first.kind
         else:
-            a_spans = [char_span(lk.i, lk.span_i) for lk in group]
-            b_spans = [char_span(lk.j, lk.span_j) for lk in group]
+            a_spans = [char_span(sentences[lk.i], lk.span_i) for lk in group]
+            b_spans = [char_span(sentences[lk.j], lk.span_j) for lk in group]
             sa = (da, min(s for s, _ in a_spans), max(e for _, e in a_spans))
             sb = (db, min(s for s, _ in b_spans), max(e for _, e in b_spans))
             if (docs[db].ordinal, sb[1]) < (docs[da].ordinal, sa[1]):

@@ -48,7 +48,7 @@ import numpy.typing as npt
 
 from dedup._arrays import sorted_unique
 from dedup._batchverify import COLUMNS, KERNEL_MAX_SOURCES
-from dedup._cluster import Doc, build
+from dedup._cluster import char_span
 from dedup._engine import SentenceColumns, lsh_candidates, verify_blocked, verify_candidates
 from dedup._errors import DedupError, DuplicateKeyError
 from dedup._kernels import ckernels
@@ -57,8 +57,8 @@ from dedup._parallel import check_jobs, paused_gc, process_pool, release_memory
 from dedup._result import Clusters
 from dedup._shingle import sentence_shingle_hashes
 from dedup._sketch import signatures
+from dedup._table import KINDS, CharSpans, LinkTable, ResultTable, build_table
 from dedup._text import ACCELERATED, Sentence, make_sentence, segment
-from dedup._verify import Link
 
 __all__ = [
     "CorpusSource",
@@ -356,6 +356,37 @@ def find_corpus_duplicates(
     a Span(start=0, end=43) Troops are leaving the border region today.
     b Span(start=27, end=70) Troops are leaving the border region today.
     """
+    found = _find(source, jobs=jobs, progress=progress, with_text=with_text, **options)
+    with paused_gc():
+        return found.clusters()
+
+
+@dataclass(frozen=True)
+class _Found:
+    """What a corpus run found, as columns (:class:`~dedup._table.ResultTable`), with the keys and
+    the texts (``with_text``) of the documents its passages are in."""
+
+    table: ResultTable
+    keys: list[str]
+    texts: dict[int, str]
+    threshold: float
+
+    def clusters(self) -> Clusters:
+        """The result objects (several seconds for millions of matches)."""
+        texts = self.texts
+        clusters, matches = self.table.materialize(self.keys, lambda d: texts.get(d, ""))
+        return Clusters(clusters, tuple(matches), threshold=self.threshold)
+
+
+def _find(
+    source: CorpusSource | Iterable[tuple[str, str]],
+    *,
+    jobs: int | None = None,
+    progress: bool = False,
+    with_text: bool = True,
+    **options: Any,
+) -> _Found:
+    """:func:`find_corpus_duplicates` without making the result objects."""
     opts = Options(**options)
     processes = check_jobs(jobs)
     src = source if isinstance(source, CorpusSource) else _SpooledSource(source)
@@ -367,7 +398,8 @@ def find_corpus_duplicates(
             src.close()
 
 
-def _run(source: CorpusSource, options: Options, jobs: int, progress: bool, with_text: bool) -> Clusters:
+def _run(source: CorpusSource, options: Options, jobs: int, progress: bool, with_text: bool) -> _Found:
+    nothing = _Found(ResultTable.empty(), [], {}, options.threshold)
     keys: list[str] = []
     parts: list[_Sketch] = []
     with _progress(source, progress, "sketch") as tick:
@@ -377,7 +409,7 @@ def _run(source: CorpusSource, options: Options, jobs: int, progress: bool, with
                 parts.append(part)
                 tick()
     if not keys:
-        return Clusters(threshold=options.threshold)
+        return nothing
     n_sents = np.concatenate([p.n_sents for p in parts])
     sigs = np.concatenate([p.sigs for p in parts]) if parts else np.empty((0, options.num_perm), np.uint32)
     para = np.concatenate([p.para for p in parts])
@@ -388,7 +420,7 @@ def _run(source: CorpusSource, options: Options, jobs: int, progress: bool, with
     release_memory()
     sent_doc = np.repeat(np.arange(n_sents.size, dtype=np.int64), n_sents)
     if sent_doc.size < 2:
-        return Clusters(threshold=options.threshold)
+        return nothing
 
     pairs = lsh_candidates(sigs, sent_doc, options)
     del sigs
@@ -410,8 +442,6 @@ def _run(source: CorpusSource, options: Options, jobs: int, progress: bool, with
     del pairs
     reread = (source, keys, wanted, text_digest, involved, sent_doc, para, span, progress, jobs)
     # Only links at the threshold count here (corpus results are not re-thresholded).
-    char_span: Callable[[int, tuple[int, int]], tuple[int, int]] | None = None
-    sentences: dict[int, Sentence] = {}
     if ckernels is not None and options.max_sources <= KERNEL_MAX_SOURCES:
         # Sentences as token columns, verified a pair of blocks at a time: bounded by the
         # index, not by the sentence objects of a million paragraphs.
@@ -426,7 +456,7 @@ def _run(source: CorpusSource, options: Options, jobs: int, progress: bool, with
             floor=options.threshold,
             names=involved,
         )
-        char_span = columns.char_span
+        char_spans: CharSpans = columns.char_spans
     else:
         sentences = _reread_sentences(*reread)
         local = [sentences[g] for g in involved.tolist()]
@@ -438,23 +468,31 @@ def _run(source: CorpusSource, options: Options, jobs: int, progress: bool, with
             jobs=jobs,
             floor=options.threshold,
         )
-        gid = involved.tolist()
-        links = [Link(gid[lk.i], gid[lk.j], lk.score, lk.kind, lk.span_i, lk.span_j) for lk in local_links]
-        del local_links, gid
+        links = LinkTable.from_links(local_links)
+        del local_links
+        links = LinkTable(
+            involved[links.i], involved[links.j], links.score, links.kind, links.span_i, links.span_j
+        )
+        char_spans = _sentence_char_spans(sentences)
     del local_pairs
     release_memory()
-    linked = np.fromiter((g for lk in links for g in (lk.i, lk.j)), np.int64, 2 * len(links))
-    kept_docs = sorted_unique(sent_doc[linked]).tolist()
-    del linked
-    doc_ids = sent_doc.tolist()
+    kept_docs = sorted_unique(np.concatenate((sent_doc[links.i], sent_doc[links.j]))).tolist()
     texts = _reread_texts(source, keys, kept_docs, progress) if with_text else {}
-    docs = {d: Doc(keys[d], texts.get(d, ""), d) for d in kept_docs}
-    consumed = iter(links)  # build() lets the links go once it has made the matches
-    del links
-    clusters, matches = build(
-        consumed, sentences, doc_ids, docs, options.threshold, sent_para=para.tolist(), char_span=char_span
+    table = build_table(
+        links, sent_doc, para, np.arange(n_sents.size, dtype=np.int64), char_spans, options.threshold
     )
-    return Clusters(clusters, tuple(matches), threshold=options.threshold)
+    return _Found(table, keys, texts, options.threshold)
+
+
+def _sentence_char_spans(sentences: dict[int, Sentence]) -> CharSpans:
+    """:data:`~dedup._table.CharSpans` of sentence objects (by sentence id)."""
+
+    def char_spans(g: npt.NDArray[np.int64], tok: npt.NDArray[np.int64]) -> tuple[Any, Any]:
+        out = [char_span(sentences[x], (a, b)) for x, (a, b) in zip(g.tolist(), tok.tolist(), strict=True)]
+        both = np.array(out, dtype=np.int64).reshape(-1, 2)
+        return both[:, 0], both[:, 1]
+
+    return char_spans
 
 
 class _Columns:
@@ -472,14 +510,13 @@ class _Columns:
         self._norms: list[str] = []
         self._tok_start = array("i")  # token offsets relative to the sentence start
         self._tok_end = array("i")
-        # Per involved sentence (plain arrays: indexing them is as fast as a list's, and small).
-        self._starts = _array("q", span[involved, 0])
-        self._ends = _array("q", span[involved, 1])
-        self._first_token = array("q")
-        self._lengths = array("q")
-        pos = np.full(n_all, -1, dtype=np.int64)
-        pos[involved] = np.arange(involved.size)
-        self._pos = _array("q", pos)  # sentence id -> position in ``involved``
+        # Per involved sentence.
+        self._starts = span[involved, 0]
+        self._ends = span[involved, 1]
+        self._first_token = np.zeros(0, np.int64)
+        self._lengths = np.zeros(0, np.int64)
+        self._pos = np.full(n_all, -1, dtype=np.int64)  # sentence id -> position in ``involved``
+        self._pos[involved] = np.arange(involved.size)
 
     def add(self, part: _ColumnPart) -> None:
         """Take a batch from :func:`_rebuild_columns`, its stems renumbered into the shared numbering."""
@@ -495,7 +532,7 @@ class _Columns:
         self._tok_end.frombytes(tok_end)
 
     def finish(self) -> SentenceColumns:
-        """The columns for the verifier; the token offsets stay here for :meth:`char_span`."""
+        """The columns for the verifier; the token offsets stay here for :meth:`char_spans`."""
         if len(self._norms) != self._n:
             raise AssertionError(f"pass 2 rebuilt {len(self._norms)} sentences, {self._n} were asked for")
         parts, self._parts = self._parts, []
@@ -508,23 +545,21 @@ class _Columns:
             join(0, np.int32), join(1, np.bool_), join(2, np.bool_), join(3, np.int64), self._norms
         )
         self._ids, self._norms = {}, []
-        self._lengths = _array("q", columns.lengths)
-        self._first_token = _array("q", columns.offsets[:-1])
+        self._lengths = columns.lengths
+        self._first_token = columns.offsets[:-1]
         return columns
 
-    def char_span(self, g: int, tok: tuple[int, int]) -> tuple[int, int]:
-        """Character span of tokens ``tok`` of sentence ``g`` (as ``_cluster._char_span``)."""
+    def char_spans(
+        self, g: npt.NDArray[np.int64], tok: npt.NDArray[np.int64]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Character spans of token spans ``tok`` of sentences ``g`` (as ``_cluster.char_span``)."""
         k = self._pos[g]
-        first, last = tok
-        base, start = self._first_token[k], self._starts[k]
-        end = self._ends[k] if last >= self._lengths[k] else start + self._tok_end[base + last - 1]
-        return start + self._tok_start[base + first], end
-
-
-def _array(code: str, values: npt.NDArray[Any]) -> array[int]:
-    out = array(code)
-    out.frombytes(np.ascontiguousarray(values, dtype=np.int64 if code == "q" else np.int32).tobytes())
-    return out
+        first, last = tok[:, 0], tok[:, 1]
+        base, start, n_tokens = self._first_token[k], self._starts[k], self._lengths[k]
+        tok_start = np.frombuffer(self._tok_start, dtype=np.int32)
+        tok_end = np.frombuffer(self._tok_end, dtype=np.int32)
+        inner_end = start + tok_end[base + np.clip(last, 1, n_tokens) - 1]
+        return start + tok_start[base + first], np.where(last >= n_tokens, self._ends[k], inner_end)
 
 
 def _reread(source: CorpusSource, keys: Sequence[str], wanted: Sequence[int]) -> Iterator[tuple[int, str]]:
@@ -669,44 +704,45 @@ def _reread_texts(
 # --- output ----------------------------------------------------------------------------------
 
 
-def _passage_json(p: Any, with_text: bool) -> dict[str, Any]:
-    item: dict[str, Any] = {"key": p.key, "start": p.span.start, "end": p.span.end}
-    if with_text:
-        item["text"] = p.text
-    return item
+def write_clusters(fh: IO[str], found: _Found, *, kind: str = "clusters", with_text: bool = True) -> None:
+    """One JSON line per cluster (``kind="clusters"``) or per match (``kind="matches"``), from the columns.
 
-
-def write_clusters(
-    fh: IO[str], clusters: Clusters, *, kind: str = "clusters", with_text: bool = True
-) -> None:
-    """One JSON line per cluster (``kind="clusters"``) or per match (``kind="matches"``).
-
-    Each line is what ``json.dumps(item, ensure_ascii=False)`` makes of it, put
-    together from f-strings (millions of lines at corpus scale; a cache of every
-    passage's JSON cost ~0.7 GB at 1M paragraphs).
+    Each line is what ``json.dumps(item, ensure_ascii=False)`` makes of the
+    result objects' fields (tested), put together from f-strings without
+    making the objects (millions of matches at corpus scale).
     """
-    keys: dict[str | None, str] = {}  # each document key's JSON, made once
+    table, keys, texts = found.table, found.keys, found.texts
+    key_json: dict[int, str] = {}  # each document key's JSON, made once
 
-    def enc(p: Any) -> str:
-        key = keys.get(p.key)
+    def enc(d: int, start: int, end: int) -> str:
+        key = key_json.get(d)
         if key is None:
-            key = keys[p.key] = json.dumps(p.key, ensure_ascii=False)
-        head = f'{{"key": {key}, "start": {p.span.start}, "end": {p.span.end}'
-        return f'{head}, "text": {json.dumps(p.text, ensure_ascii=False)}}}' if with_text else head + "}"
+            key = key_json[d] = json.dumps(keys[d], ensure_ascii=False)
+        head = f'{{"key": {key}, "start": {start}, "end": {end}'
+        if not with_text:
+            return head + "}"
+        return f'{head}, "text": {json.dumps(texts.get(d, "")[start:end], ensure_ascii=False)}}}'
 
     lines: list[str] = []
     if kind == "matches":
-        for m in clusters.matches:
-            head = f'{{"score": {m.score!r}, "kind": {json.dumps(m.kind)}'
-            lines.append(f'{head}, "a": {enc(m.a)}, "b": {enc(m.b)}}}\n')
+        side_a, side_b = table.side_a.tolist(), table.side_b.tolist()
+        scores, kinds = table.score.tolist(), table.kind.tolist()
+        kind_json = [json.dumps(k) for k in KINDS]
+        for m in table.match_order.tolist():
+            head = f'{{"score": {scores[m]!r}, "kind": {kind_json[kinds[m]]}'
+            lines.append(f'{head}, "a": {enc(*side_a[m])}, "b": {enc(*side_b[m])}}}\n')
             if len(lines) >= 4096:
                 fh.write("".join(lines))
                 lines.clear()
     else:
-        for n, c in enumerate(clusters):
-            rep = c.passages.index(c.representative)
-            passages = ", ".join(enc(p) for p in c.passages)
-            head = f'{{"cluster": {n}, "score": {c.score!r}, "representative": {rep}'
+        sides, bounds = table.passages.tolist(), table.passage_bounds.tolist()
+        for n, (score, rep) in enumerate(
+            zip(table.cluster_score.tolist(), table.representative.tolist(), strict=True)
+        ):
+            own = sides[bounds[n] : bounds[n + 1]]
+            first = own.index(own[rep])  # Cluster.passages.index(representative): the first equal one
+            passages = ", ".join(enc(*p) for p in own)
+            head = f'{{"cluster": {n}, "score": {score!r}, "representative": {first}'
             lines.append(f'{head}, "passages": [{passages}]}}\n')
             if len(lines) >= 4096:
                 fh.write("".join(lines))
@@ -767,7 +803,7 @@ def corpus_main(argv: Sequence[str]) -> int:
     try:
         source = open_source(args.input, id_field=args.id_field or None, text_field=args.text_field)
         try:
-            clusters = find_corpus_duplicates(
+            found = _find(
                 source,
                 jobs=args.jobs,
                 progress=progress,
@@ -780,7 +816,7 @@ def corpus_main(argv: Sequence[str]) -> int:
             source.close()
 
         def emit(fh: IO[str]) -> None:
-            write_clusters(fh, clusters, kind=args.output_kind, with_text=not args.no_text)
+            write_clusters(fh, found, kind=args.output_kind, with_text=not args.no_text)
 
         def emit_bytes(raw: IO[bytes]) -> None:
             text = io.TextIOWrapper(raw, encoding="utf-8")

@@ -25,6 +25,7 @@ from dedup._sketch import (
     lsh_params,
     signatures,
 )
+from dedup._table import LinkTable
 from dedup._text import Sentence, segment
 from dedup._verify import Link, whole
 
@@ -242,7 +243,7 @@ def verify_blocked(
     floor: float,
     block_tokens: int | None = None,
     names: npt.NDArray[np.int64] | None = None,
-) -> list[Link]:
+) -> LinkTable:
     """:func:`verify_candidates` on sentence columns, a pair of blocks of sentences at a time.
 
     The scorer's per-token arrays (~60 bytes a token) are built for two blocks
@@ -251,14 +252,18 @@ def verify_blocked(
     combine sentences of one document) see all their candidates in one block,
     and every candidate pair is scored once, in the scorer of its two blocks.
     Needs the compiled kernels.  Same links as :func:`verify_candidates`
-    (tested), whatever ``block_tokens``.  With ``names`` (an increasing
+    (tested), whatever ``block_tokens``, as a :class:`~dedup._table.LinkTable`
+    sorted by sentence pair (millions of links cost ~50 bytes each, not ~300).  With ``names`` (an increasing
     array, e.g. the corpus ids of the sentences), links name sentence
     ``names[k]`` for sentence ``k``.
     """
     n_words = columns.lengths
     norm_id = norm_ids(columns.norms)
     ids = np.arange(n_words.size, dtype=np.int64) if names is None else np.asarray(names, np.int64)
-    best, next_copy = _copy_links(columns.norms, n_words, None if names is None else ids.tolist())
+    copies, next_copy = _copy_links(columns.norms, n_words, None if names is None else ids.tolist())
+    copy_table = LinkTable.from_links([copies[k] for k in sorted(copies)])
+    del copies
+    parts: list[LinkTable] = []  # per pair of blocks (their links are of disjoint sentence pairs)
     # The pairs still to score, as a mask (a filtered copy of millions of pairs costs memory).
     open_ = _open_mask(pairs, n_words >= options.min_words, next_copy)
     # The copy chain's links (all scoring 1.0), for the covers of the diagonal blocks.
@@ -294,9 +299,20 @@ def verify_blocked(
                 inside = (known_ij[:, 0] >= p0) & (known_ij[:, 1] < p1)
                 sub_known = dict.fromkeys(map(tuple, (known_ij[inside] - p0).tolist()), 1.0)
             names_pq = ids[p0:p1] if q == p else np.concatenate((ids[p0:p1], ids[q0:q1]))
+            best: dict[tuple[int, int], Link] = {}
             _score_into(best, scorer, local, options, floor, jobs, sub_known, names_pq)
             del scorer
-    return [best[k] for k in sorted(best)]
+            parts.append(LinkTable.from_links(list(best.values())))
+    # A copy's link (1.0) is never replaced: a cover of the same two sentences gives way to it.
+    found = LinkTable.concat(parts)
+    del parts
+    if len(found) and len(copy_table):
+        width = int(max(found.j.max(), copy_table.j.max())) + 1
+        copy_codes = copy_table.i * width + copy_table.j  # increasing: the copies are sorted
+        codes = found.i * width + found.j
+        at = np.minimum(np.searchsorted(copy_codes, codes), copy_codes.size - 1)
+        found = found.take(np.flatnonzero(copy_codes[at] != codes))
+    return LinkTable.concat([found, copy_table]).sorted()
 
 
 def _block_bounds(

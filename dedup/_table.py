@@ -1,0 +1,413 @@
+"""Links, matches and clusters as columns: the cluster stage of corpus mode without an object per link.
+
+:func:`dedup._cluster.build` turns a list of :class:`~dedup._verify.Link`
+tuples into result objects; at corpus scale (millions of links) the tuples,
+and the dictionaries and union-finds over them, cost tens of seconds and
+gigabytes.  Here the same steps run on numpy columns: :class:`LinkTable`
+holds the links (~50 bytes each), :func:`build_table` computes the matches
+and ranked clusters as arrays (:class:`ResultTable`), and the result objects
+are made only when asked for (:meth:`ResultTable.materialize`) — the corpus
+command line writes its JSON lines straight from the columns.
+
+The results equal :func:`~dedup._cluster.build` on the same links (tested):
+the same grouping, the same tie-breaks, and every score summed in the same
+order with Python floats.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from dedup._arrays import run_firsts
+from dedup._types import Alignment, Cluster, Match, Passage, Span, maker
+from dedup._verify import Link
+
+__all__ = ["KINDS", "CharSpans", "LinkTable", "ResultTable", "build_table", "min_labels"]
+
+_I64 = npt.NDArray[np.int64]
+_F64 = npt.NDArray[np.float64]
+
+#: Link kinds by their code in :attr:`LinkTable.kind`.
+KINDS = ("exact", "near", "fusion")
+_KIND_CODE = {k: n for n, k in enumerate(KINDS)}
+_EXACT = _KIND_CODE["exact"]
+
+#: ``char_spans(sentence ids, token spans (n, 2))`` -> character ``(starts, ends)`` in their documents.
+CharSpans = Callable[[_I64, _I64], tuple[_I64, _I64]]
+
+
+@dataclass(frozen=True, slots=True)
+class LinkTable:
+    """Scored sentence pairs as columns: row ``r`` is ``Link(i[r], j[r], score[r], KINDS[kind[r]], ...)``."""
+
+    i: _I64
+    j: _I64
+    score: _F64
+    kind: npt.NDArray[np.int8]
+    span_i: _I64  # (n, 2) token spans
+    span_j: _I64
+
+    def __len__(self) -> int:
+        return int(self.i.size)
+
+    @classmethod
+    def from_links(cls, links: Sequence[Link]) -> LinkTable:
+        """The table of ``links``, in their order."""
+        n = len(links)
+        if not n:
+            return cls.concat([])
+        i, j, score, kind, span_i, span_j = zip(*links, strict=True)
+        return cls(
+            np.fromiter(i, np.int64, n),
+            np.fromiter(j, np.int64, n),
+            np.fromiter(score, np.float64, n),
+            np.fromiter(map(_KIND_CODE.__getitem__, kind), np.int8, n),
+            np.array(span_i, dtype=np.int64).reshape(n, 2),
+            np.array(span_j, dtype=np.int64).reshape(n, 2),
+        )
+
+    def to_links(self) -> list[Link]:
+        """The links as :class:`~dedup._verify.Link` tuples."""
+        return [
+            Link(i, j, s, KINDS[k], (a0, a1), (b0, b1))
+            for i, j, s, k, (a0, a1), (b0, b1) in zip(
+                self.i.tolist(),
+                self.j.tolist(),
+                self.score.tolist(),
+                self.kind.tolist(),
+                self.span_i.tolist(),
+                self.span_j.tolist(),
+                strict=True,
+            )
+        ]
+
+    @classmethod
+    def concat(cls, parts: Sequence[LinkTable]) -> LinkTable:
+        """The rows of ``parts``, one after another."""
+
+        def join(field: str, dtype: type[np.generic], shape: tuple[int, ...]) -> npt.NDArray[Any]:
+            arrays = [getattr(p, field) for p in parts]
+            return np.concatenate(arrays) if arrays else np.zeros(shape, dtype)
+
+        return cls(
+            join("i", np.int64, (0,)),
+            join("j", np.int64, (0,)),
+            join("score", np.float64, (0,)),
+            join("kind", np.int8, (0,)),
+            join("span_i", np.int64, (0, 2)),
+            join("span_j", np.int64, (0, 2)),
+        )
+
+    def take(self, rows: npt.NDArray[Any]) -> LinkTable:
+        """The rows selected by an index array or a boolean mask."""
+        return LinkTable(
+            self.i[rows],
+            self.j[rows],
+            self.score[rows],
+            self.kind[rows],
+            self.span_i[rows],
+            self.span_j[rows],
+        )
+
+    def sorted(self) -> LinkTable:
+        """The rows by ``(i, j)``."""
+        return self.take(np.lexsort((self.j, self.i)))
+
+
+def min_labels(n: int, u: _I64, v: _I64) -> _I64:
+    """For each node of ``0..n-1``, the smallest node of its connected component (edges ``u[k]-v[k]``).
+
+    The roots of :class:`~dedup._cluster.UnionFind` after the same unions
+    (its root is the smallest member).  Hooks each edge's larger root under
+    its smaller one, then halves paths until every node points at a root.
+
+    Examples
+    --------
+    >>> min_labels(5, np.array([3, 1]), np.array([4, 3]))
+    array([0, 1, 2, 1, 1])
+    """
+    label = np.arange(n, dtype=np.int64)
+    while u.size:
+        lu, lv = label[u], label[v]
+        live = lu != lv
+        if not live.any():
+            break
+        lu, lv = lu[live], lv[live]
+        np.minimum.at(label, np.maximum(lu, lv), np.minimum(lu, lv))
+        while True:  # every node to its root (labels only ever decrease: no cycles)
+            up = label[label]
+            if np.array_equal(up, label):
+                break
+            label = up
+        u, v = u[live], v[live]
+    return label
+
+
+@dataclass(frozen=True, slots=True)
+class ResultTable:
+    """Matches and ranked clusters as columns (what :func:`build_table` makes).
+
+    Matches are numbered in the order :func:`~dedup._cluster.build` makes them
+    (by their first link); ``match_order`` ranks them (best first).  Sides are
+    ``(document, start, end)``; documents are numbers, named by the caller's keys.
+    """
+
+    side_a: _I64  # (m, 3) per match
+    side_b: _I64
+    score: _F64  # per match, rounded to 6 decimals
+    kind: npt.NDArray[np.int8]
+    align_bounds: _I64  # match m's alignments are rows align_bounds[m]:align_bounds[m + 1]
+    align_a: _I64  # (l, 2) character spans, in match m's side a
+    align_b: _I64
+    align_score: _F64
+    match_order: _I64  # match numbers, best first
+    cluster_score: _F64  # per cluster, best first
+    passage_bounds: _I64  # cluster c's passages are rows passage_bounds[c]:passage_bounds[c + 1]
+    passages: _I64  # (p, 3) sides, in each cluster's order
+    representative: _I64  # per cluster: its representative's row among its passages
+    cluster_match_bounds: _I64  # cluster c's matches are cluster_matches[bounds[c]:bounds[c + 1]]
+    cluster_matches: _I64  # match numbers, ascending within a cluster
+
+    def __len__(self) -> int:
+        return int(self.cluster_score.size)
+
+    @classmethod
+    def empty(cls) -> ResultTable:
+        """No matches, no clusters."""
+        none = np.zeros(0, np.int64)
+        pairs, sides, zero = np.zeros((0, 2), np.int64), np.zeros((0, 3), np.int64), np.zeros(1, np.int64)
+        return cls(
+            sides, sides, np.zeros(0), np.zeros(0, np.int8), zero, pairs, pairs, np.zeros(0), none,
+            np.zeros(0), zero, sides, none, zero, none,
+        )  # fmt: skip
+
+    def materialize(
+        self, keys: Sequence[str | None], texts: Callable[[int], str]
+    ) -> tuple[list[Cluster], list[Match]]:
+        """The result objects of :func:`~dedup._cluster.build`: clusters and ranked matches.
+
+        ``keys[d]`` and ``texts(d)`` are document ``d``'s key and text (``""`` for offsets only).
+        """
+        make_span, make_passage, make_alignment = maker(Span), maker(Passage), maker(Alignment)
+        make_match, make_cluster = maker(Match), maker(Cluster)
+        span_of: dict[tuple[int, int], Span] = {}
+        passage_of: dict[tuple[int, int, int], Passage] = {}
+        text_of: dict[int, str] = {}
+
+        def span(start: int, end: int) -> Span:
+            got = span_of.get((start, end))
+            if got is None:
+                got = span_of[(start, end)] = make_span(start, end)
+            return got
+
+        def passage(d: int, start: int, end: int) -> Passage:
+            got = passage_of.get((d, start, end))
+            if got is None:
+                text = text_of.get(d)
+                if text is None:
+                    text = text_of[d] = texts(d)
+                got = passage_of[(d, start, end)] = make_passage(keys[d], span(start, end), text[start:end])
+            return got
+
+        bounds = self.align_bounds.tolist()
+        align = [
+            make_alignment(span(a0, a1), span(b0, b1), s)
+            for (a0, a1), (b0, b1), s in zip(
+                self.align_a.tolist(), self.align_b.tolist(), self.align_score.tolist(), strict=True
+            )
+        ]
+        matches = [
+            make_match(passage(*a), passage(*b), s, KINDS[k], tuple(align[bounds[m] : bounds[m + 1]]))
+            for m, (a, b, s, k) in enumerate(
+                zip(
+                    self.side_a.tolist(),
+                    self.side_b.tolist(),
+                    self.score.tolist(),
+                    self.kind.tolist(),
+                    strict=True,
+                )
+            )
+        ]
+        del align
+        sides = [passage(*p) for p in self.passages.tolist()]
+        pb, mb, members = (
+            self.passage_bounds.tolist(),
+            self.cluster_match_bounds.tolist(),
+            self.cluster_matches,
+        )
+        clusters = []
+        for c, (score, rep) in enumerate(
+            zip(self.cluster_score.tolist(), self.representative.tolist(), strict=True)
+        ):
+            own = tuple(sides[pb[c] : pb[c + 1]])
+            cl_matches = tuple([matches[m] for m in members[mb[c] : mb[c + 1]].tolist()])
+            clusters.append(make_cluster(score, own, own[rep], cl_matches))
+        return clusters, [matches[m] for m in self.match_order.tolist()]
+
+
+def _increasing(values: _I64) -> bool:
+    return bool(np.all(values[1:] > values[:-1]))
+
+
+def _sums(values: list[float], bounds: list[int]) -> list[float]:
+    """``sum(values[bounds[k]:bounds[k + 1]])`` for each k: Python's left-to-right float sums."""
+    return [sum(values[lo:hi]) for lo, hi in pairwise(bounds)]
+
+
+def _rounded(values: _F64) -> _F64:
+    """Python's ``round(v, 6)`` of each value (not ``np.round``'s), once per distinct value."""
+    distinct, inverse = np.unique(values, return_inverse=True)
+    return np.array([round(v, 6) for v in distinct.tolist()], dtype=np.float64)[inverse]
+
+
+def build_table(
+    links: LinkTable,
+    sent_doc: _I64,
+    sent_para: npt.NDArray[np.integer[Any]],
+    doc_ordinal: _I64,
+    char_spans: CharSpans,
+    threshold: float,
+) -> ResultTable:
+    """:func:`~dedup._cluster.build` on columns: matches and ranked clusters of the links at ``threshold``.
+
+    ``doc_ordinal[d]`` ranks document ``d`` (its place in the corpus);
+    ``char_spans`` gives the character spans of token spans of sentences.
+    """
+    kept = (
+        links
+        if bool(np.all(links.score >= threshold))
+        else links.take(np.flatnonzero(links.score >= threshold))
+    )
+    if kept.i.size > 1 and not _increasing(kept.i * (max(int(kept.j.max()), 0) + 1) + kept.j):
+        kept = kept.sorted()
+    n = len(kept)
+    if not n:
+        return ResultTable.empty()
+    n_sents = sent_doc.size
+    i, j = kept.i, kept.j
+    # 1. Links between consecutive sentences of the same two paragraphs form one match: each
+    #    link has at most one successor (i + 1, j + 1), so matches are chains of links.
+    code = i * n_sents + j  # ascending
+    nxt = np.minimum(np.searchsorted(code, code + n_sents + 1), n - 1)
+    i1, j1 = i + 1, np.minimum(j + 1, n_sents - 1)
+    chained = (
+        (code[nxt] == code + n_sents + 1)
+        & (j + 1 < n_sents)
+        & (sent_doc[i] == sent_doc[i1])
+        & (sent_para[i] == sent_para[i1])
+        & (sent_doc[j] == sent_doc[j1])
+        & (sent_para[j] == sent_para[j1])
+    )
+    head = np.arange(n, dtype=np.int64)
+    head[nxt[chained]] = np.flatnonzero(chained)  # predecessor, then jumped to the chain's head
+    while True:
+        up = head[head]
+        if np.array_equal(up, head):
+            break
+        head = up
+    by_match = np.argsort(head, kind="stable")  # links of match 0, then of match 1, ... (by head)
+    first = np.flatnonzero(run_firsts(head[by_match]))
+    n_match = first.size
+    size = np.diff(np.append(first, n))
+    a_start, a_end = char_spans(i[by_match], kept.span_i[by_match])
+    b_start, b_end = char_spans(j[by_match], kept.span_j[by_match])
+    heads = by_match[first]
+    da, db = sent_doc[i[heads]], sent_doc[j[heads]]
+    sa = np.stack((da, np.minimum.reduceat(a_start, first), np.maximum.reduceat(a_end, first)), axis=1)
+    sb = np.stack((db, np.minimum.reduceat(b_start, first), np.maximum.reduceat(b_end, first)), axis=1)
+    oa, ob = doc_ordinal[da], doc_ordinal[db]
+    swap = (ob < oa) | ((ob == oa) & (sb[:, 1] < sa[:, 1]))
+    side_a = np.where(swap[:, None], sb, sa)
+    side_b = np.where(swap[:, None], sa, sb)
+    swap_link = np.repeat(swap, size)[:, None]
+    x = np.stack((a_start, a_end), axis=1)
+    y = np.stack((b_start, b_end), axis=1)
+    align_a, align_b = np.where(swap_link, y, x), np.where(swap_link, x, y)
+    align_score = kept.score[by_match]
+    # Scores: one link's, or the mean of a chain's (summed left to right, as Python does).
+    multi = np.flatnonzero(size > 1)
+    mean = align_score[first]  # one link: its score (Python's sum([s]) / 1 is s)
+    multi_size = size[multi]
+    multi_bounds = np.append(0, np.cumsum(multi_size))
+    in_multi = np.repeat(first[multi] - multi_bounds[:-1], multi_size) + np.arange(multi_bounds[-1])
+    sums = _sums(align_score[in_multi].tolist(), multi_bounds.tolist())
+    mean[multi] = [s / k for s, k in zip(sums, multi_size.tolist(), strict=True)]
+    score = _rounded(mean)
+    kinds = kept.kind[by_match]
+    kind = kinds[first].copy()
+    all_exact = np.logical_and.reduceat(kinds == _EXACT, first)
+    kind[multi[all_exact[multi]]] = _EXACT
+    del kept, i, j, code, nxt, chained, head, x, y
+    align_bounds = np.append(first, n)
+
+    # 2. Passages: sides in the same document overlapping by half the shorter are one passage.
+    sides = np.empty((2 * n_match, 3), dtype=np.int64)
+    sides[0::2], sides[1::2] = side_a, side_b
+    n_nodes = sides.shape[0]
+    by_side = np.lexsort((sides[:, 2], sides[:, 1], sides[:, 0]))  # stable: each run's first is the smallest
+    ordered = sides[by_side]
+    new = np.ones(n_nodes, dtype=bool)
+    new[1:] = np.any(ordered[1:] != ordered[:-1], axis=1)
+    distinct = by_side[new]  # each distinct side's first occurrence, by (document, start, end)
+    canon = np.empty(n_nodes, dtype=np.int64)  # each side -> its first occurrence
+    canon[by_side] = distinct[np.cumsum(new) - 1]
+    dd, ds, de = sides[distinct, 0], sides[distinct, 1], sides[distinct, 2]
+    # Later distinct sides that start before one ends, in the same document (``(doc, start)`` as one key).
+    where = (dd << 32) | ds
+    reach = np.searchsorted(where, (dd << 32) | de) - np.arange(distinct.size) - 1
+    r = np.repeat(np.arange(distinct.size, dtype=np.int64), reach)
+    r2 = r + 1 + np.arange(r.size) - np.repeat(np.cumsum(reach) - reach, reach)
+    overlap = (np.minimum(de[r], de[r2]) - ds[r2]) * 2 >= np.minimum(de[r] - ds[r], de[r2] - ds[r2])
+    root_of = min_labels(n_nodes, distinct[r[overlap]], distinct[r2[overlap]])[canon]
+    del by_side, ordered, new, canon, where, reach, r, r2, overlap
+
+    # 3. Clusters: passages connected by matches.
+    cluster_of = min_labels(n_nodes, root_of[0::2], root_of[1::2])
+    by_root = np.argsort(root_of, kind="stable")
+    root_first = np.flatnonzero(run_firsts(root_of[by_root]))
+    roots = root_of[by_root[root_first]]  # ascending
+    p_start = np.minimum.reduceat(sides[by_root, 1], root_first)
+    p_end = np.maximum.reduceat(sides[by_root, 2], root_first)
+    p_doc = sides[roots, 0]
+    strength = np.array(_sums(score[by_root // 2].tolist(), [*root_first.tolist(), n_nodes]))
+    p_cluster = cluster_of[roots]
+    p_ord = doc_ordinal[p_doc]
+    # Passages by cluster (clusters in order of their smallest root), then by place; ties by root.
+    by_place = np.lexsort((p_end, p_start, p_ord, p_cluster))
+    c_first = np.flatnonzero(run_firsts(p_cluster[by_place]))
+    n_cluster = c_first.size
+    c_bounds = np.append(c_first, by_place.size)
+    c_size = np.diff(c_bounds)
+    # Representative: the strongest passage, the first of equals.
+    ranked = np.lexsort(
+        (np.arange(by_place.size), -strength[by_place], np.repeat(np.arange(n_cluster), c_size))
+    )
+    rep = ranked[c_first] - c_first
+    m_cluster = cluster_of[root_of[0::2]]
+    by_cluster = np.argsort(m_cluster, kind="stable")  # each cluster's matches, ascending
+    m_bounds = np.append(np.flatnonzero(run_firsts(m_cluster[by_cluster])), n_match)
+    c_sums = _sums(score[by_cluster].tolist(), m_bounds.tolist())
+    c_mean = np.array([s / k for s, k in zip(c_sums, np.diff(m_bounds).tolist(), strict=True)])
+    c_score = _rounded(c_mean)
+    lead = by_place[c_first]  # each cluster's first passage
+    rank = np.lexsort((p_end[lead], p_start[lead], p_ord[lead], -c_score))
+    # Reorder clusters (and their passage and match runs) by rank.
+    p_rows = np.concatenate([by_place[c_bounds[c] : c_bounds[c + 1]] for c in rank.tolist()])
+    m_rows = np.concatenate([by_cluster[m_bounds[c] : m_bounds[c + 1]] for c in rank.tolist()])
+    passage_bounds = np.append(0, np.cumsum(c_size[rank]))
+    cluster_match_bounds = np.append(0, np.cumsum(np.diff(m_bounds)[rank]))
+    passages = np.stack((p_doc[p_rows], p_start[p_rows], p_end[p_rows]), axis=1)
+
+    # Matches by score, then by where their passages are (document ordinal, span).
+    oa, ob = doc_ordinal[side_a[:, 0]], doc_ordinal[side_b[:, 0]]
+    match_order = np.lexsort((side_b[:, 2], side_b[:, 1], ob, side_a[:, 2], side_a[:, 1], oa, -score))
+    return ResultTable(
+        side_a, side_b, score, kind, align_bounds, align_a, align_b, align_score, match_order,
+        c_score[rank], passage_bounds, passages, rep[rank], cluster_match_bounds, m_rows,
+    )  # fmt: skip
