@@ -142,7 +142,7 @@ def build(
                 for x, y, lk in zip(a_spans, b_spans, group, strict=True)
             )
             score = round(sum(lk.score for lk in group) / len(group), 6)
-            kind = "exact" if all(lk.kind == "exact" for lk in group) else first.kind
+            kind = first.kind  # ("exact" when all are: then the first is too)
         matches.append(_make_match(passage(sa), passage(sb), score, kind, alignments))
         sides.append(sa)
         sides.append(sb)

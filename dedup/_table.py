@@ -36,7 +36,6 @@ _F64 = npt.NDArray[np.float64]
 #: Link kinds by their code in :attr:`LinkTable.kind`.
 KINDS = ("exact", "near", "fusion")
 _KIND_CODE = {k: n for n, k in enumerate(KINDS)}
-_EXACT = _KIND_CODE["exact"]
 
 #: ``char_spans(sentence ids, token spans (n, 2))`` -> character ``(starts, ends)`` in their documents.
 CharSpans = Callable[[_I64, _I64], tuple[_I64, _I64]]
@@ -339,10 +338,7 @@ def build_table(
     sums = _sums(align_score[in_multi].tolist(), multi_bounds.tolist())
     mean[multi] = [s / k for s, k in zip(sums, multi_size.tolist(), strict=True)]
     score = _rounded(mean)
-    kinds = kept.kind[by_match]
-    kind = kinds[first].copy()
-    all_exact = np.logical_and.reduceat(kinds == _EXACT, first)
-    kind[multi[all_exact[multi]]] = _EXACT
+    kind = kept.kind[heads]  # a match's kind is its first link's
     del kept, i, j, code, nxt, chained, head, x, y
     align_bounds = np.append(first, n)
 

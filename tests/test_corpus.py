@@ -273,7 +273,8 @@ def test_written_lines_are_what_json_dumps_makes(kind: str, with_text: bool) -> 
     ]
     # The writer works on the columns; the expected lines come from the result objects.
     out = io.StringIO()
-    corpus.write_clusters(out, corpus._find(docs, jobs=1, with_text=with_text), kind=kind, with_text=with_text)
+    columns = corpus._find(docs, jobs=1, with_text=with_text)
+    corpus.write_clusters(out, columns, kind=kind, with_text=with_text)
     found = find_corpus_duplicates(docs, jobs=1, with_text=with_text)
 
     def passage(p: Any) -> dict[str, Any]:
