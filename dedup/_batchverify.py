@@ -84,6 +84,8 @@ _F64 = npt.NDArray[np.float64]
 _BY_PAIR = itemgetter(0, 1)  # a Link's (i, j)
 # Most sources per fused sentence the compiled cover stage handles (more: the numpy path).
 KERNEL_MAX_SOURCES = 64
+# Tokens per thread, at least, when the stem sets are computed in threads.
+_PROFILE_SPLIT_TOKENS = 1 << 18
 # Where the compiled ``flatten`` finds each token column in a sentence tuple.
 COLUMNS = (
     Sentence._fields.index("words"),
@@ -174,13 +176,14 @@ class BatchScorer:
         sent_doc: Sequence[int] | npt.ArrayLike,
         *,
         norm_id: _I64 | None = None,
+        workers: int = 1,
     ) -> BatchScorer:
         """A scorer over sentences given as token columns (what ``flatten`` makes of them), no objects.
 
         Corpus mode keeps its sentences this way (a few bytes a token instead of a tuple of
         tuples each).  ``norm_id`` may give ids ``0..k-1`` equal exactly where ``norms`` are
         (else they are numbered here).  Needs the compiled kernels: the numpy path's alignments read the
-        sentences.
+        sentences.  ``workers`` threads compute the stem sets (same result).
         """
         if ckernels is None:
             raise RuntimeError("BatchScorer.from_columns needs the compiled kernels (dedup._ckernels)")
@@ -190,7 +193,7 @@ class BatchScorer:
         self.doc = np.asarray(sent_doc, dtype=np.int64).reshape(-1)
         self._shapes = []
         self._csr = self._seq = None
-        self._set_columns(stem_ids, content, entity, lengths, norms, norm_id)
+        self._set_columns(stem_ids, content, entity, lengths, norms, norm_id, workers)
         return self
 
     def _set_columns(
@@ -201,10 +204,11 @@ class BatchScorer:
         lengths: _I64,
         norms: list[str],
         norm_id: _I64 | None = None,
+        workers: int = 1,
     ) -> None:
         self.norms = norms
         self.n_tokens = lengths
-        self._kernel_profiles(stem_ids, content, entity, lengths)
+        self._kernel_profiles(stem_ids, content, entity, lengths, workers)
         if norm_id is None:
             self._set_norm_ids()
         else:
@@ -263,27 +267,50 @@ class BatchScorer:
             self._ent_table[self._ent] = True
 
     def _kernel_profiles(
-        self, stem_ids: _I64, content: npt.NDArray[np.bool_], entity: npt.NDArray[np.bool_], lengths: _I64
+        self,
+        stem_ids: _I64,
+        content: npt.NDArray[np.bool_],
+        entity: npt.NDArray[np.bool_],
+        lengths: _I64,
+        workers: int = 1,
     ) -> None:
-        """The per-sentence stem sets of the compiled kernels (CSR arrays), instead of the numpy codes."""
-        assert ckernels is not None
+        """The per-sentence stem sets of the compiled kernels (CSR arrays), instead of the numpy codes.
+
+        With ``workers`` > 1 and many tokens, runs of sentences are done in threads (the kernel
+        releases the GIL) and their arrays joined: the same arrays as one call.
+        """
         n, n_tok = self.n, stem_ids.size
-        cw_start, all_start, ent_start = (np.empty(n + 1, dtype=np.int64) for _ in range(3))
-        cw_stem, all_stem, ent_stem = (np.empty(n_tok, dtype=np.int64) for _ in range(3))
-        cw_w, total = np.empty(n_tok, dtype=np.float64), np.empty(n, dtype=np.float64)
-        seq_start, seq_stem, seq_pos = (
-            np.empty(n + 1, np.int64),
-            np.empty(n_tok, np.int64),
-            np.empty(n_tok, np.int64),
-        )
-        ckernels.profiles(
-            stem_ids, content.view(np.uint8), entity.view(np.uint8), lengths,
-            cw_start, cw_stem, cw_w, all_start, all_stem, ent_start, ent_stem, total,
-            seq_start, seq_stem, seq_pos,
-        )  # fmt: skip
-        self.total = total
-        self._csr = (cw_start, cw_stem, cw_w, all_start, all_stem, ent_start, ent_stem, total)
-        self._seq = (seq_start, seq_stem, seq_pos)
+        parts = max(1, min(workers, n_tok // _PROFILE_SPLIT_TOKENS, n))
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        cuts = [0, *np.searchsorted(offsets, [n_tok * k // parts for k in range(1, parts)]).tolist(), n]
+        runs = [(a, b, int(offsets[a]), int(offsets[b])) for a, b in pairwise(cuts)]
+
+        def run(part: tuple[int, int, int, int]) -> tuple[npt.NDArray[Any], ...]:
+            a, b, t0, t1 = part
+            return _profiles(stem_ids[t0:t1], content[t0:t1], entity[t0:t1], lengths[a:b])
+
+        if len(runs) == 1:
+            found = [run(runs[0])]
+        else:
+            with ThreadPoolExecutor(len(runs)) as pool:
+                found = list(pool.map(run, runs))
+        # Fields: cw_start, cw_stem, cw_w, all_start, all_stem, ent_start, ent_stem, total,
+        # seq_start, seq_stem, seq_pos.  Offsets are shifted; rows are kept up to their last offset.
+        rows_of = {1: 0, 2: 0, 4: 3, 6: 5, 9: 8, 10: 8}
+        joined: list[npt.NDArray[Any]] = []
+        for f in range(11):
+            if f in (0, 3, 5, 8):
+                shift = np.cumsum([0] + [int(p[f][-1]) for p in found]).tolist()
+                pieces = [p[f][:-1] + s for p, s in zip(found, shift, strict=False)]
+                joined.append(np.concatenate([*pieces, np.array([shift[-1]], np.int64)]))
+            elif f in rows_of:
+                joined.append(np.concatenate([p[f][: int(p[rows_of[f]][-1])] for p in found]))
+            else:  # total: one per sentence
+                joined.append(np.concatenate([p[f] for p in found]))
+        self.total = joined[7]
+        self._csr = tuple(joined[:8])
+        self._seq = (joined[8], joined[9], joined[10])
 
     # --- exact per-sentence pieces, computed lazily ---------------------------------------
 
@@ -698,6 +725,42 @@ class BatchScorer:
         rank = np.empty(first.size, dtype=np.int64)
         rank[self.norm_id[by_text]] = np.arange(first.size)
         return rank[self.norm_id]
+
+
+def _profiles(
+    stem_ids: _I64, content: npt.NDArray[np.bool_], entity: npt.NDArray[np.bool_], lengths: _I64
+) -> tuple[npt.NDArray[Any], ...]:
+    """``ckernels.profiles`` of some sentences: its 11 arrays (offsets from 0; the row arrays are
+    filled up to their last offset)."""
+    assert ckernels is not None
+    n, n_tok = lengths.size, stem_ids.size
+    cw_start, all_start, ent_start = (np.empty(n + 1, dtype=np.int64) for _ in range(3))
+    cw_stem, all_stem, ent_stem = (np.empty(n_tok, dtype=np.int64) for _ in range(3))
+    cw_w, total = np.empty(n_tok, dtype=np.float64), np.empty(n, dtype=np.float64)
+    seq_start, seq_stem, seq_pos = (
+        np.empty(n + 1, np.int64),
+        np.empty(n_tok, np.int64),
+        np.empty(n_tok, np.int64),
+    )
+    ckernels.profiles(
+        np.ascontiguousarray(stem_ids), np.ascontiguousarray(content).view(np.uint8),
+        np.ascontiguousarray(entity).view(np.uint8), np.ascontiguousarray(lengths),
+        cw_start, cw_stem, cw_w, all_start, all_stem, ent_start, ent_stem, total,
+        seq_start, seq_stem, seq_pos,
+    )  # fmt: skip
+    return (
+        cw_start,
+        cw_stem,
+        cw_w,
+        all_start,
+        all_stem,
+        ent_start,
+        ent_stem,
+        total,
+        seq_start,
+        seq_stem,
+        seq_pos,
+    )
 
 
 def _cover_plan(

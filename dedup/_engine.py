@@ -291,7 +291,7 @@ def verify_blocked(
             # The scorer's rows: block p, then block q (so local ids keep the order of global ones).
             p0, p1, q0, q1 = int(bounds[p]), int(bounds[p + 1]), int(bounds[q]), int(bounds[q + 1])
             spans = [(p0, p1)] if q == p else [(p0, p1), (q0, q1)]
-            scorer = _block_scorer(columns, offsets, spans, docs, norm_id)
+            scorer = _block_scorer(columns, offsets, spans, docs, norm_id, jobs)
             sub = in_p[lo:hi]
             local = np.where(sub < p1, sub - p0, sub - q0 + (p1 - p0)).astype(np.int64, copy=False)
             sub_known: dict[tuple[int, int], float] = {}
@@ -340,6 +340,7 @@ def _block_scorer(
     spans: list[tuple[int, int]],
     docs: npt.NDArray[np.int64],
     norm_id: npt.NDArray[np.int64],
+    workers: int = 1,
 ) -> BatchScorer:
     """A scorer over the sentences of the row ranges ``spans`` (in order), stems renumbered densely."""
     toks = [slice(int(offsets[a]), int(offsets[b])) for a, b in spans]
@@ -352,6 +353,7 @@ def _block_scorer(
         [t for a, b in spans for t in norms[a:b]],
         np.concatenate([docs[a:b] for a, b in spans]),
         norm_id=_dense(np.concatenate([norm_id[a:b] for a, b in spans])),
+        workers=workers,
     )
 
 

@@ -336,3 +336,39 @@ def test_blocked_verification_equals_the_batch_verifier_for_pairs_in_any_order(b
     reference = engine.verify_candidates(sentences, docs, pairs, options, floor=0.5)
     renamed = [lk._replace(i=int(names[lk.i]), j=int(names[lk.j])) for lk in reference]
     assert len(pairs) > 100 and blocked.to_links() == renamed
+
+
+@pytest.mark.skipif(ckernels is None, reason="needs the compiled kernels")
+def test_stem_sets_computed_in_threads_are_those_of_one_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    from dedup import _batchverify
+    from dedup._text import segment
+
+    sentences = [s for _, text in _cnn(10) for s in segment(text)]
+    assert ckernels is not None
+    stems, content, entity, lengths, norms = ckernels.flatten(list(sentences), *_batchverify.COLUMNS)
+    columns = (
+        np.frombuffer(stems, np.int64),
+        np.frombuffer(content, np.bool_),
+        np.frombuffer(entity, np.bool_),
+        np.frombuffer(lengths, np.int64),
+        norms,
+        np.zeros(len(norms), np.int64),
+    )
+    monkeypatch.setattr(_batchverify, "_PROFILE_SPLIT_TOKENS", 50)
+    one = _batchverify.BatchScorer.from_columns(*columns, workers=1)
+    three = _batchverify.BatchScorer.from_columns(*columns, workers=3)
+    assert one._csr is not None and three._csr is not None and one._seq is not None and three._seq is not None
+
+    def used(csr: tuple[Any, ...], seq: tuple[Any, ...]) -> list[list[Any]]:
+        cw_start, cw_stem, cw_w, all_start, all_stem, ent_start, ent_stem, total = csr
+        n_cw, n_all, n_ent, n_seq = (int(a[-1]) for a in (cw_start, all_start, ent_start, seq[0]))
+        arrays = [cw_start, cw_stem[:n_cw], cw_w[:n_cw], all_start, all_stem[:n_all], ent_start]
+        arrays += [ent_stem[:n_ent], total, seq[0], seq[1][:n_seq], seq[2][:n_seq]]
+        return [a.tolist() for a in arrays]
+
+    assert len(sentences) > 100 and used(three._csr, three._seq) == used(one._csr, one._seq)
+    # And through a whole corpus run (verification threads = jobs).
+    docs = _cnn(40)
+    assert _dump(find_corpus_duplicates(docs, jobs=2, threshold=0.5)) == _dump(_reference(docs, threshold=0.5))
