@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["run_firsts", "sorted_unique", "unique_counts"]
+__all__ = ["run_firsts", "run_lasts", "sorted_unique", "unique_counts"]
 
 _G = TypeVar("_G", bound=np.generic)
 
@@ -25,6 +25,21 @@ def run_firsts(values: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
         first[0] = True
         np.not_equal(values[1:], values[:-1], out=first[1:])
     return first
+
+
+def run_lasts(values: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
+    """Mask of the elements of a 1-d array that end a run of equal values.
+
+    Examples
+    --------
+    >>> run_lasts(np.array([1, 1, 2, 3, 3]))
+    array([False,  True,  True, False,  True])
+    """
+    last = np.empty(values.size, dtype=bool)
+    if values.size:
+        last[-1] = True
+        np.not_equal(values[1:], values[:-1], out=last[:-1])
+    return last
 
 
 def sorted_unique(values: npt.NDArray[_G]) -> npt.NDArray[_G]:

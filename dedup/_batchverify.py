@@ -47,8 +47,9 @@ import numpy as np
 import numpy.typing as npt
 from rapidfuzz import fuzz, process
 
-from dedup._arrays import run_firsts, sorted_unique
+from dedup._arrays import run_firsts, run_lasts, sorted_unique
 from dedup._kernels import ckernels
+from dedup._table import KINDS, LinkTable, best_links, rounded6
 from dedup._text import Sentence
 from dedup._verify import (
     _MAX_POOL,
@@ -415,17 +416,83 @@ class BatchScorer:
         """
         if not pairs.size:
             return [], []
-        forked = processes > 1 and pairs.shape[0] >= _FORK_MIN_PAIRS and (_CAN_FORK or self._csr is not None)
-        if forked:
-            chunks = np.array_split(pairs, processes)
-            parts = self._split(processes, "_pair_stage", [(chunk, floor) for chunk in chunks])
-            per_field = zip(*(x for x, _, _ in parts), strict=True)
-            found = _PairScores(*(np.concatenate(arrays) for arrays in per_field))
-            c_ij = np.concatenate([c for _, c, _ in parts])
-            c_ji = np.concatenate([c for _, _, c in parts])
-        else:
-            found, c_ij, c_ji = self._pair_stage(pairs, floor, workers)
+        found, c_ij, c_ji, forked = self._pair_scores(pairs, floor, workers, processes)
         pair_links, pair_scores = self._pair_links(found, floor, ids)
+        beaten = dict(known or {})
+        beaten.update(pair_scores)
+        del pair_scores
+        args = (floor, min_gain, max_sources, beaten)
+        parts = self._cover_parts(pairs, c_ij, c_ji, args, forked, processes, "_covers")
+        return pair_links, _renamed([row for part in parts for row in part], ids)
+
+    def score_table(
+        self,
+        pairs: _I64,
+        *,
+        floor: float,
+        min_gain: float,
+        max_sources: int,
+        workers: int = 1,
+        processes: int = 1,
+        known: Mapping[tuple[int, int], float] | None = None,
+        ids: _I64 | None = None,
+    ) -> LinkTable:
+        """:meth:`score`, its links merged as the caller of :meth:`score` merges them, as columns.
+
+        The best link of each sentence pair: its pair link, unless a cover link
+        scores higher (the first of the highest covers, in row order).  Sorted
+        by sentence pair, named by ``ids``.  No object per link: at corpus scale
+        they were most of verification's Python time.  Needs the compiled kernels.
+        """
+        if self._csr is None or max_sources > KERNEL_MAX_SOURCES:
+            raise RuntimeError("BatchScorer.score_table needs the compiled kernels")
+        if not pairs.size:
+            return LinkTable.concat([])
+        found, c_ij, c_ji, forked = self._pair_scores(pairs, floor, workers, processes)
+        pair_table = self._pair_table(found, floor)
+        n = self.n
+        known_codes = np.array([min(i, j) * n + max(i, j) for i, j in (known or {})], dtype=np.int64)
+        known_scores = np.fromiter((known or {}).values(), np.float64, known_codes.size)
+        # As the dict of :meth:`score`: the pair scores after the known ones (the last of equal codes).
+        codes = np.concatenate((known_codes, pair_table.i * n + pair_table.j))
+        values = np.concatenate((known_scores, pair_table.score))
+        order = np.argsort(codes, kind="stable")
+        codes, values = codes[order], values[order]
+        last = run_lasts(codes)
+        args = (floor, min_gain, max_sources, (codes[last], values[last]))
+        parts = self._cover_parts(pairs, c_ij, c_ji, args, forked, processes, "_cover_table")
+        best = best_links(pair_table, LinkTable.concat(parts), floor)
+        if ids is None:
+            return best
+        return LinkTable(ids[best.i], ids[best.j], best.score, best.kind, best.span_i, best.span_j)
+
+    def _pair_scores(
+        self, pairs: _I64, floor: float, workers: int, processes: int
+    ) -> tuple[_PairScores, _F64, _F64, bool]:
+        """:meth:`_pair_stage` of ``pairs``, split over ``processes`` if there are enough (and if so)."""
+        forked = processes > 1 and pairs.shape[0] >= _FORK_MIN_PAIRS and (_CAN_FORK or self._csr is not None)
+        if not forked:
+            return (*self._pair_stage(pairs, floor, workers), False)
+        chunks = np.array_split(pairs, processes)
+        parts = self._split(processes, "_pair_stage", [(chunk, floor) for chunk in chunks])
+        per_field = zip(*(x for x, _, _ in parts), strict=True)
+        found = _PairScores(*(np.concatenate(arrays) for arrays in per_field))
+        c_ij = np.concatenate([c for _, c, _ in parts])
+        c_ji = np.concatenate([c for _, _, c in parts])
+        return found, c_ij, c_ji, True
+
+    def _cover_parts(
+        self,
+        pairs: _I64,
+        c_ij: _F64,
+        c_ji: _F64,
+        args: tuple[Any, ...],
+        forked: bool,
+        processes: int,
+        method: str,
+    ) -> list[Any]:
+        """``method`` (:meth:`_covers` or :meth:`_cover_table`) over the rows with a candidate in
+        their own document: its results for runs of rows, in row order."""
         # Covers (fusion) only pool sentences of the same document: the directed arrays are built
         # for those pairs alone (across a corpus they are a few percent of the candidates, and the
         # arrays of all of them in both directions took gigabytes at 1M paragraphs).
@@ -434,15 +501,11 @@ class BatchScorer:
         a = np.concatenate((i, j))
         b = np.concatenate((j, i))
         pool = self.total[b] >= _POOL_RATIO * self.total[a]
-        beaten = dict(known or {})
-        beaten.update(pair_scores)
         c_dir = np.concatenate((c_ij[same], c_ji[same]))
-        del c_ij, c_ji, pair_scores
-        cover_args = (floor, min_gain, max_sources, beaten)
         if not forked:
-            return pair_links, _renamed(self._covers(a[pool], b[pool], c_dir[pool], a, *cover_args), ids)
+            return [getattr(self, method)(a[pool], b[pool], c_dir[pool], a, *args)]
         if not a.size:
-            return pair_links, []
+            return []
         # Covers are computed row by row: contiguous row ranges with similar numbers of
         # pool pairs go to the processes, and their results are joined in row order.
         pa, pb, pc = a[pool], b[pool], c_dir[pool]
@@ -456,8 +519,7 @@ class BatchScorer:
             s, e = np.searchsorted(pa, [lo, hi])
             r0, r1 = np.searchsorted(rows, [lo, hi])
             tasks.append((pa[s:e], pb[s:e], pc[s:e], rows[r0:r1]))
-        covers = [row for part in self._split(processes, "_covers", tasks, cover_args) for row in part]
-        return pair_links, _renamed(covers, ids)
+        return self._split(processes, method, tasks, args)
 
     def _split(
         self, workers: int, method: str, tasks: list[tuple[Any, ...]], shared: tuple[Any, ...] = ()
@@ -567,6 +629,42 @@ class BatchScorer:
         out.sort(key=_BY_PAIR)
         return out, scores
 
+    def _pair_table(self, found: _PairScores, floor: float) -> LinkTable:
+        """The links of :meth:`_pair_links` (local ids) as a table sorted by sentence pair."""
+        rounded = rounded6(found.score)
+        keep = (found.score > 0.0) & (rounded >= floor)
+        i = np.concatenate((found.i[keep], found.eq_i))
+        j = np.concatenate((found.j[keep], found.eq_j))
+        n_near = int(np.count_nonzero(keep))
+        kind = np.full(i.size, KINDS.index("exact"), dtype=np.int8)
+        kind[:n_near] = KINDS.index("near")
+        score = np.concatenate((rounded[keep], np.ones(found.eq_i.size)))
+        whole_i = np.stack((np.zeros(i.size, np.int64), self.n_tokens[i]), axis=1)
+        whole_j = np.stack((np.zeros(j.size, np.int64), self.n_tokens[j]), axis=1)
+        table = LinkTable(i, j, score, kind, whole_i, whole_j)
+        codes = i * self.n + j
+        order = np.argsort(codes, kind="stable")
+        return table.take(order[run_lasts(codes[order])])  # of equal pairs the dict keeps the later
+
+    def _cover_table(
+        self,
+        a: _I64,
+        b: _I64,
+        c: _F64,
+        rows_from: _I64,
+        floor: float,
+        min_gain: float,
+        max_sources: int,
+        beaten: tuple[_I64, _F64],
+    ) -> LinkTable:
+        """The cover links of :meth:`_kernel_covers` as a table (in row order); ``beaten`` as sorted
+        codes ``min(i, j) * n + max(i, j)`` and their scores."""
+        rows, scores = self._cover_stage(a, b, c, floor, min_gain, max_sources, *beaten)
+        kind = np.where(rows[:, 2] != 0, KINDS.index("fusion"), KINDS.index("near")).astype(np.int8)
+        return LinkTable(
+            rows[:, 0].copy(), rows[:, 1].copy(), rounded6(scores), kind, rows[:, 3:5], rows[:, 5:7]
+        )
+
     def _covers(
         self,
         a: _I64,
@@ -667,21 +765,35 @@ class BatchScorer:
         beaten: Mapping[tuple[int, int], float],
     ) -> list[Link]:
         """:meth:`_covers` in one compiled call: the cover links of all rows, in row order."""
-        assert ckernels is not None and self._csr is not None and self._seq is not None
         n = self.n
         known = sorted((min(i, j) * n + max(i, j), v) for (i, j), v in beaten.items())
         codes = np.array([k for k, _ in known], dtype=np.int64)
         scores = np.array([v for _, v in known], dtype=np.float64)
+        raw_rows, raw_scores = self._cover_stage(a, b, c, floor, min_gain, max_sources, codes, scores)
+        return [
+            Link(i, j, round(v, 6), "fusion" if fused else "near", (i0, i1), (j0, j1))
+            for (i, j, fused, i0, i1, j0, j1), v in zip(raw_rows.tolist(), raw_scores.tolist(), strict=True)
+        ]
+
+    def _cover_stage(
+        self,
+        a: _I64,
+        b: _I64,
+        c: _F64,
+        floor: float,
+        min_gain: float,
+        max_sources: int,
+        codes: _I64,
+        scores: _F64,
+    ) -> tuple[_I64, _F64]:
+        """``ckernels.cover_stage``: rows ``(i, j, fused, i0, i1, j0, j1)`` and raw scores of cover links."""
+        assert ckernels is not None and self._csr is not None and self._seq is not None
         raw_links, raw_scores = ckernels.cover_stage(
             np.ascontiguousarray(a), np.ascontiguousarray(b), np.ascontiguousarray(c, dtype=np.float64),
             *self._csr, *self._seq, self.norms, self._norm_rank(), self.n_tokens, codes, scores,
             floor - _EPS, min_gain, max_sources, _STRONG_FIRST, _SPREAD, _MAX_POOL,
         )  # fmt: skip
-        rows = np.frombuffer(raw_links, dtype=np.int64).reshape(-1, 7).tolist()
-        return [
-            Link(i, j, round(v, 6), "fusion" if fused else "near", (i0, i1), (j0, j1))
-            for (i, j, fused, i0, i1, j0, j1), v in zip(rows, np.frombuffer(raw_scores).tolist(), strict=True)
-        ]
+        return np.frombuffer(raw_links, dtype=np.int64).reshape(-1, 7), np.frombuffer(raw_scores)
 
     def _trim_pools(self, a: _I64, b: _I64, c: _F64) -> npt.NDArray[np.bool_]:
         """Pool pairs kept: all, but of a pool larger than ``_MAX_POOL`` only its closest partners."""

@@ -299,10 +299,19 @@ def verify_blocked(
                 inside = (known_ij[:, 0] >= p0) & (known_ij[:, 1] < p1)
                 sub_known = dict.fromkeys(map(tuple, (known_ij[inside] - p0).tolist()), 1.0)
             names_pq = ids[p0:p1] if q == p else np.concatenate((ids[p0:p1], ids[q0:q1]))
-            best: dict[tuple[int, int], Link] = {}
-            _score_into(best, scorer, local, options, floor, jobs, sub_known, names_pq)
+            parts.append(
+                scorer.score_table(
+                    local,
+                    floor=floor,
+                    min_gain=options.min_gain,
+                    max_sources=options.max_sources if options.fusion else 1,
+                    workers=jobs,
+                    processes=jobs,
+                    known=sub_known,
+                    ids=names_pq,
+                )
+            )
             del scorer
-            parts.append(LinkTable.from_links(list(best.values())))
     # A copy's link (1.0) is never replaced: a cover of the same two sentences gives way to it.
     found = LinkTable.concat(parts)
     del parts

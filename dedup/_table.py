@@ -28,7 +28,16 @@ from dedup._arrays import run_firsts
 from dedup._types import Alignment, Cluster, Match, Passage, Span, maker
 from dedup._verify import Link
 
-__all__ = ["KINDS", "CharSpans", "LinkTable", "ResultTable", "build_table", "min_labels"]
+__all__ = [
+    "KINDS",
+    "CharSpans",
+    "LinkTable",
+    "ResultTable",
+    "best_links",
+    "build_table",
+    "min_labels",
+    "rounded6",
+]
 
 _I64 = npt.NDArray[np.int64]
 _F64 = npt.NDArray[np.float64]
@@ -117,6 +126,35 @@ class LinkTable:
     def sorted(self) -> LinkTable:
         """The rows by ``(i, j)``."""
         return self.take(np.lexsort((self.j, self.i)))
+
+
+def best_links(pair_links: LinkTable, covers: LinkTable, floor: float) -> LinkTable:
+    """The best link of each sentence pair, as a dict filled with ``pair_links`` (one per pair) and then
+    each of ``covers`` in order, if it scores at least ``floor`` and more than the link it would replace.
+
+    Cover links are turned to ``i < j``.  Sorted by sentence pair.
+    """
+    c = covers.take(np.flatnonzero(covers.score >= floor))
+    turn = c.i > c.j
+    c = LinkTable(
+        np.where(turn, c.j, c.i), np.where(turn, c.i, c.j), c.score, c.kind,
+        np.where(turn[:, None], c.span_j, c.span_i), np.where(turn[:, None], c.span_i, c.span_j),
+    )  # fmt: skip
+    width = int(max(c.j.max(initial=0), pair_links.j.max(initial=0))) + 1
+    codes = c.i * width + c.j
+    # Of each pair's covers, the first of the highest: later equal ones never replace it.
+    order = np.lexsort((np.arange(codes.size), -c.score, codes))
+    top = order[run_firsts(codes[order])]
+    c, codes = c.take(top), codes[top]
+    pairs = pair_links.sorted()
+    p_codes = pairs.i * width + pairs.j
+    at = np.minimum(np.searchsorted(p_codes, codes), max(p_codes.size - 1, 0))
+    hit = (p_codes[at] == codes) if p_codes.size else np.zeros(codes.size, dtype=bool)
+    higher = hit & (c.score > (pairs.score[at] if p_codes.size else 0.0))
+    replaced = np.zeros(len(pairs), dtype=bool)
+    replaced[at[higher]] = True
+    keep = np.flatnonzero(~replaced)
+    return LinkTable.concat([pairs.take(keep), c.take(np.flatnonzero(higher | ~hit))]).sorted()
 
 
 def min_labels(n: int, u: _I64, v: _I64) -> _I64:
@@ -259,7 +297,7 @@ def _sums(values: list[float], bounds: list[int]) -> list[float]:
     return [sum(values[lo:hi]) for lo, hi in pairwise(bounds)]
 
 
-def _rounded(values: _F64) -> _F64:
+def rounded6(values: _F64) -> _F64:
     """Python's ``round(v, 6)`` of each value (not ``np.round``'s), once per distinct value."""
     distinct, inverse = np.unique(values, return_inverse=True)
     return np.array([round(v, 6) for v in distinct.tolist()], dtype=np.float64)[inverse]
@@ -337,7 +375,7 @@ def build_table(
     in_multi = np.repeat(first[multi] - multi_bounds[:-1], multi_size) + np.arange(multi_bounds[-1])
     sums = _sums(align_score[in_multi].tolist(), multi_bounds.tolist())
     mean[multi] = [s / k for s, k in zip(sums, multi_size.tolist(), strict=True)]
-    score = _rounded(mean)
+    score = rounded6(mean)
     kind = kept.kind[heads]  # a match's kind is its first link's
     del kept, i, j, code, nxt, chained, head, x, y
     align_bounds = np.append(first, n)
@@ -390,7 +428,7 @@ def build_table(
     m_bounds = np.append(np.flatnonzero(run_firsts(m_cluster[by_cluster])), n_match)
     c_sums = _sums(score[by_cluster].tolist(), m_bounds.tolist())
     c_mean = np.array([s / k for s, k in zip(c_sums, np.diff(m_bounds).tolist(), strict=True)])
-    c_score = _rounded(c_mean)
+    c_score = rounded6(c_mean)
     lead = by_place[c_first]  # each cluster's first passage
     rank = np.lexsort((p_end[lead], p_start[lead], p_ord[lead], -c_score))
     # Reorder clusters (and their passage and match runs) by rank.

@@ -115,3 +115,27 @@ def test_min_labels_are_the_union_find_roots(seed: int) -> None:
     for a, b in edges.tolist():
         uf.union(a, b)
     assert min_labels(n, edges[:, 0], edges[:, 1]).tolist() == [uf.find(x) for x in range(n)]
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_best_links_merge_as_the_dict_of_the_object_path(seed: int) -> None:
+    from dedup._engine import _merge
+    from dedup._table import best_links
+
+    rng = random.Random(seed)
+    scores = [1.0, 0.8, 0.7, 0.65, 0.6, 0.4]  # ties on purpose; 0.4 is under the floor
+
+    def link(i: int, j: int, kind: str) -> Link:
+        return Link(i, j, rng.choice(scores), kind, (0, rng.randint(1, 5)), (rng.randint(0, 2), 6))
+
+    pair_keys = {tuple(sorted(rng.sample(range(12), 2))) for _ in range(rng.randint(0, 25))}
+    pair_links = [link(i, j, "near") for i, j in sorted(pair_keys)]
+    covers = []
+    for _ in range(rng.randint(0, 40)):
+        i, j = rng.sample(range(12), 2)
+        covers.append(link(i, j, rng.choice(["near", "fusion"])))
+    best: dict[tuple[int, int], Link] = {}
+    _merge(best, pair_links, covers, 0.6)
+    expected = [best[k] for k in sorted(best)]
+    got = best_links(LinkTable.from_links(pair_links), LinkTable.from_links(covers), 0.6)
+    assert got.to_links() == expected
