@@ -29,6 +29,7 @@ input, generators) are spooled to a temporary JSON-lines file first.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import io
 import json
@@ -411,7 +412,7 @@ def _run(source: CorpusSource, options: Options, jobs: int, progress: bool, with
     if not keys:
         return nothing
     n_sents = np.concatenate([p.n_sents for p in parts])
-    sigs = np.concatenate([p.sigs for p in parts]) if parts else np.empty((0, options.num_perm), np.uint32)
+    sigs = _join_signatures(parts, options.num_perm)
     para = np.concatenate([p.para for p in parts])
     span = np.concatenate([p.span for p in parts])
     digest = np.concatenate([p.digest for p in parts])
@@ -422,8 +423,9 @@ def _run(source: CorpusSource, options: Options, jobs: int, progress: bool, with
     if sent_doc.size < 2:
         return nothing
 
-    pairs = lsh_candidates(sigs, sent_doc, options)
+    box = [sigs]  # lsh_candidates lets the signatures go once it has their band keys
     del sigs
+    pairs = lsh_candidates(box, sent_doc, options)
     release_memory()
     # Every sentence of a candidate pair, and every member of a group of exact copies.
     order = np.argsort(digest, kind="stable")
@@ -493,6 +495,18 @@ def _sentence_char_spans(sentences: dict[int, Sentence]) -> CharSpans:
         return both[:, 0], both[:, 1]
 
     return char_spans
+
+
+def _join_signatures(parts: list[_Sketch], num_perm: int) -> npt.NDArray[np.uint32]:
+    """The parts' signatures in one array, each part's let go once copied (a concatenation would
+    hold both: 1.7 GB at 1M paragraphs)."""
+    sigs = np.empty((sum(p.sigs.shape[0] for p in parts), num_perm), np.uint32)
+    row = 0
+    for k, part in enumerate(parts):
+        sigs[row : row + part.sigs.shape[0]] = part.sigs
+        row += part.sigs.shape[0]
+        parts[k] = dataclasses.replace(part, sigs=sigs[:0])
+    return sigs
 
 
 class _Columns:

@@ -372,3 +372,25 @@ def test_stem_sets_computed_in_threads_are_those_of_one_call(monkeypatch: pytest
     # And through a whole corpus run (verification threads = jobs).
     docs = _cnn(40)
     assert _dump(find_corpus_duplicates(docs, jobs=2, threshold=0.5)) == _dump(_reference(docs, threshold=0.5))
+
+
+@pytest.mark.parametrize("n_docs", [1, 40])  # the compiled small-input path, and the band-keys path
+def test_lsh_candidates_let_boxed_signatures_go_and_find_the_same_pairs(n_docs: int) -> None:
+    import numpy as np
+
+    from dedup._shingle import sentence_shingle_hashes
+    from dedup._sketch import signatures
+    from dedup._text import segment
+
+    options = Options()
+    sentences, sent_doc = [], []
+    for d, (_, text) in enumerate(_cnn(n_docs)):
+        found = segment(text)
+        sentences.extend(found)
+        sent_doc.extend([d] * len(found))
+    hashes, offsets = sentence_shingle_hashes(sentences, options.shingle_size)
+    sigs = signatures(hashes, offsets, options.num_perm, options.seed)
+    docs = np.asarray(sent_doc, dtype=np.int64)
+    box = [sigs.copy()]
+    boxed = engine.lsh_candidates(box, docs, options)
+    assert box == [] and np.array_equal(boxed, engine.lsh_candidates(sigs, docs, options)) and boxed.size
