@@ -264,7 +264,11 @@ def test_the_collector_pause_is_undone_even_on_errors() -> None:
 
 @pytest.mark.parametrize("kind", ["clusters", "matches"])
 @pytest.mark.parametrize("with_text", [True, False])
-def test_written_lines_are_what_json_dumps_makes(kind: str, with_text: bool) -> None:
+@pytest.mark.parametrize("chunk", [3, 1 << 14])
+def test_written_lines_are_what_json_dumps_makes(
+    kind: str, with_text: bool, chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(corpus, "_WRITE_CHUNK", chunk)  # lines are made a chunk at a time
     # The writer assembles lines from cached passage encodings; they must equal json.dumps.
     docs = [
         *_cnn(10),
@@ -371,7 +375,9 @@ def test_stem_sets_computed_in_threads_are_those_of_one_call(monkeypatch: pytest
     assert len(sentences) > 100 and used(three._csr, three._seq) == used(one._csr, one._seq)
     # And through a whole corpus run (verification threads = jobs).
     docs = _cnn(40)
-    assert _dump(find_corpus_duplicates(docs, jobs=2, threshold=0.5)) == _dump(_reference(docs, threshold=0.5))
+    assert _dump(find_corpus_duplicates(docs, jobs=2, threshold=0.5)) == _dump(
+        _reference(docs, threshold=0.5)
+    )
 
 
 @pytest.mark.parametrize("n_docs", [1, 40])  # the compiled small-input path, and the band-keys path
