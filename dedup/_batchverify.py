@@ -282,6 +282,12 @@ class BatchScorer:
         """
         n, n_tok = self.n, stem_ids.size
         parts = max(1, min(workers, n_tok // _PROFILE_SPLIT_TOKENS, n))
+        if parts == 1:  # an article: one call, nothing to join (this path is in its latency)
+            found = _profiles(stem_ids, content, entity, lengths)
+            self.total = found[7]
+            self._csr = found[:8]
+            self._seq = (found[8], found[9], found[10])
+            return
         offsets = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
         cuts = [0, *np.searchsorted(offsets, [n_tok * k // parts for k in range(1, parts)]).tolist(), n]
@@ -291,24 +297,21 @@ class BatchScorer:
             a, b, t0, t1 = part
             return _profiles(stem_ids[t0:t1], content[t0:t1], entity[t0:t1], lengths[a:b])
 
-        if len(runs) == 1:
-            found = [run(runs[0])]
-        else:
-            with ThreadPoolExecutor(len(runs)) as pool:
-                found = list(pool.map(run, runs))
+        with ThreadPoolExecutor(len(runs)) as pool:
+            found_parts = list(pool.map(run, runs))
         # Fields: cw_start, cw_stem, cw_w, all_start, all_stem, ent_start, ent_stem, total,
         # seq_start, seq_stem, seq_pos.  Offsets are shifted; rows are kept up to their last offset.
         rows_of = {1: 0, 2: 0, 4: 3, 6: 5, 9: 8, 10: 8}
         joined: list[npt.NDArray[Any]] = []
         for f in range(11):
             if f in (0, 3, 5, 8):
-                shift = np.cumsum([0] + [int(p[f][-1]) for p in found]).tolist()
-                pieces = [p[f][:-1] + s for p, s in zip(found, shift, strict=False)]
+                shift = np.cumsum([0] + [int(p[f][-1]) for p in found_parts]).tolist()
+                pieces = [p[f][:-1] + s for p, s in zip(found_parts, shift, strict=False)]
                 joined.append(np.concatenate([*pieces, np.array([shift[-1]], np.int64)]))
             elif f in rows_of:
-                joined.append(np.concatenate([p[f][: int(p[rows_of[f]][-1])] for p in found]))
+                joined.append(np.concatenate([p[f][: int(p[rows_of[f]][-1])] for p in found_parts]))
             else:  # total: one per sentence
-                joined.append(np.concatenate([p[f] for p in found]))
+                joined.append(np.concatenate([p[f] for p in found_parts]))
         self.total = joined[7]
         self._csr = tuple(joined[:8])
         self._seq = (joined[8], joined[9], joined[10])
