@@ -137,17 +137,19 @@ def _score_into(
     ids: npt.NDArray[np.int64] | None = None,
 ) -> None:
     """Score ``pairs`` with ``scorer`` and keep the best link of each sentence pair in ``best``."""
-    pair_links, covers = scorer.score(
-        pairs,
-        floor=floor,
-        min_gain=options.min_gain,
-        max_sources=options.max_sources if options.fusion else 1,
-        workers=jobs,
-        processes=jobs,
-        known=known,
-        ids=ids,
-    )
+    pair_links, covers = scorer.score(pairs, **_scoring(options, floor, jobs), known=known, ids=ids)
     _merge(best, pair_links, (lk for row in covers for lk in row), floor)
+
+
+def _scoring(options: Options, floor: float, jobs: int) -> dict[str, Any]:
+    """The keyword arguments of :meth:`BatchScorer.score` (and ``score_table``) that ``options`` set."""
+    return {
+        "floor": floor,
+        "min_gain": options.min_gain,
+        "max_sources": options.max_sources if options.fusion else 1,
+        "workers": jobs,
+        "processes": jobs,
+    }
 
 
 def _copy_links(
@@ -301,16 +303,7 @@ def verify_blocked(
                 sub_known = dict.fromkeys(map(tuple, (known_ij[inside] - p0).tolist()), 1.0)
             names_pq = ids[p0:p1] if q == p else np.concatenate((ids[p0:p1], ids[q0:q1]))
             parts.append(
-                scorer.score_table(
-                    local,
-                    floor=floor,
-                    min_gain=options.min_gain,
-                    max_sources=options.max_sources if options.fusion else 1,
-                    workers=jobs,
-                    processes=jobs,
-                    known=sub_known,
-                    ids=names_pq,
-                )
+                scorer.score_table(local, **_scoring(options, floor, jobs), known=sub_known, ids=names_pq)
             )
             del scorer
             # The scorer's arrays and the threads' buffers come partly from malloc's arenas, which
