@@ -19,6 +19,10 @@ Three passes over the source, none of which keeps the corpus text:
 3. **Passages**: the source is read a third time for the text of the documents
    that end up in a match (skipped with ``with_text=False``).
 
+Links, matches and clusters stay columns (:mod:`dedup._table`): the command
+line writes its JSON lines from them, and :func:`find_corpus_duplicates` makes
+the result objects from them at the end.
+
 The result equals ``DedupIndex.from_texts(...).clusters()`` on the same
 documents: the same signatures, the same candidates, the same verification
 (which only depends on the order of sentence ids, so it runs on the kept
