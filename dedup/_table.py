@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dedup._arrays import run_firsts
+from dedup._errors import DedupError
 from dedup._types import Alignment, Cluster, Match, Passage, Span, maker
 from dedup._verify import Link
 
@@ -393,6 +394,8 @@ def build_table(
     canon[by_side] = distinct[np.cumsum(new) - 1]
     dd, ds, de = sides[distinct, 0], sides[distinct, 1], sides[distinct, 2]
     # Later distinct sides that start before one ends, in the same document (``(doc, start)`` as one key).
+    if de.size and int(de.max()) >= 1 << 32:
+        raise DedupError("a document of more than 2**32 characters: split it into smaller documents")
     where = (dd << 32) | ds
     reach = np.searchsorted(where, (dd << 32) | de) - np.arange(distinct.size) - 1
     r = np.repeat(np.arange(distinct.size, dtype=np.int64), reach)
