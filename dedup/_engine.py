@@ -256,9 +256,9 @@ def verify_blocked(
     and every candidate pair is scored once, in the scorer of its two blocks.
     Needs the compiled kernels.  Same links as :func:`verify_candidates`
     (tested), whatever ``block_tokens``, as a :class:`~dedup._table.LinkTable`
-    sorted by sentence pair (millions of links cost ~50 bytes each, not ~300).  With ``names`` (an increasing
-    array, e.g. the corpus ids of the sentences), links name sentence
-    ``names[k]`` for sentence ``k``.
+    sorted by sentence pair (millions of links cost ~50 bytes each, not
+    ~300).  With ``names`` (an increasing array, e.g. the corpus ids of the
+    sentences), links name sentence ``names[k]`` for sentence ``k``.
     """
     n_words = columns.lengths
     norm_id = norm_ids(columns.norms)
@@ -375,13 +375,13 @@ def _dense(ids: npt.NDArray[np.integer[Any]]) -> npt.NDArray[np.int64]:
 
 
 def lsh_candidates(
-    signatures: npt.NDArray[np.uint32] | list[npt.NDArray[np.uint32]],
+    sigs: npt.NDArray[np.uint32] | list[npt.NDArray[np.uint32]],
     sent_doc: npt.NDArray[np.int64],
     options: Options,
 ) -> npt.NDArray[np.int64]:
     """Candidate sentence pairs from two LSH families over the same signatures.
 
-    ``signatures`` may come in a one-element list, which is emptied once the
+    ``sigs`` may come in a one-element list, which is emptied once the
     band keys are made: a caller that keeps no other reference lets the
     signatures go before the pairs are found (corpus mode: 0.9 GB of 1.7M
     signatures at 1M paragraphs, the peak of the run when they were kept).
@@ -397,7 +397,8 @@ def lsh_candidates(
     on the labelled sets: one more Clough answer found, five more false lee
     document pairs).  The index (:mod:`dedup._index`) applies the same rule.
     """
-    sigs = signatures[0] if isinstance(signatures, list) else signatures
+    box = sigs if isinstance(sigs, list) else None
+    sigs = sigs[0] if isinstance(sigs, list) else sigs
     bands, rows = lsh_params(options.lsh_threshold, options.num_perm)
     l_bands, l_rows = lsh_params(options.local_lsh_threshold, options.num_perm)
     n = sigs.shape[0]
@@ -409,8 +410,8 @@ def lsh_candidates(
             sigs.shape[1], bands, rows, MIN_SHARED_BANDS, l_bands, l_rows, MAX_BUCKET, MAX_PER_ROW,
         )  # fmt: skip
         if raw is not None:
-            if isinstance(signatures, list):
-                signatures.clear()
+            if box is not None:
+                box.clear()
             codes = np.frombuffer(raw, dtype=np.int64)
             return np.stack((codes // n, codes % n), axis=1)
 
@@ -419,8 +420,8 @@ def lsh_candidates(
     with np.errstate(over="ignore"):
         local_keys ^= (sent_doc.astype(np.uint64) + np.uint64(1))[:, None] * np.uint64(0xD6E8FEB86659FD93)
     del sigs
-    if isinstance(signatures, list):
-        signatures.clear()
+    if box is not None:
+        box.clear()
 
     # Each family's keys are let go as soon as its pairs are found (popped, not held here).
     keys = {"across": across_keys, "within": local_keys}
