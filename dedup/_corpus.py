@@ -324,6 +324,21 @@ def _progress(source: CorpusSource, enabled: bool, desc: str) -> Iterator[Callab
         bar.close()
 
 
+@contextlib.contextmanager
+def _count_bar(enabled: bool, total: int, desc: str, unit: str) -> Iterator[Callable[[int], None]]:
+    """A progress bar over ``total`` items (``advance(k)``: k more done), or a no-op."""
+    if not enabled:
+        yield lambda k: None
+        return
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit=unit, unit_scale=True, desc=desc, file=sys.stderr, leave=False)
+    try:
+        yield bar.update
+    finally:
+        bar.close()
+
+
 # --- the three passes ------------------------------------------------------------------------
 
 
@@ -455,15 +470,17 @@ def _run(source: CorpusSource, options: Options, jobs: int, progress: bool, with
         # index, not by the sentence objects of a million paragraphs.
         columns = _Columns(involved, span, sent_doc.size)
         _reread_sentences(*reread, columns=columns)
-        links = verify_blocked(
-            columns.finish(),
-            sent_doc[involved],
-            local_pairs,
-            options,
-            jobs=jobs,
-            floor=options.threshold,
-            names=involved,
-        )
+        with _count_bar(progress, local_pairs.shape[0], "score", "pair") as advance:
+            links = verify_blocked(
+                columns.finish(),
+                sent_doc[involved],
+                local_pairs,
+                options,
+                jobs=jobs,
+                floor=options.threshold,
+                names=involved,
+                advance=advance,
+            )
         char_spans: CharSpans = columns.char_spans
     else:
         sentences = _reread_sentences(*reread)

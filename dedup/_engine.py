@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -246,6 +246,7 @@ def verify_blocked(
     floor: float,
     block_tokens: int | None = None,
     names: npt.NDArray[np.int64] | None = None,
+    advance: Callable[[int], None] | None = None,
 ) -> LinkTable:
     """:func:`verify_candidates` on sentence columns, a pair of blocks of sentences at a time.
 
@@ -259,6 +260,8 @@ def verify_blocked(
     sorted by sentence pair (millions of links cost ~50 bytes each, not
     ~300).  With ``names`` (an increasing array, e.g. the corpus ids of the
     sentences), links name sentence ``names[k]`` for sentence ``k``.
+    ``advance(k)`` is called as each ``k`` more of the ``pairs`` are done
+    (for a progress bar).
     """
     n_words = columns.lengths
     norm_id = norm_ids(columns.norms)
@@ -283,6 +286,8 @@ def verify_blocked(
     runs = np.searchsorted(pairs[:, 0], bounds) if pairs.size else np.zeros(bounds.size, np.int64)
     for p in range(bounds.size - 1):
         in_p = pairs[runs[p] : runs[p + 1]][open_[runs[p] : runs[p + 1]]]
+        if advance is not None:
+            advance(int(runs[p + 1] - runs[p]) - in_p.shape[0])  # copies and short sentences: done
         if not in_p.size:
             continue
         q_of = block[in_p[:, 1]]
@@ -306,6 +311,8 @@ def verify_blocked(
                 scorer.score_table(local, **_scoring(options, floor, jobs), known=sub_known, ids=names_pq)
             )
             del scorer
+            if advance is not None:
+                advance(hi - lo)
             # The scorer's arrays and the threads' buffers come partly from malloc's arenas, which
             # keep freed pages: hand them back before the next pair of blocks (1M paragraphs: the
             # run's peak RSS was verification holding ~1.3 GB of freed memory).

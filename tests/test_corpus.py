@@ -334,9 +334,18 @@ def test_blocked_verification_equals_the_batch_verifier_for_pairs_in_any_order(b
         norms,
     )
     names = np.arange(len(sentences), dtype=np.int64) * 3 + 5  # any increasing numbering
+    done: list[int] = []  # the progress callback must account for every candidate pair
     blocked = engine.verify_blocked(
-        columns, docs, shuffled, options, floor=0.5, block_tokens=block_tokens, names=names
+        columns,
+        docs,
+        shuffled,
+        options,
+        floor=0.5,
+        block_tokens=block_tokens,
+        names=names,
+        advance=done.append,
     )
+    assert sum(done) == len(shuffled) and min(done) >= 0
     reference = engine.verify_candidates(sentences, docs, pairs, options, floor=0.5)
     renamed = [lk._replace(i=int(names[lk.i]), j=int(names[lk.j])) for lk in reference]
     assert len(pairs) > 100 and blocked.to_links() == renamed
@@ -400,3 +409,13 @@ def test_lsh_candidates_let_boxed_signatures_go_and_find_the_same_pairs(n_docs: 
     box = [sigs.copy()]
     boxed = engine.lsh_candidates(box, docs, options)
     assert box == [] and np.array_equal(boxed, engine.lsh_candidates(sigs, docs, options)) and boxed.size
+
+
+def test_progress_bars_name_each_phase_on_standard_error(capsys: pytest.CaptureFixture[str]) -> None:
+    docs = _cnn(10)
+    quiet = find_corpus_duplicates(docs, jobs=1)
+    assert capsys.readouterr().err == ""
+    shown = find_corpus_duplicates(docs, jobs=1, progress=True)
+    err = capsys.readouterr().err
+    assert all(phase in err for phase in ("sketch", "verify", "score", "passages")), err
+    assert _dump(shown) == _dump(quiet)
