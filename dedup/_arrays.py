@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["run_firsts", "run_lasts", "sorted_unique", "unique_counts"]
+__all__ = ["run_firsts", "run_lasts", "sorted_find", "sorted_unique", "unique_counts"]
 
 _G = TypeVar("_G", bound=np.generic)
 
@@ -40,6 +40,25 @@ def run_lasts(values: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
         last[-1] = True
         np.not_equal(values[1:], values[:-1], out=last[:-1])
     return last
+
+
+def sorted_find(
+    haystack: npt.NDArray[_G], needles: npt.NDArray[Any]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """Where each needle is in the sorted 1-d ``haystack``, and whether it is there at all.
+
+    A missing needle's position is any valid index (0 for an empty haystack: check ``found``).
+
+    Examples
+    --------
+    >>> sorted_find(np.array([2, 5, 9]), np.array([5, 7, 10]))
+    (array([1, 2, 0]), array([ True, False, False]))
+    """
+    if not haystack.size:
+        return np.zeros(needles.size, dtype=np.int64), np.zeros(needles.size, dtype=bool)
+    pos = np.searchsorted(haystack, needles).astype(np.int64, copy=False)
+    pos[pos >= haystack.size] = 0
+    return pos, haystack[pos] == needles
 
 
 def sorted_unique(values: npt.NDArray[_G]) -> npt.NDArray[_G]:

@@ -47,7 +47,7 @@ import numpy as np
 import numpy.typing as npt
 from rapidfuzz import fuzz, process
 
-from dedup._arrays import run_firsts, run_lasts, sorted_unique
+from dedup._arrays import run_firsts, run_lasts, sorted_find, sorted_unique
 from dedup._kernels import ckernels
 from dedup._table import KINDS, LinkTable, best_links, rounded6
 from dedup._text import Sentence
@@ -369,9 +369,7 @@ class BatchScorer:
         query = b[pidx] * self._v + stems[elem]
         if table is not None:
             return pidx, elem, table[query]
-        pos = np.searchsorted(haystack, query)
-        pos[pos >= haystack.size] = 0
-        return pidx, elem, haystack[pos] == query
+        return pidx, elem, sorted_find(haystack, query)[1]
 
     def substitution(self, ab: _Directed, ba: _Directed, a: _I64, b: _I64) -> _F64:
         """The substitution factor of each pair (symmetric), as ``_verify._substitution_factor``."""

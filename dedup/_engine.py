@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from dedup._arrays import run_firsts
+from dedup._arrays import run_firsts, sorted_find
 from dedup._batchverify import BatchScorer, norm_ids
 from dedup._cluster import Doc
 from dedup._kernels import ckernels
@@ -320,12 +320,10 @@ def verify_blocked(
     # A copy's link (1.0) is never replaced: a cover of the same two sentences gives way to it.
     found = LinkTable.concat(parts)
     del parts
-    if len(found) and len(copy_table):
-        width = int(max(found.j.max(), copy_table.j.max())) + 1
-        copy_codes = copy_table.i * width + copy_table.j  # increasing: the copies are sorted
-        codes = found.i * width + found.j
-        at = np.minimum(np.searchsorted(copy_codes, codes), copy_codes.size - 1)
-        found = found.take(np.flatnonzero(copy_codes[at] != codes))
+    width = int(max(found.j.max(initial=0), copy_table.j.max(initial=0))) + 1
+    # (the copies' codes are increasing: they were made from sorted keys)
+    _, is_copy = sorted_find(copy_table.i * width + copy_table.j, found.i * width + found.j)
+    found = found.take(np.flatnonzero(~is_copy))
     return LinkTable.concat([found, copy_table]).sorted()
 
 

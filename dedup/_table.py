@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from dedup._arrays import run_firsts
+from dedup._arrays import run_firsts, sorted_find
 from dedup._errors import DedupError
 from dedup._types import Alignment, Cluster, Match, Passage, Span, maker
 from dedup._verify import Link
@@ -148,10 +148,9 @@ def best_links(pair_links: LinkTable, covers: LinkTable, floor: float) -> LinkTa
     top = order[run_firsts(codes[order])]
     c, codes = c.take(top), codes[top]
     pairs = pair_links.sorted()
-    p_codes = pairs.i * width + pairs.j
-    at = np.minimum(np.searchsorted(p_codes, codes), max(p_codes.size - 1, 0))
-    hit = (p_codes[at] == codes) if p_codes.size else np.zeros(codes.size, dtype=bool)
-    higher = hit & (c.score > (pairs.score[at] if p_codes.size else 0.0))
+    at, hit = sorted_find(pairs.i * width + pairs.j, codes)
+    higher = hit.copy()
+    higher[hit] = c.score[hit] > pairs.score[at[hit]]
     replaced = np.zeros(len(pairs), dtype=bool)
     replaced[at[higher]] = True
     keep = np.flatnonzero(~replaced)
@@ -332,10 +331,10 @@ def build_table(
     # 1. Links between consecutive sentences of the same two paragraphs form one match: each
     #    link has at most one successor (i + 1, j + 1), so matches are chains of links.
     code = i * n_sents + j  # ascending
-    nxt = np.minimum(np.searchsorted(code, code + n_sents + 1), n - 1)
+    nxt, has_next = sorted_find(code, code + n_sents + 1)
     i1, j1 = i + 1, np.minimum(j + 1, n_sents - 1)
     chained = (
-        (code[nxt] == code + n_sents + 1)
+        has_next
         & (j + 1 < n_sents)
         & (sent_doc[i] == sent_doc[i1])
         & (sent_para[i] == sent_para[i1])
