@@ -297,6 +297,13 @@ def _sums(values: list[float], bounds: list[int]) -> list[float]:
     return [sum(values[lo:hi]) for lo, hi in pairwise(bounds)]
 
 
+def _means(values: list[float], bounds: list[int]) -> list[float]:
+    """``sum(run) / len(run)`` of each run of :func:`_sums` (Python's sum, as ``build`` computes it)."""
+    return [
+        total / (hi - lo) for total, (lo, hi) in zip(_sums(values, bounds), pairwise(bounds), strict=True)
+    ]
+
+
 def rounded6(values: _F64) -> _F64:
     """Python's ``round(v, 6)`` of each value (not ``np.round``'s), once per distinct value."""
     distinct, inverse = np.unique(values, return_inverse=True)
@@ -321,12 +328,12 @@ def build_table(
         if bool(np.all(links.score >= threshold))
         else links.take(np.flatnonzero(links.score >= threshold))
     )
-    if kept.i.size > 1 and not _increasing(kept.i * (max(int(kept.j.max()), 0) + 1) + kept.j):
-        kept = kept.sorted()
     n = len(kept)
     if not n:
         return ResultTable.empty()
     n_sents = sent_doc.size
+    if not _increasing(kept.i * n_sents + kept.j):
+        kept = kept.sorted()
     i, j = kept.i, kept.j
     # 1. Links between consecutive sentences of the same two paragraphs form one match: each
     #    link has at most one successor (i + 1, j + 1), so matches are chains of links.
@@ -341,13 +348,9 @@ def build_table(
         & (sent_doc[j] == sent_doc[j1])
         & (sent_para[j] == sent_para[j1])
     )
-    head = np.arange(n, dtype=np.int64)
-    head[nxt[chained]] = np.flatnonzero(chained)  # predecessor, then jumped to the chain's head
-    while True:
-        up = head[head]
-        if np.array_equal(up, head):
-            break
-        head = up
+    head = min_labels(
+        n, np.flatnonzero(chained), nxt[chained]
+    )  # a chain's first link (as build's union-find)
     by_match = np.argsort(head, kind="stable")  # links of match 0, then of match 1, ... (by head)
     first = np.flatnonzero(run_firsts(head[by_match]))
     n_match = first.size
@@ -373,8 +376,7 @@ def build_table(
     multi_size = size[multi]
     multi_bounds = np.append(0, np.cumsum(multi_size))
     in_multi = np.repeat(first[multi] - multi_bounds[:-1], multi_size) + np.arange(multi_bounds[-1])
-    sums = _sums(align_score[in_multi].tolist(), multi_bounds.tolist())
-    mean[multi] = [s / k for s, k in zip(sums, multi_size.tolist(), strict=True)]
+    mean[multi] = _means(align_score[in_multi].tolist(), multi_bounds.tolist())
     score = rounded6(mean)
     kind = kept.kind[heads]  # a match's kind is its first link's
     del kept, i, j, code, nxt, chained, head, x, y
@@ -428,9 +430,7 @@ def build_table(
     m_cluster = cluster_of[root_of[0::2]]
     by_cluster = np.argsort(m_cluster, kind="stable")  # each cluster's matches, ascending
     m_bounds = np.append(np.flatnonzero(run_firsts(m_cluster[by_cluster])), n_match)
-    c_sums = _sums(score[by_cluster].tolist(), m_bounds.tolist())
-    c_mean = np.array([s / k for s, k in zip(c_sums, np.diff(m_bounds).tolist(), strict=True)])
-    c_score = rounded6(c_mean)
+    c_score = rounded6(np.array(_means(score[by_cluster].tolist(), m_bounds.tolist())))
     lead = by_place[c_first]  # each cluster's first passage
     rank = np.lexsort((p_end[lead], p_start[lead], p_ord[lead], -c_score))
     # Reorder clusters (and their passage and match runs) by rank.
