@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["run_firsts", "run_lasts", "sorted_find", "sorted_unique", "unique_counts"]
+__all__ = ["last_of_equal", "run_firsts", "run_lasts", "sorted_find", "sorted_unique", "unique_counts"]
 
 _G = TypeVar("_G", bound=np.generic)
 
@@ -39,6 +39,20 @@ def run_lasts(values: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
     if values.size:
         last[-1] = True
         np.not_equal(values[1:], values[:-1], out=last[:-1])
+    return last
+
+
+def last_of_equal(codes: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
+    """Indices of the last occurrence of each distinct value of ``codes``, by value (what a dict
+    filled in order keeps).
+
+    Examples
+    --------
+    >>> last_of_equal(np.array([7, 3, 7, 5]))
+    array([1, 3, 2])
+    """
+    order = np.argsort(codes, kind="stable")
+    last: npt.NDArray[np.int64] = order[run_lasts(codes[order])]
     return last
 
 

@@ -47,7 +47,7 @@ import numpy as np
 import numpy.typing as npt
 from rapidfuzz import fuzz, process
 
-from dedup._arrays import run_firsts, run_lasts, sorted_find, sorted_unique
+from dedup._arrays import last_of_equal, run_firsts, sorted_find, sorted_unique
 from dedup._kernels import ckernels
 from dedup._table import KINDS, LinkTable, best_links, rounded6
 from dedup._text import Sentence
@@ -435,7 +435,7 @@ class BatchScorer:
         max_sources: int,
         workers: int = 1,
         processes: int = 1,
-        known: Mapping[tuple[int, int], float] | None = None,
+        known: tuple[_I64, _F64] | None = None,
         ids: _I64 | None = None,
     ) -> LinkTable:
         """:meth:`score`, its links merged as the caller of :meth:`score` merges them, as columns.
@@ -443,7 +443,8 @@ class BatchScorer:
         The best link of each sentence pair: its pair link, unless a cover link
         scores higher (the first of the highest covers, in row order).  Sorted
         by sentence pair, named by ``ids``.  No object per link: at corpus scale
-        they were most of verification's Python time.  Needs the compiled kernels.
+        they were most of verification's Python time.  ``known`` is the known
+        links as pairs ``(k, 2)`` and their scores.  Needs the compiled kernels.
         """
         if self._csr is None or max_sources > KERNEL_MAX_SOURCES:
             raise RuntimeError("BatchScorer.score_table needs the compiled kernels")
@@ -452,15 +453,17 @@ class BatchScorer:
         found, c_ij, c_ji, forked = self._pair_scores(pairs, floor, workers, processes)
         pair_table = self._pair_table(found, floor)
         n = self.n
-        known_codes = np.array([min(i, j) * n + max(i, j) for i, j in (known or {})], dtype=np.int64)
-        known_scores = np.fromiter((known or {}).values(), np.float64, known_codes.size)
+        known_pairs, known_scores = known if known is not None else (np.zeros((0, 2), np.int64), np.zeros(0))
+        known_codes = known_pairs.min(axis=1) * n + known_pairs.max(axis=1)
         # As the dict of :meth:`score`: the pair scores after the known ones (the last of equal codes).
         codes = np.concatenate((known_codes, pair_table.i * n + pair_table.j))
-        values = np.concatenate((known_scores, pair_table.score))
-        order = np.argsort(codes, kind="stable")
-        codes, values = codes[order], values[order]
-        last = run_lasts(codes)
-        args = (floor, min_gain, max_sources, (codes[last], values[last]))
+        last = last_of_equal(codes)
+        args = (
+            floor,
+            min_gain,
+            max_sources,
+            (codes[last], np.concatenate((known_scores, pair_table.score))[last]),
+        )
         parts = self._cover_parts(pairs, c_ij, c_ji, args, forked, processes, "_cover_table")
         best = best_links(pair_table, LinkTable.concat(parts), floor)
         if ids is None:
@@ -643,9 +646,7 @@ class BatchScorer:
         whole_i = np.stack((np.zeros(i.size, np.int64), self.n_tokens[i]), axis=1)
         whole_j = np.stack((np.zeros(j.size, np.int64), self.n_tokens[j]), axis=1)
         table = LinkTable(i, j, score, kind, whole_i, whole_j)
-        codes = i * self.n + j
-        order = np.argsort(codes, kind="stable")
-        return table.take(order[run_lasts(codes[order])])  # of equal pairs the dict keeps the later
+        return table.take(last_of_equal(i * self.n + j))  # of equal pairs the dict keeps the later
 
     def _cover_table(
         self,

@@ -302,13 +302,18 @@ def verify_blocked(
             scorer = _block_scorer(columns, offsets, spans, docs, norm_id, jobs)
             sub = in_p[lo:hi]
             local = np.where(sub < p1, sub - p0, sub - q0 + (p1 - p0)).astype(np.int64, copy=False)
-            sub_known: dict[tuple[int, int], float] = {}
+            sub_known = known_ij[:0]
             if p == q:  # covers (same document only) happen in the diagonal blocks
                 inside = (known_ij[:, 0] >= p0) & (known_ij[:, 1] < p1)
-                sub_known = dict.fromkeys(map(tuple, (known_ij[inside] - p0).tolist()), 1.0)
+                sub_known = known_ij[inside] - p0
             names_pq = ids[p0:p1] if q == p else np.concatenate((ids[p0:p1], ids[q0:q1]))
             parts.append(
-                scorer.score_table(local, **_scoring(options, floor, jobs), known=sub_known, ids=names_pq)
+                scorer.score_table(
+                    local,
+                    **_scoring(options, floor, jobs),
+                    known=(sub_known, np.ones(sub_known.shape[0])),
+                    ids=names_pq,
+                )
             )
             del scorer
             if advance is not None:
