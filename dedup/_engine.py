@@ -26,7 +26,7 @@ from dedup._sketch import (
     lsh_params,
     signatures,
 )
-from dedup._table import LinkTable
+from dedup._table import KINDS, LinkTable
 from dedup._text import Sentence, segment
 from dedup._verify import Link, whole
 
@@ -119,7 +119,8 @@ def verify_candidates(
     scorer = BatchScorer(sentences, docs)
     n_words = scorer.n_tokens  # one word per token
     floor = min(LINK_FLOOR, options.threshold) if floor is None else floor
-    best, next_copy = _copy_links(scorer.norms, n_words)
+    next_copy = _next_copy(scorer.norm_id)
+    best = _copy_links(next_copy, n_words)
     pairs = _open_pairs(pairs, n_words >= options.min_words, next_copy)
     known = {key: link.score for key, link in best.items()}
     _score_into(best, scorer, pairs, options, floor, jobs, known)
@@ -152,30 +153,31 @@ def _scoring(options: Options, floor: float, jobs: int) -> dict[str, Any]:
     }
 
 
-def _copy_links(
-    norms: Sequence[str], n_words: npt.NDArray[np.int64], names: Sequence[int] | None = None
-) -> tuple[dict[tuple[int, int], Link], npt.NDArray[np.int64]]:
-    """Exact copies (same normalised words), linked apart from LSH as a chain; and each
-    sentence's next copy (-1: none), which names the chain's links.
+def _next_copy(norm_id: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Each sentence's next exact copy (same normalised words: equal ``norm_id``), -1 for none.
 
-    Any number of copies costs linear work and none is missed.  Short sentences
-    (below ``min_words``) take part here only: a repeated "Skip to content" is
-    boilerplate, but too short to judge as a partial restatement.  With
-    ``names`` (increasing), the links and their keys name sentence ``names[k]``.
+    The copies of a text are linked apart from LSH as a chain, ``k -> next_copy[k]``:
+    any number of copies costs linear work and none is missed.  Short
+    sentences (below ``min_words``) take part here only: a repeated "Skip to
+    content" is boilerplate, but too short to judge as a partial restatement.
     """
-    best: dict[tuple[int, int], Link] = {}
-    copies: dict[str, int] = {}
-    nxt = [-1] * len(norms)
+    order = np.argsort(norm_id, kind="stable")
+    same = norm_id[order[1:]] == norm_id[order[:-1]]
+    nxt = np.full(norm_id.size, -1, dtype=np.int64)
+    nxt[order[:-1][same]] = order[1:][same]
+    return nxt
+
+
+def _copy_links(
+    next_copy: npt.NDArray[np.int64], n_words: npt.NDArray[np.int64]
+) -> dict[tuple[int, int], Link]:
+    """The links of the copy chains (:func:`_next_copy`), scoring 1.0, by sentence pair."""
     words = n_words.tolist()
-    name = range(len(norms)) if names is None else names
-    for k, norm in enumerate(norms):
-        prev = copies.get(norm)
-        if prev is not None:
-            a, b = name[prev], name[k]
-            best[(a, b)] = Link(a, b, 1.0, "exact", whole(words[prev]), whole(words[k]))
-            nxt[prev] = k
-        copies[norm] = k
-    return best, np.array(nxt, dtype=np.int64)
+    chained = np.flatnonzero(next_copy >= 0)
+    return {
+        (a, b): Link(a, b, 1.0, "exact", whole(words[a]), whole(words[b]))
+        for a, b in zip(chained.tolist(), next_copy[chained].tolist(), strict=True)
+    }
 
 
 def _open_pairs(
@@ -266,16 +268,20 @@ def verify_blocked(
     n_words = columns.lengths
     norm_id = norm_ids(columns.norms)
     ids = np.arange(n_words.size, dtype=np.int64) if names is None else np.asarray(names, np.int64)
-    copies, next_copy = _copy_links(columns.norms, n_words, None if names is None else ids.tolist())
-    copy_table = LinkTable.from_links([copies[k] for k in sorted(copies)])
-    del copies
-    parts: list[LinkTable] = []  # per pair of blocks (their links are of disjoint sentence pairs)
+    next_copy = _next_copy(norm_id)
     # The pairs still to score, as a mask (a filtered copy of millions of pairs costs memory).
     open_ = _open_mask(pairs, n_words >= options.min_words, next_copy)
-    # The copy chain's links (all scoring 1.0), for the covers of the diagonal blocks.
+    # The copy chain's links (all scoring 1.0): kept as they are, and known to the diagonal blocks' covers.
     chained = np.flatnonzero(next_copy >= 0)
-    known_ij = np.stack((chained, next_copy[chained]), axis=1)
+    known_ij = np.stack((chained, next_copy[chained]), axis=1)  # sorted: ascending first sentences
     del next_copy, chained
+    whole_spans = np.stack((np.zeros_like(n_words), n_words), axis=1)
+    copy_table = LinkTable(
+        ids[known_ij[:, 0]], ids[known_ij[:, 1]], np.ones(known_ij.shape[0]),
+        np.full(known_ij.shape[0], KINDS.index("exact"), dtype=np.int8),
+        whole_spans[known_ij[:, 0]], whole_spans[known_ij[:, 1]],
+    )  # fmt: skip
+    parts: list[LinkTable] = []  # per pair of blocks (their links are of disjoint sentence pairs)
     offsets = columns.offsets
     bounds = _block_bounds(offsets, docs, BLOCK_TOKENS if block_tokens is None else block_tokens)
     if pairs.size and np.any(pairs[1:, 0] < pairs[:-1, 0]):  # grouped by first sentence below
