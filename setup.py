@@ -8,7 +8,7 @@ from setuptools import Extension, setup
 
 setup(
     ext_modules=[
-        Extension("dedup._ctext", ["dedup/_ctext.c"], optional=True, extra_compile_args=["-O2"]),
+        Extension("dedup._text._ctext", ["dedup/_text/_ctext.c"], optional=True, extra_compile_args=["-O2"]),
         Extension("dedup._ckernels", ["dedup/_ckernels.c"], optional=True, extra_compile_args=["-O3"]),
     ]
 )

@@ -38,9 +38,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import dedup
-from dedup._crossmatch import sketch
-from dedup._index import MAX_BUCKET
-from dedup._text import STOPWORDS, segment
+from dedup._index.crossmatch import sketch
+from dedup._index.index import MAX_BUCKET
+from dedup._text.segment import STOPWORDS, segment
 
 PARAS_PER_ARTICLE = 25
 
@@ -154,7 +154,7 @@ def bench_memory(articles: list[list[str]], probe_texts: list[str], tmp: Path) -
     )
     # Where one query's time goes.
     parts = {"segment": [], "sketch": [], "lookup": [], "verify+build": []}
-    from dedup._crossmatch import cross_matches
+    from dedup._index.crossmatch import cross_matches
 
     for text in probe_texts:
         t0 = time.perf_counter()
@@ -180,8 +180,8 @@ def bench_datasketch(index: dedup.DedupIndex, probe_texts: list[str], limit: int
     """Baseline: datasketch MinHashLSH over the same signatures, one query per sentence."""
     from datasketch import MinHashLSH
 
-    from dedup._shingle import sentence_shingle_hashes
-    from dedup._sketch import lsh_params, signatures, to_datasketch
+    from dedup._sketch.minhash import lsh_params, signatures, to_datasketch
+    from dedup._sketch.shingle import sentence_shingle_hashes
 
     bands, rows = lsh_params(index.options.lsh_threshold, index.options.num_perm)
     lsh = MinHashLSH(num_perm=index.options.num_perm, params=(bands, rows))

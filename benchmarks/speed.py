@@ -46,9 +46,9 @@ from rapidfuzz import fuzz, process  # noqa: E402
 import dedup  # noqa: E402
 from benchmarks.prose import build_corpus, prose_pool  # noqa: E402
 from dedup._options import Options  # noqa: E402
-from dedup._shingle import sentence_shingle_hashes, shingle_tokens  # noqa: E402
-from dedup._sketch import band_keys, lsh_params, signatures  # noqa: E402
-from dedup._text import Sentence, segment  # noqa: E402
+from dedup._sketch.minhash import band_keys, lsh_params, signatures  # noqa: E402
+from dedup._sketch.shingle import sentence_shingle_hashes, shingle_tokens  # noqa: E402
+from dedup._text.segment import Sentence, segment  # noqa: E402
 
 SEED = ROOT / "seeds" / "000_2e71187361903d7a.txt"
 

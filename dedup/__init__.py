@@ -1,7 +1,8 @@
 """dedup: find duplicate and near-duplicate passages in text, grouped into ranked clusters."""
 
 from dedup._api import find_duplicates
-from dedup._corpus import find_corpus_duplicates
+from dedup._cluster.result import Clusters
+from dedup._corpus.run import find_corpus_duplicates
 from dedup._errors import (
     DedupError,
     DuplicateKeyError,
@@ -10,13 +11,11 @@ from dedup._errors import (
     InvalidOptionError,
     StorageError,
 )
-from dedup._index import DedupIndex
+from dedup._index.index import DedupIndex
 from dedup._options import Options
-from dedup._result import Clusters
 from dedup._strip import strip_duplicates
 from dedup._types import Alignment, Cluster, Match, Passage, Span
-
-__version__ = "0.1.0"
+from dedup._version import __version__
 
 __all__ = [
     "Alignment",

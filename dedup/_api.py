@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-from dedup._cluster import Doc
+from dedup._cluster.result import Clusters
 from dedup._engine import detect
 from dedup._options import Options
-from dedup._result import Clusters
+from dedup._text.segment import check_text
+from dedup._types import Doc
 
-__all__ = ["check_text", "find_duplicates"]
-
-
-def check_text(text: object, name: str = "text") -> str:
-    """Return ``text`` if it is a ``str``; raise ``TypeError`` naming the argument otherwise."""
-    if not isinstance(text, str):
-        hint = (
-            " (decode bytes first, e.g. data.decode('utf-8'))" if isinstance(text, (bytes, bytearray)) else ""
-        )
-        raise TypeError(f"{name} must be str, got {type(text).__name__}{hint}")
-    return text
+__all__ = ["find_duplicates"]
 
 
 def find_duplicates(

@@ -6,13 +6,13 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from dedup._api import check_text, find_duplicates
-from dedup._text import _LIST_MARKER, segment
+from dedup._api import find_duplicates
+from dedup._text.segment import _LIST_MARKER, check_text, segment
 from dedup._types import Match
 
 if TYPE_CHECKING:
-    from dedup._index import DedupIndex
-    from dedup._redis import RedisIndex
+    from dedup._index.index import DedupIndex
+    from dedup._index.redis import RedisIndex
 
 __all__ = ["strip_duplicates"]
 

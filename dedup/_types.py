@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
-__all__ = ["Alignment", "Cluster", "Match", "Passage", "Span", "maker"]
+__all__ = ["Alignment", "Cluster", "Doc", "Match", "Passage", "Span", "maker"]
 
 _T = TypeVar("_T")
 
@@ -126,7 +126,7 @@ class Match:
         return f"Match(score={self.score:.3f}, kind={self.kind!r}, a={self.a!r}, b={self.b!r})"
 
     def _repr_html_(self) -> str:
-        from dedup._display import match_html
+        from dedup._present.html import match_html
 
         return match_html(self)
 
@@ -154,7 +154,7 @@ class Cluster:
         return f"Cluster(score={self.score:.3f}, passages=[{inner}])"
 
     def _repr_html_(self) -> str:
-        from dedup._display import cluster_html
+        from dedup._present.html import cluster_html
 
         return cluster_html(self)
 
@@ -198,3 +198,12 @@ def maker(cls: type[_T]) -> Callable[..., _T]:
         return obj
 
     return make
+
+
+@dataclass(frozen=True, slots=True)
+class Doc:
+    """A document as the detector sees it: key, original text, ordinal for sorting."""
+
+    key: str | None
+    text: str
+    ordinal: int

@@ -14,7 +14,7 @@ order of their ids):
    per sentence.
 3. **Exact copies** chained per normalised sentence (a window ``lag``).
 4. **Verification**: pairs are grouped by sentence, each group carrying the
-   pickled sentences of all its partners, so that :class:`dedup._verify.Verifier`
+   pickled sentences of all its partners, so that :class:`dedup._verify.reference.Verifier`
    scores the pairs and runs the greedy ``cover`` with every partner in view.
    Of the links found for one pair the best one wins, ties going to the one
    the in-process engine finds first.
@@ -27,8 +27,6 @@ pyspark is imported only here: ``pip install 'dedup[spark]'``.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import pickle
 import sys
@@ -38,14 +36,16 @@ from typing import Any
 import numpy as np
 
 from dedup._arrays import run_firsts
-from dedup._cluster import Doc, build
-from dedup._engine import LINK_FLOOR, MIN_SHARED_BANDS
+from dedup._cluster.build import build
 from dedup._errors import DedupError, DuplicateKeyError
 from dedup._options import Options
-from dedup._shingle import sentence_shingle_hashes
-from dedup._sketch import band_keys, lsh_params, signatures
-from dedup._text import Sentence, segment
-from dedup._verify import Link, Verifier
+from dedup._sketch.lsh import MIN_SHARED_BANDS
+from dedup._sketch.minhash import band_keys, lsh_params, signatures
+from dedup._sketch.shingle import sentence_shingle_hashes
+from dedup._text.segment import Sentence, segment
+from dedup._types import Doc
+from dedup._verify.reference import Link, Verifier
+from dedup._verify.run import LINK_FLOOR
 
 _MISSING: ImportError | None = None
 try:
@@ -59,9 +59,9 @@ except ImportError as err:  # pragma: no cover - depends on the environment
     _MISSING = err
 
 
-__all__ = ["SparkResult", "connected_components", "find_duplicates", "main", "session"]
+__all__ = ["SparkResult", "connected_components", "find_duplicates", "session"]
 
-#: Same limits as :func:`dedup._sketch.candidate_pairs` (part of its semantics).
+#: Same limits as :func:`dedup._sketch.minhash.candidate_pairs` (part of its semantics).
 MAX_BUCKET = 256
 MAX_PER_ROW = 64
 
@@ -655,29 +655,6 @@ def _matches_frame(assembled: DataFrame) -> DataFrame:
     )
 
 
-# --- command line -------------------------------------------------------------------------------
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="dedup spark",
-        description="Find duplicate passages across documents with Apache Spark (parquet or JSONL).",
-    )
-    p.add_argument("input", help="parquet file/directory or JSON-lines file/directory of documents")
-    p.add_argument("-o", "--output", help="directory to write clusters/ and matches/ into (default: print)")
-    p.add_argument("--master", help="Spark master, e.g. local[2] (default: spark-submit's or local[*])")
-    p.add_argument("--input-format", choices=("auto", "parquet", "jsonl"), default="auto")
-    p.add_argument("--format", choices=("parquet", "jsonl"), default="parquet", help="output format")
-    p.add_argument("--id-column", default="id")
-    p.add_argument("--text-column", default="text")
-    defaults = Options()
-    p.add_argument("--threshold", type=float, default=defaults.threshold, help="verification cut in (0, 1]")
-    p.add_argument("--num-perm", type=int, default=defaults.num_perm, help="MinHash permutations")
-    p.add_argument("--seed", type=int, default=defaults.seed, help="MinHash seed")
-    p.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE", help="extra Spark setting")
-    return p
-
-
 def session(master: str | None = None, conf: Sequence[str] = ()) -> SparkSession:
     """A Spark session whose Python workers run this interpreter (they need dedup and pyarrow)."""
     _require()
@@ -694,47 +671,7 @@ def session(master: str | None = None, conf: Sequence[str] = ()) -> SparkSession
     return builder.getOrCreate()
 
 
-def _is_jsonl(path: str, fmt: str) -> bool:
-    if fmt != "auto":
-        return fmt == "jsonl"
-    return path.rstrip("/").endswith((".jsonl", ".json", ".ndjson", ".jsonl.gz", ".json.gz"))
+if __name__ == "__main__":  # spark-submit runs this file: the ``dedup spark`` command line
+    from dedup._cli.spark import main
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m dedup spark INPUT …``; returns the exit status."""
-    args = _parser().parse_args(argv)
-    try:
-        spark = session(args.master, args.conf)
-        reader = spark.read
-        df = (
-            reader.json(args.input)
-            if _is_jsonl(args.input, args.input_format)
-            else reader.parquet(args.input)
-        )
-        result = find_duplicates(
-            df,
-            id_column=args.id_column,
-            text_column=args.text_column,
-            threshold=args.threshold,
-            num_perm=args.num_perm,
-            seed=args.seed,
-        )
-        if args.output:
-            for name, frame in (("clusters", result.clusters), ("matches", result.matches)):
-                writer = frame.write.mode("overwrite")
-                path = os.path.join(args.output, name)
-                if args.format == "jsonl":
-                    writer.json(path)
-                else:
-                    writer.parquet(path)
-        else:
-            for row in result.clusters.toLocalIterator():
-                sys.stdout.write(json.dumps(row.asDict(), ensure_ascii=False) + "\n")
-    except (OSError, DedupError, ValueError, ImportError) as err:
-        print(f"dedup spark: error: {err}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
     sys.exit(main())

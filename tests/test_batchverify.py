@@ -1,6 +1,6 @@
 """The vectorised verifier gives exactly the links of the per-pair reference verifier.
 
-``dedup._verify.Verifier`` states the scoring rules one pair and one sentence
+``dedup._verify.reference.Verifier`` states the scoring rules one pair and one sentence
 at a time (Spark's executors use it as is); ``verify_candidates`` computes the
 same links in numpy batches with bounds that skip hopeless pairs.  Any
 difference, even in the sixth decimal of one score, fails here.
@@ -18,13 +18,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dedup import _batchverify, _kernels
-from dedup._engine import LINK_FLOOR, lsh_candidates, verify_candidates
+from dedup import _kernels
 from dedup._options import Options
-from dedup._shingle import sentence_shingle_hashes
-from dedup._sketch import signatures
-from dedup._text import Sentence, segment
-from dedup._verify import Link, Verifier
+from dedup._sketch.lsh import lsh_candidates
+from dedup._sketch.minhash import signatures
+from dedup._sketch.shingle import sentence_shingle_hashes
+from dedup._text.segment import Sentence, segment
+from dedup._verify import batch as _batchverify
+from dedup._verify.reference import Link, Verifier
+from dedup._verify.run import LINK_FLOOR, verify_candidates
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -184,7 +186,7 @@ def test_threads_scoring_at_once_get_the_same_links(monkeypatch: pytest.MonkeyPa
 
     texts = [text(n) for n in range(8)]
     expected = [dedup.find_duplicates(t).to_records() for t in texts]
-    import dedup._batchverify as bv
+    import dedup._verify.batch as bv
 
     monkeypatch.setattr(bv, "_STEM_IDS", {})  # new ids again, now from all threads at once
     old = sys.getswitchinterval()
@@ -209,7 +211,7 @@ def test_threads_scoring_at_once_get_the_same_links(monkeypatch: pytest.MonkeyPa
 @pytest.mark.parametrize("processes", [2, 3])
 def test_parallel_verification_gives_the_same_links(processes: int, monkeypatch: pytest.MonkeyPatch) -> None:
     # With the kernels the parts run in threads, on the numpy path in forked processes.
-    import dedup._batchverify as bv
+    import dedup._verify.batch as bv
 
     if not bv._CAN_FORK:
         pytest.skip("no fork start method on this platform")

@@ -11,14 +11,16 @@ from typing import Any
 
 import pytest
 
-import dedup._corpus as corpus
-import dedup._engine as engine
-from dedup._cluster import Doc
-from dedup._corpus import find_corpus_duplicates, open_source
+import dedup._cli.corpus as cli
+import dedup._corpus.run as corpus
+import dedup._verify.run as engine
+from dedup._cluster.result import Clusters
+from dedup._corpus.run import find_corpus_duplicates, open_source
 from dedup._engine import detect
 from dedup._kernels import ckernels
 from dedup._options import Options
-from dedup._result import Clusters
+from dedup._sketch.lsh import lsh_candidates
+from dedup._types import Doc
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -136,7 +138,7 @@ def test_cli_corpus_jsonl_jobs_2_equals_jobs_1(tmp_path: Path) -> None:
     outs = []
     for jobs in ("1", "2"):
         out = tmp_path / f"out{jobs}.jsonl"
-        assert corpus.corpus_main([str(src), "-o", str(out), "--jobs", jobs, "--quiet"]) == 0
+        assert cli.corpus_main([str(src), "-o", str(out), "--jobs", jobs, "--quiet"]) == 0
         outs.append(out.read_text(encoding="utf-8"))
     assert outs[0] == outs[1] and outs[0]
     first = json.loads(outs[0].splitlines()[0])
@@ -147,7 +149,7 @@ def test_cli_matches_output_has_one_line_per_match(tmp_path: Path) -> None:
     src = tmp_path / "in.jsonl"
     _write_jsonl(src, DOCS)
     out = tmp_path / "m.jsonl"
-    assert corpus.corpus_main([str(src), "-o", str(out), "--output-kind", "matches", "--jobs", "1"]) == 0
+    assert cli.corpus_main([str(src), "-o", str(out), "--output-kind", "matches", "--jobs", "1"]) == 0
     lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
     assert len(lines) == len(_reference(DOCS).matches)
     assert {"score", "kind", "a", "b"} <= set(lines[0])
@@ -201,15 +203,15 @@ def test_interrupted_run_leaves_no_output_file(tmp_path: Path, monkeypatch: pyte
         fh.write('{"cluster": 0, "half": ')
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(corpus, "write_clusters", interrupted)
-    assert corpus.corpus_main([str(src), "-o", str(out), "--jobs", "1"]) == 130
+    monkeypatch.setattr(cli, "write_clusters", interrupted)
+    assert cli.corpus_main([str(src), "-o", str(out), "--jobs", "1"]) == 130
     assert list(tmp_path.iterdir()) == [src]
 
 
 def test_bad_input_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     src = tmp_path / "in.jsonl"
     src.write_text('{"id": 1, "body": "x"}\n', encoding="utf-8")
-    assert corpus.corpus_main([str(src), "--jobs", "1"]) == 2
+    assert cli.corpus_main([str(src), "--jobs", "1"]) == 2
     assert "--text-field" in capsys.readouterr().err
 
 
@@ -308,10 +310,10 @@ def test_written_lines_are_what_json_dumps_makes(
 def test_blocked_verification_equals_the_batch_verifier_for_pairs_in_any_order(block_tokens: int) -> None:
     import numpy as np
 
-    from dedup._batchverify import COLUMNS
-    from dedup._shingle import sentence_shingle_hashes
-    from dedup._sketch import signatures
-    from dedup._text import segment
+    from dedup._sketch.minhash import signatures
+    from dedup._sketch.shingle import sentence_shingle_hashes
+    from dedup._text.segment import segment
+    from dedup._verify.batch import COLUMNS
 
     options = Options(threshold=0.5)
     sentences, sent_doc = [], []
@@ -321,7 +323,7 @@ def test_blocked_verification_equals_the_batch_verifier_for_pairs_in_any_order(b
         sent_doc.extend([d] * len(found))
     docs = np.asarray(sent_doc, dtype=np.int64)
     hashes, offsets = sentence_shingle_hashes(sentences, options.shingle_size)
-    pairs = engine.lsh_candidates(signatures(hashes, offsets, options.num_perm, options.seed), docs, options)
+    pairs = lsh_candidates(signatures(hashes, offsets, options.num_perm, options.seed), docs, options)
     shuffled = pairs[np.random.default_rng(7).permutation(len(pairs))]
     ids: dict[str, int] = {}
     assert ckernels is not None
@@ -355,8 +357,8 @@ def test_blocked_verification_equals_the_batch_verifier_for_pairs_in_any_order(b
 def test_stem_sets_computed_in_threads_are_those_of_one_call(monkeypatch: pytest.MonkeyPatch) -> None:
     import numpy as np
 
-    from dedup import _batchverify
-    from dedup._text import segment
+    from dedup._text.segment import segment
+    from dedup._verify import batch as _batchverify
 
     sentences = [s for _, text in _cnn(10) for s in segment(text)]
     assert ckernels is not None
@@ -393,9 +395,9 @@ def test_stem_sets_computed_in_threads_are_those_of_one_call(monkeypatch: pytest
 def test_lsh_candidates_let_boxed_signatures_go_and_find_the_same_pairs(n_docs: int) -> None:
     import numpy as np
 
-    from dedup._shingle import sentence_shingle_hashes
-    from dedup._sketch import signatures
-    from dedup._text import segment
+    from dedup._sketch.minhash import signatures
+    from dedup._sketch.shingle import sentence_shingle_hashes
+    from dedup._text.segment import segment
 
     options = Options()
     sentences, sent_doc = [], []
@@ -407,8 +409,8 @@ def test_lsh_candidates_let_boxed_signatures_go_and_find_the_same_pairs(n_docs: 
     sigs = signatures(hashes, offsets, options.num_perm, options.seed)
     docs = np.asarray(sent_doc, dtype=np.int64)
     box = [sigs.copy()]
-    boxed = engine.lsh_candidates(box, docs, options)
-    assert box == [] and np.array_equal(boxed, engine.lsh_candidates(sigs, docs, options)) and boxed.size
+    boxed = lsh_candidates(box, docs, options)
+    assert box == [] and np.array_equal(boxed, lsh_candidates(sigs, docs, options)) and boxed.size
 
 
 def test_progress_bars_name_each_phase_on_standard_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dedup import _text
-from dedup._text import (
+from dedup._text import segment as _text
+from dedup._text.segment import (
     _regex_paragraph_spans,
     _regex_sentence,
     _regex_sentence_spans,
@@ -102,7 +102,7 @@ def test_out_of_range_bounds_are_clamped_like_the_regex() -> None:
 
 @needs_ctext
 def test_a_failing_token_callback_propagates() -> None:
-    from dedup import _ctext
+    from dedup._text import _ctext
 
     def boom(raw: str) -> tuple[str, str, bool, bool]:
         raise ValueError(raw)

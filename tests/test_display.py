@@ -9,8 +9,8 @@ from html.parser import HTMLParser
 import pytest
 
 import dedup
-from dedup._display import colour
-from dedup._report import report_html
+from dedup._present.html import colour
+from dedup._present.report import report_html
 
 HOSTILE = "Officials said <script>alert('x')</script> the border crossing closed at noon on Friday."
 TEXT = f"{HOSTILE}\nMarkets were calm across the region.\n{HOSTILE}"

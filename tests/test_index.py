@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dedup
-import dedup._index
-from dedup._bandtable import BandTable
+import dedup._index.index
+from dedup._index.bandtable import BandTable
 
 BRIDGE = "The mayor opened the new bridge over the river on Tuesday morning."
 FIRE = "Firefighters contained the warehouse blaze after six hours of work."
@@ -127,7 +127,7 @@ def test_bad_arguments_raise_clear_errors() -> None:
 
 
 def test_compaction_after_many_removals_keeps_results(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(dedup._index, "COMPACT_MIN", 4)
+    monkeypatch.setattr(dedup._index.index, "COMPACT_MIN", 4)
     index = dedup.DedupIndex()
     texts = [BRIDGE, FIRE, RATES, WEATHER, "Lavrov chastised NATO for encouraging turmoil in Eastern Europe."]
     for n, text in enumerate(texts):
@@ -202,7 +202,7 @@ def test_band_table_lookup_equals_a_dict_of_lists(
 
 
 def test_an_endless_stream_with_max_docs_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(dedup._index, "COMPACT_MIN", 16)
+    monkeypatch.setattr(dedup._index.index, "COMPACT_MIN", 16)
     index = dedup.DedupIndex(max_docs=5)
     for n in range(60):
         matches = index.add(f"k{n}", f"Bulletin {n}.\n\n{BRIDGE}\n\nShift number {n} reported {n * 7} calls.")
@@ -228,7 +228,7 @@ def _lee_items(n: int) -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_from_texts_in_parallel_equals_adding_one_by_one(jobs: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(dedup._index, "_BATCH_DOCS", 4)  # several batches: the worker processes run
+    monkeypatch.setattr(dedup._index.index, "_BATCH_DOCS", 4)  # several batches: the worker processes run
     items = _lee_items(20)
     one_by_one = dedup.DedupIndex()
     for key, text in items:

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dedup import _kernels, _sketch
-from dedup._sketch import permutations, signatures
+from dedup import _kernels
+from dedup._sketch import minhash as _sketch
+from dedup._sketch.minhash import permutations, signatures
 
 needs_kernels = pytest.mark.skipif(not _kernels.KERNELS, reason="compiled kernels not built")
 
@@ -75,9 +76,9 @@ def test_minhash_kernel_rejects_inconsistent_arguments() -> None:
 
 
 def _align_ends_both(x: list[int], y: list[int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """The kernel's alignment ends of two sequences, and rapidfuzz's (via dedup._verify.alignment_ends)."""
+    """The kernel's alignment ends of two sequences, and rapidfuzz's (via alignment_ends)."""
     from dedup import _ckernels
-    from dedup._verify import Shape, alignment_ends
+    from dedup._verify.reference import Shape, alignment_ends
 
     start = np.array([0, len(x), len(x) + len(y)], dtype=np.int64)
     stems = np.array(x + y, dtype=np.int64)
@@ -196,7 +197,7 @@ def test_ratio_kernel_equals_rapidfuzz_on_real_sentences() -> None:
     from rapidfuzz import fuzz, process
 
     from dedup import _ckernels
-    from dedup._text import segment
+    from dedup._text.segment import segment
 
     data = Path(__file__).resolve().parent / "data" / "cnn_poc_highlights_40.jsonl"
     norms = [s.norm for line in data.open(encoding="utf-8") for s in segment(json.loads(line)["text"])]
@@ -218,8 +219,8 @@ def test_ratio_kernel_equals_rapidfuzz_on_real_sentences() -> None:
 @needs_kernels
 def test_flatten_kernel_gives_the_token_columns() -> None:
     from dedup import _ckernels
-    from dedup._batchverify import COLUMNS
-    from dedup._text import segment
+    from dedup._text.segment import segment
+    from dedup._verify.batch import COLUMNS
 
     sents = segment(
         "Lavrov met Blinken in Geneva. The talks, Lavrov said, were useful.\n\nNo deal was reached."
@@ -239,8 +240,8 @@ def test_flatten_kernel_gives_the_token_columns() -> None:
 @needs_kernels
 def test_flatten_kernel_continues_a_stem_numbering_across_calls() -> None:
     from dedup import _ckernels
-    from dedup._batchverify import COLUMNS
-    from dedup._text import segment
+    from dedup._text.segment import segment
+    from dedup._verify.batch import COLUMNS
 
     sents = segment("Lavrov met Blinken in Geneva. Blinken met Lavrov again.\n\nGeneva was calm.")
     whole = np.frombuffer(_ckernels.flatten(list(sents), *COLUMNS)[0], np.int64)
@@ -265,8 +266,8 @@ def test_flatten_kernel_continues_a_stem_numbering_across_calls() -> None:
 def test_band_table_lookup_kernel_equals_numpy_in_order(
     batches: list[list[tuple[int, int]]], queries: list[int], max_bucket: int, truncate: bool
 ) -> None:
-    from dedup import _bandtable
-    from dedup._bandtable import BandTable
+    from dedup._index import bandtable as _bandtable
+    from dedup._index.bandtable import BandTable
 
     table = BandTable(capacity=16)  # small: probes wrap around and the table grows
     for batch in batches:
@@ -287,8 +288,8 @@ def test_band_table_lookup_kernel_equals_numpy_in_order(
 @pytest.mark.parametrize("n", [2, 5, 37, 100])
 @pytest.mark.parametrize("n_docs", [1, 3])
 def test_lsh_candidates_kernel_equals_numpy(n: int, n_docs: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    from dedup import _engine
     from dedup._options import Options
+    from dedup._sketch import lsh as _engine
 
     rng = np.random.default_rng(n * 10 + n_docs)
     sigs = _clustered_signatures(rng, n)
@@ -321,8 +322,8 @@ def test_shingle_kernel_equals_numpy(n: int, monkeypatch: pytest.MonkeyPatch) ->
     import json
     from pathlib import Path
 
-    from dedup import _shingle
-    from dedup._text import segment
+    from dedup._sketch import shingle as _shingle
+    from dedup._text.segment import segment
 
     data = Path(__file__).resolve().parent / "data" / "lee_background_40.jsonl"
     texts = [json.loads(line)["text"] for line in data.open(encoding="utf-8")][:10]
@@ -339,8 +340,8 @@ def test_shingle_kernel_equals_numpy(n: int, monkeypatch: pytest.MonkeyPatch) ->
 def test_verification_kernels_reject_stem_ids_outside_their_tables() -> None:
     # Stem ids index per-row tables in C: a bad one must raise, not write out of bounds.
     from dedup import _ckernels
-    from dedup._batchverify import BatchScorer
-    from dedup._text import segment
+    from dedup._text.segment import segment
+    from dedup._verify.batch import BatchScorer
 
     sents = segment("The cat sat on the mat. The dog sat on the mat too. A bird flew over.")
     scorer = BatchScorer(sents, np.zeros(len(sents), dtype=np.int64))

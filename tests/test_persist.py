@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import dedup
-from dedup._persist import FORMAT_VERSION, MAGIC
+from dedup._index.persist import FORMAT_VERSION, MAGIC
 
 STORIES = [
     "The mayor opened the new bridge over the river on Tuesday morning.",

@@ -69,7 +69,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def index(redis_url: str, request: pytest.FixtureRequest) -> Iterator[dedup._redis.RedisIndex]:
+def index(redis_url: str, request: pytest.FixtureRequest) -> Iterator[dedup._index.redis.RedisIndex]:
     ix = dedup.DedupIndex.from_redis(redis_url, name=request.node.name)
     ix.clear()
     yield ix
@@ -77,7 +77,7 @@ def index(redis_url: str, request: pytest.FixtureRequest) -> Iterator[dedup._red
     ix.close()
 
 
-def test_redis_add_reports_stored_passages_with_spans(index: dedup._redis.RedisIndex) -> None:
+def test_redis_add_reports_stored_passages_with_spans(index: dedup._index.redis.RedisIndex) -> None:
     old = f"{STORIES[1]}\n\n{STORIES[0]}"
     new = f"{STORIES[2]}\n\n{STORIES[0]}"
     assert index.add("old", old) == []
@@ -87,7 +87,9 @@ def test_redis_add_reports_stored_passages_with_spans(index: dedup._redis.RedisI
     assert len(index) == 2 and "old" in index and sorted(index) == ["new", "old"]
 
 
-def test_redis_results_equal_the_in_memory_index(index: dedup._redis.RedisIndex, seed_text: str) -> None:
+def test_redis_results_equal_the_in_memory_index(
+    index: dedup._index.redis.RedisIndex, seed_text: str
+) -> None:
     memory = dedup.DedupIndex()
     docs = [("seed", seed_text), ("s0", STORIES[0]), ("mix", f"{STORIES[0]}\n\n{seed_text[:1200]}")]
     for n, (key, text) in enumerate(docs):
@@ -98,7 +100,7 @@ def test_redis_results_equal_the_in_memory_index(index: dedup._redis.RedisIndex,
     assert list(index.iter_clusters()) == list(memory.iter_clusters()) != []
 
 
-def test_redis_duplicate_key_raises_and_writes_nothing(index: dedup._redis.RedisIndex) -> None:
+def test_redis_duplicate_key_raises_and_writes_nothing(index: dedup._index.redis.RedisIndex) -> None:
     index.add("k", STORIES[0])
     with pytest.raises(dedup.DuplicateKeyError):
         index.add("k", STORIES[1])
@@ -107,7 +109,7 @@ def test_redis_duplicate_key_raises_and_writes_nothing(index: dedup._redis.Redis
     assert index.query(STORIES[0]) == [] and len(index) == 1
 
 
-def test_redis_remove_and_evict(index: dedup._redis.RedisIndex) -> None:
+def test_redis_remove_and_evict(index: dedup._index.redis.RedisIndex) -> None:
     for n, story in enumerate(STORIES):
         index.add(f"d{n}", story, timestamp=100.0 * n)
     index.remove("d0")

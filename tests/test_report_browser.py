@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from dedup._display import colour
+from dedup._present.html import colour
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "seeds" / "000_2e71187361903d7a.txt"

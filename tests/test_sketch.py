@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from datasketch import MinHash, MinHashLSH
 
-from dedup._shingle import sentence_shingle_hashes, token_hash
-from dedup._sketch import band_keys, candidate_pairs, lsh_params, signatures, to_datasketch
-from dedup._text import segment
+from dedup._sketch.minhash import band_keys, candidate_pairs, lsh_params, signatures, to_datasketch
+from dedup._sketch.shingle import sentence_shingle_hashes, token_hash
+from dedup._text.segment import segment
 
 
 def _identity(value: int) -> int:
@@ -73,7 +73,7 @@ def test_banding_finds_the_pairs_datasketch_lsh_finds() -> None:
 def test_min_shared_keeps_exactly_the_pairs_sharing_that_many_bands(
     per_band: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import dedup._sketch as sketch
+    import dedup._sketch.minhash as sketch
 
     # Both sorting strategies (one sort of all keys; each band on its own, for big batches).
     monkeypatch.setattr(sketch, "_PER_BAND_SORT_MIN", 0 if per_band else 10**9)
@@ -90,7 +90,7 @@ def test_min_shared_keeps_exactly_the_pairs_sharing_that_many_bands(
 
 
 def test_the_two_lsh_families_give_the_same_pairs_in_threads(monkeypatch: pytest.MonkeyPatch) -> None:
-    import dedup._engine as engine
+    import dedup._sketch.lsh as engine
     from dedup._options import Options
 
     lines = [f"Sentence {n % 7} about the harbour, the council and {n % 5} new ferries." for n in range(60)]
@@ -108,7 +108,7 @@ def test_the_two_lsh_families_give_the_same_pairs_in_threads(monkeypatch: pytest
 def test_known_lsh_params_are_datasketchs() -> None:
     from datasketch.lsh import _optimal_param
 
-    from dedup._sketch import KNOWN_LSH_PARAMS
+    from dedup._sketch.minhash import KNOWN_LSH_PARAMS
 
     for (threshold, num_perm), params in KNOWN_LSH_PARAMS.items():
         assert params == _optimal_param(threshold, num_perm, 0.5, 0.5)

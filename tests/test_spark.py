@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 import dedup
-import dedup._cluster
-import dedup._text
+import dedup._cluster.build
+import dedup._text.segment
 import dedup.spark as dspark
 from dedup.__main__ import main
 
@@ -44,7 +44,7 @@ def _lee_docs(n: int) -> list[tuple[str, str]]:
 
 
 def _sentences(text: str) -> list[str]:
-    return [text[s.start : s.end] for s in dedup._text.segment(text)]
+    return [text[s.start : s.end] for s in dedup._text.segment.segment(text)]
 
 
 @pytest.fixture(scope="session")
@@ -155,7 +155,7 @@ def test_connected_components_match_union_find(spark: SparkSession) -> None:
     edges = [(1, 2), (2, 3), (3, 4), (4, 5), (5, 6), (20, 25), (21, 25), (22, 21), (7, 30), (30, 8)]
     df = spark.createDataFrame(edges, "u long, v long")
     got = dict(dspark.connected_components(df).collect())  # type: ignore[arg-type]
-    uf = dedup._cluster.UnionFind(31)
+    uf = dedup._cluster.build.UnionFind(31)
     for u, v in edges:
         uf.union(u, v)
     nodes = {x for e in edges for x in e}

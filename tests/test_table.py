@@ -7,10 +7,12 @@ import random
 import numpy as np
 import pytest
 
-from dedup._cluster import Doc, UnionFind, build, char_span
-from dedup._table import LinkTable, build_table, min_labels
-from dedup._text import Sentence, segment
-from dedup._verify import Link
+from dedup._cluster.build import UnionFind, build, char_span
+from dedup._cluster.table import build_table, min_labels
+from dedup._text.segment import Sentence, segment
+from dedup._types import Doc
+from dedup._verify.links import LinkTable
+from dedup._verify.reference import Link
 
 _WORDS = "river budget harbour tunnel winter railway council library storm market".split()
 
@@ -119,8 +121,8 @@ def test_min_labels_are_the_union_find_roots(seed: int) -> None:
 
 @pytest.mark.parametrize("seed", range(30))
 def test_best_links_merge_as_the_dict_of_the_object_path(seed: int) -> None:
-    from dedup._engine import _merge
-    from dedup._table import best_links
+    from dedup._verify.links import best_links
+    from dedup._verify.run import _merge
 
     rng = random.Random(seed)
     scores = [1.0, 0.8, 0.7, 0.65, 0.6, 0.4]  # ties on purpose; 0.4 is under the floor

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dedup._kernels import ckernels
-from dedup._text import Sentence
+from dedup._text.segment import Sentence
 
 __all__ = ["HASH_SCHEME", "sentence_shingle_hashes", "shingle_tokens", "token_hash"]
 

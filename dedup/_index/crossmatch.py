@@ -2,7 +2,7 @@
 
 Shared by every index backend: the backend finds candidate pairs (LSH band
 hits, exact-copy hits); this module scores them with the detector's own
-:func:`~dedup._engine.verify_candidates` (exact copies, pair scores, covers)
+:func:`~dedup._verify.run.verify_candidates` (exact copies, pair scores, covers)
 and turns the links into passage matches with the detector's
 cluster stage, so that the same sentences give the same scores as
 :func:`dedup.find_duplicates`.
@@ -17,13 +17,13 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from dedup._cluster import Doc, build
-from dedup._engine import verify_candidates
+from dedup._cluster.build import build
 from dedup._options import Options
-from dedup._shingle import sentence_shingle_hashes
-from dedup._sketch import band_keys, lsh_params, signatures
-from dedup._text import Sentence
-from dedup._types import Alignment, Match
+from dedup._sketch.minhash import band_keys, lsh_params, signatures
+from dedup._sketch.shingle import sentence_shingle_hashes
+from dedup._text.segment import Sentence
+from dedup._types import Alignment, Doc, Match
+from dedup._verify.run import verify_candidates
 
 __all__ = ["Sketch", "StoredDoc", "cross_matches", "exact_key", "sketch"]
 

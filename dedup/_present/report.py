@@ -5,9 +5,12 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from html import escape
+from typing import TYPE_CHECKING
 
-from dedup._display import colour, plural
-from dedup._types import Cluster
+from dedup._present.html import colour, plural
+
+if TYPE_CHECKING:  # result types render through this module; it needs none at run time
+    from dedup._types import Cluster
 
 __all__ = ["report_html"]
 

@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 __all__ = [
     "Sentence",
+    "check_text",
     "make_sentence",
     "normalise_token",
     "paragraph_spans",
@@ -23,8 +24,8 @@ __all__ = [
     "tokens",
 ]
 
-try:  # the compiled tokeniser (dedup/_ctext.c), built at install time when a C compiler is present
-    from dedup import _ctext
+try:  # the compiled tokeniser (dedup/_text/_ctext.c), built at install time when a C compiler is present
+    from dedup._text import _ctext
 except ImportError:  # pragma: no cover - installs without a C compiler
     _ctext = None  # type: ignore[assignment]
 if os.environ.get("DEDUP_PURE_PYTHON") == "1":  # the reference tokeniser (the regex), for comparisons
@@ -327,3 +328,13 @@ def _regex_segment(text: str) -> list[Sentence]:
             if sent is not None:
                 out.append(sent)
     return out
+
+
+def check_text(text: object, name: str = "text") -> str:
+    """Return ``text`` if it is a ``str``; raise ``TypeError`` naming the argument otherwise."""
+    if not isinstance(text, str):
+        hint = (
+            " (decode bytes first, e.g. data.decode('utf-8'))" if isinstance(text, (bytes, bytearray)) else ""
+        )
+        raise TypeError(f"{name} must be str, got {type(text).__name__}{hint}")
+    return text

@@ -29,15 +29,15 @@ from typing import IO, TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from dedup._bandtable import BandTable
 from dedup._errors import IncompatibleIndexError, IndexFormatError, StorageError
+from dedup._index.bandtable import BandTable
 from dedup._io import atomic_write
 from dedup._options import Options
-from dedup._shingle import HASH_SCHEME
-from dedup._sketch import lsh_params
+from dedup._sketch.minhash import lsh_params
+from dedup._sketch.shingle import HASH_SCHEME
 
 if TYPE_CHECKING:
-    from dedup._index import DedupIndex
+    from dedup._index.index import DedupIndex
 
 __all__ = ["FORMAT_VERSION", "MAGIC", "fingerprint", "load_index", "save_index"]
 
@@ -50,7 +50,7 @@ _ALIGN = 8
 
 def fingerprint(options: Options) -> dict[str, Any]:
     """How an index with ``options`` is built: everything that changes its keys or scores."""
-    from dedup import __version__
+    from dedup._version import __version__
 
     bands, rows = lsh_params(options.lsh_threshold, options.num_perm)
     return {
@@ -197,7 +197,7 @@ def _arrays(data: bytearray, start: int, end: int, directory: dict[str, Any]) ->
 def _restore(
     cls: type[DedupIndex], options: Options, header: dict[str, Any], arrays: dict[str, npt.NDArray[Any]]
 ) -> DedupIndex:
-    from dedup._index import _Entry
+    from dedup._index.index import _Entry
 
     policy = header["policy"]
     index = cls(max_docs=policy["max_docs"], max_age=policy["max_age"], **options.to_dict())

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from dedup._cluster import build, iter_components
-from dedup._engine import LINK_FLOOR, Detection
+from dedup._cluster.build import Detection, build, iter_components
 from dedup._errors import InvalidOptionError
 from dedup._types import Cluster, Match
+from dedup._verify.run import LINK_FLOOR
 
 if TYPE_CHECKING:
     import pandas
@@ -125,7 +125,7 @@ class Clusters(list[Cluster]):
         }
 
     def _repr_html_(self) -> str:
-        from dedup._display import clusters_html
+        from dedup._present.html import clusters_html
 
         return clusters_html(self, threshold=self.threshold)
 

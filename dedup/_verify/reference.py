@@ -22,7 +22,7 @@ from typing import NamedTuple
 from rapidfuzz import fuzz
 from rapidfuzz.distance import LCSseq
 
-from dedup._text import Sentence
+from dedup._text.segment import Sentence
 
 __all__ = [
     "Ends",

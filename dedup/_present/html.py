@@ -5,8 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from html import escape
+from typing import TYPE_CHECKING
 
-from dedup._types import Cluster, Match, Passage
+if TYPE_CHECKING:  # result types render through this module; it needs none at run time
+    from dedup._types import Cluster, Match, Passage
+
 
 __all__ = ["cluster_html", "clusters_html", "colour", "highlight", "match_html", "plural"]
 

@@ -6,11 +6,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 
-from dedup._text import Sentence
-from dedup._types import Alignment, Cluster, Match, Passage, Span, maker
-from dedup._verify import Link
+from dedup._options import Options
+from dedup._text.segment import Sentence
+from dedup._types import Alignment, Cluster, Doc, Match, Passage, Span, maker
+from dedup._verify.reference import Link
 
-__all__ = ["Doc", "UnionFind", "build", "char_span", "iter_components"]
+__all__ = ["Detection", "UnionFind", "build", "char_span", "iter_components"]
 
 
 class UnionFind:
@@ -34,12 +35,14 @@ class UnionFind:
 
 
 @dataclass(frozen=True, slots=True)
-class Doc:
-    """A document as the detector sees it: key, original text, ordinal for sorting."""
+class Detection:
+    """Everything the cluster stage needs, kept by results for re-thresholding."""
 
-    key: str | None
-    text: str
-    ordinal: int
+    docs: tuple[Doc, ...]
+    sentences: tuple[Sentence, ...]
+    sent_doc: tuple[int, ...]
+    links: tuple[Link, ...]
+    options: Options
 
 
 def char_span(sent: Sentence, tok: tuple[int, int]) -> tuple[int, int]:
@@ -68,7 +71,7 @@ def build(
 ) -> tuple[list[Cluster], list[Match]]:
     """Matches and ranked clusters from the links scoring at least ``threshold``.
 
-    Corpus mode runs the same steps on columns (:func:`dedup._table.build_table`).
+    Corpus mode runs the same steps on columns (:func:`dedup._cluster.table.build_table`).
     """
     sent_para = [s.para for s in sentences]
     kept = [lk for lk in links if lk.score >= threshold]

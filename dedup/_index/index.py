@@ -1,9 +1,9 @@
 """DedupIndex: a long-lived, thread-safe index of documents that answers "seen this before?".
 
 Each stored sentence gets an integer id; its LSH band keys (and an exact-copy
-key) go into a numpy :class:`~dedup._bandtable.BandTable`.  ``add``/``query``
+key) go into a numpy :class:`~dedup._index.bandtable.BandTable`.  ``add``/``query``
 sketch the new text, look all of its keys up in one vectorised batch, and
-verify the candidates with the detector's scoring (:mod:`dedup._crossmatch`).
+verify the candidates with the detector's scoring (:mod:`dedup._index.crossmatch`).
 Removal marks documents dead; ids are compacted and the table rebuilt once dead
 ids outnumber live ones, so an endless stream with eviction stays bounded.
 """
@@ -24,21 +24,21 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from dedup._api import check_text
-from dedup._bandtable import BandTable
-from dedup._cluster import Doc
-from dedup._crossmatch import Sketch, StoredDoc, cross_matches, sketch
-from dedup._engine import MIN_SHARED_BANDS, Detection, detect
+from dedup._cluster.build import Detection
+from dedup._cluster.result import Clusters, stream_clusters
+from dedup._engine import detect
 from dedup._errors import DuplicateKeyError, IncompatibleIndexError, InvalidOptionError
+from dedup._index.bandtable import BandTable
+from dedup._index.crossmatch import Sketch, StoredDoc, cross_matches, sketch
 from dedup._options import Options
 from dedup._parallel import check_jobs, paused_gc, process_pool
-from dedup._result import Clusters, stream_clusters
-from dedup._sketch import lsh_params
-from dedup._text import Sentence, segment
-from dedup._types import Cluster, Match
+from dedup._sketch.lsh import MIN_SHARED_BANDS
+from dedup._sketch.minhash import lsh_params
+from dedup._text.segment import Sentence, check_text, segment
+from dedup._types import Cluster, Doc, Match
 
 if TYPE_CHECKING:
-    from dedup._redis import RedisIndex
+    from dedup._index.redis import RedisIndex
 
 __all__ = ["COMPACT_MIN", "MAX_BUCKET", "MAX_EXACT", "MAX_PER_SENTENCE", "MIN_SHARED_BANDS", "DedupIndex"]
 
@@ -239,9 +239,9 @@ class DedupIndex:
     def from_redis(cls, url: str, *, name: str = "dedup", **options: Any) -> RedisIndex:
         """An index kept in Redis at ``url``, shared by every process using the same ``name``.
 
-        See :class:`dedup._redis.RedisIndex`; needs the ``redis`` extra.
+        See :class:`dedup._index.redis.RedisIndex`; needs the ``redis`` extra.
         """
-        from dedup._redis import RedisIndex
+        from dedup._index.redis import RedisIndex
 
         return RedisIndex(url, name=name, **options)
 
@@ -395,8 +395,8 @@ class DedupIndex:
     # -- persistence -------------------------------------------------------------
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the index to ``path`` atomically (see :mod:`dedup._persist` for the format)."""
-        from dedup._persist import save_index
+        """Write the index to ``path`` atomically (see :mod:`dedup._index.persist` for the format)."""
+        from dedup._index.persist import save_index
 
         save_index(self, path)
 
@@ -408,7 +408,7 @@ class DedupIndex:
         (:class:`IncompatibleIndexError` otherwise); a truncated or corrupted
         file raises :class:`IndexFormatError` naming it.
         """
-        from dedup._persist import load_index
+        from dedup._index.persist import load_index
 
         return load_index(cls, path, options)
 

@@ -13,13 +13,13 @@ Three passes over the source, none of which keeps the corpus text:
    rebuilt from their recorded offsets (a document whose digest changed is an
    error) and flattened into token columns (stem ids, flags, normalised text,
    token offsets: a few bytes a token, not sentence objects); the batch
-   verifier (:mod:`dedup._batchverify`) scores them a pair of blocks of whole
-   documents at a time (:func:`dedup._engine.verify_blocked`), so its
+   verifier (:mod:`dedup._verify.batch`) scores them a pair of blocks of whole
+   documents at a time (:func:`dedup._verify.run.verify_blocked`), so its
    per-token arrays never cover the whole corpus.
 3. **Passages**: the source is read a third time for the text of the documents
    that end up in a match (skipped with ``with_text=False``).
 
-Links, matches and clusters stay columns (:mod:`dedup._table`): the command
+Links, matches and clusters stay columns (:mod:`dedup._cluster.table`): the command
 line writes its JSON lines from them, and :func:`find_corpus_duplicates` makes
 the result objects from them at the end.
 
@@ -52,18 +52,20 @@ import numpy as np
 import numpy.typing as npt
 
 from dedup._arrays import sorted_unique
-from dedup._batchverify import COLUMNS, KERNEL_MAX_SOURCES
-from dedup._cluster import char_span
-from dedup._engine import SentenceColumns, lsh_candidates, verify_blocked, verify_candidates
+from dedup._cluster.build import char_span
+from dedup._cluster.result import Clusters
+from dedup._cluster.table import CharSpans, ResultTable, build_table
 from dedup._errors import DedupError, DuplicateKeyError
 from dedup._kernels import ckernels
 from dedup._options import Options
 from dedup._parallel import check_jobs, paused_gc, process_pool, release_memory
-from dedup._result import Clusters
-from dedup._shingle import sentence_shingle_hashes
-from dedup._sketch import signatures
-from dedup._table import KINDS, CharSpans, LinkTable, ResultTable, build_table
-from dedup._text import ACCELERATED, Sentence, make_sentence, segment
+from dedup._sketch.lsh import lsh_candidates
+from dedup._sketch.minhash import signatures
+from dedup._sketch.shingle import sentence_shingle_hashes
+from dedup._text.segment import ACCELERATED, Sentence, make_sentence, segment
+from dedup._verify.batch import COLUMNS, KERNEL_MAX_SOURCES
+from dedup._verify.links import KINDS, LinkTable
+from dedup._verify.run import SentenceColumns, verify_blocked, verify_candidates
 
 __all__ = [
     "CorpusSource",
@@ -385,7 +387,7 @@ def find_corpus_duplicates(
 
 @dataclass(frozen=True)
 class _Found:
-    """What a corpus run found, as columns (:class:`~dedup._table.ResultTable`), with the keys and
+    """What a corpus run found, as columns (:class:`~dedup._cluster.table.ResultTable`), with the keys and
     the texts (``with_text``) of the documents its passages are in."""
 
     table: ResultTable
@@ -510,7 +512,7 @@ def _run(source: CorpusSource, options: Options, jobs: int, progress: bool, with
 
 
 def _sentence_char_spans(sentences: dict[int, Sentence]) -> CharSpans:
-    """:data:`~dedup._table.CharSpans` of sentence objects (by sentence id)."""
+    """:data:`~dedup._cluster.table.CharSpans` of sentence objects (by sentence id)."""
 
     def char_spans(g: npt.NDArray[np.int64], tok: npt.NDArray[np.int64]) -> tuple[Any, Any]:
         out = [char_span(sentences[x], (a, b)) for x, (a, b) in zip(g.tolist(), tok.tolist(), strict=True)]
@@ -535,7 +537,7 @@ def _join_signatures(parts: list[_Sketch], num_perm: int) -> npt.NDArray[np.uint
 class _Columns:
     """The involved sentences of pass 2 as token columns, filled batch by batch in sentence id order.
 
-    Keeps what verification needs (:class:`~dedup._engine.SentenceColumns`) and
+    Keeps what verification needs (:class:`~dedup._verify.run.SentenceColumns`) and
     each token's offsets (relative to its sentence, for the character spans of
     matches) in flat arrays, instead of ~1.5 kB of objects per sentence.
     """
@@ -793,92 +795,3 @@ def write_clusters(fh: IO[str], found: _Found, *, kind: str = "clusters", with_t
             head = f'{{"cluster": {lo + n}, "score": {score!r}, "representative": {first}'
             lines.append(f'{head}, "passages": [{passages}]}}\n')
         fh.write("".join(lines))
-
-
-# --- command line ------------------------------------------------------------------------------
-
-
-def _parser() -> Any:
-    import argparse
-
-    p = argparse.ArgumentParser(
-        prog="dedup corpus",
-        description=(
-            "Find duplicate and near-duplicate passages within and across the documents of a corpus: "
-            "a .jsonl file (one object per line), a plain-text file (one document per line), "
-            "a directory of .txt files, or - for standard input."
-        ),
-    )
-    p.add_argument("input", help="corpus file, directory, or - for standard input")
-    p.add_argument("-o", "--output", help="write JSON lines here (atomically) instead of standard output")
-    p.add_argument("--id-field", default="id", help="JSON field holding the document key (default: id)")
-    p.add_argument("--text-field", default="text", help="JSON field holding the text (default: text)")
-    p.add_argument(
-        "--output-kind",
-        choices=("clusters", "matches"),
-        default="clusters",
-        help="one line per cluster or per match",
-    )
-    p.add_argument(
-        "--no-text", action="store_true", help="output offsets only (skips the third read of the corpus)"
-    )
-    p.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    defaults = Options()
-    p.add_argument(
-        "--threshold",
-        type=float,
-        default=defaults.threshold,
-        help=f"verification cut in (0, 1] (default {defaults.threshold})",
-    )
-    p.add_argument(
-        "--num-perm",
-        type=int,
-        default=defaults.num_perm,
-        help=f"MinHash permutations (default {defaults.num_perm})",
-    )
-    p.add_argument("--seed", type=int, default=defaults.seed, help=f"MinHash seed (default {defaults.seed})")
-    return p
-
-
-def corpus_main(argv: Sequence[str]) -> int:
-    """``python -m dedup corpus ...``; returns the exit status."""
-    args = _parser().parse_args(argv)
-    progress = not args.quiet and sys.stderr.isatty()
-    try:
-        source = open_source(args.input, id_field=args.id_field or None, text_field=args.text_field)
-        try:
-            found = _find(
-                source,
-                jobs=args.jobs,
-                progress=progress,
-                with_text=not args.no_text,
-                threshold=args.threshold,
-                num_perm=args.num_perm,
-                seed=args.seed,
-            )
-        finally:
-            source.close()
-
-        def emit(fh: IO[str]) -> None:
-            write_clusters(fh, found, kind=args.output_kind, with_text=not args.no_text)
-
-        def emit_bytes(raw: IO[bytes]) -> None:
-            text = io.TextIOWrapper(raw, encoding="utf-8")
-            emit(text)
-            text.flush()
-            text.detach()  # leave ``raw`` open: atomic_write syncs and renames it
-
-        if args.output:
-            from dedup._io import atomic_write
-
-            atomic_write(args.output, emit_bytes)
-        else:
-            emit(sys.stdout)
-    except (OSError, DedupError, ValueError) as err:
-        print(f"dedup corpus: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("dedup corpus: interrupted; no output written", file=sys.stderr)
-        return 130
-    return 0

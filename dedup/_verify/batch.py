@@ -1,6 +1,6 @@
 """Verification of many candidate pairs at once: bounds first, exact scores for the few that can link.
 
-:class:`dedup._verify.Verifier` states the scoring rules one pair and one
+:class:`dedup._verify.reference.Verifier` states the scoring rules one pair and one
 sentence at a time; this module computes *the same links* for a whole batch
 of candidates, far faster.  Two implementations of the batch share the
 orchestration here:
@@ -10,7 +10,7 @@ orchestration here:
   pair stage (containment both ways, substitution factor, character ratio,
   locality where it can matter) and one for the cover stage (pool trimming,
   greedy covers, which links can count, alignment spans); Python only rounds
-  scores and builds the :class:`~dedup._verify.Link` tuples;
+  scores and builds the :class:`~dedup._verify.reference.Link` tuples;
 * numpy (the reference for the kernels, and the path without a C compiler):
 
   1. Every sentence's content stems, weights and names/figures become integer
@@ -27,7 +27,7 @@ orchestration here:
      link is aligned only when a bound says it can count.
 
 ``tests/test_batchverify.py`` checks both against the reference
-:class:`~dedup._verify.Verifier` on real articles and random texts.
+:class:`~dedup._verify.reference.Verifier` on real articles and random texts.
 """
 
 from __future__ import annotations
@@ -49,9 +49,9 @@ from rapidfuzz import fuzz, process
 
 from dedup._arrays import last_of_equal, run_firsts, sorted_find, sorted_unique
 from dedup._kernels import ckernels
-from dedup._table import KINDS, LinkTable, best_links, rounded6
-from dedup._text import Sentence
-from dedup._verify import (
+from dedup._text.segment import Sentence
+from dedup._verify.links import KINDS, LinkTable, best_links, rounded6
+from dedup._verify.reference import (
     _MAX_POOL,
     _POOL_RATIO,
     _SPREAD,
@@ -116,7 +116,7 @@ class _Directed:
 
 
 class BatchScorer:
-    """Scores candidate pairs among a fixed list of sentences, as :class:`~dedup._verify.Verifier` does."""
+    """Scores candidate pairs among a fixed list of sentences, as :class:`~.reference.Verifier` does."""
 
     total: _F64  # content weight of each sentence
     n_tokens: _I64  # tokens (= words) of each sentence
@@ -380,7 +380,7 @@ class BatchScorer:
         return factor.astype(np.float64)
 
     def ends(self, pairs: list[tuple[int, int]]) -> dict[tuple[int, int], Ends]:
-        """:func:`~dedup._verify.alignment_ends` of every pair ``(i, j)`` (the numpy path's alignments)."""
+        """:func:`~.reference.alignment_ends` of every pair ``(i, j)`` (the numpy path's alignments)."""
         return {(i, j): alignment_ends(self.shape(i), self.shape(j)) for i, j in pairs}
 
     # --- the two verification steps -----------------------------------------------------------

@@ -31,12 +31,12 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from dedup._api import check_text
-from dedup._cluster import Doc
-from dedup._crossmatch import Sketch, StoredDoc, cross_matches, sketch
-from dedup._engine import Detection, detect
+from dedup._cluster.build import Detection
+from dedup._cluster.result import Clusters, stream_clusters
+from dedup._engine import detect
 from dedup._errors import DuplicateKeyError, IncompatibleIndexError, InvalidOptionError, StorageError
-from dedup._index import (
+from dedup._index.crossmatch import Sketch, StoredDoc, cross_matches, sketch
+from dedup._index.index import (
     MAX_BUCKET,
     MAX_EXACT,
     MAX_PER_SENTENCE,
@@ -45,11 +45,10 @@ from dedup._index import (
     check_time,
     window_start,
 )
+from dedup._index.persist import fingerprint
 from dedup._options import Options
-from dedup._persist import fingerprint
-from dedup._result import Clusters, stream_clusters
-from dedup._text import Sentence, segment
-from dedup._types import Cluster, Match
+from dedup._text.segment import Sentence, check_text, segment
+from dedup._types import Cluster, Doc, Match
 
 __all__ = ["RedisIndex"]
 

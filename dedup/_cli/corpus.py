@@ -1,0 +1,100 @@
+"""``dedup corpus``: the corpus command line (arguments, atomic output) over :mod:`dedup._corpus.run`."""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections.abc import Sequence
+from typing import IO, Any
+
+from dedup._corpus.run import _find, open_source, write_clusters
+from dedup._errors import DedupError
+from dedup._options import Options
+
+__all__ = ["corpus_main"]
+
+
+def _parser() -> Any:
+    import argparse
+
+    p = argparse.ArgumentParser(
+        prog="dedup corpus",
+        description=(
+            "Find duplicate and near-duplicate passages within and across the documents of a corpus: "
+            "a .jsonl file (one object per line), a plain-text file (one document per line), "
+            "a directory of .txt files, or - for standard input."
+        ),
+    )
+    p.add_argument("input", help="corpus file, directory, or - for standard input")
+    p.add_argument("-o", "--output", help="write JSON lines here (atomically) instead of standard output")
+    p.add_argument("--id-field", default="id", help="JSON field holding the document key (default: id)")
+    p.add_argument("--text-field", default="text", help="JSON field holding the text (default: text)")
+    p.add_argument(
+        "--output-kind",
+        choices=("clusters", "matches"),
+        default="clusters",
+        help="one line per cluster or per match",
+    )
+    p.add_argument(
+        "--no-text", action="store_true", help="output offsets only (skips the third read of the corpus)"
+    )
+    p.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    defaults = Options()
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=defaults.threshold,
+        help=f"verification cut in (0, 1] (default {defaults.threshold})",
+    )
+    p.add_argument(
+        "--num-perm",
+        type=int,
+        default=defaults.num_perm,
+        help=f"MinHash permutations (default {defaults.num_perm})",
+    )
+    p.add_argument("--seed", type=int, default=defaults.seed, help=f"MinHash seed (default {defaults.seed})")
+    return p
+
+
+def corpus_main(argv: Sequence[str]) -> int:
+    """``python -m dedup corpus ...``; returns the exit status."""
+    args = _parser().parse_args(argv)
+    progress = not args.quiet and sys.stderr.isatty()
+    try:
+        source = open_source(args.input, id_field=args.id_field or None, text_field=args.text_field)
+        try:
+            found = _find(
+                source,
+                jobs=args.jobs,
+                progress=progress,
+                with_text=not args.no_text,
+                threshold=args.threshold,
+                num_perm=args.num_perm,
+                seed=args.seed,
+            )
+        finally:
+            source.close()
+
+        def emit(fh: IO[str]) -> None:
+            write_clusters(fh, found, kind=args.output_kind, with_text=not args.no_text)
+
+        def emit_bytes(raw: IO[bytes]) -> None:
+            text = io.TextIOWrapper(raw, encoding="utf-8")
+            emit(text)
+            text.flush()
+            text.detach()  # leave ``raw`` open: atomic_write syncs and renames it
+
+        if args.output:
+            from dedup._io import atomic_write
+
+            atomic_write(args.output, emit_bytes)
+        else:
+            emit(sys.stdout)
+    except (OSError, DedupError, ValueError) as err:
+        print(f"dedup corpus: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("dedup corpus: interrupted; no output written", file=sys.stderr)
+        return 130
+    return 0

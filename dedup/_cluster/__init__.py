@@ -1,0 +1,1 @@
+"""Stage 4, cluster: links into matches, matches into passages, passages into ranked clusters."""

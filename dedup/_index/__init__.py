@@ -1,0 +1,1 @@
+"""Front end: DedupIndex, a long-lived index of many documents, in memory, on disk or in Redis."""

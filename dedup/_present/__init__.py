@@ -1,0 +1,1 @@
+"""Presentation: HTML views and the standalone report over result objects."""
