@@ -247,6 +247,28 @@ def test_a_document_edited_between_passes_is_a_clear_error(
     )
 
 
+class _FileEditedOnThirdRead(corpus.JsonlSource):
+    """A real JSON-lines file, edited in place on disk just before the third read (the passages pass)."""
+
+    reads = 0
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        self.reads += 1
+        if self.reads == 3:
+            path = Path(self.path)
+            path.write_text(path.read_text(encoding="utf-8").replace("Troops", "Troupe"), encoding="utf-8")
+        return super().__iter__()
+
+
+def test_a_document_edited_before_its_passages_are_read_is_a_clear_error(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    _write_jsonl(src, DOCS)
+    source = _FileEditedOnThirdRead(str(src))
+    with pytest.raises(corpus.DedupError, match="'a' changed while the corpus was being read"):
+        find_corpus_duplicates(source, jobs=1)
+    assert source.reads == 3  # the edit came after the sentences were verified
+
+
 def test_the_collector_pause_is_undone_even_on_errors() -> None:
     import gc
 

@@ -504,7 +504,7 @@ def _run(source: CorpusSource, options: Options, jobs: int, progress: bool, with
     del local_pairs
     release_memory()
     kept_docs = sorted_unique(np.concatenate((sent_doc[links.i], sent_doc[links.j]))).tolist()
-    texts = _reread_texts(source, keys, kept_docs, progress) if with_text else {}
+    texts = _reread_texts(source, keys, kept_docs, text_digest, progress) if with_text else {}
     table = build_table(
         links, sent_doc, para, np.arange(n_sents.size, dtype=np.int64), char_spans, options.threshold
     )
@@ -730,11 +730,23 @@ def _rebuild_columns(batch: list[_Reread]) -> tuple[int, _ColumnPart | None]:
 
 
 def _reread_texts(
-    source: CorpusSource, keys: Sequence[str], wanted: Sequence[int], progress: bool
+    source: CorpusSource,
+    keys: Sequence[str],
+    wanted: Sequence[int],
+    text_digest: npt.NDArray[np.uint64],
+    progress: bool,
 ) -> dict[int, str]:
+    """The texts of the ``wanted`` documents, each checked against its digest from pass 1.
+
+    A text edited between passes would put wrong passages in the output (offsets
+    of the old text into the new one): that is an error, never a silent result.
+    """
     with _progress(source, progress, "passages") as tick:
         out = {}
+        digests = text_digest.tolist()
         for d, text in _reread(source, keys, wanted):
+            if _digest(text) != digests[d]:
+                raise DedupError(f"document {keys[d]!r} changed while the corpus was being read")
             out[d] = text
             tick()
         return out
