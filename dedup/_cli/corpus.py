@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from typing import IO, Any
 
 from dedup._corpus.run import _find, open_source, write_clusters
@@ -57,10 +60,40 @@ def _parser() -> Any:
     return p
 
 
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that every ``finally`` (temporary files, workers) runs."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
+@contextlib.contextmanager
+def _terminate_cleanly() -> Iterator[None]:
+    """Turn SIGTERM into :class:`_Terminated` for the block (the main thread only can set handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def corpus_main(argv: Sequence[str]) -> int:
-    """``python -m dedup corpus ...``; returns the exit status."""
+    """``python -m dedup corpus ...``; returns the exit status.
+
+    Ctrl-C exits with status 130 and SIGTERM with 143, both after removing
+    temporary files and stopping the workers; no output file is written.
+    """
     args = _parser().parse_args(argv)
     progress = not args.quiet and sys.stderr.isatty()
+    with _terminate_cleanly():
+        return _corpus(args, progress)
+
+
+def _corpus(args: Any, progress: bool) -> int:
     try:
         source = open_source(args.input, id_field=args.id_field or None, text_field=args.text_field)
         try:
@@ -97,4 +130,7 @@ def corpus_main(argv: Sequence[str]) -> int:
     except KeyboardInterrupt:
         print("dedup corpus: interrupted; no output written", file=sys.stderr)
         return 130
+    except _Terminated:
+        print("dedup corpus: terminated; no output written", file=sys.stderr)
+        return 143
     return 0

@@ -39,7 +39,6 @@ import io
 import json
 import os
 import sys
-import tempfile
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -56,6 +55,7 @@ from dedup._cluster.build import char_span
 from dedup._cluster.result import Clusters
 from dedup._cluster.table import CharSpans, ResultTable, build_table
 from dedup._errors import DedupError, DuplicateKeyError
+from dedup._io import owned_temp_file
 from dedup._kernels import ckernels
 from dedup._options import Options
 from dedup._parallel import check_jobs, paused_gc, process_pool, release_memory
@@ -191,7 +191,7 @@ class _SpooledSource(JsonlSource):
     """Documents of a one-shot iterable, spooled to a temporary JSON-lines file on first read."""
 
     def __init__(self, items: Iterable[tuple[str, str]]) -> None:
-        fd, tmp = tempfile.mkstemp(prefix="dedup-corpus-", suffix=".jsonl")
+        fd, tmp = owned_temp_file(None, "dedup-corpus-", ".jsonl")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 for key, text in items:
