@@ -96,9 +96,10 @@ def strip_duplicates(
     if not drop:
         return text
     cut: list[tuple[int, int]] = []
-    for sent in segment(text):
-        covered = sum(max(0, min(sent.end, e) - max(sent.start, s)) for s, e in _merged(drop))
-        if covered >= cover * (sent.end - sent.start):
+    sentences = segment(text)
+    covered_chars = covered([(sent.start, sent.end) for sent in sentences], drop)
+    for sent, covered_n in zip(sentences, covered_chars, strict=True):
+        if covered_n >= cover * (sent.end - sent.start):
             start, end = sent.start, sent.end
             while end < len(text) and text[end] in " \t":
                 end += 1
@@ -139,6 +140,26 @@ def _cut(text: str, cut: list[tuple[int, int]]) -> str:
         result = _BLANK_RUN.sub("\n\n", result)
     body = result.strip("\n")
     return body + "\n" if text.endswith("\n") and body else body
+
+
+def covered(spans: Sequence[tuple[int, int]], drop: list[tuple[int, int]]) -> list[int]:
+    """Characters of each of ``spans`` (disjoint, in order) that lie in the union of the ``drop`` ranges.
+
+    One sweep along both (linear after sorting ``drop``): summing every drop
+    range for every sentence had made 10,000 repeated lines take 48 s.
+    """
+    merged = _merged(drop)
+    out: list[int] = []
+    first = 0
+    for start, end in spans:
+        while first < len(merged) and merged[first][1] <= start:
+            first += 1
+        total, k = 0, first
+        while k < len(merged) and merged[k][0] < end:
+            total += min(end, merged[k][1]) - max(start, merged[k][0])
+            k += 1
+        out.append(total)
+    return out
 
 
 def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

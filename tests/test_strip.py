@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import dedup
+from dedup._strip import covered
 
 BRIDGE = "The mayor opened the new bridge over the river on Tuesday morning."
 FIRE = "Firefighters contained the warehouse blaze after six hours of work."
@@ -38,3 +43,22 @@ def test_the_seed_article_loses_its_restated_highlights(seed_text: str) -> None:
 def test_options_go_to_the_index_or_here_not_both() -> None:
     with pytest.raises(TypeError, match="not both"):
         dedup.strip_duplicates(BRIDGE, dedup.DedupIndex(), threshold=0.9)
+
+
+@given(
+    cuts=st.lists(st.integers(0, 200), max_size=30),
+    drop=st.lists(st.tuples(st.integers(0, 200), st.integers(0, 60)), max_size=30),
+)
+@settings(derandomize=True, max_examples=300)
+def test_covered_characters_equal_a_count_over_every_drop_range(
+    cuts: list[int], drop: list[tuple[int, int]]
+) -> None:
+    bounds = sorted(set(cuts))
+    spans = list(itertools.pairwise(bounds))
+    ranges = [(s, s + n) for s, n in drop]
+    expected = [sum(1 for x in range(a, b) if any(s <= x < e for s, e in ranges)) for a, b in spans]
+    assert covered(spans, ranges) == expected
+
+
+def test_many_repeated_lines_keep_the_first() -> None:
+    assert dedup.strip_duplicates("ok.\n" * 3000) == "ok.\n"
