@@ -194,6 +194,59 @@ def test_malformed_json_on_standard_input_is_a_clear_error() -> None:
     assert "Traceback" not in proc.stderr.decode()
 
 
+def _corpus_cli(data: bytes, *args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "dedup", "corpus", *args, "--jobs", "1"],
+        input=data,
+        capture_output=True,
+        cwd=ROOT,
+    )
+
+
+@pytest.mark.parametrize("where", ["stdin", "file"])
+def test_a_line_without_an_id_among_lines_with_ids_is_refused(tmp_path: Path, where: str) -> None:
+    # Line 3 would be keyed "3", which is also the first line's id: a silent mix-up before.
+    data = b'{"id": 3, "text": "Troops are leaving the border."}\n{"id": 9, "text": "x y"}\n{"text": "z"}\n'
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(data)
+    proc = _corpus_cli(data, "-") if where == "stdin" else _corpus_cli(b"", str(src))
+    err = proc.stderr.decode()
+    where_ = "standard input line 3" if where == "stdin" else f"{src}:3"
+    assert proc.returncode == 2 and f"{where_}: has no field 'id' but earlier lines do" in err, err
+
+
+def test_lines_without_any_id_are_keyed_by_line_number() -> None:
+    text = "Troops are leaving the border region today, officials said."
+    data = "".join(json.dumps({"text": t}) + "\n" for t in (text, "Other news.", text)).encode()
+    proc = _corpus_cli(data, "-", "--no-text")
+    assert proc.returncode == 0, proc.stderr.decode()
+    (cluster,) = [json.loads(x) for x in proc.stdout.decode().splitlines()]
+    assert [p["key"] for p in cluster["passages"]] == ["1", "3"]
+
+
+def test_a_lone_surrogate_escape_is_refused_when_read_naming_line_and_key() -> None:
+    data = b'{"id": "a", "text": "fine \\ud83d\\ude00 pair"}\n{"id": "b", "text": "bad \\ud800 here"}\n'
+    proc = _corpus_cli(data, "-")
+    err = proc.stderr.decode()
+    assert proc.returncode == 2 and "standard input line 2 (key 'b')" in err and "surrogate" in err, err
+    assert "Traceback" not in err
+
+
+def test_invalid_utf8_on_standard_input_names_the_line() -> None:
+    for data, args in (
+        (b'{"id": 1, "text": "ok"}\n{"id": 2, "text": "caf\xe9"}\n', ()),
+        (b"ok\ncaf\xe9\n", ()),
+    ):
+        proc = _corpus_cli(data, "-", *args)
+        err = proc.stderr.decode()
+        assert proc.returncode == 2 and "standard input line 2" in err and "UTF-8" in err, err
+
+
+def test_python_documents_with_a_lone_surrogate_are_a_clear_error() -> None:
+    with pytest.raises(corpus.DedupError, match="document 'b'"):
+        find_corpus_duplicates([("a", "fine text here"), ("b", "bad \ud800 text")], jobs=1)
+
+
 def test_interrupted_run_leaves_no_output_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     src = tmp_path / "in.jsonl"
     _write_jsonl(src, DOCS)

@@ -38,6 +38,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import sys
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -115,38 +116,85 @@ class JsonlSource(CorpusSource):
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         self.position = 0
+        keys = _KeyCheck(self.id_field)
         with open(self.path, "rb") as fh:
             for lineno, raw in enumerate(fh, 1):
                 self.position += len(raw)
-                doc = _json_document(raw, self.path, lineno, self.id_field, self.text_field)
+                doc = _json_document(raw, self.path, lineno, self.id_field, self.text_field, keys)
                 if doc is not None:
                     yield doc
 
 
+class _KeyCheck:
+    """Keys of JSON lines: from ``id_field`` on every line, or line numbers on every line, never a mix.
+
+    A line number given to a line without an id could equal another line's
+    id; mixing the two is refused instead.
+    """
+
+    def __init__(self, id_field: str | None) -> None:
+        self.id_field = id_field
+        self.keyed: bool | None = None if id_field else False
+
+    def key(self, obj: dict[str, Any], where: str, lineno: int) -> str:
+        key = obj.get(self.id_field) if self.id_field else None
+        has = key is not None
+        if self.keyed is None:
+            self.keyed = has
+        elif has != self.keyed:
+            raise DedupError(
+                f"{where}: {'has' if has else 'has no'} field {self.id_field!r} but earlier lines "
+                f"{'do not' if has else 'do'}: give every line a key, or none (then keys are line numbers)"
+            )
+        return str(key) if has else str(lineno)
+
+
+# A JSON escape of a UTF-16 surrogate: only lines holding one need the strict check below.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
 def _json_document(
-    raw: str | bytes, path: str | None, lineno: int, id_field: str | None, text_field: str
+    raw: str | bytes,
+    path: str | None,
+    lineno: int,
+    id_field: str | None,
+    text_field: str,
+    keys: _KeyCheck | None = None,
 ) -> tuple[str, str] | None:
     """``(key, text)`` of line ``lineno`` of ``path`` (``None``: standard input), ``None`` if blank.
 
-    The key defaults to the line number.
+    Keys come from ``id_field``, or are line numbers when no line has one (see :class:`_KeyCheck`).
     """
     if not raw.strip():
         return None
+    where = _where(path, lineno)
     try:
         # str, not bytes: json.loads would first sniff the bytes' encoding (a fifth of its time)
-        obj = json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
-    except ValueError as err:  # UnicodeDecodeError included
-        raise DedupError(f"{_where(path, lineno)}: not a JSON object ({err})") from err
+        line = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError as err:
+        raise DedupError(f"{where}: not valid UTF-8 (byte {err.start}): convert it to UTF-8 first") from err
+    try:
+        obj = json.loads(line)
+    except ValueError as err:
+        raise DedupError(f"{where}: not a JSON object ({err})") from err
     if not isinstance(obj, dict):
-        raise DedupError(f"{_where(path, lineno)}: expected a JSON object, got {type(obj).__name__}")
+        raise DedupError(f"{where}: expected a JSON object, got {type(obj).__name__}")
     text = obj.get(text_field)
     if not isinstance(text, str):
         raise DedupError(
-            f"{_where(path, lineno)}: field {text_field!r} must be a string "
-            "(choose the field with --text-field)"
+            f"{where}: field {text_field!r} must be a string (choose the field with --text-field)"
         )
-    key = obj.get(id_field) if id_field else None
-    return (str(lineno) if key is None else str(key)), text
+    key = (keys or _KeyCheck(id_field)).key(obj, where, lineno)
+    if "\\u" in line and _SURROGATE_ESCAPE.search(line):
+        for name, value in (("key", key), ("text", text)):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as err:
+                raise DedupError(
+                    f"{where} (key {key!r}): the {name} holds a lone UTF-16 surrogate escape "
+                    f"at character {err.start} (\\ud800-\\udfff without its pair): not text"
+                ) from err
+    return key, text
 
 
 def _where(path: str | None, lineno: int) -> str:
@@ -200,7 +248,12 @@ class _SpooledSource(JsonlSource):
                             f"documents must be (str key, str text) pairs, got "
                             f"({type(key).__name__}, {type(text).__name__})"
                         )
-                    fh.write(json.dumps({"id": key, "text": text}, ensure_ascii=False) + "\n")
+                    try:
+                        fh.write(json.dumps({"id": key, "text": text}, ensure_ascii=False) + "\n")
+                    except UnicodeEncodeError as err:
+                        raise DedupError(
+                            f"document {key!r}: a lone UTF-16 surrogate at character {err.start} is not text"
+                        ) from err
         except BaseException:
             os.unlink(tmp)
             raise
@@ -218,12 +271,9 @@ def open_source(path: str, *, id_field: str | None = "id", text_field: str = "te
     if path == "-":
         data = sys.stdin.buffer
         first = data.peek(1)[:1] if isinstance(data, io.BufferedReader) else b""
-        lines = io.TextIOWrapper(data, encoding="utf-8")
         if first == b"{":
-            return _SpooledSource(_json_stream(lines, id_field, text_field))
-        return _SpooledSource(
-            (str(n), line.rstrip("\r\n")) for n, line in enumerate(lines, 1) if line.strip()
-        )
+            return _SpooledSource(_json_stream(data, id_field, text_field))
+        return _SpooledSource(_plain_stream(data))
     if os.path.isdir(path):
         return TextDirSource(path)
     if not os.path.exists(path):
@@ -233,11 +283,19 @@ def open_source(path: str, *, id_field: str | None = "id", text_field: str = "te
     return LinesSource(path)
 
 
-def _json_stream(lines: Iterable[str], id_field: str | None, text_field: str) -> Iterator[tuple[str, str]]:
+def _json_stream(lines: Iterable[bytes], id_field: str | None, text_field: str) -> Iterator[tuple[str, str]]:
+    keys = _KeyCheck(id_field)
     for n, line in enumerate(lines, 1):
-        doc = _json_document(line, None, n, id_field, text_field)
+        doc = _json_document(line, None, n, id_field, text_field, keys)
         if doc is not None:
             yield doc
+
+
+def _plain_stream(lines: Iterable[bytes]) -> Iterator[tuple[str, str]]:
+    for n, raw in enumerate(lines, 1):
+        line = _decode(raw, _where(None, n)).rstrip("\r\n")
+        if line.strip():
+            yield str(n), line
 
 
 # --- pass 1: sketches ------------------------------------------------------------------------
