@@ -12,6 +12,7 @@ import contextlib
 import os
 import re
 import socket
+import stat
 import tempfile
 from collections.abc import Callable
 from typing import IO
@@ -60,14 +61,29 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None
     """Call ``write`` on a temporary file and move it over ``path`` only if it succeeds.
 
     A crash, a full disk or an exception inside ``write`` leaves ``path`` as it was.
+    The file gets the permissions of the file it replaces, or those the umask
+    gives a new file (not the 0600 of a temporary file).  A symbolic link is
+    followed: the file it points to is replaced and the link stays.  A target
+    that is not a regular file (a FIFO, ``/dev/stdout``) is written to
+    directly, as there is nothing to rename over it.
     """
-    target = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(target))
+    target = os.path.realpath(os.fspath(path))  # through symbolic links, deliberately
+    try:
+        info: os.stat_result | None = os.stat(target)
+    except FileNotFoundError:
+        info = None
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        with open(target, "wb") as direct:
+            write(direct)
+        return
+    mode = stat.S_IMODE(info.st_mode) if info is not None else 0o666 & ~_umask()
+    folder = os.path.dirname(target)
     fd, tmp = owned_temp_file(folder, ".dedup-", ".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()
+            os.fchmod(fh.fileno(), mode)
             os.fsync(fh.fileno())
         os.replace(tmp, target)
     except BaseException:
@@ -80,6 +96,17 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where the system says it (Linux)."""
+    with contextlib.suppress(OSError, ValueError), open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)  # elsewhere: set and restore (not thread-safe, but brief)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
