@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import subprocess
@@ -496,3 +497,38 @@ def test_progress_bars_name_each_phase_on_standard_error(capsys: pytest.CaptureF
     err = capsys.readouterr().err
     assert all(phase in err for phase in ("sketch", "verify", "score", "passages")), err
     assert _dump(shown) == _dump(quiet)
+
+
+_WITHOUT_TQDM = (
+    "import sys; sys.modules['tqdm'] = None  # an install without tqdm: importing it fails\n"
+    "from dedup._cli.main import main\n"
+    "sys.exit(main(sys.argv[1:]))\n"
+)
+
+
+def test_progress_in_a_terminal_without_tqdm_still_writes_the_output(tmp_path: Path) -> None:
+    import os
+    import pty
+
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    _write_jsonl(src, DOCS)
+    primary, secondary = pty.openpty()  # standard error is a terminal: progress bars are on
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", _WITHOUT_TQDM, "corpus", str(src), "-o", str(out), "--jobs", "1"],
+            stderr=secondary,
+            cwd=ROOT,
+            timeout=120,
+        )
+        os.close(secondary)
+        shown = b""
+        with contextlib.suppress(OSError):  # EIO once the terminal's other side is closed
+            while chunk := os.read(primary, 4096):
+                shown += chunk
+    finally:
+        os.close(primary)
+    assert proc.returncode == 0, shown
+    assert b"no progress bar (pip install tqdm)" in shown
+    quiet = tmp_path / "quiet.jsonl"
+    assert cli.corpus_main([str(src), "-o", str(quiet), "--jobs", "1", "--quiet"]) == 0
+    assert out.read_text() == quiet.read_text() != ""

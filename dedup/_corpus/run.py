@@ -60,6 +60,7 @@ from dedup._io import owned_temp_file
 from dedup._kernels import ckernels
 from dedup._options import Options
 from dedup._parallel import check_jobs, paused_gc, process_pool, release_memory
+from dedup._progress import progress_bar
 from dedup._sketch.lsh import lsh_candidates
 from dedup._sketch.minhash import signatures
 from dedup._sketch.shingle import sentence_shingle_hashes
@@ -368,35 +369,23 @@ def _batches(docs: Iterable[tuple[str, str]], keys: list[str], options: Options)
 
 @contextlib.contextmanager
 def _progress(source: CorpusSource, enabled: bool, desc: str) -> Iterator[Callable[[], None]]:
-    if not enabled:
-        yield lambda: None
-        return
-    from tqdm import tqdm
+    """A bar over the bytes of one read of ``source``; ``tick()`` after each batch."""
+    with progress_bar(enabled, total=source.total, unit="B", unit_scale=True, desc=desc) as advance:
+        done = 0
 
-    bar = tqdm(total=source.total, unit="B", unit_scale=True, desc=desc, file=sys.stderr, leave=False)
-    try:
+        def tick() -> None:
+            nonlocal done
+            advance(source.position - done)
+            done = source.position
 
-        def update() -> None:
-            bar.update(source.position - bar.n)
-
-        yield update
-    finally:
-        bar.close()
+        yield tick
 
 
 @contextlib.contextmanager
 def _count_bar(enabled: bool, total: int, desc: str, unit: str) -> Iterator[Callable[[int], None]]:
     """A progress bar over ``total`` items (``advance(k)``: k more done), or a no-op."""
-    if not enabled:
-        yield lambda k: None
-        return
-    from tqdm import tqdm
-
-    bar = tqdm(total=total, unit=unit, unit_scale=True, desc=desc, file=sys.stderr, leave=False)
-    try:
-        yield bar.update
-    finally:
-        bar.close()
+    with progress_bar(enabled, total=total, unit=unit, unit_scale=True, desc=desc) as advance:
+        yield advance
 
 
 # --- the three passes ------------------------------------------------------------------------

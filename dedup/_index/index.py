@@ -14,7 +14,6 @@ import contextlib
 import itertools
 import math
 import os
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -32,6 +31,7 @@ from dedup._index.bandtable import BandTable
 from dedup._index.crossmatch import Sketch, StoredDoc, cross_matches, sketch
 from dedup._options import Options
 from dedup._parallel import check_jobs, paused_gc, process_pool
+from dedup._progress import progress_bar
 from dedup._sketch.lsh import MIN_SHARED_BANDS
 from dedup._sketch.minhash import lsh_params
 from dedup._text.segment import Sentence, check_text, segment
@@ -624,7 +624,5 @@ def _bar(enabled: bool) -> Iterator[Callable[[int], None]]:
     if not enabled:
         yield lambda n: None
         return
-    from tqdm import tqdm
-
-    with tqdm(unit="doc", desc="index", file=sys.stderr, leave=False) as bar:
-        yield bar.update
+    with progress_bar(True, unit="doc", desc="index") as advance:
+        yield advance
