@@ -10,6 +10,12 @@ from dedup._errors import InvalidOptionError
 
 __all__ = ["Options"]
 
+# Upper bounds, so that every option fits the integer types of the engine (a shingle_size of
+# 2**63 raised OverflowError deep inside numpy): far above any useful value, each of them.
+_MAX_SHINGLE = 32  # words per shingle
+_MAX_WORDS = 100_000  # min_words: longer than any sentence
+_MAX_SOURCES = 1_000  # sources of one fused sentence
+
 
 def _check_number(name: str, value: object, *, integer: bool) -> None:
     kinds = (int,) if integer else (int, float)
@@ -80,16 +86,16 @@ class Options:
             )
         if not 0.0 < self.min_gain <= 1.0:
             raise InvalidOptionError(f"min_gain must be in (0, 1], got {self.min_gain!r}")
-        if self.shingle_size < 1:
-            raise InvalidOptionError(f"shingle_size must be >= 1, got {self.shingle_size}")
+        if not 1 <= self.shingle_size <= _MAX_SHINGLE:
+            raise InvalidOptionError(f"shingle_size must be in [1, {_MAX_SHINGLE}], got {self.shingle_size}")
         if not 2 <= self.num_perm <= 4096:
             raise InvalidOptionError(f"num_perm must be in [2, 4096], got {self.num_perm}")
         if not 0 <= self.seed < 2**32:
             raise InvalidOptionError(f"seed must be in [0, 2**32), got {self.seed}")
-        if self.min_words < 1:
-            raise InvalidOptionError(f"min_words must be >= 1, got {self.min_words}")
-        if self.max_sources < 2:
-            raise InvalidOptionError(f"max_sources must be >= 2, got {self.max_sources}")
+        if not 1 <= self.min_words <= _MAX_WORDS:
+            raise InvalidOptionError(f"min_words must be in [1, {_MAX_WORDS}], got {self.min_words}")
+        if not 2 <= self.max_sources <= _MAX_SOURCES:
+            raise InvalidOptionError(f"max_sources must be in [2, {_MAX_SOURCES}], got {self.max_sources}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form, e.g. for a saved index's build fingerprint."""
