@@ -2,8 +2,8 @@
 
 Every ``import`` of a ``dedup`` module is read from the source (module level and
 inside functions alike; ``if TYPE_CHECKING:`` blocks and script entry points
-(``if __name__ == "__main__":``) are left out, as importing never runs them).  Stages, in pipeline order, are listed in ``STAGES``; a module may import
-its own stage or an earlier one.
+(``if __name__ == "__main__":``) are left out, as importing never runs them).  Stages, in
+pipeline order, are listed in ``STAGES``; a module may import its own stage or an earlier one.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
             "dedup._version",
             "dedup._errors",
             "dedup._options",
+            "dedup._rules",
             "dedup._arrays",
             "dedup._io",
             "dedup._parallel",
