@@ -532,23 +532,56 @@ bad:
     return -1;
 }
 
+/* The rule constants of verification (dedup/_rules.py), passed in as the tuple
+ * dedup._verify.batch.KERNEL_RULES: these kernels restate none of them. */
+typedef struct {
+    double entity_weight; /* content weight of a name or figure (other content words: 1) */
+    double shrink;        /* added to the content weight in the containment denominator */
+    double ratio_zero;    /* character ratio rescaled to 0 (and rapidfuzz's cutoff) */
+    double spread;        /* locality: longest stretch, in restated-sentence lengths, at full weight */
+    double strong_first;  /* share of a sentence a first partner covers to need no co-sources */
+    double whole_share;   /* aligned share of a sentence reported as all of it */
+    Py_ssize_t min_new_words, max_pool, edge_slack_min, edge_slack_divisor;
+} Rules;
+
+/* Parse the rules tuple; 0, or -1 with an exception set. */
+static int
+parse_rules(PyObject *o, Rules *r)
+{
+    if (!PyTuple_Check(o) || PyTuple_GET_SIZE(o) != 10) {
+        PyErr_SetString(PyExc_TypeError, "rules must be a tuple of 10 values (dedup._verify.batch.KernelRules)");
+        return -1;
+    }
+    if (!PyArg_ParseTuple(o, "ddddddnnnn;rules must be dedup._verify.batch.KernelRules", &r->entity_weight,
+                          &r->shrink, &r->ratio_zero, &r->spread, &r->strong_first, &r->whole_share,
+                          &r->min_new_words, &r->max_pool, &r->edge_slack_min, &r->edge_slack_divisor))
+        return -1;
+    if (r->ratio_zero >= 1.0 || r->max_pool < 1 || r->edge_slack_divisor < 1) {
+        PyErr_SetString(PyExc_ValueError, "rules: ratio_zero must be < 1, max_pool and edge_slack_divisor >= 1");
+        return -1;
+    }
+    return 0;
+}
+
 /* profiles(stem i64[T], content u8[T], entity u8[T], lengths i64[n],
  *          cw_start i64[n+1], cw_stem i64[T], cw_w f64[T], all_start i64[n+1], all_stem i64[T],
  *          ent_start i64[n+1], ent_stem i64[T], total f64[n],
- *          seq_start i64[n+1], seq_stem i64[T], seq_pos i64[T]) -> None
+ *          seq_start i64[n+1], seq_stem i64[T], seq_pos i64[T], rules) -> None
  *
  * Per sentence: its content stems (all stems when it has no content word) sorted, each with its
- * largest weight (2 for a name or figure, else 1); all its stems sorted; the stems of its names
+ * largest weight (rules.entity_weight for a name or figure, else 1); all its stems sorted; the stems of its names
  * and figures sorted; its total content weight; its content stems in text order with their token
  * positions (what alignment compares).
  */
 static PyObject *
 k_profiles(PyObject *self, PyObject *args)
 {
-    PyObject *o[15];
+    PyObject *o[15], *rules_o;
     Buffers bs = {.n = 0};
-    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOOOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7], &o[8],
-                          &o[9], &o[10], &o[11], &o[12], &o[13], &o[14]))
+    Rules rules;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOOOOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7], &o[8],
+                          &o[9], &o[10], &o[11], &o[12], &o[13], &o[14], &rules_o) ||
+        parse_rules(rules_o, &rules) < 0)
         return NULL;
     Py_ssize_t T, n;
     const int64_t *stem = arg(&bs, o[0], 8, 0, -1, &T, "stem");
@@ -598,7 +631,7 @@ k_profiles(PyObject *self, PyObject *args)
                 seq_stem[nseq] = stem[t];
                 seq_pos[nseq++] = t - t0;
                 tmp[m].stem = stem[t];
-                tmp[m].w = entity[t] ? 2.0 : 1.0;
+                tmp[m].w = entity[t] ? rules.entity_weight : 1.0;
                 m++;
                 if (entity[t])
                     ent_stem[nent++] = stem[t];
@@ -750,10 +783,11 @@ dense_free(Dense *d)
     d->flags = NULL;
 }
 
-/* Containment of i in j and of j in i (shared content weight / (total + 1) x the substitution
+/* Containment of i in j and of j in i (shared content weight / (total + shrink) x the substitution
  * factor), and the factor, as BatchScorer._pair_stage computes them in numpy. */
 static void
-pair_containment(const Csr *c, Dense *d, int64_t i, int64_t j, double *c_ij, double *c_ji, double *subst)
+pair_containment(const Csr *c, Dense *d, int64_t i, int64_t j, double shrink, double *c_ij, double *c_ji,
+                 double *subst)
 {
     const int64_t *ai = c->all_stem + c->all_start[i], *aj = c->all_stem + c->all_start[j];
     const Py_ssize_t nai = c->all_start[i + 1] - c->all_start[i], naj = c->all_start[j + 1] - c->all_start[j];
@@ -796,8 +830,8 @@ pair_containment(const Csr *c, Dense *d, int64_t i, int64_t j, double *c_ij, dou
         factor = (double)inter / (double)(uni > 1 ? uni : 1);
     }
     *subst = factor;
-    *c_ij = sh_ij / (c->total[i] + 1.0) * factor;
-    *c_ji = sh_ji / (c->total[j] + 1.0) * factor;
+    *c_ij = sh_ij / (c->total[i] + shrink) * factor;
+    *c_ji = sh_ji / (c->total[j] + shrink) * factor;
 }
 
 /* The greedy cover of row r over its pool pairs lo..hi-1 (partners pb[k], sorted), as
@@ -806,7 +840,7 @@ pair_containment(const Csr *c, Dense *d, int64_t i, int64_t j, double *c_ij, dou
  * stems.  Returns the content weight of r the picks cover. */
 static double
 cover_row(const Csr *c, int64_t r, const int64_t *pb, const uint8_t *active, Py_ssize_t lo, Py_ssize_t hi,
-          const int64_t *rank, double min_gain, Py_ssize_t max_sources, double strong_first, int64_t *step,
+          const int64_t *rank, double min_gain, Py_ssize_t max_sources, const Rules *rules, int64_t *step,
           int32_t *pos, uint8_t *cov, uint8_t *found)
 {
     const int64_t *rs = c->cw_stem + c->cw_start[r];
@@ -873,7 +907,7 @@ cover_row(const Csr *c, int64_t r, const int64_t *pb, const uint8_t *active, Py_
         }
         if (best < 0)
             break;
-        if (s > 0 && (best_gain / tot < min_gain || best_new < 2))
+        if (s > 0 && (best_gain / tot < min_gain || best_new < rules->min_new_words))
             break;
         step[best] = s;
         const int64_t j = pb[best];
@@ -893,7 +927,7 @@ cover_row(const Csr *c, int64_t r, const int64_t *pb, const uint8_t *active, Py_
             if (cov[x])
                 covered += rw[x];
         }
-        if (s == 0 && covered / tot >= strong_first)
+        if (s == 0 && covered / tot >= rules->strong_first)
             break;
     }
     double covered = 0.0;
@@ -1298,13 +1332,13 @@ lcs_length(const Pattern *p, const uint32_t *t, Py_ssize_t n, uint64_t *S, const
 }
 
 static inline double
-indel_ratio(Py_ssize_t lensum, Py_ssize_t lcs)
+indel_ratio(Py_ssize_t lensum, Py_ssize_t lcs, double cutoff)
 {
     /* rapidfuzz: norm_dist = dist / lensum, norm_sim = 1 - norm_dist, x 100 when >= the cut */
     const Py_ssize_t dist = lensum - 2 * lcs;
     const double norm_dist = lensum ? (double)dist / (double)lensum : 0.0;
     const double norm_sim = 1.0 - norm_dist;
-    return norm_sim >= 0.5 ? norm_sim * 100.0 : 0.0;
+    return norm_sim >= cutoff ? norm_sim * 100.0 : 0.0;
 }
 
 /* The code points of a list of str, in one array (built with the GIL held). */
@@ -1422,30 +1456,32 @@ ratio_init(RatioCtx *r, Py_ssize_t longest)
     return 0;
 }
 
-/* fuzz.ratio(texts[a], texts[b], score_cutoff=50). */
+/* fuzz.ratio(texts[a], texts[b], score_cutoff=100 * cutoff). */
 static double
-ratio_of(RatioCtx *r, const Texts *t, int64_t a, int64_t b)
+ratio_of(RatioCtx *r, const Texts *t, int64_t a, int64_t b, double cutoff)
 {
     const Py_ssize_t la = t->start[a + 1] - t->start[a], lb = t->start[b + 1] - t->start[b], lensum = la + lb;
-    if (indel_ratio(lensum, la < lb ? la : lb) == 0.0) /* an upper bound first: LCS <= the shorter text */
+    if (indel_ratio(lensum, la < lb ? la : lb, cutoff) == 0.0) /* an upper bound first: LCS <= the shorter text */
         return 0.0;
     if (a != r->built) {
         pattern_set(&r->pat, t->cps + t->start[a], la);
         r->built = a;
     }
-    return indel_ratio(lensum, lcs_length(&r->pat, t->cps + t->start[b], lb, r->S, r->zeros));
+    return indel_ratio(lensum, lcs_length(&r->pat, t->cps + t->start[b], lb, r->S, r->zeros), cutoff);
 }
 
-/* ratios(texts list[str], i i64[m], j i64[m], out f64[m]) -> None */
+/* ratios(texts list[str], i i64[m], j i64[m], out f64[m], score_cutoff) -> None (cutoff as rapidfuzz's, 0..100) */
 static PyObject *
 k_ratios(PyObject *self, PyObject *args)
 {
     PyObject *texts, *oi, *oj, *oo;
+    double score_cutoff;
     Buffers bs = {.n = 0};
     Texts t = {0};
     RatioCtx r;
-    if (!PyArg_ParseTuple(args, "O!OOO", &PyList_Type, &texts, &oi, &oj, &oo))
+    if (!PyArg_ParseTuple(args, "O!OOOd", &PyList_Type, &texts, &oi, &oj, &oo, &score_cutoff))
         return NULL;
+    const double cutoff = score_cutoff / 100.0;
     Py_ssize_t m, n = PyList_GET_SIZE(texts);
     const int64_t *pi = arg(&bs, oi, 8, 0, -1, &m, "i");
     const int64_t *pj = pi ? arg(&bs, oj, 8, 0, m, NULL, "j") : NULL;
@@ -1458,7 +1494,7 @@ k_ratios(PyObject *self, PyObject *args)
     }
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t k = 0; k < m; k++)
-        out[k] = ratio_of(&r, &t, pi[k], pj[k]);
+        out[k] = ratio_of(&r, &t, pi[k], pj[k], cutoff);
     Py_END_ALLOW_THREADS
     ratio_free(&r);
     texts_free(&t);
@@ -2083,14 +2119,15 @@ locality_from(int found, const int64_t e[4], int64_t n_a, int64_t n_b, double sp
 
 /* _verify._trim: the aligned token range, widened to the sentence edges when little is left out. */
 static inline void
-trim_range(int64_t first, int64_t last, int64_t n, int64_t out[2])
+trim_range(int64_t first, int64_t last, int64_t n, const Rules *rules, int64_t out[2])
 {
-    if ((double)(last - first) >= 0.6 * (double)n) {
+    if ((double)(last - first) >= rules->whole_share * (double)n) {
         out[0] = 0;
         out[1] = n;
         return;
     }
-    const int64_t slack = n / 5 > 3 ? n / 5 : 3;
+    const int64_t share = n / rules->edge_slack_divisor;
+    const int64_t slack = share > rules->edge_slack_min ? share : rules->edge_slack_min;
     out[0] = first <= slack ? 0 : first;
     out[1] = n - last <= slack ? n : last;
 }
@@ -2112,7 +2149,7 @@ parse_seq(Buffers *bs, PyObject **o, Py_ssize_t n, Seq *q)
     return check_starts(q->start, n, T, "seq_start");
 }
 
-/* pair_stage(i, j, <8 CSR>, <3 seq>, texts, norm_id i64[n], n_tokens i64[n], floor_eps, spread,
+/* pair_stage(i, j, <8 CSR>, <3 seq>, texts, norm_id i64[n], n_tokens i64[n], floor_eps, rules,
  *            c_ij f64[m], c_ji f64[m]) -> (keep_i, keep_j, keep_score, equal_i, equal_j) as bytes
  *
  * BatchScorer._pair_stage + _pairs: containment both ways (into c_ij, c_ji), the character ratio
@@ -2122,8 +2159,9 @@ parse_seq(Buffers *bs, PyObject **o, Py_ssize_t n, Seq *q)
 static PyObject *
 k_pair_stage(PyObject *self, PyObject *args)
 {
-    PyObject *o[20];
-    double floor_eps, spread;
+    PyObject *o[20], *rules_o;
+    double floor_eps;
+    Rules rules;
     Buffers bs = {.n = 0};
     Csr c;
     Seq q;
@@ -2131,10 +2169,12 @@ k_pair_stage(PyObject *self, PyObject *args)
     RatioCtx rc;
     Dense dense = {0};
     Vec ki = {.item = 8}, kj = {.item = 8}, ks = {.item = 8}, ei = {.item = 8}, ej = {.item = 8};
-    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOOOO!OOddOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7],
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOOOO!OOdOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7],
                           &o[8], &o[9], &o[10], &o[11], &o[12], &PyList_Type, &o[13], &o[14], &o[15], &floor_eps,
-                          &spread, &o[16], &o[17]))
+                          &rules_o, &o[16], &o[17]) ||
+        parse_rules(rules_o, &rules) < 0)
         return NULL;
+    const double spread = rules.spread;
     Py_ssize_t m;
     const int64_t *pi = arg(&bs, o[0], 8, 0, -1, &m, "i");
     const int64_t *pj = pi ? arg(&bs, o[1], 8, 0, m, NULL, "j") : NULL;
@@ -2163,13 +2203,13 @@ k_pair_stage(PyObject *self, PyObject *args)
     for (Py_ssize_t k = 0; k < m && !oom; k++) {
         const int64_t i = pi[k], j = pj[k];
         double subst;
-        pair_containment(&c, &dense, i, j, &c_ij[k], &c_ji[k], &subst);
+        pair_containment(&c, &dense, i, j, rules.shrink, &c_ij[k], &c_ji[k], &subst);
         if (norm_id[i] == norm_id[j]) {
             oom |= vec_push(&ei, &i) | vec_push(&ej, &j);
             continue;
         }
-        const double raw = ratio_of(&rc, &t, i, j);
-        double ratio = 2.0 * raw / 100.0 - 1.0;
+        const double raw = ratio_of(&rc, &t, i, j, rules.ratio_zero);
+        double ratio = (raw / 100.0 - rules.ratio_zero) / (1.0 - rules.ratio_zero);
         ratio = (ratio > 0.0 ? ratio : 0.0) * subst;
         const double both = c_ij[k] < c_ji[k] ? c_ij[k] : c_ji[k];
         if ((ratio > both ? ratio : both) < floor_eps)
@@ -2212,6 +2252,10 @@ fail:
     return NULL;
 }
 
+/* Most sources per fused sentence (the picks of a row live on the stack): the Python side's
+ * KERNEL_MAX_SOURCES (dedup/_verify/batch.py), which sends larger values to the numpy path. */
+#define COVER_MAX_SOURCES 64
+
 typedef struct {
     int64_t a, b;
     double c;
@@ -2248,10 +2292,10 @@ cmp_ranked(const void *x, const void *y)
 }
 
 /* cover_stage(a, b, c (pool pairs, any order), <8 CSR>, <3 seq>, texts, rank i64[n], n_tokens i64[n],
- *             beaten_codes i64[sorted], beaten_scores f64, floor_eps, min_gain, max_sources,
- *             strong_first, spread, max_pool) -> (links bytes i64[L*7], scores bytes f64[L])
+ *             beaten_codes i64[sorted], beaten_scores f64, floor_eps, min_gain, max_sources, rules)
+ *             -> (links bytes i64[L*7], scores bytes f64[L])
  *
- * BatchScorer._covers: pools over max_pool partners trimmed to the closest, the greedy cover of
+ * BatchScorer._covers: pools over rules.max_pool partners trimmed to the closest, the greedy cover of
  * every row, and the links that can count (not under the floor, above the beaten score of the
  * pair, code lo * n + hi), in row order then pick order.  Each link is (i, j, kind: 0 near /
  * 1 fusion, span_i first, last, span_j first, last) with its unrounded score.
@@ -2259,17 +2303,21 @@ cmp_ranked(const void *x, const void *y)
 static PyObject *
 k_cover_stage(PyObject *self, PyObject *args)
 {
-    PyObject *o[20];
-    double floor_eps, min_gain, strong_first, spread;
-    Py_ssize_t max_sources, max_pool;
+    PyObject *o[20], *rules_o;
+    double floor_eps, min_gain;
+    Py_ssize_t max_sources;
+    Rules rules;
     Buffers bs = {.n = 0};
     Csr c;
     Seq q;
     Texts t = {0};
-    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOOOOO!OOOOddnddn", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6],
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOOOOO!OOOOddnO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6],
                           &o[7], &o[8], &o[9], &o[10], &o[11], &o[12], &o[13], &PyList_Type, &o[14], &o[15], &o[16],
-                          &o[17], &o[18], &floor_eps, &min_gain, &max_sources, &strong_first, &spread, &max_pool))
+                          &o[17], &o[18], &floor_eps, &min_gain, &max_sources, &rules_o) ||
+        parse_rules(rules_o, &rules) < 0)
         return NULL;
+    const double spread = rules.spread;
+    const Py_ssize_t max_pool = rules.max_pool;
     Py_ssize_t m, nb_codes;
     const int64_t *pa = arg(&bs, o[0], 8, 0, -1, &m, "a");
     const int64_t *pb = pa ? arg(&bs, o[1], 8, 0, m, NULL, "b") : NULL;
@@ -2282,8 +2330,8 @@ k_cover_stage(PyObject *self, PyObject *args)
     const double *beaten = codes ? arg(&bs, o[18], 8, 0, nb_codes, NULL, "beaten_scores") : NULL;
     if (!beaten || check_ids(pa, m, c.n, "a") < 0 || check_ids(pb, m, c.n, "b") < 0)
         goto fail;
-    if (max_sources < 1 || max_sources > 64 || max_pool < 1) {
-        PyErr_SetString(PyExc_ValueError, "cover_stage: max_sources must be in [1, 64] and max_pool positive");
+    if (max_sources < 1 || max_sources > COVER_MAX_SOURCES) {
+        PyErr_Format(PyExc_ValueError, "cover_stage: max_sources must be in [1, %d]", COVER_MAX_SOURCES);
         goto fail;
     }
     if (PyList_GET_SIZE(o[14]) != c.n) {
@@ -2348,12 +2396,12 @@ k_cover_stage(PyObject *self, PyObject *args)
         for (hi = lo; hi < m && pool[hi].a == r; hi++)
             ;
         const double covw =
-            cover_row(&c, r, sb, active, lo, hi, rank, min_gain, max_sources, strong_first, step, pos, cov, found);
+            cover_row(&c, r, sb, active, lo, hi, rank, min_gain, max_sources, &rules, step, pos, cov, found);
         /* the picks in pick order, and the links that can count */
-        int64_t picks[64];
+        int64_t picks[COVER_MAX_SOURCES];
         double first_c = 0.0;
         Py_ssize_t n_picks = 0;
-        for (Py_ssize_t s = 0; s < max_sources && n_picks < 64; s++)
+        for (Py_ssize_t s = 0; s < max_sources && n_picks < COVER_MAX_SOURCES; s++)
             for (Py_ssize_t k = lo; k < hi; k++)
                 if (step[k] == s) {
                     if (!n_picks)
@@ -2363,8 +2411,8 @@ k_cover_stage(PyObject *self, PyObject *args)
                 }
         if (!n_picks)
             continue;
-        const double uni = covw / (c.total[r] + 1.0);
-        int wanted[64], any = 0;
+        const double uni = covw / (c.total[r] + rules.shrink);
+        int wanted[COVER_MAX_SOURCES], any = 0;
         for (Py_ssize_t n = 0; n < n_picks; n++) {
             const double bound = n_picks == 1 ? first_c : (n == 0 ? (uni >= first_c ? uni : first_c) : uni);
             const int64_t j = picks[n], code = (r < j ? r : j) * (int64_t)c.n + (r < j ? j : r);
@@ -2400,8 +2448,8 @@ k_cover_stage(PyObject *self, PyObject *args)
             if (f != 1)
                 continue;
             int64_t row[7] = {r, j, n_picks > 1, 0, 0, 0, 0};
-            trim_range(e[0], e[1], nt[r], row + 3);
-            trim_range(e[2], e[3], nt[j], row + 5);
+            trim_range(e[0], e[1], nt[r], &rules, row + 3);
+            trim_range(e[2], e[3], nt[j], &rules, row + 5);
             const double score =
                 n_picks == 1 ? first_score : (n == 0 ? (uni >= first_score ? uni : first_score) : uni);
             for (int x = 0; x < 7; x++)

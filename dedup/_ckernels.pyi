@@ -20,7 +20,7 @@ _A = npt.NDArray[np.generic]
 def profiles(
     stem: _A, content: _A, entity: _A, lengths: _A,
     cw_start: _A, cw_stem: _A, cw_w: _A, all_start: _A, all_stem: _A, ent_start: _A, ent_stem: _A, total: _A,
-    seq_start: _A, seq_stem: _A, seq_pos: _A,
+    seq_start: _A, seq_stem: _A, seq_pos: _A, rules: tuple[float | int, ...],
     /,
 ) -> None: ...  # fmt: skip
 def align_ends(i: _A, j: _A, seq_start: _A, seq_stem: _A, seq_pos: _A, out: _A, /) -> None: ...
@@ -28,7 +28,7 @@ def band_keys(sigs: _A, num_perm: int, bands: int, rows: int, out: _A, /) -> Non
 def pair_counts(
     keys: _A, n: int, max_bucket: int, min_shared: int, want_counts: bool, /
 ) -> tuple[bytes, bytes | None, bool]: ...
-def ratios(texts: list[str], i: _A, j: _A, out: _A, /) -> None: ...
+def ratios(texts: list[str], i: _A, j: _A, out: _A, score_cutoff: float, /) -> None: ...
 @overload
 def flatten(
     sentences: list[tuple[object, ...]], words_at: int, stems_at: int, content_at: int, entity_at: int, /
@@ -49,9 +49,11 @@ def table_lookup(
     keys: _A, table_keys: _A, head: _A, count: _A, esid: _A, enext: _A, max_bucket: int, truncate: bool, /
 ) -> tuple[bytes, bytes]: ...
 def pair_stage(
-    i: _A, j: _A, /, *args: _A | list[str] | float
+    i: _A, j: _A, /, *args: _A | list[str] | float | tuple[float | int, ...]
 ) -> tuple[bytes, bytes, bytes, bytes, bytes]: ...  # fmt: skip
-def cover_stage(a: _A, b: _A, c: _A, /, *args: _A | list[str] | float | int) -> tuple[bytes, bytes]: ...
+def cover_stage(
+    a: _A, b: _A, c: _A, /, *args: _A | list[str] | float | int | tuple[float | int, ...]
+) -> tuple[bytes, bytes]: ...
 def lsh_pairs(
     sigs: _A, doc: _A, num_perm: int, bands: int, rows: int, min_shared: int,
     local_bands: int, local_rows: int, max_bucket: int, max_per_row: int, /,

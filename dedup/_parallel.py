@@ -52,13 +52,16 @@ class WorkerPool:
     def _start(self, fn: Callable[[Any], Any]) -> None:
         if self._procs:
             raise RuntimeError("a WorkerPool runs one imap")
-        for _ in range(self._jobs):
-            parent, child = self._ctx.Pipe()
-            proc = self._ctx.Process(target=_worker, args=(child, fn), daemon=True)
-            proc.start()
-            child.close()
-            self._procs.append(proc)
-            self._conns.append(parent)
+        # Ctrl-C during a fork would be raised inside the fork hooks, where Python only prints
+        # it ("Exception ignored"): held back until the workers run, then raised here.
+        with _sigint_blocked():
+            for _ in range(self._jobs):
+                parent, child = self._ctx.Pipe()
+                proc = self._ctx.Process(target=_worker, args=(child, fn), daemon=True)
+                proc.start()
+                child.close()
+                self._procs.append(proc)
+                self._conns.append(parent)
 
     def imap(self, fn: Callable[[Any], _R], tasks: Iterable[Any]) -> Iterator[_R]:
         """``map(fn, tasks)`` in the workers, results in task order.
@@ -133,8 +136,22 @@ _DONE = "__dedup_worker_done__"  # tells a worker to exit; a str: pickles as its
 _END = object()  # the end of the tasks
 
 
+@contextlib.contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: no signal masks
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 def _worker(conn: Connection, fn: Callable[[Any], Any]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    if hasattr(signal, "pthread_sigmask"):  # blocked by the parent while it forked
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     try:
         while True:
             try:

@@ -39,13 +39,12 @@ from dedup._arrays import run_firsts
 from dedup._cluster.build import build
 from dedup._errors import DedupError, DuplicateKeyError
 from dedup._options import Options
-from dedup._sketch.lsh import MIN_SHARED_BANDS
+from dedup._rules import LINK_FLOOR, MIN_SHARED_BANDS
 from dedup._sketch.minhash import band_keys, lsh_params, signatures
 from dedup._sketch.shingle import sentence_shingle_hashes
 from dedup._text.segment import Sentence, segment
 from dedup._types import Doc
 from dedup._verify.reference import Link, Verifier
-from dedup._verify.run import LINK_FLOOR
 
 _MISSING: ImportError | None = None
 try:

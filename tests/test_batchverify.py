@@ -20,13 +20,14 @@ from hypothesis import strategies as st
 
 from dedup import _kernels
 from dedup._options import Options
+from dedup._rules import LINK_FLOOR
 from dedup._sketch.lsh import lsh_candidates
 from dedup._sketch.minhash import signatures
 from dedup._sketch.shingle import sentence_shingle_hashes
 from dedup._text.segment import Sentence, segment
 from dedup._verify import batch as _batchverify
 from dedup._verify.reference import Link, Verifier
-from dedup._verify.run import LINK_FLOOR, verify_candidates
+from dedup._verify.run import verify_candidates
 
 DATA = Path(__file__).resolve().parent / "data"
 

@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 from dedup import _kernels
 from dedup._sketch import minhash as _sketch
 from dedup._sketch.minhash import permutations, signatures
+from dedup._verify.batch import KERNEL_RULES
+from dedup._verify.reference import RATIO_CUTOFF
 
 needs_kernels = pytest.mark.skipif(not _kernels.KERNELS, reason="compiled kernels not built")
 
@@ -182,9 +184,13 @@ def test_ratio_kernel_equals_rapidfuzz_bit_for_bit(texts: list[str], data: st.Da
     i = np.array([a for a, _ in pairs], dtype=np.int64)
     j = np.array([b for _, b in pairs], dtype=np.int64)
     out = np.empty(i.size, dtype=np.float64)
-    _ckernels.ratios(texts, i, j, out)
+    _ckernels.ratios(texts, i, j, out, RATIO_CUTOFF)
     expected = process.cpdist(
-        [texts[k] for k in i], [texts[k] for k in j], scorer=fuzz.ratio, score_cutoff=50.0, dtype=np.float64
+        [texts[k] for k in i],
+        [texts[k] for k in j],
+        scorer=fuzz.ratio,
+        score_cutoff=RATIO_CUTOFF,
+        dtype=np.float64,
     )
     assert out.view(np.uint64).tolist() == expected.view(np.uint64).tolist()
 
@@ -208,9 +214,13 @@ def test_ratio_kernel_equals_rapidfuzz_on_real_sentences() -> None:
     i = np.r_[i, np.arange(300)]
     j = np.r_[j, np.arange(len(norms) - 300, len(norms))]
     out = np.empty(i.size, dtype=np.float64)
-    _ckernels.ratios(norms, i, j, out)
+    _ckernels.ratios(norms, i, j, out, RATIO_CUTOFF)
     expected = process.cpdist(
-        [norms[k] for k in i], [norms[k] for k in j], scorer=fuzz.ratio, score_cutoff=50.0, dtype=np.float64
+        [norms[k] for k in i],
+        [norms[k] for k in j],
+        scorer=fuzz.ratio,
+        score_cutoff=RATIO_CUTOFF,
+        dtype=np.float64,
     )
     assert np.array_equal(out.view(np.uint64), expected.view(np.uint64))
     assert (out[-300:] > 90).all()  # the near copies were compared, not cut
@@ -352,10 +362,32 @@ def test_verification_kernels_reject_stem_ids_outside_their_tables() -> None:
     with pytest.raises(ValueError, match="negative"):
         _ckernels.pair_stage(
             np.array([0]), np.array([1]), *csr, *scorer._seq, scorer.norms, scorer.norm_id, scorer.n_tokens,
-            0.3, 1.5, np.empty(1), np.empty(1),
+            0.3, KERNEL_RULES, np.empty(1), np.empty(1),
         )  # fmt: skip
     with pytest.raises(ValueError, match="out of range"):
         _ckernels.pair_stage(
             np.array([0]), np.array([len(sents)]), *scorer._csr, *scorer._seq, scorer.norms, scorer.norm_id,
-            scorer.n_tokens, 0.3, 1.5, np.empty(1), np.empty(1),
+            scorer.n_tokens, 0.3, KERNEL_RULES, np.empty(1), np.empty(1),
         )  # fmt: skip
+
+
+@needs_kernels
+def test_cover_kernel_takes_as_many_sources_as_the_python_side_sends_it() -> None:
+    # KERNEL_MAX_SOURCES (Python) and COVER_MAX_SOURCES (C) are one limit: up to it, the kernel.
+    from dedup._text.segment import segment
+    from dedup._verify.batch import KERNEL_MAX_SOURCES, BatchScorer
+
+    sents = segment("The cat sat on the mat. The cat sat on a mat today. A dog sat on the mat.")
+    scorer = BatchScorer(sents, np.zeros(len(sents), dtype=np.int64))
+    a, b, c = np.array([0, 1]), np.array([1, 0]), np.array([0.5, 0.5])
+    no = np.zeros(0, np.int64), np.zeros(0)
+    scorer._cover_stage(a, b, c, 0.3, 0.1, KERNEL_MAX_SOURCES, *no)
+    with pytest.raises(ValueError, match=f"max_sources must be in \\[1, {KERNEL_MAX_SOURCES}\\]"):
+        scorer._cover_stage(a, b, c, 0.3, 0.1, KERNEL_MAX_SOURCES + 1, *no)
+
+
+def test_kernel_rules_are_the_rules() -> None:
+    from dedup import _rules
+    from dedup._verify.batch import KERNEL_RULES
+
+    assert KERNEL_RULES._asdict() == {name: getattr(_rules, name.upper()) for name in KERNEL_RULES._fields}

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from operator import itemgetter
 
 from dedup._options import Options
+from dedup._rules import PASSAGE_OVERLAP
 from dedup._text.segment import Sentence
 from dedup._types import Alignment, Cluster, Doc, Match, Passage, Span, maker
 from dedup._verify.reference import Link
@@ -165,7 +166,7 @@ def build(
             (doc2, start2, end2), k2 = order[r2]
             if doc2 != doc or start2 >= end:
                 break
-            if (min(end, end2) - start2) * 2 >= min(end - start, end2 - start2):
+            if min(end, end2) - start2 >= PASSAGE_OVERLAP * min(end - start, end2 - start2):
                 same.union(k, k2)
     # A component's root is its smallest member, which is a first side: the same roots as
     # joining every side to its first one too.

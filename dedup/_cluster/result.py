@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from dedup._cluster.build import Detection, build, iter_components
 from dedup._errors import InvalidOptionError
+from dedup._rules import LINK_FLOOR
 from dedup._types import Cluster, Match
-from dedup._verify.run import LINK_FLOOR
 
 if TYPE_CHECKING:
     import pandas

@@ -26,6 +26,7 @@ import numpy.typing as npt
 
 from dedup._arrays import run_firsts, sorted_find
 from dedup._errors import DedupError
+from dedup._rules import PASSAGE_OVERLAP
 from dedup._types import Alignment, Cluster, Match, Passage, Span, maker
 from dedup._verify.links import KINDS, LinkTable, rounded6
 
@@ -275,7 +276,9 @@ def build_table(
     reach = np.searchsorted(where, (dd << 32) | de) - np.arange(distinct.size) - 1
     r = np.repeat(np.arange(distinct.size, dtype=np.int64), reach)
     r2 = r + 1 + np.arange(r.size) - np.repeat(np.cumsum(reach) - reach, reach)
-    overlap = (np.minimum(de[r], de[r2]) - ds[r2]) * 2 >= np.minimum(de[r] - ds[r], de[r2] - ds[r2])
+    overlap = np.minimum(de[r], de[r2]) - ds[r2] >= PASSAGE_OVERLAP * np.minimum(
+        de[r] - ds[r], de[r2] - ds[r2]
+    )
     root_of = min_labels(n_nodes, distinct[r[overlap]], distinct[r2[overlap]])[canon]
     del by_side, ordered, new, canon, where, reach, r, r2, overlap
 

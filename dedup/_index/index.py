@@ -32,7 +32,8 @@ from dedup._index.crossmatch import Sketch, StoredDoc, cross_matches, sketch
 from dedup._options import Options
 from dedup._parallel import check_jobs, paused_gc, process_pool
 from dedup._progress import progress_bar
-from dedup._sketch.lsh import MIN_SHARED_BANDS
+from dedup._rules import INDEX_MAX_BUCKET as MAX_BUCKET
+from dedup._rules import MAX_EXACT, MAX_PER_SENTENCE, MIN_SHARED_BANDS
 from dedup._sketch.minhash import lsh_params
 from dedup._text.segment import Sentence, check_text, segment
 from dedup._types import Cluster, Doc, Match
@@ -42,13 +43,6 @@ if TYPE_CHECKING:
 
 __all__ = ["COMPACT_MIN", "MAX_BUCKET", "MAX_EXACT", "MAX_PER_SENTENCE", "MIN_SHARED_BANDS", "DedupIndex"]
 
-#: Band buckets holding more sentences than this are skipped: they gather sentences
-#: sharing common words, not copies (exact copies are looked up by their own key).
-MAX_BUCKET = 64
-#: Stored sentences kept per new sentence, those sharing most bands first (as in the detector).
-MAX_PER_SENTENCE = 32
-#: Exact copies of one sentence looked at (the newest ones).
-MAX_EXACT = 8
 #: Dead sentence ids tolerated before compaction (and never more than live ones).
 COMPACT_MIN = 4096
 

@@ -10,22 +10,11 @@ import numpy.typing as npt
 from dedup._arrays import run_firsts
 from dedup._kernels import ckernels
 from dedup._options import Options
-from dedup._sketch.minhash import (
-    KERNEL_TALLY_MAX_ROWS,
-    MAX_BUCKET,
-    MAX_PER_ROW,
-    band_keys,
-    candidate_pairs,
-    lsh_params,
-)
+from dedup._rules import DOC_KEY_MIX, LSH_MAX_BUCKET, LSH_MAX_PER_ROW, MIN_SHARED_BANDS
+from dedup._sketch.minhash import KERNEL_TALLY_MAX_ROWS, band_keys, candidate_pairs, lsh_params
 
 # Sentences from which the two LSH families are banded in two threads.
 _THREADED_LSH_MIN = 50_000
-
-
-#: Across documents, a pair of sentences must share at least this many LSH bands
-#: to be verified (one shared band is mostly common words; see ``lsh_candidates``).
-MIN_SHARED_BANDS = 2
 
 
 def lsh_candidates(
@@ -61,7 +50,7 @@ def lsh_candidates(
         # numpy path).  None: a family needs its rows' best partners chosen, done below.
         raw = ckernels.lsh_pairs(
             np.ascontiguousarray(sigs, dtype=np.uint32), np.ascontiguousarray(sent_doc, dtype=np.int64),
-            sigs.shape[1], bands, rows, MIN_SHARED_BANDS, l_bands, l_rows, MAX_BUCKET, MAX_PER_ROW,
+            sigs.shape[1], bands, rows, MIN_SHARED_BANDS, l_bands, l_rows, LSH_MAX_BUCKET, LSH_MAX_PER_ROW,
         )  # fmt: skip
         if raw is not None:
             if box is not None:
@@ -72,7 +61,7 @@ def lsh_candidates(
     across_keys = band_keys(sigs, bands, rows)
     local_keys = band_keys(sigs, l_bands, l_rows)
     with np.errstate(over="ignore"):
-        local_keys ^= (sent_doc.astype(np.uint64) + np.uint64(1))[:, None] * np.uint64(0xD6E8FEB86659FD93)
+        local_keys ^= (sent_doc.astype(np.uint64) + np.uint64(1))[:, None] * np.uint64(DOC_KEY_MIX)
     del sigs
     if box is not None:
         box.clear()

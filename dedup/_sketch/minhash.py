@@ -18,14 +18,13 @@ import numpy.typing as npt
 
 from dedup._arrays import run_firsts, unique_counts
 from dedup._kernels import ckernels
+from dedup._rules import LSH_MAX_BUCKET, LSH_MAX_PER_ROW
 
 if TYPE_CHECKING:
     from datasketch import MinHash
 
 __all__ = [
     "KERNEL_TALLY_MAX_ROWS",
-    "MAX_BUCKET",
-    "MAX_PER_ROW",
     "band_keys",
     "candidate_pairs",
     "lsh_params",
@@ -163,16 +162,11 @@ _PER_BAND_SORT_MIN = 10_000
 # sorted (above, each pair once, unsorted); both LSH families of an article fit in one call.
 KERNEL_TALLY_MAX_ROWS = 512
 
-#: Buckets holding more rows than this are skipped by :func:`candidate_pairs`.
-MAX_BUCKET = 256
-#: Partners each row keeps in :func:`candidate_pairs` (those it shares most bands with).
-MAX_PER_ROW = 64
-
 
 def candidate_pairs(
     keys: npt.NDArray[np.uint64],
-    max_bucket: int = MAX_BUCKET,
-    max_per_row: int = MAX_PER_ROW,
+    max_bucket: int = LSH_MAX_BUCKET,
+    max_per_row: int = LSH_MAX_PER_ROW,
     min_shared: int = 1,
 ) -> npt.NDArray[np.int64]:
     """Pairs ``(i, j)``, ``i < j``, of rows sharing at least one band key, sorted.

@@ -49,13 +49,23 @@ from rapidfuzz import fuzz, process
 
 from dedup._arrays import last_of_equal, run_firsts, sorted_find, sorted_unique
 from dedup._kernels import ckernels
+from dedup._rules import (
+    EDGE_SLACK_DIVISOR,
+    EDGE_SLACK_MIN,
+    ENTITY_WEIGHT,
+    MAX_POOL,
+    MIN_NEW_WORDS,
+    POOL_RATIO,
+    RATIO_ZERO,
+    SHRINK,
+    SPREAD,
+    STRONG_FIRST,
+    WHOLE_SHARE,
+)
 from dedup._text.segment import Sentence
 from dedup._verify.links import KINDS, LinkTable, best_links, rounded6
 from dedup._verify.reference import (
-    _MAX_POOL,
-    _POOL_RATIO,
-    _SPREAD,
-    _STRONG_FIRST,
+    RATIO_CUTOFF,
     Ends,
     Link,
     Shape,
@@ -68,7 +78,7 @@ from dedup._verify.reference import (
     whole,
 )
 
-__all__ = ["COLUMNS", "KERNEL_MAX_SOURCES", "BatchScorer", "norm_ids"]
+__all__ = ["COLUMNS", "KERNEL_MAX_SOURCES", "KERNEL_RULES", "BatchScorer", "KernelRules", "norm_ids"]
 
 # Scores are rounded to 6 decimals before the floor is applied: anything this
 # close below the floor may still round up to it.
@@ -93,6 +103,36 @@ COLUMNS = (
     Sentence._fields.index("stems"),
     Sentence._fields.index("content"),
     Sentence._fields.index("entity"),
+)
+
+
+class KernelRules(NamedTuple):
+    """The rule constants the compiled verification kernels read (their ``Rules`` struct, in order)."""
+
+    entity_weight: float
+    shrink: float
+    ratio_zero: float
+    spread: float
+    strong_first: float
+    whole_share: float
+    min_new_words: int
+    max_pool: int
+    edge_slack_min: int
+    edge_slack_divisor: int
+
+
+#: The kernels' rules, from :mod:`dedup._rules` (the kernels restate none of them).
+KERNEL_RULES = KernelRules(
+    entity_weight=ENTITY_WEIGHT,
+    shrink=SHRINK,
+    ratio_zero=RATIO_ZERO,
+    spread=SPREAD,
+    strong_first=STRONG_FIRST,
+    whole_share=WHOLE_SHARE,
+    min_new_words=MIN_NEW_WORDS,
+    max_pool=MAX_POOL,
+    edge_slack_min=EDGE_SLACK_MIN,
+    edge_slack_divisor=EDGE_SLACK_DIVISOR,
 )
 
 
@@ -241,7 +281,7 @@ class BatchScorer:
         has_content = np.zeros(n, dtype=bool)
         has_content[tok_sent[content]] = True
         use = content | ~has_content[tok_sent]
-        weight = np.where(entity, 2.0, 1.0)
+        weight = np.where(entity, ENTITY_WEIGHT, 1.0)
         c_codes, c_w = codes[use], weight[use]
         order = np.lexsort((c_w, c_codes))  # by code, the largest weight last
         c_codes, c_w = c_codes[order], c_w[order]
@@ -504,7 +544,7 @@ class BatchScorer:
         i, j = pairs[same, 0], pairs[same, 1]
         a = np.concatenate((i, j))
         b = np.concatenate((j, i))
-        pool = self.total[b] >= _POOL_RATIO * self.total[a]
+        pool = self.total[b] >= POOL_RATIO * self.total[a]
         c_dir = np.concatenate((c_ij[same], c_ji[same]))
         if not forked:
             return [getattr(self, method)(a[pool], b[pool], c_dir[pool], a, *args)]
@@ -549,7 +589,7 @@ class BatchScorer:
             c_ij, c_ji = np.empty(i.size, dtype=np.float64), np.empty(i.size, dtype=np.float64)
             raw = ckernels.pair_stage(
                 i, j, *self._csr, *self._seq, self.norms, self.norm_id, self.n_tokens,
-                floor - _EPS, _SPREAD, c_ij, c_ji,
+                floor - _EPS, KERNEL_RULES, c_ij, c_ji,
             )  # fmt: skip
             ki, kj, ks, ei, ej = raw
             found = _PairScores(
@@ -568,8 +608,8 @@ class BatchScorer:
         ij = _Directed(d.shared[:m], d.miss[:m], d.inter[:m])
         ji = _Directed(d.shared[m:], d.miss[m:], d.inter[m:])
         subst = self.substitution(ij, ji, i, j)
-        c_ij = d.shared[:m] / (self.total[i] + 1.0) * subst
-        c_ji = d.shared[m:] / (self.total[j] + 1.0) * subst
+        c_ij = d.shared[:m] / (self.total[i] + SHRINK) * subst
+        c_ji = d.shared[m:] / (self.total[j] + SHRINK) * subst
         return self._pairs(i, j, subst, c_ij, c_ji, floor, workers), c_ij, c_ji
 
     def _pairs(
@@ -581,11 +621,11 @@ class BatchScorer:
             [norms[k] for k in i.tolist()],
             [norms[k] for k in j.tolist()],
             scorer=fuzz.ratio,
-            score_cutoff=50.0,
+            score_cutoff=RATIO_CUTOFF,
             dtype=np.float64,
             workers=workers,
         )
-        ratio = np.maximum(0.0, 2.0 * raw / 100.0 - 1.0) * subst
+        ratio = np.maximum(0.0, (raw / 100.0 - RATIO_ZERO) / (1.0 - RATIO_ZERO)) * subst
         # Equal texts score 1.0 whatever the bound says (``Verifier.pair`` checks them first).
         equal = self.norm_id[i] == self.norm_id[j]
         live = np.flatnonzero((np.maximum(ratio, np.minimum(c_ij, c_ji)) >= floor - _EPS) & ~equal)
@@ -596,8 +636,8 @@ class BatchScorer:
         nt = self.n_tokens
         li, lj = i[live], j[live]
         maybe = np.minimum(c_ij[live], c_ji[live]) > ratio[live]
-        k_ij = np.flatnonzero(maybe & (nt[lj] > _SPREAD * nt[li])).tolist()
-        k_ji = np.flatnonzero(maybe & (nt[li] > _SPREAD * nt[lj])).tolist()
+        k_ij = np.flatnonzero(maybe & (nt[lj] > SPREAD * nt[li])).tolist()
+        k_ji = np.flatnonzero(maybe & (nt[li] > SPREAD * nt[lj])).tolist()
         if k_ij or k_ji:
             ntl, lil, ljl = nt.tolist(), li.tolist(), lj.tolist()
             ends = self.ends([(lil[k], ljl[k]) for k in k_ij] + [(ljl[k], lil[k]) for k in k_ji])
@@ -740,7 +780,7 @@ class BatchScorer:
             picked = cand[run_firsts(a[cand])]
             if step:  # a further source must add a fair share, and more than one word of it
                 n_new = np.bincount(pidx, weights=new, minlength=n_pairs)[picked]
-                ok = (gain[picked] / self.total[a[picked]] >= min_gain) & (n_new >= 2)
+                ok = (gain[picked] / self.total[a[picked]] >= min_gain) & (n_new >= MIN_NEW_WORDS)
                 done[a[picked[~ok]]] = True
                 picked = picked[ok]
                 if not picked.size:
@@ -751,7 +791,7 @@ class BatchScorer:
             steps.append(picked)
             if not step:  # one partner already restating most of a row needs no co-sources
                 first_w = np.bincount(self._cw_sent, weights=self._cw_w * cov, minlength=self.n)
-                strong = first_w[a[picked]] / self.total[a[picked]] >= _STRONG_FIRST
+                strong = first_w[a[picked]] / self.total[a[picked]] >= STRONG_FIRST
                 done[a[picked[strong]]] = True
         covw = np.bincount(self._cw_sent, weights=self._cw_w * cov, minlength=self.n).astype(np.float64)
         return steps, covw
@@ -793,16 +833,16 @@ class BatchScorer:
         raw_links, raw_scores = ckernels.cover_stage(
             np.ascontiguousarray(a), np.ascontiguousarray(b), np.ascontiguousarray(c, dtype=np.float64),
             *self._csr, *self._seq, self.norms, self._norm_rank(), self.n_tokens, codes, scores,
-            floor - _EPS, min_gain, max_sources, _STRONG_FIRST, _SPREAD, _MAX_POOL,
+            floor - _EPS, min_gain, max_sources, KERNEL_RULES,
         )  # fmt: skip
         return np.frombuffer(raw_links, dtype=np.int64).reshape(-1, 7), np.frombuffer(raw_scores)
 
     def _trim_pools(self, a: _I64, b: _I64, c: _F64) -> npt.NDArray[np.bool_]:
-        """Pool pairs kept: all, but of a pool larger than ``_MAX_POOL`` only its closest partners."""
+        """Pool pairs kept: all, but of a pool larger than ``MAX_POOL`` only its closest partners."""
         active = np.ones(a.size, dtype=bool)
         starts = np.flatnonzero(run_firsts(a))
         sizes = np.diff(np.r_[starts, a.size])
-        big = sizes > _MAX_POOL
+        big = sizes > MAX_POOL
         for lo, size in zip(starts[big].tolist(), sizes[big].tolist(), strict=True):
             closest = self._closest(int(a[lo]), b[lo : lo + size].tolist(), c[lo : lo + size].tolist())
             active[lo : lo + size] = False
@@ -810,14 +850,14 @@ class BatchScorer:
         return active
 
     def _closest(self, i: int, partners: list[int], cont: list[float]) -> list[int]:
-        """Positions of the ``_MAX_POOL`` partners containing most of ``i`` (ties: by text).
+        """Positions of the ``MAX_POOL`` partners containing most of ``i`` (ties: by text).
 
         Containment is ``cont`` times the locality factor, which is 1 unless the
         partner is much longer and never above 1: partners are taken by
         decreasing ``cont`` and the LCS behind the factor is only run while
-        ``cont`` can still reach the current top ``_MAX_POOL``.
+        ``cont`` can still reach the current top ``MAX_POOL``.
         """
-        spread = _SPREAD * self.n_tokens[i]
+        spread = SPREAD * self.n_tokens[i]
         longer = (self.n_tokens[partners] > spread).tolist()
         value: dict[int, float] = {}
         top: list[float] = []  # min-heap of the largest values so far
@@ -826,11 +866,11 @@ class BatchScorer:
                 value[k] = cont[k]
                 _keep_largest(top, cont[k])
         for k in sorted((k for k, is_longer in enumerate(longer) if is_longer), key=lambda k: -cont[k]):
-            if len(top) == _MAX_POOL and cont[k] < top[0]:
+            if len(top) == MAX_POOL and cont[k] < top[0]:
                 break  # this partner and every later one rank below the top already found
             value[k] = cont[k] * _locality(self.shape(i), self.shape(partners[k]))
             _keep_largest(top, value[k])
-        return sorted(value, key=lambda k: (-value[k], self.norms[partners[k]]))[:_MAX_POOL]
+        return sorted(value, key=lambda k: (-value[k], self.norms[partners[k]]))[:MAX_POOL]
 
     def _norm_rank(self) -> _I64:
         """Rank of each sentence's normalised text in sorted order (equal texts, equal ranks)."""
@@ -860,7 +900,7 @@ def _profiles(
         np.ascontiguousarray(stem_ids), np.ascontiguousarray(content).view(np.uint8),
         np.ascontiguousarray(entity).view(np.uint8), np.ascontiguousarray(lengths),
         cw_start, cw_stem, cw_w, all_start, all_stem, ent_start, ent_stem, total,
-        seq_start, seq_stem, seq_pos,
+        seq_start, seq_stem, seq_pos, KERNEL_RULES,
     )  # fmt: skip
     return (
         cw_start,
@@ -894,7 +934,7 @@ def _cover_plan(
     links can count, ``first_c`` and the union score, or ``None`` when no link
     can count.
     """
-    union = covw / (total + 1.0)
+    union = covw / (total + SHRINK)
     # Upper bounds of each link's score (the locality factor is at most 1): links
     # under the floor, or not above a link already found for the pair, are skipped.
     bounds = [max(union, first_c)] + [union] * (len(picks) - 1) if len(picks) > 1 else [first_c]
@@ -971,8 +1011,8 @@ def _run_forked(job: tuple[str, tuple[Any, ...]]) -> Any:
 
 
 def _keep_largest(heap: list[float], value: float) -> None:
-    """Push ``value`` onto a min-heap holding the ``_MAX_POOL`` largest values seen."""
-    if len(heap) < _MAX_POOL:
+    """Push ``value`` onto a min-heap holding the ``MAX_POOL`` largest values seen."""
+    if len(heap) < MAX_POOL:
         heapq.heappush(heap, value)
     elif value > heap[0]:
         heapq.heapreplace(heap, value)

@@ -22,9 +22,23 @@ from typing import NamedTuple
 from rapidfuzz import fuzz
 from rapidfuzz.distance import LCSseq
 
+from dedup._rules import (
+    EDGE_SLACK_DIVISOR,
+    EDGE_SLACK_MIN,
+    ENTITY_WEIGHT,
+    MAX_POOL,
+    MIN_NEW_WORDS,
+    POOL_RATIO,
+    RATIO_ZERO,
+    SHRINK,
+    SPREAD,
+    STRONG_FIRST,
+    WHOLE_SHARE,
+)
 from dedup._text.segment import Sentence
 
 __all__ = [
+    "RATIO_CUTOFF",
     "Ends",
     "Link",
     "Profile",
@@ -32,27 +46,13 @@ __all__ = [
     "Verifier",
     "aligned_of",
     "alignment_ends",
+    "char_ratio",
     "cover_link",
     "locality_of",
     "profile",
     "shape",
     "whole",
 ]
-
-_ENTITY_WEIGHT = 2.0
-# Shrinks containment of very short sentences: 2 of 2 content words is weaker
-# evidence than 9 of 10.
-_SHRINK = 1.0
-# Partners considered per sentence by the greedy cover.
-_MAX_POOL = 32
-# Partners with less than this share of a sentence's content weight cannot
-# restate it: they take their own turn as the contained side.
-_POOL_RATIO = 0.5
-# A restatement inside a longer sentence spans at most this many times the
-# restated sentence's length; beyond, the shared words count proportionally less.
-_SPREAD = 1.5
-# A first partner covering this share of a sentence needs no co-sources.
-_STRONG_FIRST = 0.7
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,8 +92,8 @@ def profile(sent: Sentence) -> Profile:
     entities: set[str] = set()
     for i in sh.content_pos:
         s = sent.stems[i]
-        w = _ENTITY_WEIGHT if sent.entity[i] else 1.0
-        if w > 1.0:
+        w = ENTITY_WEIGHT if sent.entity[i] else 1.0
+        if sent.entity[i]:
             entities.add(s)
         weights[s] = max(weights.get(s, 0.0), w)
     return Profile(
@@ -138,9 +138,18 @@ class Link(NamedTuple):
     span_j: tuple[int, int]
 
 
+#: rapidfuzz's ``score_cutoff`` for the character ratio: below it, :func:`char_ratio` is 0 anyway.
+RATIO_CUTOFF = 100.0 * RATIO_ZERO
+
+
+def char_ratio(raw: float) -> float:
+    """A rapidfuzz ``ratio`` (0..100) rescaled so that unrelated prose (``RATIO_ZERO``) scores 0."""
+    return max(0.0, (raw / 100.0 - RATIO_ZERO) / (1.0 - RATIO_ZERO))
+
+
 def _containment(a: Profile, b: Profile) -> float:
     shared = sum(w for s, w in a.weights.items() if s in b.stems)
-    return shared / (a.total + _SHRINK)
+    return shared / (a.total + SHRINK)
 
 
 def _substitution_factor(a: Profile, b: Profile) -> float:
@@ -175,9 +184,9 @@ def alignment_ends(a: Profile | Shape, b: Profile | Shape) -> Ends:
 
 def locality_of(ends: Ends, n_a: int, n_b: int) -> float:
     """The locality factor of sentence ``a`` (``n_a`` tokens) inside ``b``, from their alignment ends."""
-    if n_b <= _SPREAD * n_a or ends is None:
+    if n_b <= SPREAD * n_a or ends is None:
         return 1.0
-    return min(1.0, _SPREAD * n_a / (ends[3] - ends[2]))
+    return min(1.0, SPREAD * n_a / (ends[3] - ends[2]))
 
 
 def aligned_of(ends: Ends, n_a: int, n_b: int) -> tuple[tuple[int, int], tuple[int, int]] | None:
@@ -194,7 +203,7 @@ def _locality(a: Profile | Shape, b: Profile | Shape) -> float:
     long as ``a``; the same words strewn over a long sentence are topic, not
     restatement.
     """
-    if b.n_tokens <= _SPREAD * a.n_tokens:
+    if b.n_tokens <= SPREAD * a.n_tokens:
         return 1.0
     return locality_of(alignment_ends(a, b), a.n_tokens, b.n_tokens)
 
@@ -206,9 +215,9 @@ def _aligned(a: Profile | Shape, b: Profile | Shape) -> tuple[tuple[int, int], t
 
 def _trim(first: int, last: int, n_tokens: int) -> tuple[int, int]:
     """Aligned token range ``[first, last)``, widened to the sentence edges when little is left out there."""
-    if last - first >= 0.6 * n_tokens:  # most of the sentence: report all of it
+    if last - first >= WHOLE_SHARE * n_tokens:  # most of the sentence: report all of it
         return 0, n_tokens
-    slack = max(3, n_tokens // 5)
+    slack = max(EDGE_SLACK_MIN, n_tokens // EDGE_SLACK_DIVISOR)
     if first <= slack:
         first = 0
     if n_tokens - last <= slack:
@@ -241,8 +250,7 @@ class Verifier:
         full_a, full_b = (0, a.n_tokens), (0, b.n_tokens)
         if a.norm == b.norm:
             return Link(i, j, 1.0, "exact", full_a, full_b)
-        # Character-level similarity, rescaled so that unrelated prose (~0.5) scores 0.
-        ratio = max(0.0, 2.0 * fuzz.ratio(a.norm, b.norm, score_cutoff=50.0) / 100.0 - 1.0)
+        ratio = char_ratio(fuzz.ratio(a.norm, b.norm, score_cutoff=RATIO_CUTOFF))
         ratio *= _substitution_factor(a, b)
         both = min(self.containment(i, j), self.containment(j, i))
         score = max(ratio, both)
@@ -281,13 +289,11 @@ class Verifier:
         # one-sided containment there links topical neighbours of a news cycle.
         own_doc = self._doc[i]
         pool = sorted(
-            j
-            for j in partners
-            if self._doc[j] == own_doc and self._profiles[j].total >= _POOL_RATIO * a.total
+            j for j in partners if self._doc[j] == own_doc and self._profiles[j].total >= POOL_RATIO * a.total
         )
-        if len(pool) > _MAX_POOL:  # only the partners containing most of ``i`` can be picked
+        if len(pool) > MAX_POOL:  # only the partners containing most of ``i`` can be picked
             closest = sorted(pool, key=lambda j: (-self.containment(i, j), self._profiles[j].norm))
-            pool = sorted(closest[:_MAX_POOL])
+            pool = sorted(closest[:MAX_POOL])
         first_score = 0.0
         while len(picks) < max_sources:
             best, best_gain, best_new = -1, 0.0, 0
@@ -308,18 +314,18 @@ class Verifier:
             if best < 0:
                 break
             # A further source must add a fair share, and more than one word of it.
-            if picks and (best_gain / a.total < min_gain or best_new < 2):
+            if picks and (best_gain / a.total < min_gain or best_new < MIN_NEW_WORDS):
                 break
             if not picks:
                 first_score = self.containment(i, best)
             picks.append(best)
             covered.update(s for s in a.weights if s in self._profiles[best].stems)
             # One partner already restating most of ``i`` needs no co-sources.
-            if len(picks) == 1 and sum(a.weights[s] for s in covered) / a.total >= _STRONG_FIRST:
+            if len(picks) == 1 and sum(a.weights[s] for s in covered) / a.total >= STRONG_FIRST:
                 break
         if not picks:
             return []
-        union = sum(a.weights[s] for s in covered) / (a.total + _SHRINK)
+        union = sum(a.weights[s] for s in covered) / (a.total + SHRINK)
         links = []
         for n, j in enumerate(picks):
             aligned = _aligned(a, self._profiles[j])

@@ -12,14 +12,11 @@ import numpy.typing as npt
 from dedup._arrays import sorted_find
 from dedup._options import Options
 from dedup._parallel import release_memory
+from dedup._rules import LINK_FLOOR
 from dedup._text.segment import Sentence
 from dedup._verify.batch import BatchScorer, norm_ids
 from dedup._verify.links import KINDS, LinkTable
 from dedup._verify.reference import Link, whole
-
-#: Links scoring below this are dropped even before thresholding; results keep
-#: everything above it so that they can be re-thresholded without re-indexing.
-LINK_FLOOR = 0.3
 
 
 def verify_candidates(
