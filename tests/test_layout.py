@@ -41,8 +41,14 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
     ("verify", ("dedup._verify",)),
     ("cluster", ("dedup._cluster",)),
     ("engine", ("dedup._engine",)),
-    ("front ends", ("dedup._api", "dedup._index", "dedup._strip", "dedup._corpus", "dedup.spark")),
-    ("command line", ("dedup._cli", "dedup.__main__", "dedup")),
+    (
+        "front ends",
+        ("dedup._api", "dedup._index", "dedup._strip", "dedup._corpus", "dedup.spark"),
+    ),
+    ("command line", ("dedup._cli", "dedup.__main__")),
+    ("public surface", ("dedup",)),
+    # Plugins for other tools, written against the public surface as their users' code is.
+    ("integrations", ("dedup.contrib",)),
 ]
 
 #: Import cycles still to be removed, each as the sorted modules it runs through.

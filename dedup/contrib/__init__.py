@@ -1,0 +1,1 @@
+"""Integrations with other tools; each module needs its tool installed (``dedup.contrib.scrapy``)."""
