@@ -31,8 +31,10 @@ def strip_duplicates(
 ) -> str:
     """``text`` without the sentences that repeat earlier ones or passages stored in ``index``.
 
-    Within ``text`` the first occurrence of every cluster is kept and the later
-    ones are dropped; with an ``index``, every sentence that matches a stored
+    Within ``text``, of two passages that restate each other the more
+    informative one is kept (more words; of equal ones, the first): a short
+    highlight goes and the body sentence with the extra facts stays.  With an
+    ``index``, every sentence that matches a stored
     passage is dropped too (the index is only queried, never changed: call
     ``index.add`` to store what you keep).  Whole sentences go, never parts of
     them: a sentence is dropped when at least ``cover`` of its characters lie
@@ -62,17 +64,17 @@ def strip_duplicates(
     ...     "Parents were told on Sunday night.\\n\\n"
     ...     "Storms closed every school in the county on Monday, officials said."
     ... )
-    >>> print(dedup.strip_duplicates(text))
-    Storms closed every school in the county on Monday.
-    <BLANKLINE>
+    >>> print(dedup.strip_duplicates(text))  # the restatement with more words stays
     Parents were told on Sunday night.
+    <BLANKLINE>
+    Storms closed every school in the county on Monday, officials said.
     >>> index = dedup.DedupIndex()
     >>> _ = index.add("earlier", "Parents were told on Sunday night by text message.")
     >>> print(dedup.strip_duplicates(text, index))
-    Storms closed every school in the county on Monday.
+    Storms closed every school in the county on Monday, officials said.
     >>> seen = index.add("today", text)  # check and store in one step
     >>> print(dedup.strip_duplicates(text, index, seen=seen))
-    Storms closed every school in the county on Monday.
+    Storms closed every school in the county on Monday, officials said.
     """
     check_text(text)
     if isinstance(cover, bool) or not isinstance(cover, (int, float)) or not 0.0 < cover <= 1.0:
@@ -83,12 +85,7 @@ def strip_duplicates(
         opts = index.options.to_dict()
         opts.pop("max_sources", None)
         options = opts
-    drop: list[tuple[int, int]] = []
-    for cluster in find_duplicates(text, **options):
-        first = cluster.passages[0].span
-        drop.extend(
-            (p.span.start, p.span.end) for p in cluster.passages[1:] if p.span.overlap(first) < len(p.span)
-        )
+    drop = _less_informative(text, find_duplicates(text, **options).matches)
     if seen is not None:
         drop.extend((m.a.span.start, m.a.span.end) for m in seen)
     elif index is not None:
@@ -113,6 +110,62 @@ def strip_duplicates(
     if not cut:
         return text
     return _cut(text, cut)
+
+
+def _less_informative(text: str, matches: Sequence[Match]) -> list[tuple[int, int]]:
+    """Spans to drop for repeats within ``text``: every passage matched to a more informative one kept.
+
+    Exact copies (linked as chains) form one group, of which the first is
+    kept.  Groups are then decided from the most informative (most words;
+    of equals, the first in the text) down: a group is dropped when it is
+    matched to a group already kept, and kept otherwise.  A fused highlight
+    goes while both sentences it fuses stay; no passage is dropped unless a
+    passage that restates it stays.
+    """
+    spans: dict[tuple[int, int], int] = {}
+
+    def node(span: tuple[int, int]) -> int:
+        return spans.setdefault(span, len(spans))
+
+    pairs = [(node((m.a.span.start, m.a.span.end)), node((m.b.span.start, m.b.span.end)), m) for m in matches]
+    order = sorted(spans, key=spans.__getitem__)
+    group = list(range(len(spans)))
+
+    def root(x: int) -> int:
+        while group[x] != x:
+            group[x] = group[group[x]]
+            x = group[x]
+        return x
+
+    for i, j, m in pairs:
+        if m.kind == "exact":
+            ri, rj = root(i), root(j)
+            group[max(ri, rj)] = min(ri, rj)
+    first: dict[int, tuple[int, int]] = {}  # group -> its first passage in the text
+    for span in sorted(spans):
+        first.setdefault(root(spans[span]), span)
+    partners: dict[int, set[int]] = {}
+    for i, j, _ in pairs:
+        ri, rj = root(i), root(j)
+        a, b = first[ri], first[rj]
+        if ri != rj and not (a[0] < b[1] and b[0] < a[1]):  # overlapping sides: nothing to drop
+            partners.setdefault(ri, set()).add(rj)
+            partners.setdefault(rj, set()).add(ri)
+
+    def words(g: int) -> int:
+        start, end = first[g]
+        return len(text[start:end].split())
+
+    kept: set[int] = set()
+    dropped_groups: set[int] = set()
+    for g in sorted(first, key=lambda g: (-words(g), first[g])):
+        if partners.get(g, set()) & kept:
+            dropped_groups.add(g)
+        else:
+            kept.add(g)
+    return sorted(
+        span for span in order if root(spans[span]) in dropped_groups or span != first[root(spans[span])]
+    )
 
 
 def _cut(text: str, cut: list[tuple[int, int]]) -> str:

@@ -62,3 +62,20 @@ def test_covered_characters_equal_a_count_over_every_drop_range(
 
 def test_many_repeated_lines_keep_the_first() -> None:
     assert dedup.strip_duplicates("ok.\n" * 3000) == "ok.\n"
+
+
+def test_the_more_detailed_restatement_is_kept_and_the_short_one_dropped() -> None:
+    short = "Lavrov chastised NATO for encouraging turmoil in Eastern Europe."
+    long = "On Friday, Lavrov slammed NATO for fanning turmoil in Eastern Europe, officials said in Moscow."
+    text = f"- {short}\n\n{FIRE}\n\n{long}"
+    assert dedup.strip_duplicates(text) == f"{FIRE}\n\n{long}"
+
+
+def test_a_fused_highlight_goes_and_both_sentences_it_fuses_stay() -> None:
+    s1 = "The mayor opened the new bridge over the river on Tuesday morning after a long delay."
+    s2 = "The bridge cost twelve million pounds and took three years to build, the council said."
+    bullet = "The mayor opened the twelve million pound bridge over the river on Tuesday."
+    text = f"- {bullet}\n\n{s1}\n\n{RATES}\n\n{s2}"
+    kinds = {m.kind for m in dedup.find_duplicates(text, threshold=0.5).matches}
+    assert "fusion" in kinds  # the case under test
+    assert dedup.strip_duplicates(text, threshold=0.5) == f"{s1}\n\n{RATES}\n\n{s2}"
