@@ -532,3 +532,14 @@ def test_progress_in_a_terminal_without_tqdm_still_writes_the_output(tmp_path: P
     quiet = tmp_path / "quiet.jsonl"
     assert cli.corpus_main([str(src), "-o", str(quiet), "--jobs", "1", "--quiet"]) == 0
     assert out.read_text() == quiet.read_text() != ""
+
+
+def test_corpus_results_refuse_a_rethreshold_below_their_run() -> None:
+    found = find_corpus_duplicates(DOCS, jobs=1, threshold=0.6)
+    assert found.rethreshold(0.6) == found  # at the run's own cut, the same clusters
+    assert found.rethreshold(0.99) == [c for c in found if c.score >= 0.99]
+    with pytest.raises(corpus.DedupError, match=r"run it again with threshold=0.4"):
+        found.rethreshold(0.4)  # weaker links were never kept: not a silent old answer
+    empty = find_corpus_duplicates([("x", "Nothing repeats here at all.")], jobs=1)
+    with pytest.raises(corpus.DedupError, match="corpus run"):
+        empty.rethreshold(0.4)

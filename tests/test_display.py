@@ -178,3 +178,12 @@ def test_report_is_standalone_and_escaped() -> None:
     assert "script" not in tags and "link" not in tags and "img" not in tags
     assert "src=" not in page and "http" not in page
     assert "&lt;script&gt;" in page
+
+
+def test_the_repr_of_many_clusters_is_bounded() -> None:
+    text = "\n".join(f"Line {n} about the harbour ferry number {n} today.\n" * 2 for n in range(40))
+    found = dedup.find_duplicates(text)
+    assert len(found) == 40
+    shown = repr(found)
+    assert shown.count("Cluster(") == 5 and "35 more clusters" in shown and "n=40" in shown
+    assert repr(dedup.Clusters(found[:3])).count("Cluster(") == 3

@@ -15,6 +15,10 @@ if TYPE_CHECKING:
 
 __all__ = ["Clusters", "stream_clusters"]
 
+# A repr shows every cluster up to _REPR_MAX of them, else the first _REPR_HEAD (as pandas bounds its reprs).
+_REPR_MAX = 10
+_REPR_HEAD = 5
+
 
 def stream_clusters(detection: Detection | None, threshold: float) -> Iterator[Cluster]:
     """The clusters of ``detection`` one group of linked documents at a time (see ``iter_components``)."""
@@ -48,11 +52,15 @@ class Clusters(list[Cluster]):
         *,
         threshold: float = 1.0,
         detection: Detection | None = None,
+        recut_floor: float = 0.0,
     ) -> None:
         super().__init__(clusters or [])
         self.matches = matches
         self.threshold = threshold
         self._detection = detection
+        # Without the detection: the lowest cut that keeping these clusters answers exactly
+        # (a corpus run keeps no link under its threshold).
+        self._recut_floor = recut_floor
 
     @classmethod
     def _from_detection(cls, detection: Detection, threshold: float) -> Clusters:
@@ -78,7 +86,13 @@ class Clusters(list[Cluster]):
         if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
             raise TypeError(f"threshold must be a number, got {type(threshold).__name__}")
         if self._detection is None:
-            return Clusters([c for c in self if c.score >= threshold], threshold=threshold)
+            if threshold < self._recut_floor:
+                raise InvalidOptionError(
+                    f"these clusters come from a corpus run at threshold {self._recut_floor}, which keeps "
+                    f"no weaker links: run it again with threshold={threshold} instead of re-thresholding"
+                )
+            kept = [c for c in self if c.score >= threshold]
+            return Clusters(kept, threshold=threshold, recut_floor=self._recut_floor)
         floor = min(LINK_FLOOR, self._detection.options.threshold)
         if not floor <= threshold <= 1.0:
             raise InvalidOptionError(f"threshold must be in [{floor}, 1] to re-threshold, got {threshold!r}")
@@ -130,4 +144,7 @@ class Clusters(list[Cluster]):
         return clusters_html(self, threshold=self.threshold)
 
     def __repr__(self) -> str:
-        return f"Clusters({list.__repr__(self)})"
+        if len(self) <= _REPR_MAX:
+            return f"Clusters({list.__repr__(self)})"
+        shown = ", ".join(repr(c) for c in self[:_REPR_HEAD])
+        return f"Clusters([{shown}, ... {len(self) - _REPR_HEAD} more clusters], n={len(self)})"

@@ -446,7 +446,7 @@ class _Found:
         """The result objects (several seconds for millions of matches)."""
         texts = self.texts
         clusters, matches = self.table.materialize(self.keys, lambda d: texts.get(d, ""))
-        return Clusters(clusters, tuple(matches), threshold=self.threshold)
+        return Clusters(clusters, tuple(matches), threshold=self.threshold, recut_floor=self.threshold)
 
 
 def _find(
