@@ -23,7 +23,10 @@ documents are near-duplicates of others (a word dropped, two words swapped,
 a word replaced, case changed) inserted at known random places, so recall
 can be measured.
 
-Packages are installed with ``apt-get`` when missing and running as root.
+Missing packages are installed with ``apt-get`` only when asked
+(``prose_pool(size, install=True)``; ``benchmarks/speed.py --install-corpus``)
+and running as root; otherwise the corpus is what is installed, and a size
+larger than that says which packages to install.
 """
 
 from __future__ import annotations
@@ -115,8 +118,20 @@ def _apt_install(packages: Iterable[str]) -> None:
     subprocess.run(["apt-get", "install", "-y", "-qq", *packages], check=False, env=env)
 
 
-def ensure_prose(*, extra: bool = False) -> None:
-    """Install the packages of the core tier (and of the extra tier), when missing and possible."""
+def ensure_prose(*, extra: bool = False, install: bool = False) -> None:
+    """Install the packages of the core tier (and of the extra tier) when missing, if ``install``.
+
+    Without ``install`` nothing on the system changes: the missing packages are only named.
+    """
+    if not install:
+        missing = [p for p in (*CORE_PACKAGES, *(EXTRA_PACKAGES if extra else ())) if not _package_files(p)]
+        if missing:
+            names = " ".join(missing[:6])
+            _log(
+                f"note: {len(missing)} documentation packages are not installed ({names} ...); "
+                "the corpus uses what is installed (--install-corpus installs them with apt-get)"
+            )
+        return
     if not all(Path(root).is_dir() for root in CORE_ROOTS):
         _apt_install(CORE_PACKAGES)
     if extra:
@@ -320,12 +335,15 @@ def extra_paragraphs() -> Iterator[str]:
     yield from gcide_paragraphs()
 
 
-def prose_pool(size: int) -> list[str]:
-    """Distinct paragraphs in corpus order: the core tier, and the extra tier when ``size`` needs it."""
-    ensure_prose(extra=False)
+def prose_pool(size: int, *, install: bool = False) -> list[str]:
+    """Distinct paragraphs in corpus order: the core tier, and the extra tier when ``size`` needs it.
+
+    ``install``: install missing documentation packages with apt-get first (root only).
+    """
+    ensure_prose(extra=False, install=install)
     pool = list(dict.fromkeys(itertools.chain(source_paragraphs(), news_paragraphs())))
     if size > len(pool):
-        ensure_prose(extra=True)
+        ensure_prose(extra=True, install=install)
         pool = list(dict.fromkeys(itertools.chain(pool, extra_paragraphs())))
     return pool
 
@@ -385,7 +403,8 @@ def build_corpus(
     base = pool[: size - n_dup]
     if len(base) < size - n_dup:
         raise SystemExit(
-            f"only {len(pool)} prose paragraphs available, {size} wanted (install the doc packages)"
+            f"only {len(pool)} prose paragraphs available, {size} wanted: rerun with --install-corpus "
+            "(installs Debian documentation packages with apt-get, as root)"
         )
     docs = [(f"p{n}", t) for n, t in enumerate(base)]
     injected = []

@@ -840,6 +840,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=RESULTS / "quality.json", help="where to write the table")
     ap.add_argument("--plot", nargs="?", const=RESULTS / "quality.png", type=Path, help="write a PNG")
     args = ap.parse_args(argv)
+    if not args.data.is_dir():
+        print(
+            f"quality.py: no labelled data at {args.data}: pass --data DIR, the folder holding "
+            "clough_stevenson/, cnn_poc_highlights/, lee_background/, ... (each set's README says where "
+            "it comes from); the seed alone: --dataset seeds",
+            file=sys.stderr,
+        )
+        if not (args.dataset and set(args.dataset) <= {"seeds"}):
+            return 2
 
     evaluations: list[Evaluation] = []
     rows: list[Row] = []

@@ -10,9 +10,9 @@ baseline / ours (so > 1 is faster); for throughput, ours / baseline.
 The corpus is real prose (``benchmarks/prose.py``): paragraphs of the
 documentation shipped in Debian packages (Python, Linux-kernel and Perl
 manuals, then the news articles of ``shared/datasets``; past ~114k
-paragraphs also manual pages and HTML manuals; installed with apt-get when
-missing and running as root), exact repeats dropped, one paragraph per
-document.  1% of the documents are near-duplicates of other documents (a word
+paragraphs also manual pages and HTML manuals; with --install-corpus they are
+installed with apt-get when missing and running as root), exact repeats
+dropped, one paragraph per document.  1% of the documents are near-duplicates of other documents (a word
 dropped, two words swapped, a word replaced, case changed), inserted at known
 random places; recall is the share of those pairs found as a match between
 the two documents.
@@ -211,6 +211,11 @@ def main() -> None:
         "--baseline-max", type=int, default=100000, help="largest size for the datasketch baseline"
     )
     p.add_argument("--cdist-max", type=int, default=10000, help="largest size for the cdist baseline")
+    p.add_argument(
+        "--install-corpus",
+        action="store_true",
+        help="install the Debian documentation packages the prose corpus is read from (apt-get, as root)",
+    )
     args = p.parse_args()
     options = Options()
     sizes = [int(x) for x in args.sizes.split(",") if x]
@@ -225,7 +230,7 @@ def main() -> None:
     _log(f"seed: datasketch {base_ms}, cdist {cdist_ms}, dedup {ours_ms} (wall, CPU ms)")
 
     # 2. Corpora.
-    pool = prose_pool(max(sizes, default=0))
+    pool = prose_pool(max(sizes, default=0), install=args.install_corpus)
     rows: dict[str, dict[int, str]] = {"datasketch": {}, "cdist": {}, "ours": {}, "sig": {}}
     notes = []
     tmp = Path(tempfile.mkdtemp(prefix="dedup-speed-"))

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -45,3 +46,24 @@ def test_quality_run_on_the_seeds_writes_every_method(tmp_path: Path) -> None:
     assert [r["method"] for r in rows] == ["dedup", "links", "exact", "minhash", "tsr"]
     assert all(r["tp"] + r["fn"] == 8 for r in rows)  # the seed's 8 gold paragraph pairs
     assert "paragraph pairs" in out.stdout
+
+
+def test_without_the_labelled_data_the_benchmark_says_what_to_do(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "quality.py"), "--data", str(tmp_path / "missing")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2 and "pass --data DIR" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_speed_corpus_installs_nothing_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchmarks import prose
+
+    calls: list[object] = []
+    monkeypatch.setattr(prose, "_apt_install", calls.append)  # would run apt-get
+    prose.ensure_prose(extra=True)
+    assert calls == []
+    prose.ensure_prose(extra=False, install=True)  # asked: only what is missing (here: nothing or all)
+    assert all(isinstance(c, (list, tuple)) for c in calls)
