@@ -119,3 +119,53 @@ def test_browser_shows_markup_in_the_text_as_text(tmp_path: Path) -> None:
     assert rendered["pwned"] is None
     assert len(rendered["marks"]) == 2
     assert all("<script>" in m["text"] for m in rendered["marks"])
+
+
+# Appended to a notebook page: the lowest text contrast (WCAG ratio) over every element of the views.
+CONTRAST_PROBE = """<script>
+const lum = c => { const [r, g, b] = c.match(/[\\d.]+/g).slice(0, 3).map(Number).map(v => {
+  v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+const opaque = c => !/rgba\\(.*, 0\\)$/.test(c) && c !== 'transparent';
+const backdrop = el => { for (; el; el = el.parentElement) {
+  const bg = getComputedStyle(el).backgroundColor; if (opaque(bg)) return bg; }
+  return 'rgb(255, 255, 255)'; };
+let worst = 99, where = '';
+for (const el of document.querySelectorAll('.dedup *, .dedup')) {
+  const own = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+  if (!own || ['STYLE', 'SCRIPT'].includes(el.tagName)) continue;
+  const a = lum(getComputedStyle(el).color), b = lum(backdrop(el));
+  const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+  if (ratio < worst) { worst = ratio; where = el.className + ': ' + el.textContent.slice(0, 40); }
+}
+const pre = document.createElement('pre'); pre.id = 'probe';
+pre.textContent = JSON.stringify({worst, where}); document.body.appendChild(pre);
+</script>"""
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "<body>",  # a light notebook
+        "<body data-jp-theme-light='false' style='background:#111;color:#ddd'>",  # JupyterLab, dark theme
+        "<body class='vscode-dark' style='background:#1f1f1f;color:#ccc'>",  # VS Code, dark theme
+    ],
+)
+def test_notebook_views_are_readable_on_light_and_dark_themes(tmp_path: Path, body: str) -> None:
+    import dedup
+
+    found = dedup.find_duplicates(SEED.read_text(encoding="utf-8"))
+    views = found._repr_html_() + found[0]._repr_html_() + found.matches[0]._repr_html_()
+    page = tmp_path / "notebook.html"
+    page.write_text(f"<html>{body}{views}{CONTRAST_PROBE}</body></html>", encoding="utf-8")
+    out = subprocess.run(
+        [_chromium(), *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HOME": str(tmp_path)},
+    )
+    found_probe = re.search(r"<pre id=\"probe\">(.*?)</pre>", out.stdout, re.S)
+    assert found_probe, out.stderr[-2000:]
+    probe = json.loads(html.unescape(found_probe.group(1)))
+    assert probe["worst"] >= 4.5, probe  # WCAG AA for body text

@@ -24,20 +24,31 @@ _STOP = frozenset(
     "the their them they this to was we were which who will with you".split()
 )
 
+# Colours are variables: light by default, dark where the page is (the OS setting, JupyterLab's and
+# VS Code's dark themes), so text never sits dark on a dark notebook; highlights keep dark text on
+# their pale colours in both.
+_DARK = "--dd-fg:#e8e8e8;--dd-bg:#1e1e1e;--dd-border:#4a4a4a;--dd-line:#333;--dd-muted:#b0b0b0"
 _STYLE = (
     "<style>"
-    ".dedup{font-family:system-ui,sans-serif;font-size:13px;line-height:1.45;color:#222}"
-    ".dedup-c{border:1px solid #d0d0d0;border-radius:6px;margin:8px 0;padding:8px;background:#fff}"
+    ".dedup{--dd-fg:#222;--dd-bg:#fff;--dd-border:#d0d0d0;--dd-line:#eee;--dd-muted:#666;"
+    "font-family:system-ui,sans-serif;font-size:13px;line-height:1.45;color:var(--dd-fg)}"
+    f"@media (prefers-color-scheme:dark){{.dedup{{{_DARK}}}}}"
+    "[data-jp-theme-light=true] .dedup,body.vscode-light .dedup"
+    "{--dd-fg:#222;--dd-bg:#fff;--dd-border:#d0d0d0;--dd-line:#eee;--dd-muted:#666}"
+    f"[data-jp-theme-light=false] .dedup,body.vscode-dark .dedup,body.vscode-high-contrast .dedup{{{_DARK}}}"
+    ".dedup-c{border:1px solid var(--dd-border);border-radius:6px;margin:8px 0;padding:8px;"
+    "background:var(--dd-bg)}"
     ".dedup-h{font-weight:600;margin-bottom:6px}"
     ".dedup-h .dedup-badge{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:6px}"
     ".dedup-g{display:grid;gap:8px}"
-    ".dedup-p{border:1px solid #eee;border-radius:4px;padding:6px;overflow-wrap:anywhere;"
+    ".dedup-p{border:1px solid var(--dd-line);border-radius:4px;padding:6px;overflow-wrap:anywhere;"
     "white-space:pre-wrap}"
-    ".dedup-m{color:#666;font-size:85%;margin-bottom:3px;white-space:normal}"
-    ".dedup mark{color:inherit;border-radius:3px;padding:0 1px}"
+    ".dedup-m{color:var(--dd-muted);font-size:85%;margin-bottom:3px;white-space:normal}"
+    ".dedup mark{color:#111;border-radius:3px;padding:0 1px}"
     ".dedup table{border-collapse:collapse;width:100%;margin-top:6px;font-size:90%}"
-    ".dedup td,.dedup th{vertical-align:top;text-align:left;padding:3px 6px;border-top:1px solid #eee}"
-    ".dedup details{margin-top:6px}.dedup summary{cursor:pointer;color:#555}"
+    ".dedup td,.dedup th{vertical-align:top;text-align:left;padding:3px 6px;"
+    "border-top:1px solid var(--dd-line)}"
+    ".dedup details{margin-top:6px}.dedup summary{cursor:pointer;color:var(--dd-muted)}"
     "</style>"
 )
 
@@ -180,7 +191,7 @@ def cluster_html(cluster: Cluster, n: int = 0) -> str:
 def clusters_html(clusters: Sequence[Cluster], *, threshold: float | None = None) -> str:
     """All clusters, best first (the first :data:`MAX_SHOWN` in full)."""
     if not clusters:
-        return "<div class='dedup'>No duplicate passages found.</div>"
+        return f"<div class='dedup'>{_STYLE}No duplicate passages found.</div>"
     cut = "" if threshold is None else f" at threshold {threshold:g}"
     head = f"<div class='dedup-h'>{plural(len(clusters), 'cluster')}{cut}</div>"
     body = "".join(_cluster_body(c, n) for n, c in enumerate(clusters[:MAX_SHOWN]))
