@@ -28,6 +28,18 @@ _THREADED_LSH_MIN = 50_000
 MIN_SHARED_BANDS = 2
 
 
+def keyed_by_document(
+    keys: npt.NDArray[np.uint64], sent_doc: npt.NDArray[np.int64]
+) -> npt.NDArray[np.uint64]:
+    """Band ``keys`` (modified in place) mixed with each row's document: rows of different documents
+    never share a key (the within-document family of :func:`lsh_candidates`)."""
+    with np.errstate(over="ignore"):
+        keys ^= (np.asarray(sent_doc).astype(np.uint64) + np.uint64(1))[:, None] * np.uint64(
+            0xD6E8FEB86659FD93
+        )
+    return keys
+
+
 def lsh_candidates(
     sigs: npt.NDArray[np.uint32] | list[npt.NDArray[np.uint32]],
     sent_doc: npt.NDArray[np.int64],
@@ -70,9 +82,7 @@ def lsh_candidates(
             return np.stack((codes // n, codes % n), axis=1)
 
     across_keys = band_keys(sigs, bands, rows)
-    local_keys = band_keys(sigs, l_bands, l_rows)
-    with np.errstate(over="ignore"):
-        local_keys ^= (sent_doc.astype(np.uint64) + np.uint64(1))[:, None] * np.uint64(0xD6E8FEB86659FD93)
+    local_keys = keyed_by_document(band_keys(sigs, l_bands, l_rows), sent_doc)
     del sigs
     if box is not None:
         box.clear()
