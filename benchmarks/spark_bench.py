@@ -86,7 +86,7 @@ def corpus(paragraphs: int, seed: int = 11) -> list[tuple[str, str]]:
     ]
 
 
-def _spark_clusters(path: str, master: str, partitions: int, out: str) -> None:
+def _spark_clusters(path: str, out: str, master: str, partitions: int) -> None:
     """Run in a fresh process (``--spark-only``): Spark on a JSON-lines file, clusters to ``out``
     as corpus mode writes them (one JSON line per cluster)."""
     t0 = time.perf_counter()
