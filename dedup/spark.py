@@ -1,50 +1,61 @@
-"""Dedup on Apache Spark: the in-process pipeline, stage by stage, on DataFrames.
+"""Dedup on Apache Spark: the engine's batch functions, run on executors over DataFrames.
 
-Every stage reuses the library's own code inside executors, so the results
-equal :meth:`dedup.DedupIndex.clusters` on the same documents (taken in the
-order of their ids):
+The stages are those of corpus mode (:mod:`dedup._corpus.run`), with Spark
+shuffles where corpus mode holds arrays, and the same engine functions inside
+``mapInPandas`` / ``applyInPandas``; the results equal
+:meth:`dedup.DedupIndex.clusters` on the same documents (taken in the order of
+their ids):
 
 1. **Sentences and signatures** (``mapInPandas``): :func:`dedup._text.segment`,
-   the stable shingle hashes, the batch MinHash and the LSH band keys of each
-   Arrow batch.  A sentence is identified by ``sid = ordinal << 20 | position``,
-   which sorts exactly like the in-process sentence index.
-2. **Candidates** (``groupBy`` band key) from the engine's two LSH families
-   (across documents, and within each document), each with the same bucket
-   cap and, when the in-process engine would prune, the same top-k partners
-   per sentence.
-3. **Exact copies** chained per normalised sentence (a window ``lag``).
-4. **Verification**: pairs are grouped by sentence, each group carrying the
-   pickled sentences of all its partners, so that :class:`dedup._verify.reference.Verifier`
-   scores the pairs and runs the greedy ``cover`` with every partner in view.
-   Of the links found for one pair the best one wins, ties going to the one
-   the in-process engine finds first.
-5. **Connected components** of the linked sentences by the large-star /
-   small-star iteration on DataFrames; then :func:`dedup._cluster.build`
-   merges passages and assembles clusters per component, on executors.
+   the shingle hashes, the batch MinHash and the band keys of both LSH
+   families; each sentence also keeps its token columns (stems, flags, token
+   offsets).  A sentence is identified by ``sid = ordinal << 20 | position``,
+   which sorts exactly like the engine's sentence index.
+2. **Candidates** (``groupBy`` band key): the pairs of
+   :func:`dedup._sketch.lsh.lsh_candidates`, with the limits of
+   :func:`dedup._sketch.minhash.candidate_pairs`.
+3. **Copy chains** (``applyInPandas`` per bucket of normalised texts): the
+   engine's ``_next_copy`` links every exact copy, of any length, to the next.
+4. **Verification** (``cogroup``/``applyInPandas`` per pair of blocks of whole
+   documents, as :func:`dedup._verify.run.verify_blocked`): the sentences of a
+   block pair as token columns, the candidates still open, scored by
+   :meth:`dedup._verify.batch.BatchScorer.score_table`.  A document's own
+   candidates (the only ones a fusion cover combines) all fall in the block
+   pair of its own block.
+5. **Clusters**: connected components of linked sentences (large-star /
+   small-star on DataFrames), then :func:`dedup._cluster.table.build_table`
+   once per bucket of whole components; clusters and matches are ranked with
+   a distributed sort.
 
 pyspark is imported only here: ``pip install 'dedup[spark]'``.
 """
 
 from __future__ import annotations
 
+import math
 import os
-import pickle
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from dedup._arrays import run_firsts
-from dedup._cluster.build import build
+from dedup._cluster.build import char_span
+from dedup._cluster.table import build_table
 from dedup._errors import DedupError, DuplicateKeyError
+from dedup._kernels import ckernels
 from dedup._options import Options
-from dedup._rules import LINK_FLOOR, MIN_SHARED_BANDS
+from dedup._rules import LSH_MAX_BUCKET as MAX_BUCKET
+from dedup._rules import LSH_MAX_PER_ROW as MAX_PER_ROW
+from dedup._rules import MIN_SHARED_BANDS
+from dedup._sketch.lsh import keyed_by_document
 from dedup._sketch.minhash import band_keys, lsh_params, signatures
 from dedup._sketch.shingle import sentence_shingle_hashes
 from dedup._text.segment import Sentence, segment
-from dedup._types import Doc
-from dedup._verify.reference import Link, Verifier
+from dedup._verify.batch import KERNEL_MAX_SOURCES, BatchScorer, norm_ids
+from dedup._verify.links import KINDS, LinkTable
+from dedup._verify.run import BLOCK_TOKENS, _next_copy, _open_mask, _score_into, _scoring
 
 _MISSING: ImportError | None = None
 try:
@@ -60,30 +71,25 @@ except ImportError as err:  # pragma: no cover - depends on the environment
 
 __all__ = ["SparkResult", "connected_components", "find_duplicates", "session"]
 
-#: Same limits as :func:`dedup._sketch.minhash.candidate_pairs` (part of its semantics).
-MAX_BUCKET = 256
-MAX_PER_ROW = 64
-
 _POS_BITS = 20
-_DOC_MIX = np.uint64(0xD6E8FEB86659FD93)  # the within-document band key mix of ``lsh_candidates``
-_Batches = Iterator[pd.DataFrame]
+_SEP = "\x1f"  # ends each stem in a sentence's ``stems`` string (never part of a word)
+_Batches = Iterator["pd.DataFrame"]
+_I64 = npt.NDArray[np.int64]
 
 _SENTENCE_SCHEMA = (
-    "sid long, doc long, para int, n_words int, norm string, eligible boolean, blob binary, "
-    "keys array<long>, lkeys array<long>"
+    "sid long, doc long, para int, start int, end int, n_words int, norm string, stems string, "
+    "content binary, entity binary, tok binary, keys array<long>, lkeys array<long>"
 )
-_LINK_SCHEMA = (
-    "lo long, hi long, score double, kind string, ia int, ib int, ja int, jb int, src int, csid long, seq int"
-)
+_LINK_SCHEMA = "lo long, hi long, score double, kind tinyint, ia int, ib int, ja int, jb int"
+_COPY_SCHEMA = "lo long, hi long"
 _ALIGN = "array<struct<a_start:int,a_end:int,b_start:int,b_end:int,score:double>>"
 _ASSEMBLY_SCHEMA = (
-    "tag string, comp long, lc int, c_score double, c_ord long, c_start int, c_end int, "
+    "tag string, bucket int, lc int, c_score double, c_ord long, c_start int, c_end int, "
     "ord long, key string, p_start int, p_end int, text string, representative boolean, "
     "a_ord long, a_key string, a_start int, a_end int, a_text string, "
     "b_ord long, b_key string, b_start int, b_end int, b_text string, "
     f"score double, kind string, alignments {_ALIGN}"
 )
-
 _ASSEMBLY_COLUMNS = [c.split()[0] for c in _ASSEMBLY_SCHEMA.split(", ")]
 
 
@@ -154,27 +160,22 @@ def find_duplicates(
         cached.append(frame)
         return frame
 
-    docs, staged = _ordered_docs(df, id_column, text_column)
-    cached.append(staged)
+    spark = df.sparkSession
+    buckets = max(2, 2 * spark.sparkContext.defaultParallelism)
+    docs = keep(_ordered_docs(df, id_column, text_column, cached))
     sentences = keep(docs.mapInPandas(_sentence_stage(opts), _SENTENCE_SCHEMA))
+    stats = sentences.agg(F.count(F.lit(1)), F.sum("n_words"), F.max("doc")).collect()[0]
+    n_sentences, n_tokens, n_docs = int(stats[0]), int(stats[1] or 0), int(stats[2] or 0) + 1
     # Two LSH families, as ``lsh_candidates``: across the corpus, and within each document.
-    n_sentences = sentences.count()
     across = _candidate_pairs(sentences.select("sid", F.explode("keys").alias("key")))
     across = keep(across.where(F.col("shared") >= MIN_SHARED_BANDS))
     within = keep(_candidate_pairs(sentences.select("sid", F.explode("lkeys").alias("key"))))
-    across, within = _prune(across, n_sentences), _prune(within, n_sentences)
-    pairs = across.unionByName(within).distinct()
-    eligible = sentences.where("eligible").select("sid")
-    pairs = pairs.join(eligible.withColumnRenamed("sid", "lo"), "lo").join(
-        eligible.withColumnRenamed("sid", "hi"), "hi"
-    )
-    exact = _exact_chain(sentences)
-    to_verify = pairs.join(exact.select("lo", "hi"), ["lo", "hi"], "left_anti")
-    verified = _verify(to_verify, sentences, opts)
-    links = keep(_best_links(exact.unionByName(verified)))
-    kept = links.where(F.col("score") >= F.lit(opts.threshold))
-    assembled = keep(_assemble(kept, sentences, docs, opts.threshold))
-    return SparkResult(_clusters_frame(assembled), _matches_frame(assembled), cached)
+    pairs = _prune(across, n_sentences).unionByName(_prune(within, n_sentences)).distinct()
+    copies = keep(_copy_chains(sentences, buckets))
+    blocks = _blocks(n_docs, n_tokens, spark.sparkContext.defaultParallelism)
+    links = keep(_verify(pairs, copies, sentences, opts, blocks).unionByName(_copy_links(copies, sentences)))
+    assembled = keep(_assemble(links, sentences, docs, opts.threshold, buckets))
+    return SparkResult(_clusters_frame(assembled, cached), _matches_frame(assembled), cached)
 
 
 def _require() -> None:
@@ -185,9 +186,34 @@ def _require() -> None:
 # --- 1. documents and sentences ---------------------------------------------------------------
 
 
-def _ordered_docs(df: DataFrame, id_column: str, text_column: str) -> tuple[DataFrame, DataFrame]:
-    """Documents with a dense ``ord`` in id order (the order ``DedupIndex`` would see them in),
-    and the cached table they are read from."""
+def _numbered(ordered: DataFrame, name: str, cached: list[DataFrame]) -> DataFrame:
+    """The rows of a sorted DataFrame with ``name`` = 0, 1, … in their order (no single partition).
+
+    The sort's partitions hold consecutive ranges: each row's number is its place in its
+    partition plus the rows of the partitions before (a small count per partition).
+    """
+    staged = (
+        ordered.withColumn("_part", F.spark_partition_id())
+        .withColumn("_mono", F.monotonically_increasing_id())
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
+    # monotonically_increasing_id() is (partition << 33) + row within the partition; ``staged``
+    # stays cached so that both are read back, never recomputed.
+    cached.append(staged)
+    counts = {int(r[0]): int(r[1]) for r in staged.groupBy("_part").count().collect()}
+    offsets: dict[int, int] = {}
+    total = 0
+    for part in sorted(counts):
+        offsets[part] = total
+        total += counts[part]
+    row = F.col("_mono") - F.shiftleft(F.col("_part").cast("long"), 33)
+    if offsets:
+        row = F.create_map(*[F.lit(x) for kv in offsets.items() for x in kv])[F.col("_part")] + row
+    return staged.select(*ordered.columns, row.cast("long").alias(name))
+
+
+def _ordered_docs(df: DataFrame, id_column: str, text_column: str, cached: list[DataFrame]) -> DataFrame:
+    """Documents with a dense ``ord`` in id order (the order ``DedupIndex`` would see them in)."""
     base = df.select(
         F.col(id_column).cast("string").alias("key"),
         F.coalesce(F.col(text_column).cast("string"), F.lit("")).alias("text"),
@@ -197,24 +223,7 @@ def _ordered_docs(df: DataFrame, id_column: str, text_column: str) -> tuple[Data
         raise DedupError(f"column {id_column!r} has null ids: every document needs a key")
     if bad:
         raise DuplicateKeyError(f"key {bad[0]['key']!r} appears more than once in column {id_column!r}")
-    staged = (
-        base.orderBy("key")
-        .withColumn("_part", F.spark_partition_id())
-        .withColumn("_mono", F.monotonically_increasing_id())
-        .persist(StorageLevel.MEMORY_AND_DISK)
-    )
-    counts: dict[int, int] = {int(r[0]): int(r[1]) for r in staged.groupBy("_part").count().collect()}
-    offsets: dict[int, int] = {}
-    total = 0
-    for part in sorted(counts):
-        offsets[part] = total
-        total += counts[part]
-    offset = F.create_map(*[F.lit(x) for kv in offsets.items() for x in kv]) if offsets else F.lit(None)
-    # monotonically_increasing_id() is (partition << 33) + row within the partition; ``staged``
-    # stays cached so that both are read back, never recomputed.
-    row = F.col("_mono") - F.shiftleft(F.col("_part").cast("long"), 33)
-    ordinal = (offset[F.col("_part")] + row) if offsets else row
-    return staged.select(ordinal.cast("long").alias("ord"), "key", "text"), staged
+    return _numbered(base.orderBy("key"), "ord", cached).select("ord", "key", "text")
 
 
 def _sentence_stage(opts: Options) -> Callable[[_Batches], _Batches]:
@@ -239,19 +248,20 @@ def _sentence_stage(opts: Options) -> Callable[[_Batches], _Batches]:
             hashes, offsets = sentence_shingle_hashes(sents, opts.shingle_size)
             sigs = signatures(hashes, offsets, opts.num_perm, opts.seed)
             keys = band_keys(sigs, bands, rows).view(np.int64)
-            local_keys = band_keys(sigs, l_bands, l_rows)
-            with np.errstate(over="ignore"):  # keyed by document, as in ``lsh_candidates``
-                local_keys ^= (np.asarray(doc_of, np.uint64) + np.uint64(1))[:, None] * _DOC_MIX
-            verifier = Verifier(sents, min_words=opts.min_words, sent_doc=doc_of)
+            local_keys = keyed_by_document(band_keys(sigs, l_bands, l_rows), np.asarray(doc_of, np.int64))
             yield pd.DataFrame(
                 {
                     "sid": sids,
                     "doc": doc_of,
                     "para": [s.para for s in sents],
+                    "start": [s.start for s in sents],
+                    "end": [s.end for s in sents],
                     "n_words": [len(s.words) for s in sents],
                     "norm": [s.norm for s in sents],
-                    "eligible": [verifier.eligible(k) for k in range(len(sents))],
-                    "blob": [pickle.dumps(s, protocol=5) for s in sents],
+                    "stems": ["".join(t + _SEP for t in s.stems) for s in sents],
+                    "content": [bytes(s.content) for s in sents],
+                    "entity": [bytes(s.entity) for s in sents],
+                    "tok": [np.array(s.tok_starts + s.tok_ends, np.int32).tobytes() for s in sents],
                     "keys": list(keys),
                     "lkeys": list(local_keys.view(np.int64)),
                 }
@@ -296,126 +306,189 @@ def _prune(pairs: DataFrame, n_sentences: int) -> DataFrame:
     return pairs.select("lo", "hi")
 
 
-def _exact_chain(sentences: DataFrame) -> DataFrame:
-    """Eligible sentences with the same normalised words, each linked to the previous copy."""
-    w = Window.partitionBy("norm").orderBy("sid")
-    chain = (
-        sentences.where("eligible")
-        .select(
-            "sid", "n_words", F.lag("sid").over(w).alias("prev"), F.lag("n_words").over(w).alias("prev_n")
-        )
-        .where(F.col("prev").isNotNull())
-    )
-    return chain.select(
-        F.col("prev").alias("lo"),
-        F.col("sid").alias("hi"),
-        F.lit(1.0).alias("score"),
-        F.lit("exact").alias("kind"),
-        F.lit(0).alias("ia"),
-        F.col("prev_n").cast("int").alias("ib"),
-        F.lit(0).alias("ja"),
-        F.col("n_words").cast("int").alias("jb"),
-        F.lit(0).alias("src"),
-        F.lit(0).cast("long").alias("csid"),
-        F.lit(0).alias("seq"),
-    )
+# --- 3. exact copies ----------------------------------------------------------------------------
 
 
-# --- 3. verification ----------------------------------------------------------------------------
+def _copy_chains(sentences: DataFrame, buckets: int) -> DataFrame:
+    """``(lo, hi)``: each sentence and its next exact copy, as the engine's ``_next_copy`` links them.
 
-
-def _verify(pairs: DataFrame, sentences: DataFrame, opts: Options) -> DataFrame:
-    """Pair scores and greedy cover links, one executor group per sentence and its partners."""
-    edges = pairs.select(F.col("lo").alias("i"), F.col("hi").alias("j")).unionByName(
-        pairs.select(F.col("hi").alias("i"), F.col("lo").alias("j"))
-    )
-    selves = edges.select("i").distinct().select("i", F.col("i").alias("j"))
-    blobs = sentences.select(F.col("sid").alias("j"), "blob")
-    grouped = (
-        edges.unionByName(selves)
-        .join(blobs, "j")
-        .repartition("i")
-        .sortWithinPartitions("i", "j")
-        .select("i", "j", "blob")
-    )
-    return grouped.mapInPandas(_verify_stage(opts), _LINK_SCHEMA)
-
-
-def _groups(batches: _Batches, key: str) -> Iterator[tuple[pd.DataFrame, list[tuple[int, int]]]]:
-    """Rows sorted by ``key``, as (batch, [(first, stop), ...]) runs of equal keys.
-
-    A run cut by an Arrow batch boundary is carried over into the next batch.
+    Equal texts hash to one bucket, where ``_next_copy`` runs on them in sentence order.
     """
-    carry: pd.DataFrame | None = None
-    for pdf in batches:
-        if carry is not None and len(carry):
-            pdf = pd.concat([carry, pdf], ignore_index=True)
-        if not len(pdf):
-            continue
-        values = pdf[key].to_numpy()
-        cut = int(np.searchsorted(values, values[-1], side="left"))
-        carry = pdf.iloc[cut:].reset_index(drop=True)
-        if cut:
-            yield pdf.iloc[:cut].reset_index(drop=True), _runs(values[:cut])
-    if carry is not None and len(carry):
-        yield carry, _runs(carry[key].to_numpy())
+    rows = sentences.select("sid", "norm", F.pmod(F.xxhash64("norm"), F.lit(buckets)).alias("_b"))
+    return rows.groupBy("_b").applyInPandas(_copy_bucket, _COPY_SCHEMA)
 
 
-def _runs(values: np.ndarray[Any, Any]) -> list[tuple[int, int]]:
-    starts = np.flatnonzero(run_firsts(values))
-    stops = np.append(starts[1:], values.size)
-    return list(zip(starts.tolist(), stops.tolist(), strict=True))
+def _copy_bucket(pdf: pd.DataFrame) -> pd.DataFrame:
+    pdf = pdf.sort_values("sid")
+    sids = pdf["sid"].to_numpy(np.int64)
+    nxt = _next_copy(norm_ids(pdf["norm"].tolist()))
+    has = np.flatnonzero(nxt >= 0)
+    return pd.DataFrame({"lo": sids[has], "hi": sids[nxt[has]]})
 
 
-def _verify_stage(opts: Options) -> Callable[[_Batches], _Batches]:
-    floor = min(LINK_FLOOR, opts.threshold)
-    max_sources = opts.max_sources if opts.fusion else 1
+def _copy_links(copies: DataFrame, sentences: DataFrame) -> DataFrame:
+    """The copy chains' links: score 1.0, kind ``exact``, whole sentences (as ``verify_blocked``)."""
+    n = sentences.select("sid", "n_words")  # spans (0, n_words): ``whole`` sentences
+    return (
+        copies.join(n.withColumnRenamed("sid", "lo").withColumnRenamed("n_words", "ib"), "lo")
+        .join(n.withColumnRenamed("sid", "hi").withColumnRenamed("n_words", "jb"), "hi")
+        .select(
+            "lo",
+            "hi",
+            F.lit(1.0).alias("score"),
+            F.lit(KINDS.index("exact")).cast("tinyint").alias("kind"),
+            F.lit(0).alias("ia"),
+            "ib",
+            F.lit(0).alias("ja"),
+            "jb",
+        )
+    )
 
-    def run(batches: _Batches) -> _Batches:
-        for pdf, runs in _groups(batches, "i"):
-            ids, js, blobs = pdf["i"].tolist(), pdf["j"].tolist(), pdf["blob"].tolist()
-            out: list[tuple[Any, ...]] = []
-            for first, stop in runs:
-                i = ids[first]
-                sids = js[first:stop]  # sorted, ``i`` among them: local order == global order
-                verifier = Verifier(
-                    [pickle.loads(b) for b in blobs[first:stop]],
-                    min_words=opts.min_words,
-                    sent_doc=[sid >> _POS_BITS for sid in sids],
-                )
-                here = sids.index(i)
-                partners = [k for k in range(len(sids)) if k != here]
-                for k in partners:
-                    if sids[k] > i:
-                        link = verifier.pair(here, k)
-                        if link is not None and link.score >= floor:
-                            out.append(_link_row(link, sids, 1, i, 0))
-                cover = verifier.cover(here, partners, min_gain=opts.min_gain, max_sources=max_sources)
-                for seq, link in enumerate(cover):
-                    if link.score >= floor:
-                        out.append(_link_row(link, sids, 2, i, seq))
-            yield pd.DataFrame(
-                out, columns=["lo", "hi", "score", "kind", "ia", "ib", "ja", "jb", "src", "csid", "seq"]
+
+# --- 4. verification ----------------------------------------------------------------------------
+
+
+def _blocks(n_docs: int, n_tokens: int, parallelism: int) -> int:
+    """Documents per block: blocks of at most ``BLOCK_TOKENS`` tokens on average, and enough
+    block pairs (``k (k + 1) / 2``) to keep every core busy."""
+    k = max(1, math.ceil(n_tokens / BLOCK_TOKENS))
+    while k * (k + 1) // 2 < 4 * parallelism and k < n_docs:
+        k += 1
+    return max(1, math.ceil(n_docs / k))
+
+
+def _verify(
+    pairs: DataFrame, copies: DataFrame, sentences: DataFrame, opts: Options, docs_per_block: int
+) -> DataFrame:
+    """The scored links of the candidate ``pairs``, one executor call per pair of document blocks.
+
+    Each group gets its candidate pairs, the copy-chain links among them (known
+    links, as the diagonal blocks of ``verify_blocked`` get them) and the token
+    columns of the sentences they name.
+    """
+
+    def block(col: str) -> Any:
+        return F.floor(F.shiftright(F.col(col), _POS_BITS) / F.lit(docs_per_block)).cast("long")
+
+    group = block("lo") * F.lit(1 << 31) + block("hi")
+    tagged = pairs.select("lo", "hi", F.lit(0).alias("tag")).unionByName(
+        copies.select("lo", "hi", F.lit(1).alias("tag"))
+    )
+    tagged = tagged.withColumn("g", group)
+    ends = (  # (``group`` made again: a column of ``tagged`` would be ambiguous in the cogroup)
+        pairs.select(group.alias("g"), F.explode(F.array("lo", "hi")).alias("sid"))
+        .distinct()
+        .join(sentences.select("sid", "doc", "n_words", "norm", "stems", "content", "entity"), "sid")
+    )
+    return tagged.groupBy("g").cogroup(ends.groupBy("g")).applyInPandas(_verify_group(opts), _LINK_SCHEMA)
+
+
+def _verify_group(opts: Options) -> Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame]:
+    floor = opts.threshold  # results are thresholded once: links under it never count (as corpus mode)
+    columnar = ckernels is not None and opts.max_sources <= KERNEL_MAX_SOURCES
+
+    def run(tagged: pd.DataFrame, sents: pd.DataFrame) -> pd.DataFrame:
+        if not len(sents):
+            return _link_frame(LinkTable.concat([]))
+        sents = sents.sort_values("sid")
+        sids = sents["sid"].to_numpy(np.int64)
+        docs = sents["doc"].to_numpy(np.int64)
+        n_words = sents["n_words"].to_numpy(np.int64)
+        is_pair = tagged["tag"].to_numpy() == 0
+        lo, hi = tagged["lo"].to_numpy(np.int64), tagged["hi"].to_numpy(np.int64)
+        pairs = _local(sids, np.stack((lo[is_pair], hi[is_pair]), axis=1))
+        pairs = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
+        # The copy links among these sentences: known to the covers, never scored, never replaced.
+        copy = np.stack((lo[~is_pair], hi[~is_pair]), axis=1)
+        found_at = np.searchsorted(sids, copy).clip(0, max(sids.size - 1, 0))
+        present = np.all(sids[found_at] == copy, axis=1) if sids.size else np.zeros(0, bool)
+        known = found_at[present]
+        next_copy = np.full(sids.size, -1, dtype=np.int64)
+        next_copy[known[:, 0]] = known[:, 1]
+        pairs = pairs[_open_mask(pairs, n_words >= opts.min_words, next_copy)]
+        if not pairs.size:
+            return _link_frame(LinkTable.concat([]))
+        norms = sents["norm"].tolist()
+        tokens = np.array("".join(sents["stems"].tolist()).split(_SEP)[:-1], dtype=object)
+        content = np.frombuffer(b"".join(sents["content"].tolist()), dtype=np.bool_)
+        entity = np.frombuffer(b"".join(sents["entity"].tolist()), dtype=np.bool_)
+        if columnar:
+            scorer = BatchScorer.from_columns(
+                pd.factorize(tokens)[0].astype(np.int64), content, entity, n_words, norms, docs
             )
+            table = scorer.score_table(
+                pairs, **_scoring(opts, floor, 1), known=(known, np.ones(known.shape[0])), ids=sids
+            )
+        else:  # no compiled kernels: the batch scorer over sentence objects
+            sentences = _sentences(norms, tokens, content, entity, n_words)
+            best: dict[tuple[int, int], Any] = {}
+            known_scores = {(int(a), int(b)): 1.0 for a, b in known.tolist()}
+            _score_into(best, BatchScorer(sentences, docs), pairs, opts, floor, 1, known_scores)
+            local = LinkTable.from_links([best[k] for k in sorted(best)])
+            table = LinkTable(
+                sids[local.i], sids[local.j], local.score, local.kind, local.span_i, local.span_j
+            )
+        # A copy's link (1.0) is never replaced: a cover of the same two sentences gives way to it.
+        codes = set(zip(sids[known[:, 0]].tolist(), sids[known[:, 1]].tolist(), strict=True))
+        if codes:
+            keep = [(a, b) not in codes for a, b in zip(table.i.tolist(), table.j.tolist(), strict=True)]
+            table = table.take(np.asarray(keep, dtype=bool))
+        return _link_frame(table)
 
     return run
 
 
-def _link_row(link: Link, sids: Sequence[int], src: int, csid: int, seq: int) -> tuple[Any, ...]:
-    a, b = sids[link.i], sids[link.j]
-    span_a, span_b = link.span_i, link.span_j
-    if a > b:  # keep (lo < hi) orientation, as the engine does
-        a, b, span_a, span_b = b, a, span_b, span_a
-    return (a, b, float(link.score), link.kind, *span_a, *span_b, src, csid, seq)
+def _local(sids: _I64, pairs: _I64) -> _I64:
+    """``pairs`` of sentence ids as rows of ``sids`` (sorted, holding every id of ``pairs``)."""
+    out: _I64 = np.searchsorted(sids, pairs).astype(np.int64)
+    return out.reshape(-1, 2)
 
 
-def _best_links(links: DataFrame) -> DataFrame:
-    """The link the in-process engine keeps per pair: highest score, then first found."""
-    w = Window.partitionBy("lo", "hi").orderBy(F.desc("score"), "src", "csid", "seq")
-    return links.withColumn("_rank", F.row_number().over(w)).where("_rank = 1").drop("_rank")
+def _sentences(
+    norms: list[str],
+    tokens: npt.NDArray[Any],
+    content: npt.NDArray[np.bool_],
+    entity: npt.NDArray[np.bool_],
+    n_words: _I64,
+) -> list[Sentence]:
+    """Sentence objects with the fields verification reads (words, stems, flags)."""
+    bounds = np.append(0, np.cumsum(n_words)).tolist()
+    out = []
+    for k, norm in enumerate(norms):
+        a, b = bounds[k], bounds[k + 1]
+        words = tuple(norm.split(" ")) if b > a else ()
+        out.append(
+            Sentence(
+                0,
+                0,
+                0,
+                (),
+                (),
+                words,
+                tuple(tokens[a:b].tolist()),
+                tuple(content[a:b].tolist()),
+                tuple(entity[a:b].tolist()),
+            )
+        )
+    return out
 
 
-# --- 4. components and clusters -----------------------------------------------------------------
+def _link_frame(table: LinkTable) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "lo": table.i,
+            "hi": table.j,
+            "score": table.score,
+            "kind": table.kind.astype(np.int8),
+            "ia": table.span_i[:, 0].astype(np.int32),
+            "ib": table.span_i[:, 1].astype(np.int32),
+            "ja": table.span_j[:, 0].astype(np.int32),
+            "jb": table.span_j[:, 1].astype(np.int32),
+        }
+    )
+
+
+# --- 5. components and clusters -----------------------------------------------------------------
 
 
 def connected_components(edges: DataFrame) -> DataFrame:
@@ -460,106 +533,108 @@ def connected_components(edges: DataFrame) -> DataFrame:
     return e.select(F.col("u").alias("node"), F.col("v").alias("comp")).unionByName(roots)
 
 
-def _assemble(kept: DataFrame, sentences: DataFrame, docs: DataFrame, threshold: float) -> DataFrame:
-    """Run :func:`dedup._cluster.build` once per connected component of linked sentences."""
+def _assemble(
+    links: DataFrame, sentences: DataFrame, docs: DataFrame, threshold: float, buckets: int
+) -> DataFrame:
+    """:func:`dedup._cluster.table.build_table` once per bucket of whole connected components."""
+    kept = links.where(F.col("score") >= F.lit(threshold))
     k1, k2 = kept.select("lo", "hi").alias("k1"), kept.select("lo", "hi").alias("k2")
     runs = k1.join(k2, (F.col("k2.lo") == F.col("k1.lo") + 1) & (F.col("k2.hi") == F.col("k1.hi") + 1))
-    # Links of consecutive sentences may merge into one passage: keep those sentences together.
+    # Links of consecutive sentences may merge into one match: keep those sentences together.
+    # (Passages that overlap share a sentence, so they are in one component too.)
     edges = kept.select(F.col("lo").alias("u"), F.col("hi").alias("v")).unionByName(
         runs.select(F.col("k1.lo").alias("u"), F.col("k2.lo").alias("v"))
     )
-    comp = connected_components(edges).persist(StorageLevel.MEMORY_AND_DISK)
-    link_rows = kept.join(comp.withColumnRenamed("node", "lo"), "lo").select(
-        "comp",
-        F.lit(0).alias("tag"),
-        F.col("lo").alias("a"),
-        F.col("hi").alias("b"),
-        "score",
-        "kind",
-        "ia",
-        "ib",
-        "ja",
-        "jb",
-    )
+    comp = connected_components(edges)
+    comp = comp.select("node", F.pmod(F.xxhash64("comp"), F.lit(buckets)).cast("int").alias("bucket"))
+    comp = comp.persist(StorageLevel.MEMORY_AND_DISK)
+    link_rows = kept.join(comp.withColumnRenamed("node", "lo"), "lo")
     sent_rows = comp.join(sentences.withColumnRenamed("sid", "node"), "node").select(
-        "comp", F.lit(1).alias("tag"), F.col("node").alias("a"), F.col("doc").alias("b"), "blob"
+        "bucket",
+        F.lit(1).alias("tag"),
+        F.col("node").alias("a"),
+        "doc",
+        "para",
+        "start",
+        "end",
+        "tok",
     )
     doc_rows = (
-        sent_rows.select("comp", F.col("b").alias("ord"))
+        sent_rows.select("bucket", F.col("doc").alias("ord"))
         .distinct()
         .join(docs, "ord")
-        .select("comp", F.lit(2).alias("tag"), F.col("ord").alias("a"), "key", "text")
+        .select("bucket", F.lit(2).alias("tag"), F.col("ord").alias("a"), "key", "text")
     )
-    rows = (
-        link_rows.unionByName(sent_rows, allowMissingColumns=True)
-        .unionByName(doc_rows, allowMissingColumns=True)
-        .repartition("comp")
-        .sortWithinPartitions("comp", "tag", "a", "b")
+    things = sent_rows.unionByName(doc_rows, allowMissingColumns=True)
+    # (a new ``bucket`` column: the one from ``comp`` would be ambiguous beside the links' in the cogroup)
+    things = things.withColumn("bucket", F.col("bucket") + F.lit(0))
+    return (
+        link_rows.groupBy("bucket")
+        .cogroup(things.groupBy("bucket"))
+        .applyInPandas(_assembly_stage(threshold), _ASSEMBLY_SCHEMA)
     )
-    return rows.mapInPandas(_assembly_stage(threshold), _ASSEMBLY_SCHEMA)
 
 
-def _assembly_stage(threshold: float) -> Callable[[_Batches], _Batches]:
-    def run(batches: _Batches) -> _Batches:
-        for pdf, runs in _groups(batches, "comp"):
-            out: list[dict[str, Any]] = []
-            cols = {c: pdf[c].tolist() for c in pdf.columns}
-            for first, stop in runs:
-                out.extend(_assemble_component(cols, first, stop, threshold))
-            # Object columns with explicit ``None``: pandas would turn missing integers into NaN.
-            frame = pd.DataFrame([[row.get(c) for c in _ASSEMBLY_COLUMNS] for row in out], dtype=object)
-            yield (
-                frame.set_axis(_ASSEMBLY_COLUMNS, axis=1)
-                if len(out)
-                else pd.DataFrame(columns=_ASSEMBLY_COLUMNS)
-            )
+def _assembly_stage(threshold: float) -> Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame]:
+    def run(links: pd.DataFrame, things: pd.DataFrame) -> pd.DataFrame:
+        if not len(links):
+            return pd.DataFrame(columns=_ASSEMBLY_COLUMNS)
+        out = _assemble_bucket(links, things, threshold)
+        # Object columns with explicit ``None``: pandas would turn missing integers into NaN.
+        frame = pd.DataFrame([[row.get(c) for c in _ASSEMBLY_COLUMNS] for row in out], dtype=object)
+        return frame.set_axis(_ASSEMBLY_COLUMNS, axis=1) if out else pd.DataFrame(columns=_ASSEMBLY_COLUMNS)
 
     return run
 
 
-def _assemble_component(
-    cols: dict[str, list[Any]], first: int, stop: int, threshold: float
-) -> list[dict[str, Any]]:
-    comp = int(cols["comp"][first])
-    links_g: list[tuple[int, int, float, str, tuple[int, int], tuple[int, int]]] = []
-    sent_rows: list[tuple[int, int, bytes]] = []
-    doc_rows: list[Doc] = []
-    for r in range(first, stop):
-        tag = cols["tag"][r]
-        if tag == 0:
-            links_g.append(
-                (
-                    int(cols["a"][r]),
-                    int(cols["b"][r]),
-                    float(cols["score"][r]),
-                    cols["kind"][r],
-                    (int(cols["ia"][r]), int(cols["ib"][r])),
-                    (int(cols["ja"][r]), int(cols["jb"][r])),
-                )
-            )
-        elif tag == 1:
-            sent_rows.append((int(cols["a"][r]), int(cols["b"][r]), cols["blob"][r]))
-        else:
-            doc_rows.append(Doc(cols["key"][r], cols["text"][r], int(cols["a"][r])))
-    doc_index = {d.ordinal: n for n, d in enumerate(doc_rows)}
-    # Local sentence indices keep the global order, and a gap wherever the global
-    # index skips, so that ``i + 1`` is the next sentence exactly when it is globally.
-    local: list[Sentence] = []
-    sent_doc: list[int] = []
-    index: dict[int, int] = {}
-    prev: int | None = None
-    for sid, ordinal, blob in sent_rows:
-        sent: Sentence = pickle.loads(blob)
-        if prev is not None and sid != prev + 1:
-            local.append(sent)
-            sent_doc.append(-1)
-        index[sid] = len(local)
-        local.append(sent)
-        sent_doc.append(doc_index[ordinal])
-        prev = sid
-    links = [Link(index[a], index[b], score, kind, si, sj) for a, b, score, kind, si, sj in links_g]
-    clusters, matches = build(links, local, sent_doc, doc_rows, threshold)
-    ordinal_of = {d.key: d.ordinal for d in doc_rows}
+def _assemble_bucket(links: pd.DataFrame, things: pd.DataFrame, threshold: float) -> list[dict[str, Any]]:
+    bucket = int(links["bucket"].iloc[0])
+    tag = things["tag"].to_numpy()
+    sents = things[tag == 1].sort_values("a")
+    doc_rows = things[tag == 2].sort_values("a")
+    ords = doc_rows["a"].to_numpy(np.int64)
+    keys: list[str] = doc_rows["key"].tolist()
+    texts: list[str] = doc_rows["text"].tolist()
+    sids = sents["a"].to_numpy(np.int64)
+    # Local sentence numbers keep the global order, with a gap wherever the global ids skip, so
+    # that ``i + 1`` is the next sentence exactly when it is globally (matches chain on it).
+    gaps = np.cumsum(np.r_[0, (np.diff(sids) != 1).astype(np.int64)])
+    local = np.arange(sids.size, dtype=np.int64) + gaps
+    n_local = int(local[-1]) + 1 if sids.size else 0
+    sent_doc = np.full(n_local, -1, dtype=np.int64)
+    sent_para = np.full(n_local, -1, dtype=np.int64)
+    sent_doc[local] = np.searchsorted(ords, sents["doc"].to_numpy(np.int64))
+    sent_para[local] = sents["para"].to_numpy(np.int64)
+    objects: dict[int, Sentence] = {}
+    for k, start, end, tok in zip(
+        local.tolist(),
+        sents["start"].to_numpy(np.int64).tolist(),
+        sents["end"].to_numpy(np.int64).tolist(),
+        sents["tok"].tolist(),
+        strict=True,
+    ):
+        offsets = np.frombuffer(tok, dtype=np.int32).tolist()
+        half = len(offsets) // 2
+        objects[k] = Sentence(0, start, end, tuple(offsets[:half]), tuple(offsets[half:]), (), (), (), ())
+
+    def char_spans(g: _I64, tok: _I64) -> tuple[_I64, _I64]:
+        spans = [char_span(objects[x], (a, b)) for x, (a, b) in zip(g.tolist(), tok.tolist(), strict=True)]
+        both = np.array(spans, dtype=np.int64).reshape(-1, 2)
+        return both[:, 0], both[:, 1]
+
+    where = local[np.searchsorted(sids, links["lo"].to_numpy(np.int64))]
+    other = local[np.searchsorted(sids, links["hi"].to_numpy(np.int64))]
+    table = LinkTable(
+        where,
+        other,
+        links["score"].to_numpy(np.float64),
+        links["kind"].to_numpy(np.int8),
+        np.stack((links["ia"].to_numpy(np.int64), links["ib"].to_numpy(np.int64)), axis=1),
+        np.stack((links["ja"].to_numpy(np.int64), links["jb"].to_numpy(np.int64)), axis=1),
+    )
+    result = build_table(table, sent_doc, sent_para, ords, char_spans, threshold)
+    clusters, matches = result.materialize(keys, texts.__getitem__)
+    ordinal_of: dict[str | None, int] = dict(zip(keys, ords.tolist(), strict=True))
     out: list[dict[str, Any]] = []
     for lc, c in enumerate(clusters):
         head = c.passages[0]
@@ -567,7 +642,7 @@ def _assemble_component(
             out.append(
                 {
                     "tag": "P",
-                    "comp": comp,
+                    "bucket": bucket,
                     "lc": lc,
                     "c_score": c.score,
                     "c_ord": ordinal_of[head.key],
@@ -585,7 +660,7 @@ def _assemble_component(
         out.append(
             {
                 "tag": "M",
-                "comp": comp,
+                "bucket": bucket,
                 "score": m.score,
                 "kind": m.kind,
                 "a_ord": ordinal_of[m.a.key],
@@ -613,14 +688,15 @@ def _assemble_component(
     return out
 
 
-def _clusters_frame(assembled: DataFrame) -> DataFrame:
+def _clusters_frame(assembled: DataFrame, cached: list[DataFrame]) -> DataFrame:
     passages = assembled.where(F.col("tag") == "P")
-    heads = passages.select("comp", "lc", "c_score", "c_ord", "c_start", "c_end").distinct()
-    # The in-process ranking: best score first, then the position of the first passage.
-    rank = Window.orderBy(F.desc("c_score"), "c_ord", "c_start", "c_end")
-    ids = heads.withColumn("cluster", F.row_number().over(rank) - 1).select("comp", "lc", "cluster")
+    heads = passages.select("bucket", "lc", "c_score", "c_ord", "c_start", "c_end").distinct()
+    # The in-process ranking: best score first, then the position of the first passage
+    # (a distributed sort, numbered per partition).
+    ranked = heads.orderBy(F.desc("c_score"), "c_ord", "c_start", "c_end")
+    ids = _numbered(ranked, "cluster", cached).select("bucket", "lc", "cluster")
     return (
-        passages.join(ids, ["comp", "lc"])
+        passages.join(ids, ["bucket", "lc"])
         .orderBy("cluster", "ord", "p_start", "p_end")
         .select(
             F.col("cluster").cast("long").alias("cluster"),

@@ -62,6 +62,10 @@ def corpus() -> list[tuple[str, str]]:
         # The first and the last key: range partitioning puts them in different partitions.
         ("aaa-early", "Lead paragraph of the early document.\n\n" + " ".join(s12[2:4])),
         ("zzz-late", " ".join(s12[2:4]) + "\n\nClosing remarks of the late document follow here."),
+        # Exact copies under ``min_words``: clustered by their copy chain alone.
+        ("short-1", "Read more.\n\nLead paragraph of a document about something else."),
+        ("short-2", "Another opening paragraph with its own words in it.\n\nRead more."),
+        ("short-3", "Read more."),
     ]
     return sorted(docs + extra)
 
@@ -149,6 +153,15 @@ def test_copy_in_another_partition_is_found(result: dict[str, list[dict[str, Any
     for row in result["clusters"]:
         by_cluster.setdefault(row["cluster"], set()).add(row["key"])
     assert any({"aaa-early", "zzz-late"} <= keys for keys in by_cluster.values())
+
+
+def test_short_exact_copies_are_clustered(result: dict[str, list[dict[str, Any]]]) -> None:
+    assert len("Read more.".split()) < dedup.Options().min_words
+    by_cluster: dict[int, set[tuple[str, str]]] = {}
+    for row in result["clusters"]:
+        by_cluster.setdefault(row["cluster"], set()).add((row["key"], row["text"]))
+    expected = {(key, "Read more.") for key in ("short-1", "short-2", "short-3")}
+    assert expected in by_cluster.values()
 
 
 def test_connected_components_match_union_find(spark: SparkSession) -> None:

@@ -17,6 +17,16 @@ from dedup._sketch.minhash import KERNEL_TALLY_MAX_ROWS, band_keys, candidate_pa
 _THREADED_LSH_MIN = 50_000
 
 
+def keyed_by_document(
+    keys: npt.NDArray[np.uint64], sent_doc: npt.NDArray[np.int64]
+) -> npt.NDArray[np.uint64]:
+    """Band ``keys`` (modified in place) mixed with each row's document: rows of different documents
+    never share a key (the within-document family of :func:`lsh_candidates`)."""
+    with np.errstate(over="ignore"):
+        keys ^= (np.asarray(sent_doc).astype(np.uint64) + np.uint64(1))[:, None] * np.uint64(DOC_KEY_MIX)
+    return keys
+
+
 def lsh_candidates(
     sigs: npt.NDArray[np.uint32] | list[npt.NDArray[np.uint32]],
     sent_doc: npt.NDArray[np.int64],
@@ -59,9 +69,7 @@ def lsh_candidates(
             return np.stack((codes // n, codes % n), axis=1)
 
     across_keys = band_keys(sigs, bands, rows)
-    local_keys = band_keys(sigs, l_bands, l_rows)
-    with np.errstate(over="ignore"):
-        local_keys ^= (sent_doc.astype(np.uint64) + np.uint64(1))[:, None] * np.uint64(DOC_KEY_MIX)
+    local_keys = keyed_by_document(band_keys(sigs, l_bands, l_rows), sent_doc)
     del sigs
     if box is not None:
         box.clear()
