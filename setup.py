@@ -17,6 +17,7 @@ from setuptools.command.build_ext import build_ext
 # Pythons it knew; building from the .pyx needs only Cython, which pip installs).
 CYTHON_MODULES = {
     "dedup._text._segment": ["dedup/_text/_segment.pyx"],
+    "dedup._sketch._kernels": ["dedup/_sketch/_kernels.pyx"],
 }
 CYTHON_DIRECTIVES = {"language_level": 3}  # bounds checks are switched off per module, where safe
 
