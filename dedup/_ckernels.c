@@ -1,8 +1,8 @@
 /* Compiled kernels of dedup: the numeric inner loops of sketching, LSH, the band table and
  * verification.
  *
- * - minhash, band_keys, pair_counts: dedup/_sketch.py (signatures, band keys, an article's
- *   bucket pairs);
+ * - band_keys, pair_counts, lsh_pairs, shingles: dedup/_sketch (band keys, an article's bucket
+ *   pairs; MinHash signatures are in dedup/_sketch/_kernels.pyx, where these move next);
  * - table_lookup: dedup/_bandtable.py (probes and chain walks of the index's band table);
  * - flatten, profiles, pair_stage, cover_stage: dedup/_batchverify.py (token columns, stem
  *   sets, the pair scores and the greedy covers of a verification batch);
@@ -23,13 +23,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-/* One build for every x86-64 machine; the AVX2 version is picked at load time where the CPU has it. */
-#define DEDUP_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define DEDUP_CLONES
-#endif
 
 static int
 get_buffer(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize, int writable, const char *name)
@@ -73,37 +66,6 @@ vec_bytes(Vec *v)
     free(v->data);
     v->data = NULL;
     return b;
-}
-
-static inline uint32_t
-fmix32(uint32_t h)
-{
-    h ^= h >> 16;
-    h *= 0x85EBCA6Bu;
-    h ^= h >> 13;
-    h *= 0xC2B2AE35u;
-    h ^= h >> 16;
-    return h;
-}
-
-DEDUP_CLONES static void
-minhash_rows(const uint32_t *hashes, Py_ssize_t n_hashes, const int64_t *offsets, Py_ssize_t n_sets,
-             const uint32_t *a, const uint32_t *b, Py_ssize_t num_perm, uint32_t *out)
-{
-    for (Py_ssize_t s = 0; s < n_sets; s++) {
-        uint32_t *row = out + s * num_perm;
-        Py_ssize_t lo = (Py_ssize_t)offsets[s];
-        Py_ssize_t hi = s + 1 < n_sets ? (Py_ssize_t)offsets[s + 1] : n_hashes;
-        for (Py_ssize_t p = 0; p < num_perm; p++)
-            row[p] = UINT32_MAX;
-        for (Py_ssize_t k = lo; k < hi; k++) {
-            const uint32_t h = fmix32(hashes[k]);
-            for (Py_ssize_t p = 0; p < num_perm; p++) {
-                const uint32_t v = a[p] * h + b[p];
-                row[p] = v < row[p] ? v : row[p];
-            }
-        }
-    }
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -938,41 +900,6 @@ cover_row(const Csr *c, int64_t r, const int64_t *pb, const uint8_t *active, Py_
         for (Py_ssize_t x = 0; x < nr; x++)
             pos[rs[x]] = 0;
     return covered;
-}
-
-/* minhash(hashes u32[H], offsets i64[S], a u32[P], b u32[P], out u32[S*P]) -> None */
-static PyObject *
-k_minhash(PyObject *self, PyObject *args)
-{
-    PyObject *oh, *oo, *oa, *ob, *out;
-    Buffers bs = {.n = 0};
-    if (!PyArg_ParseTuple(args, "OOOOO", &oh, &oo, &oa, &ob, &out))
-        return NULL;
-    Py_ssize_t n_h, n_s, p, n_b, n_r;
-    const uint32_t *h = arg(&bs, oh, 4, 0, -1, &n_h, "hashes");
-    const int64_t *off = h ? arg(&bs, oo, 8, 0, -1, &n_s, "offsets") : NULL;
-    const uint32_t *a = off ? arg(&bs, oa, 4, 0, -1, &p, "a") : NULL;
-    const uint32_t *b = a ? arg(&bs, ob, 4, 0, -1, &n_b, "b") : NULL;
-    uint32_t *r = b ? arg(&bs, out, 4, 1, -1, &n_r, "out") : NULL;
-    if (!r)
-        goto fail;
-    int ok = n_b == p && n_r == n_s * p;
-    for (Py_ssize_t s = 0; ok && s < n_s; s++) { /* non-decreasing, in range, every set non-empty */
-        Py_ssize_t hi = s + 1 < n_s ? (Py_ssize_t)off[s + 1] : n_h;
-        ok = off[s] >= 0 && off[s] < hi && hi <= n_h;
-    }
-    if (!ok) {
-        PyErr_SetString(PyExc_ValueError, "minhash: inconsistent sizes or offsets (every set must be non-empty)");
-        goto fail;
-    }
-    Py_BEGIN_ALLOW_THREADS
-    minhash_rows(h, n_h, off, n_s, a, b, p, r);
-    Py_END_ALLOW_THREADS
-    release_all(&bs);
-    Py_RETURN_NONE;
-fail:
-    release_all(&bs);
-    return NULL;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -2480,8 +2407,6 @@ fail:
 }
 
 static PyMethodDef kernels_methods[] = {
-    {"minhash", k_minhash, METH_VARARGS,
-     "minhash(hashes, offsets, a, b, out): MinHash rows of the sets given as runs of hashes, into out"},
     {"pair_stage", k_pair_stage, METH_VARARGS, "pair_stage(...): the pair scores of a verification batch"},
     {"cover_stage", k_cover_stage, METH_VARARGS, "cover_stage(...): the greedy covers and their links"},
     {"table_lookup", k_table_lookup, METH_VARARGS, "table_lookup(...): band table probe and chain walk"},

@@ -6,15 +6,6 @@ from typing import overload
 import numpy as np
 import numpy.typing as npt
 
-def minhash(
-    hashes: npt.NDArray[np.uint32],
-    offsets: npt.NDArray[np.int64],
-    a: npt.NDArray[np.uint32],
-    b: npt.NDArray[np.uint32],
-    out: npt.NDArray[np.uint32],
-    /,
-) -> None: ...
-
 _A = npt.NDArray[np.generic]
 
 def profiles(

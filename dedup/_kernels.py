@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["KERNELS", "ckernels"]
+__all__ = ["KERNELS", "PURE_PYTHON", "ckernels"]
+
+#: ``DEDUP_PURE_PYTHON=1``: every compiled module stays unused (the stages' Python and numpy code runs).
+PURE_PYTHON = os.environ.get("DEDUP_PURE_PYTHON") == "1"
 
 try:  # built at install time when a C compiler is present
     from dedup import _ckernels as ckernels
 except ImportError:  # pragma: no cover - installs without a C compiler
     ckernels = None  # type: ignore[assignment]
-if os.environ.get("DEDUP_PURE_PYTHON") == "1":
+if PURE_PYTHON:
     ckernels = None  # type: ignore[assignment]
 
 #: True when the compiled kernels are in use.

@@ -495,7 +495,14 @@ def test_progress_bars_name_each_phase_on_standard_error(capsys: pytest.CaptureF
     assert capsys.readouterr().err == ""
     shown = find_corpus_duplicates(docs, jobs=1, progress=True)
     err = capsys.readouterr().err
-    assert all(phase in err for phase in ("sketch", "verify", "score", "passages")), err
+    # "score" counts the pairs of the compiled block verifier; without the kernels the
+    # sentence-object path scores during "verify".
+    phases = (
+        ("sketch", "verify", "score", "passages")
+        if ckernels is not None
+        else ("sketch", "verify", "passages")
+    )
+    assert all(phase in err for phase in phases), err
     assert _dump(shown) == _dump(quiet)
 
 

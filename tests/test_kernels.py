@@ -1,4 +1,4 @@
-"""The compiled kernels (dedup/_ckernels.c) compute exactly what the numpy reference code computes."""
+"""The compiled kernels (_ckernels.c, _sketch/_kernels.pyx) compute exactly what the numpy code computes."""
 
 from __future__ import annotations
 
@@ -16,12 +16,14 @@ from dedup._verify.batch import KERNEL_RULES
 from dedup._verify.reference import RATIO_CUTOFF
 
 needs_kernels = pytest.mark.skipif(not _kernels.KERNELS, reason="compiled kernels not built")
+needs_sketch_kernels = pytest.mark.skipif(_sketch._compiled is None, reason="sketch kernels not built")
 
 
 def test_compiled_kernels_are_built_where_ci_requires_them() -> None:
     # scripts/test.sh sets DEDUP_REQUIRE_COMPILED=1: a broken C build must fail CI.
     if os.environ.get("DEDUP_REQUIRE_COMPILED") == "1":
         assert _kernels.KERNELS
+        assert _sketch._compiled is not None
 
 
 def _numpy_signatures(hashes: np.ndarray, offsets: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
@@ -30,7 +32,7 @@ def _numpy_signatures(hashes: np.ndarray, offsets: np.ndarray, num_perm: int, se
     return _sketch._numpy_signatures(hashes, offsets, a, b, out)
 
 
-@needs_kernels
+@needs_sketch_kernels
 @settings(max_examples=200, deadline=None)
 @given(
     sizes=st.lists(st.integers(1, 40), min_size=1, max_size=30),
@@ -50,7 +52,7 @@ def test_minhash_kernel_equals_numpy(sizes: list[int], num_perm: int, seed: int,
     )
 
 
-@needs_kernels
+@needs_sketch_kernels
 def test_minhash_kernel_equals_numpy_on_a_large_batch() -> None:
     # Larger than the numpy code's chunk, so its chunking is exercised too.
     rng = np.random.default_rng(3)
@@ -60,21 +62,23 @@ def test_minhash_kernel_equals_numpy_on_a_large_batch() -> None:
     assert np.array_equal(signatures(values, offsets, 128, 1), _numpy_signatures(values, offsets, 128, 1))
 
 
-@needs_kernels
+@needs_sketch_kernels
 def test_minhash_kernel_rejects_inconsistent_arguments() -> None:
-    from dedup import _ckernels
+    from dedup._sketch import _kernels as kernels
 
     a, b = permutations(8, 1)
     hashes = np.arange(5, dtype=np.uint32)
     out = np.empty((2, 8), dtype=np.uint32)
     with pytest.raises(ValueError, match="non-empty"):
-        _ckernels.minhash(hashes, np.array([0, 0], dtype=np.int64), a, b, out)  # empty first set
+        kernels.minhash(hashes, np.array([0, 0], dtype=np.int64), a, b, out)  # empty first set
+    with pytest.raises(ValueError, match="non-empty"):
+        kernels.minhash(hashes, np.array([0, 9], dtype=np.int64), a, b, out)  # offset out of range
     with pytest.raises(ValueError, match="inconsistent"):
-        _ckernels.minhash(hashes, np.array([0, 9], dtype=np.int64), a, b, out)  # offset out of range
-    with pytest.raises(ValueError, match="inconsistent"):
-        _ckernels.minhash(hashes, np.array([0, 2], dtype=np.int64), a, b, np.empty(3, dtype=np.uint32))
-    with pytest.raises(TypeError, match="bytes"):
-        _ckernels.minhash(hashes.astype(np.uint64), np.array([0, 2], dtype=np.int64), a, b, out)
+        kernels.minhash(hashes, np.array([0, 2], dtype=np.int64), a, b, np.empty((2, 3), dtype=np.uint32))
+    with pytest.raises(ValueError, match="dtype"):
+        kernels.minhash(hashes.astype(np.uint64), np.array([0, 2], dtype=np.int64), a, b, out)
+    with pytest.raises(ValueError, match="contiguous"):
+        kernels.minhash(np.arange(10, dtype=np.uint32)[::2], np.array([0, 2], dtype=np.int64), a, b, out)
 
 
 def _align_ends_both(x: list[int], y: list[int]) -> tuple[tuple[int, ...], tuple[int, ...]]:

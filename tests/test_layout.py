@@ -116,7 +116,7 @@ def rank(module: str) -> int:
 @pytest.fixture(scope="module")
 def graph() -> dict[str, set[str]]:
     modules = _all_modules()
-    known = set(modules) | {"dedup._ckernels", "dedup._text._ctext"}
+    known = set(modules) | {"dedup._ckernels", "dedup._text._segment"}
     return {name: imports_of(name, path, known) for name, path in modules.items()}
 
 

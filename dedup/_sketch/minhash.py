@@ -17,8 +17,15 @@ import numpy as np
 import numpy.typing as npt
 
 from dedup._arrays import run_firsts, unique_counts
-from dedup._kernels import ckernels
+from dedup._kernels import PURE_PYTHON, ckernels
 from dedup._rules import LSH_MAX_BUCKET, LSH_MAX_PER_ROW
+
+try:  # the sketch stage's compiled kernels (dedup/_sketch/_kernels.pyx), built where a C compiler is
+    from dedup._sketch import _kernels as _compiled
+except ImportError:  # pragma: no cover - installs without a C compiler
+    _compiled = None  # type: ignore[assignment]
+if PURE_PYTHON:
+    _compiled = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from datasketch import MinHash
@@ -67,8 +74,8 @@ def signatures(
     if n_sets == 0:
         return out
     a, b = permutations(num_perm, seed)
-    if ckernels is not None:  # same values, one pass over the shingles (no num_perm x shingles product)
-        ckernels.minhash(
+    if _compiled is not None:  # same values, one pass over the shingles (no num_perm x shingles product)
+        _compiled.minhash(
             np.ascontiguousarray(hashes, dtype=_U32), np.ascontiguousarray(offsets, dtype=np.int64), a, b, out
         )
         return out

@@ -24,15 +24,15 @@ __all__ = [
     "tokens",
 ]
 
-try:  # the compiled tokeniser (dedup/_text/_ctext.c), built at install time when a C compiler is present
-    from dedup._text import _ctext
+try:  # the compiled tokeniser (dedup/_text/_segment.pyx), built at install time when a C compiler is present
+    from dedup._text import _segment as _compiled
 except ImportError:  # pragma: no cover - installs without a C compiler
-    _ctext = None  # type: ignore[assignment]
+    _compiled = None  # type: ignore[assignment]
 if os.environ.get("DEDUP_PURE_PYTHON") == "1":  # the reference tokeniser (the regex), for comparisons
-    _ctext = None  # type: ignore[assignment]
+    _compiled = None  # type: ignore[assignment]
 
 #: True when the compiled tokeniser is in use (same tokens as the regular expression, ~5x faster).
-ACCELERATED = _ctext is not None
+ACCELERATED = _compiled is not None
 
 # A blank line: two newlines with only horizontal whitespace between them.
 _BLANK_LINE = re.compile(r"\n[^\S\n]*\n")
@@ -146,8 +146,8 @@ def paragraph_spans(text: str) -> list[tuple[int, int]]:
     >>> paragraph_spans("first\\nstill first\\n\\nsecond")
     [(0, 17), (19, 25)]
     """
-    if _ctext is not None:
-        return _ctext.paragraphs(text)
+    if _compiled is not None:
+        return _compiled.paragraphs(text)
     return _regex_paragraph_spans(text)
 
 
@@ -199,8 +199,8 @@ def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
     >>> [s[a:b] for a, b in sentence_spans(s, 0, len(s))]
     ['Mr. Smith paid $3.5 million in the U.S. on Monday.', 'Then he left!', '“Why?” she asked.']
     """
-    if _ctext is not None:
-        return _ctext.sentences(text, start, end, _is_abbreviation_word)
+    if _compiled is not None:
+        return _compiled.sentences(text, start, end, _is_abbreviation_word)
     return _regex_sentence_spans(text, start, end)
 
 
@@ -255,8 +255,8 @@ def tokens(text: str, start: int, end: int) -> list[tuple[int, int]]:
     >>> [s[a:b] for a, b in tokens(s, 0, len(s))]
     ['It’s', '10,000', 'U.S.', 'troops']
     """
-    if _ctext is not None:
-        return _ctext.spans(text, start, end)
+    if _compiled is not None:
+        return _compiled.spans(text, start, end)
     return _regex_tokens(text, start, end)
 
 
@@ -278,9 +278,9 @@ def _token_info(raw: str) -> tuple[str, str, bool, bool]:
 
 def make_sentence(text: str, para: int, start: int, end: int) -> Sentence | None:
     """The sentence ``text[start:end]`` of paragraph ``para`` with its tokens, or ``None`` if it has none."""
-    if _ctext is None:
+    if _compiled is None:
         return _regex_sentence(text, para, start, end)
-    return _ctext.sentence(text, start, end, _TOKEN_INFO, _token_info, para, Sentence)
+    return _compiled.sentence(text, start, end, _TOKEN_INFO, _token_info, para, Sentence)
 
 
 def _regex_sentence(text: str, para: int, start: int, end: int) -> Sentence | None:
@@ -314,8 +314,8 @@ def segment(text: str) -> list[Sentence]:
     >>> [(s.para, s.norm) for s in segment("- It’s 10,000 troops.\\n- Mr. Lavrov said so.")]
     [(0, 'it 10,000 troops'), (1, 'mr lavrov said so')]
     """
-    if _ctext is not None:
-        return _ctext.segment(text, _TOKEN_INFO, _token_info, _is_abbreviation_word, Sentence)
+    if _compiled is not None:
+        return _compiled.segment(text, _TOKEN_INFO, _token_info, _is_abbreviation_word, Sentence)
     return _regex_segment(text)
 
 

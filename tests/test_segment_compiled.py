@@ -1,4 +1,4 @@
-"""The compiled tokeniser (dedup/_ctext.c) gives exactly the tokens of the reference regular expression."""
+"""The compiled tokeniser (dedup/_text/_segment.pyx) gives exactly what the reference regexes give."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from dedup._text.segment import (
 DATA = Path(__file__).resolve().parent / "data"
 ROOT = DATA.parent.parent
 
-needs_ctext = pytest.mark.skipif(not _text.ACCELERATED, reason="compiled tokeniser not built")
+needs_compiled = pytest.mark.skipif(not _text.ACCELERATED, reason="compiled tokeniser not built")
 
 
 def test_compiled_tokeniser_is_built_where_ci_requires_it() -> None:
@@ -53,7 +53,7 @@ def _same_sentences(text: str) -> None:
             assert _text.tokens(text, start, end) == _regex_tokens(text, start, end)
 
 
-@needs_ctext
+@needs_compiled
 def test_same_sentences_as_the_regex_on_real_articles() -> None:
     texts = _texts()
     assert len(texts) == 81
@@ -72,7 +72,7 @@ _ALPHABET = [*"aZé ß.,:'’ʼ‘`_-5٣０²½東京カナ・ー\u0301\n\t", "�
 _DENSE = list("a5.,:’ ")
 
 
-@needs_ctext
+@needs_compiled
 @settings(max_examples=400, deadline=None)
 @given(
     st.text(alphabet=st.sampled_from(_ALPHABET), max_size=60) | st.text(alphabet=st.sampled_from(_DENSE)),
@@ -85,7 +85,7 @@ def test_same_tokens_as_the_regex_on_random_text(text: str, data: st.DataObject)
     assert make_sentence(text, 3, start, end) == _regex_sentence(text, 3, start, end)
 
 
-@needs_ctext
+@needs_compiled
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=80))
 def test_same_tokens_as_the_regex_on_any_unicode(text: str) -> None:
@@ -93,28 +93,64 @@ def test_same_tokens_as_the_regex_on_any_unicode(text: str) -> None:
     assert make_sentence(text, 0, 0, len(text)) == _regex_sentence(text, 0, 0, len(text))
 
 
-@needs_ctext
+@needs_compiled
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.sampled_from(["word ", "Word. ", "5,5 ", "東", "\n", "\n\n", "- ", "U.S. "]), max_size=2000)
+)
+def test_same_sentences_on_texts_past_the_stack_buffers(pieces: list[str]) -> None:
+    # The compiled scanner keeps up to 128 token spans and 256 sentence cuts on the stack,
+    # then moves to the heap: long sentences and paragraphs cross that line.
+    text = "".join(pieces)
+    assert _text.segment(text) == _text._regex_segment(text)
+    assert sentence_spans(text, 0, len(text)) == _regex_sentence_spans(text, 0, len(text))
+
+
+@needs_compiled
+def test_one_sentence_of_thousands_of_tokens() -> None:
+    text = " ".join(f"w{i} 東 3.{i}" for i in range(3000)) + "."
+    assert _text.segment(text) == _text._regex_segment(text)
+    assert len(_text.segment(text)[0].words) == 9000
+
+
+@needs_compiled
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=120))
+def test_same_segmentation_on_any_unicode(text: str) -> None:
+    assert _text.segment(text) == _text._regex_segment(text)
+
+
+@needs_compiled
+def test_str_subclasses_are_segmented_like_str() -> None:
+    class Text(str):
+        pass
+
+    text = Text("Mr. Smith left. Then he came back!\n\n- A list item")
+    assert _text.segment(text) == _text._regex_segment(str(text))
+
+
+@needs_compiled
 def test_out_of_range_bounds_are_clamped_like_the_regex() -> None:
     text = "one two three"
     assert _text.tokens(text, -5, 100) == _regex_tokens(text, 0, len(text))
     assert _text.tokens(text, 8, 4) == []
 
 
-@needs_ctext
+@needs_compiled
 def test_a_failing_token_callback_propagates() -> None:
-    from dedup._text import _ctext
+    from dedup._text import _segment
 
     def boom(raw: str) -> tuple[str, str, bool, bool]:
         raise ValueError(raw)
 
     with pytest.raises(ValueError, match="zzqx"):
-        _ctext.sentence("zzqx", 0, 4, {}, boom, 0, _text.Sentence)
+        _segment.sentence("zzqx", 0, 4, {}, boom, 0, _text.Sentence)
     with pytest.raises(ValueError, match="First"):
-        _ctext.segment("First one. Then zzqx.", {}, boom, _text._is_abbreviation_word, _text.Sentence)
+        _segment.segment("First one. Then zzqx.", {}, boom, _text._is_abbreviation_word, _text.Sentence)
     with pytest.raises(TypeError):
-        _ctext.sentence(b"zzqx", 0, 4, {}, boom, 0, _text.Sentence)
+        _segment.sentence(b"zzqx", 0, 4, {}, boom, 0, _text.Sentence)
     with pytest.raises(TypeError, match="tuple subclass"):
-        _ctext.sentence("zzqx", 0, 4, {}, boom, 0, dict)
+        _segment.sentence("zzqx", 0, 4, {}, boom, 0, dict)
 
 
 # Sentence and paragraph boundaries: stops (Latin and CJK), closing quotes and brackets,
@@ -176,7 +212,7 @@ _PIECES = [
 ]
 
 
-@needs_ctext
+@needs_compiled
 @settings(max_examples=600, deadline=None)
 @given(st.lists(st.sampled_from(_PIECES), max_size=40).map("".join), st.data())
 def test_same_paragraphs_and_sentences_as_the_regex(text: str, data: st.DataObject) -> None:
@@ -187,7 +223,7 @@ def test_same_paragraphs_and_sentences_as_the_regex(text: str, data: st.DataObje
     assert sentence_spans(text, start, end) == _regex_sentence_spans(text, start, end)
 
 
-@needs_ctext
+@needs_compiled
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=80))
 def test_same_paragraphs_and_sentences_on_any_unicode(text: str) -> None:
@@ -195,7 +231,7 @@ def test_same_paragraphs_and_sentences_on_any_unicode(text: str) -> None:
     assert sentence_spans(text, 0, len(text)) == _regex_sentence_spans(text, 0, len(text))
 
 
-@needs_ctext
+@needs_compiled
 @pytest.mark.parametrize(
     "text",
     [

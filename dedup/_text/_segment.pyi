@@ -1,4 +1,4 @@
-"""Type stub of the compiled tokeniser (dedup/_ctext.c)."""
+"""Type stub of the compiled tokeniser (dedup/_text/_segment.pyx)."""
 
 from collections.abc import Callable
 from typing import TypeVar
