@@ -2,7 +2,8 @@
 
 Every ``import`` of a ``dedup`` module is read from the source (module level and
 inside functions alike; ``if TYPE_CHECKING:`` blocks and script entry points
-(``if __name__ == "__main__":``) are left out, as importing never runs them).  Stages, in pipeline order, are listed in ``STAGES``; a module may import
+(``if __name__ == "__main__":``) are left out, as importing never runs them).
+Stages, in pipeline order, are listed in ``STAGES``; a module may import
 its own stage or an earlier one.
 """
 
@@ -42,12 +43,8 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
     ("command line", ("dedup._cli", "dedup.__main__", "dedup")),
 ]
 
-#: Import cycles still to be removed, each as the sorted modules it runs through.
-#: The index and its stores import each other; the storage interface removes it.
-KNOWN_CYCLES: set[tuple[str, ...]] = {
-    ("dedup._index.index", "dedup._index.persist"),
-    ("dedup._index.index", "dedup._index.redis"),
-}
+#: Import cycles still to be removed, each as the sorted modules it runs through (none left).
+KNOWN_CYCLES: set[tuple[str, ...]] = set()
 
 
 def _module_name(path: Path) -> str:
