@@ -106,6 +106,10 @@ class DedupIndex:
     max_age : float, optional
         Each ``add`` evicts documents older than ``max_age`` seconds before the
         newest stored timestamp.
+    storage : Store, optional
+        Where the documents live (:mod:`dedup._index.store`), built with the
+        options; default: in this process.  :meth:`from_redis` passes a Redis
+        store: the same class, calls and results.
     **options
         Keyword options of :class:`dedup.Options` (``threshold``, ``num_perm``, …).
 

@@ -63,7 +63,9 @@ for j = 1, n_exact do
   local s, z = KEYS[n_bands + j], KEYS[n_bands + n_exact + j]
   local skip = tonumber(ARGV[4 + n_bands + j] or 0)
   local n = redis.call('SCARD', s)
-  if n <= limit + skip then
+  if n == 0 then
+    out[n_bands + j] = {}
+  elseif n <= limit + skip then
     out[n_bands + j] = redis.call('SMEMBERS', s)
   else
     if redis.call('ZCARD', z) ~= n then
