@@ -284,8 +284,9 @@ def test_results_survive_a_round_trip(scenario: str, tmp_path: Path, request: py
     # The layout before exact-copy order: no ``:x:`` sorted sets; they are rebuilt on use.
     client = redis.Redis.from_url(url)
     old = list(client.scan_iter(match=f"dedup:trip-{scenario}:x:*".encode()))
-    assert old
-    client.delete(*old)
+    assert bool(old) == (scenario in ("churn", "exact_copies"))  # only where over 32 copies were looked up
+    if old:
+        client.delete(*old)
     assert (_view(again.query(probe)), _state(again)) == expected
     assert _view(again.add("later", probe, timestamp=50.0)) == _view(
         loaded.add("later", probe, timestamp=50.0)

@@ -10,10 +10,12 @@ passages and spans back, so this module uses its own layout under one prefix
                        number: the document's ordinal), ``keys`` (the sentences' band
                        and exact keys, raw uint64, then the sentence numbers, int64)
 * ``:b:{8 bytes}``     set of ``{key}\\0{sentence}`` per band or exact-copy key
-* ``:x:{8 bytes}``     the exact-copy key's set again, as a sorted set scored
-                       ``id * 2**20 + sentence`` (the newest copies first, without
-                       reading them all); rebuilt from ``:b:`` when its size differs
-                       (written by a dedup without it)
+* ``:x:{8 bytes}``     for an exact-copy key with more copies than a lookup takes,
+                       its set again as a sorted set scored ``id * 2**20 + sentence``
+                       (the newest copies first, without reading them all); made by
+                       the first lookup that needs it, kept by later writes, and
+                       rebuilt from ``:b:`` when its size differs (a dedup without
+                       it wrote meanwhile)
 * ``:version``         counter bumped by every write (ids come from it)
 
 An atomic step is one optimistic transaction: ``WATCH :version``, read
@@ -85,7 +87,14 @@ return out
 # One command for all set writes of a document (instead of one SADD/SREM each).
 _SADD = "for i, k in ipairs(KEYS) do redis.call('SADD', k, ARGV[i]) end return #KEYS"
 _SREM = "for i, k in ipairs(KEYS) do redis.call('SREM', k, ARGV[i]) end return #KEYS"
-_ZADD = "local h = #KEYS for i = 1, h do redis.call('ZADD', KEYS[i], ARGV[i], ARGV[h + i]) end return h"
+# Sorted twins exist only for exact-copy keys with many copies (the lookup makes them): add to those.
+_ZADD = """
+local h = #KEYS
+for i = 1, h do
+  if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('ZADD', KEYS[i], ARGV[i], ARGV[h + i]) end
+end
+return h
+"""
 _ZREM = "for i, k in ipairs(KEYS) do redis.call('ZREM', k, ARGV[i]) end return #KEYS"
 
 _RETRIES = 200
