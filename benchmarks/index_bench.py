@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import dedup
 from dedup._index.crossmatch import sketch
 from dedup._index.index import MAX_BUCKET
+from dedup._index.memory import MemoryStore
 from dedup._text.segment import STOPWORDS, segment
 
 PARAS_PER_ARTICLE = 25
@@ -136,9 +137,11 @@ def bench_memory(articles: list[list[str]], probe_texts: list[str], tmp: Path) -
     for n, paras in enumerate(articles):
         index.add(f"a{n}", "\n\n".join(paras), timestamp=float(n))
     build = time.perf_counter() - t
+    store = index._store
+    assert isinstance(store, MemoryStore)
     print(
         f"memory: built {len(articles)} articles ({len(articles) * PARAS_PER_ARTICLE} paragraphs, "
-        f"{index._n_sids} sentences, {index._table.entries} table entries) in {build:.1f} s"
+        f"{store._n_sids} sentences, {store._table.entries} table entries) in {build:.1f} s"
     )
     for text in probe_texts[:5]:  # warm caches
         index.query(text)
@@ -162,7 +165,7 @@ def bench_memory(articles: list[list[str]], probe_texts: list[str], tmp: Path) -
         t1 = time.perf_counter()
         sk = sketch(sents, index.options)
         t2 = time.perf_counter()
-        stored, pairs = index._candidates(sents, sk, -float("inf"))
+        stored, pairs = store.read(lambda view, s=sents, k=sk: index._candidates(view, s, k, -float("inf")))
         t3 = time.perf_counter()
         cross_matches(None, text, sents, stored, pairs, index.options)
         t4 = time.perf_counter()

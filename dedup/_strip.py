@@ -12,7 +12,6 @@ from dedup._types import Match
 
 if TYPE_CHECKING:
     from dedup._index.index import DedupIndex
-    from dedup._index.redis import RedisIndex
 
 __all__ = ["strip_duplicates"]
 
@@ -23,7 +22,7 @@ _BLANK_RUN = re.compile(r"\n(?:[^\S\n]*\n){2,}")
 
 def strip_duplicates(
     text: str,
-    index: DedupIndex | RedisIndex | None = None,
+    index: DedupIndex | None = None,
     *,
     seen: Sequence[Match] | None = None,
     cover: float = 0.5,

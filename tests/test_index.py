@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 import dedup
 import dedup._index.index
+import dedup._index.memory
 from dedup._index.bandtable import BandTable
 
 BRIDGE = "The mayor opened the new bridge over the river on Tuesday morning."
@@ -127,14 +128,16 @@ def test_bad_arguments_raise_clear_errors() -> None:
 
 
 def test_compaction_after_many_removals_keeps_results(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(dedup._index.index, "COMPACT_MIN", 4)
+    monkeypatch.setattr(dedup._index.memory, "COMPACT_MIN", 4)
     index = dedup.DedupIndex()
     texts = [BRIDGE, FIRE, RATES, WEATHER, "Lavrov chastised NATO for encouraging turmoil in Eastern Europe."]
     for n, text in enumerate(texts):
         index.add(f"k{n}", f"{text}\n\nItem {n} of the morning bulletin was read aloud.")
     for n in range(3):
         index.remove(f"k{n}")
-    assert index._dead == 0 and index._n_sids == 4  # compacted: only k3 and k4 are left
+    store = index._store
+    assert isinstance(store, dedup._index.memory.MemoryStore)
+    assert store._dead == 0 and store._n_sids == 4  # compacted: only k3 and k4 are left
     [m] = index.query(WEATHER)
     assert m.b.key == "k3" and m.b.text == WEATHER
     assert index.query(BRIDGE) == []
@@ -202,14 +205,16 @@ def test_band_table_lookup_equals_a_dict_of_lists(
 
 
 def test_an_endless_stream_with_max_docs_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(dedup._index.index, "COMPACT_MIN", 16)
+    monkeypatch.setattr(dedup._index.memory, "COMPACT_MIN", 16)
     index = dedup.DedupIndex(max_docs=5)
     for n in range(60):
         matches = index.add(f"k{n}", f"Bulletin {n}.\n\n{BRIDGE}\n\nShift number {n} reported {n * 7} calls.")
         seen = {m.b.key for m in matches if m.b.text == BRIDGE}
         assert seen <= {f"k{k}" for k in range(n - 5, n)} and bool(seen) == (n > 0)  # only live documents
     assert list(index) == [f"k{n}" for n in range(55, 60)]
-    assert index._n_sids <= 2 * (5 * 3) + 16 and index._table.entries <= index._n_sids * 40
+    store = index._store
+    assert isinstance(store, dedup._index.memory.MemoryStore)
+    assert store._n_sids <= 2 * (5 * 3) + 16 and store._table.entries <= store._n_sids * 40
 
 
 def _lee_items(n: int) -> list[tuple[str, str]]:

@@ -69,7 +69,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def index(redis_url: str, request: pytest.FixtureRequest) -> Iterator[dedup._index.redis.RedisIndex]:
+def index(redis_url: str, request: pytest.FixtureRequest) -> Iterator[dedup.DedupIndex]:
     ix = dedup.DedupIndex.from_redis(redis_url, name=request.node.name)
     ix.clear()
     yield ix
@@ -77,7 +77,7 @@ def index(redis_url: str, request: pytest.FixtureRequest) -> Iterator[dedup._ind
     ix.close()
 
 
-def test_redis_add_reports_stored_passages_with_spans(index: dedup._index.redis.RedisIndex) -> None:
+def test_redis_add_reports_stored_passages_with_spans(index: dedup.DedupIndex) -> None:
     old = f"{STORIES[1]}\n\n{STORIES[0]}"
     new = f"{STORIES[2]}\n\n{STORIES[0]}"
     assert index.add("old", old) == []
@@ -87,9 +87,7 @@ def test_redis_add_reports_stored_passages_with_spans(index: dedup._index.redis.
     assert len(index) == 2 and "old" in index and sorted(index) == ["new", "old"]
 
 
-def test_redis_results_equal_the_in_memory_index(
-    index: dedup._index.redis.RedisIndex, seed_text: str
-) -> None:
+def test_redis_results_equal_the_in_memory_index(index: dedup.DedupIndex, seed_text: str) -> None:
     memory = dedup.DedupIndex()
     docs = [("seed", seed_text), ("s0", STORIES[0]), ("mix", f"{STORIES[0]}\n\n{seed_text[:1200]}")]
     for n, (key, text) in enumerate(docs):
@@ -100,7 +98,7 @@ def test_redis_results_equal_the_in_memory_index(
     assert list(index.iter_clusters()) == list(memory.iter_clusters()) != []
 
 
-def test_redis_duplicate_key_raises_and_writes_nothing(index: dedup._index.redis.RedisIndex) -> None:
+def test_redis_duplicate_key_raises_and_writes_nothing(index: dedup.DedupIndex) -> None:
     index.add("k", STORIES[0])
     with pytest.raises(dedup.DuplicateKeyError):
         index.add("k", STORIES[1])
@@ -109,7 +107,7 @@ def test_redis_duplicate_key_raises_and_writes_nothing(index: dedup._index.redis
     assert index.query(STORIES[0]) == [] and len(index) == 1
 
 
-def test_redis_remove_and_evict(index: dedup._index.redis.RedisIndex) -> None:
+def test_redis_remove_and_evict(index: dedup.DedupIndex) -> None:
     for n, story in enumerate(STORIES):
         index.add(f"d{n}", story, timestamp=100.0 * n)
     index.remove("d0")

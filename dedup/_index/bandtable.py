@@ -5,7 +5,9 @@ a few thousand keys) at once; doing that with Python dicts costs about a
 microsecond per cold lookup, while these vectorised probes cost a few
 microseconds for the whole batch.  Each slot holds one key, the head of a chain
 of entries (newest first) and the chain length; entries hold a sentence id and
-the next entry.  Removal is lazy: the caller filters dead ids and rebuilds.
+the next entry.  Removal is lazy: :meth:`BandTable.discard` only lowers the live
+count of each key's bucket (what ``max_bucket`` is checked against); the caller
+filters dead ids from the chains and rebuilds the table now and then.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class BandTable:
         # int32 links and counts: 16 bytes a slot, 8 an entry (ids below 2**31).
         self._head = np.full(cap, -1, dtype=np.int32)
         self._count = np.zeros(cap, dtype=np.int32)
+        self._live = np.zeros(cap, dtype=np.int32)  # entries minus discarded ones
         self._used = 0
         self._esid = np.empty(1 << 10, dtype=np.int32)
         self._enext = np.empty(1 << 10, dtype=np.int32)
@@ -98,13 +101,16 @@ class BandTable:
             cap *= 2
         occupied = np.flatnonzero(self._keys != _EMPTY)
         old_keys, old_head, old_count = self._keys[occupied], self._head[occupied], self._count[occupied]
+        old_live = self._live[occupied]
         self._keys = np.zeros(cap, dtype=np.uint64)
         self._head = np.full(cap, -1, dtype=np.int32)
         self._count = np.zeros(cap, dtype=np.int32)
+        self._live = np.zeros(cap, dtype=np.int32)
         self._used = 0
         slots = self._claim(old_keys)
         self._head[slots] = old_head
         self._count[slots] = old_count
+        self._live[slots] = old_live
 
     def _reserve_entries(self, n: int) -> None:
         need = self._n_entries + n
@@ -141,15 +147,25 @@ class BandTable:
         last = np.ones(n, dtype=bool)
         last[:-1] = first[1:]
         self._head[s_sorted[last]] = e_sorted[last]
-        self._count[slots] += np.diff(np.append(np.flatnonzero(first), n)).astype(np.int32)
+        added = np.diff(np.append(np.flatnonzero(first), n)).astype(np.int32)
+        self._count[slots] += added
+        self._live[slots] += added
         self._n_entries += keys.size
 
-    def lookup(self, keys: U64, *, max_bucket: int, truncate: bool = False) -> tuple[I64, I64]:
-        """``(query_index, sid)`` for every entry under ``keys[query_index]``.
+    def discard(self, keys: U64) -> None:
+        """One entry under each of ``keys`` is dead: lower its bucket's live count (chains keep it)."""
+        if keys.size == 0:
+            return
+        slots, found = self._probe(_fix(keys.astype(np.uint64, copy=False)))
+        np.subtract.at(self._live, slots[found], 1)
 
-        Keys whose chain is longer than ``max_bucket`` are skipped (boilerplate
-        sharing common words; the detector skips such buckets too), or with
-        ``truncate`` give their newest ``max_bucket`` entries.
+    def lookup(self, keys: U64, *, max_bucket: int, truncate: bool = False) -> tuple[I64, I64]:
+        """``(query_index, sid)`` for the newest ``max_bucket`` entries under ``keys[query_index]``.
+
+        Keys with more than ``max_bucket`` live entries (see :meth:`discard`) are
+        skipped (boilerplate sharing common words; the detector skips such
+        buckets too), unless ``truncate``.  Dead entries are returned like live
+        ones and count towards ``max_bucket``.
         """
         if keys.size == 0 or self._n_entries == 0:
             empty = np.empty(0, dtype=np.int64)
@@ -158,12 +174,12 @@ class BandTable:
         if ckernels is not None:  # the same entries in the same order, without a numpy step per chain link
             n = self._n_entries
             raw_q, raw_s = ckernels.table_lookup(
-                np.ascontiguousarray(keys), self._keys, self._head, self._count,
+                np.ascontiguousarray(keys), self._keys, self._head, self._live,
                 self._esid[:n], self._enext[:n], max_bucket, truncate,
             )  # fmt: skip
             return np.frombuffer(raw_q, dtype=np.int64), np.frombuffer(raw_s, dtype=np.int64)
         slots, found = self._probe(keys)
-        ok = found if truncate else found & (self._count[slots] <= max_bucket)
+        ok = found if truncate else found & (self._live[slots] <= max_bucket)
         q = np.flatnonzero(ok)
         cur = self._head[slots[q]]
         out_q: list[I64] = []
@@ -230,6 +246,7 @@ class BandTable:
         table._keys[slots] = keys
         table._head[slots] = head
         table._count[slots] = count
+        table._live[slots] = count  # saved tables hold no dead entries
         table._used = int(slots.size)
         table._esid, table._enext, table._n_entries = esid, enext, n
         return table

@@ -1,11 +1,17 @@
 """DedupIndex: a long-lived, thread-safe index of documents that answers "seen this before?".
 
-Each stored sentence gets an integer id; its LSH band keys (and an exact-copy
-key) go into a numpy :class:`~dedup._index.bandtable.BandTable`.  ``add``/``query``
-sketch the new text, look all of its keys up in one vectorised batch, and
-verify the candidates with the detector's scoring (:mod:`dedup._index.crossmatch`).
-Removal marks documents dead; ids are compacted and the table rebuilt once dead
-ids outnumber live ones, so an endless stream with eviction stays bounded.
+The one index algorithm, over a store (:mod:`dedup._index.store`: in memory,
+:mod:`dedup._index.memory`; shared, :mod:`dedup._index.redis`).  ``add``/``query``
+sketch the new text, look all of its band and exact-copy keys up in the store,
+choose candidates (the caps and the time window below), and verify them with
+the detector's scoring (:mod:`dedup._index.crossmatch`).
+
+Candidates of a new sentence, in this order: stored sentences sharing a band
+key, from buckets of at most ``MAX_BUCKET`` sentences; then only those of
+documents inside the time window; then those sharing at least
+``MIN_SHARED_BANDS`` bands, the ``MAX_PER_SENTENCE`` sharing most (ties: the
+oldest); plus the newest ``MAX_EXACT`` exact copies inside the window among the
+newest ``4 * MAX_EXACT`` stored.
 """
 
 from __future__ import annotations
@@ -14,11 +20,9 @@ import contextlib
 import itertools
 import math
 import os
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -26,25 +30,22 @@ import numpy.typing as npt
 from dedup._cluster.build import Detection
 from dedup._cluster.result import Clusters, stream_clusters
 from dedup._engine import detect
-from dedup._errors import DuplicateKeyError, IncompatibleIndexError, InvalidOptionError
-from dedup._index.bandtable import BandTable
+from dedup._errors import DuplicateKeyError, InvalidOptionError
 from dedup._index.crossmatch import Sketch, StoredDoc, cross_matches, sketch
+from dedup._index.memory import MemoryStore
+from dedup._index.persist import load_index, save_index
+from dedup._index.store import Store, View
 from dedup._options import Options
 from dedup._parallel import check_jobs, paused_gc, process_pool
 from dedup._progress import progress_bar
 from dedup._rules import INDEX_MAX_BUCKET as MAX_BUCKET
 from dedup._rules import MAX_EXACT, MAX_PER_SENTENCE, MIN_SHARED_BANDS
-from dedup._sketch.minhash import lsh_params
 from dedup._text.segment import Sentence, check_text, segment
 from dedup._types import Cluster, Doc, Match
 
-if TYPE_CHECKING:
-    from dedup._index.redis import RedisIndex
+__all__ = ["MAX_BUCKET", "MAX_EXACT", "MAX_PER_SENTENCE", "MIN_SHARED_BANDS", "DedupIndex"]
 
-__all__ = ["COMPACT_MIN", "MAX_BUCKET", "MAX_EXACT", "MAX_PER_SENTENCE", "MIN_SHARED_BANDS", "DedupIndex"]
-
-#: Dead sentence ids tolerated before compaction (and never more than live ones).
-COMPACT_MIN = 4096
+_Pairs = tuple[list[StoredDoc], list[tuple[int, int, int]]]
 
 
 def _check_key(key: object) -> str:
@@ -82,32 +83,9 @@ def window_start(since: float | None, window: float | None, now: float) -> float
     return start
 
 
-def top_per_row(rows: npt.NDArray[np.int64], counts: npt.NDArray[np.int64], k: int) -> npt.NDArray[np.bool_]:
-    """Mask of the ``k`` entries with the highest counts in each row (ties: earlier entry)."""
-    order = np.lexsort((np.arange(rows.size), -counts, rows))
-    sorted_rows = rows[order]
-    rank = np.arange(rows.size) - np.searchsorted(sorted_rows, sorted_rows, side="left")
-    mask = np.zeros(rows.size, dtype=bool)
-    mask[order[rank < k]] = True
-    return mask
-
-
-@dataclass(slots=True)
-class _Entry:
-    slot: int
-    text: str
-    timestamp: float
-    first: int  # first sentence id
-    count: int  # number of sentences
-
-
-def _grown(arr: npt.NDArray[Any], need: int) -> npt.NDArray[Any]:
-    if need <= arr.shape[0]:
-        return arr
-    size = max(need, 2 * arr.shape[0], 64)
-    out = np.zeros((size, *arr.shape[1:]), dtype=arr.dtype)
-    out[: arr.shape[0]] = arr
-    return out
+def _rank_in_group(groups: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Position of each entry within its run of equal ``groups`` (which must be sorted)."""
+    return np.arange(groups.size) - np.searchsorted(groups, groups, side="left")
 
 
 class DedupIndex:
@@ -121,6 +99,10 @@ class DedupIndex:
     max_age : float, optional
         Each ``add`` evicts documents older than ``max_age`` seconds before the
         newest stored timestamp.
+    storage : Store, optional
+        Where the documents live (:mod:`dedup._index.store`), built with the
+        options; default: in this process.  :meth:`from_redis` passes a Redis
+        store: the same class, calls and results.
     **options
         Keyword options of :class:`dedup.Options` (``threshold``, ``num_perm``, …).
 
@@ -147,23 +129,23 @@ class DedupIndex:
     b Span(start=27, end=70) Troops are leaving the border region today.
     """
 
-    def __init__(self, *, max_docs: int | None = None, max_age: float | None = None, **options: Any) -> None:
-        self.options = Options(**options)
+    def __init__(
+        self,
+        *,
+        max_docs: int | None = None,
+        max_age: float | None = None,
+        storage: Store | None = None,
+        **options: Any,
+    ) -> None:
+        if storage is None:
+            self.options = Options(**options)
+            storage = MemoryStore(self.options)
+        else:
+            self.options = storage.options
+            if options and Options(**options).to_dict() != self.options.to_dict():
+                raise InvalidOptionError("pass options either to the storage or here, not both")
         self.max_docs, self.max_age = check_retention(max_docs, max_age)
-        self._bands, self._rows = lsh_params(self.options.lsh_threshold, self.options.num_perm)
-        self._lock = threading.RLock()
-        self._docs: dict[str, _Entry] = {}
-        self._sents: dict[int, tuple[Sentence, ...]] = {}
-        self._slot_key: list[str | None] = []
-        self._slot_alive = np.zeros(0, dtype=bool)
-        self._slot_ts = np.zeros(0, dtype=np.float64)
-        self._n_slots = 0
-        self._sid_slot = np.zeros(0, dtype=np.int64)
-        self._sid_keys = np.zeros((0, self._bands + 1), dtype=np.uint64)
-        self._sid_ok = np.zeros(0, dtype=bool)
-        self._n_sids = 0
-        self._dead = 0
-        self._table = BandTable()
+        self._store: Store = storage
 
     # -- construction ---------------------------------------------------------
 
@@ -213,31 +195,48 @@ class DedupIndex:
         head = list(itertools.islice(batches, 2))
         workers = processes if len(head) > 1 else 1
         batches = itertools.chain(head, batches)
+
+        def store(part: _Sketched) -> Callable[[View], None]:
+            def step(view: View) -> None:
+                keys = [key for key, _, _, _ in part]
+                if len(set(keys)) < len(keys) or any(view.has(key) for key in keys):
+                    repeated = next(k for n, k in enumerate(keys) if k in keys[:n] or view.has(k))
+                    raise DuplicateKeyError(f"key {repeated!r} occurs twice in items: keys must be unique")
+                view.put_batch([(key, text, time.time(), sents, sk) for key, text, sents, sk in part])
+
+            return step
+
         with paused_gc(), process_pool(workers) as pool, _bar(progress) as bar:
             done = pool.imap(_sketch_batch, batches) if pool is not None else map(_sketch_batch, batches)
             for part in done:
-                with index._lock:
-                    first = index._n_sids
-                    for key, text, sents, sk in part:
-                        if key in index._docs:
-                            raise DuplicateKeyError(f"key {key!r} occurs twice in items: keys must be unique")
-                        index._insert(key, text, time.time(), sents, sk, table=False)
-                    # One band-table insert per batch, in document order: the same chains as one by one.
-                    index._table_insert(first + np.flatnonzero(index._sid_ok[first : index._n_sids]))
+                index._store.atomic(store(part))
                 bar(len(part))
-        with index._lock:
-            index._apply_policy()
+        index._apply_policy()
         return index
 
     @classmethod
-    def from_redis(cls, url: str, *, name: str = "dedup", **options: Any) -> RedisIndex:
+    def from_redis(
+        cls,
+        url: str,
+        *,
+        name: str = "dedup",
+        max_docs: int | None = None,
+        max_age: float | None = None,
+        socket_timeout: float = 10.0,
+        **options: Any,
+    ) -> DedupIndex:
         """An index kept in Redis at ``url``, shared by every process using the same ``name``.
 
-        See :class:`dedup._index.redis.RedisIndex`; needs the ``redis`` extra.
+        Same calls and results as an in-memory index; ``add`` is atomic across
+        processes.  Unreachable Redis or any Redis failure raises
+        :class:`~dedup.StorageError`.  Needs the ``redis`` extra; see
+        :mod:`dedup._index.redis` for the layout.
         """
-        from dedup._index.redis import RedisIndex
+        from dedup._index.redis import RedisStore
 
-        return RedisIndex(url, name=name, **options)
+        retention = check_retention(max_docs, max_age)
+        store = RedisStore(url, Options(**options), name=name, socket_timeout=socket_timeout)
+        return cls(max_docs=retention[0], max_age=retention[1], storage=store)
 
     # -- the scraper's calls ---------------------------------------------------
 
@@ -283,17 +282,22 @@ class DedupIndex:
         start = window_start(since, window, ts)
         sents = tuple(segment(text))
         sk = sketch(sents, self.options)
-        with self._lock:
-            if key in self._docs:
+
+        def step(view: View) -> list[Match]:
+            if view.has(key):
                 if not replace:
                     raise DuplicateKeyError(
                         f"key {key!r} is already in the index (pass replace=True to overwrite)"
                     )
-                self._remove(key)
-            stored, pairs = self._candidates(sents, sk, start)
-            # Verified under the lock: a concurrent add must see this document's result.
+                view.remove(key)
+            stored, pairs = self._candidates(view, sents, sk, start)
+            # Verified inside the step: a concurrent add must see this document's result.
             matches = cross_matches(key, text, sents, stored, pairs, self.options)
-            self._insert(key, text, ts, sents, sk)
+            view.put(key, text, ts, sents, sk)
+            return matches
+
+        with self._store.lock():
+            matches = self._store.atomic(step)
             self._apply_policy()
         return matches
 
@@ -316,36 +320,39 @@ class DedupIndex:
         start = window_start(since, window, time.time())
         sents = tuple(segment(text))
         sk = sketch(sents, self.options)
-        with self._lock:
-            stored, pairs = self._candidates(sents, sk, start)
+        stored, pairs = self._store.read(lambda view: self._candidates(view, sents, sk, start))
         return cross_matches(None, text, sents, stored, pairs, self.options)
 
     def remove(self, key: str) -> None:
         """Drop the document stored under ``key`` (``KeyError`` if absent)."""
         _check_key(key)
-        with self._lock:
-            if key not in self._docs:
+
+        def step(view: View) -> None:
+            if not view.has(key):
                 raise KeyError(key)
-            self._remove(key)
+            view.remove(key)
+
+        self._store.atomic(step)
 
     def evict(self, older_than: float) -> list[str]:
-        """Drop every document with a timestamp before ``older_than``; return their keys."""
+        """Drop every document with a timestamp before ``older_than``; return their keys (oldest first)."""
         limit = check_time("older_than", older_than)
-        with self._lock:
-            gone = self._older_than(limit)
+
+        def step(view: View) -> list[str]:
+            gone = view.older_than(limit)
             for k in gone:
-                self._remove(k)
-        return gone
+                view.remove(k)
+            return gone
+
+        return self._store.atomic(step)
 
     def text(self, key: str) -> str:
         """The text stored under ``key``."""
-        with self._lock:
-            return self._docs[key].text
+        return self._store.text(key)
 
     def timestamp(self, key: str) -> float:
         """The timestamp stored with ``key``."""
-        with self._lock:
-            return self._docs[key].timestamp
+        return self._store.timestamp(key)
 
     def clusters(self) -> Clusters:
         """Clusters of passages repeated within or across the stored documents, best first.
@@ -379,20 +386,20 @@ class DedupIndex:
         return stream_clusters(self._detection(), self.options.threshold)
 
     def _detection(self) -> Detection | None:
-        with self._lock:
-            docs = [Doc(k, e.text, n) for n, (k, e) in enumerate(self._docs.items())]
-            segmented = [self._sentences(e.slot, e) for e in self._docs.values()]
-        if not docs:
+        stored = self._store.documents()
+        if not stored:
             return None
-        return detect(docs, self.options, segmented=segmented)
+        docs = [Doc(d.key, d.text, n) for n, d in enumerate(stored)]
+        segmented = [d.sentences for d in stored]
+        if any(s is None for s in segmented):
+            return detect(docs, self.options)
+        return detect(docs, self.options, segmented=segmented)  # type: ignore[arg-type]
 
     # -- persistence -------------------------------------------------------------
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the index to ``path`` atomically (see :mod:`dedup._index.persist` for the format)."""
-        from dedup._index.persist import save_index
-
-        save_index(self, path)
+        """Write an in-memory index to ``path`` atomically (format: :mod:`dedup._index.persist`)."""
+        save_index(self._store, {"max_docs": self.max_docs, "max_age": self.max_age}, path)  # type: ignore[arg-type]
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], **options: Any) -> DedupIndex:
@@ -402,182 +409,109 @@ class DedupIndex:
         (:class:`IncompatibleIndexError` otherwise); a truncated or corrupted
         file raises :class:`IndexFormatError` naming it.
         """
-        from dedup._index.persist import load_index
+        store, policy = load_index(path, options)
+        return cls(max_docs=policy["max_docs"], max_age=policy["max_age"], storage=store)
 
-        return load_index(cls, path, options)
+    def clear(self) -> None:
+        """Drop every document (of a Redis index: for every process sharing it)."""
+        self._store.clear()
+
+    def close(self) -> None:
+        """Release the store's connections (Redis); the in-memory index needs none."""
+        self._store.close()
 
     # -- container protocol ------------------------------------------------------
 
     def __contains__(self, key: object) -> bool:
-        with self._lock:
-            return key in self._docs
+        return key in self._store
 
     def __len__(self) -> int:
-        return len(self._docs)
+        return len(self._store)
 
     def __iter__(self) -> Iterator[str]:
-        with self._lock:
-            return iter(list(self._docs))
+        return iter(self._store.keys())
 
     def __repr__(self) -> str:
-        return f"DedupIndex(documents={len(self)}, threshold={self.options.threshold})"
+        if isinstance(self._store, MemoryStore):
+            return f"DedupIndex(documents={len(self)}, threshold={self.options.threshold})"
+        return f"DedupIndex({self._store!r}, threshold={self.options.threshold})"
 
-    # -- internals (callers hold the lock) ----------------------------------------
+    # -- the algorithm over the store ---------------------------------------------
 
-    def _sentences(self, slot: int, entry: _Entry) -> tuple[Sentence, ...]:
-        sents = self._sents.get(slot)
-        if sents is None:  # after load: segmentation is deterministic, ids line up
-            sents = tuple(segment(entry.text))
-            if len(sents) != entry.count:
-                raise IncompatibleIndexError(
-                    f"document {self._slot_key[slot]!r} segments into {len(sents)} sentences, "
-                    f"the index recorded {entry.count}: it was built by another dedup version"
-                )
-            self._sents[slot] = sents
-        return sents
-
-    def _candidates(
-        self, sents: tuple[Sentence, ...], sk: Sketch, start: float
-    ) -> tuple[list[StoredDoc], list[tuple[int, int, int]]]:
+    def _candidates(self, view: View, sents: tuple[Sentence, ...], sk: Sketch, start: float) -> _Pairs:
+        """Stored documents and candidate pairs ``(new sentence, stored doc, its sentence)`` of ``sents``."""
         rows = np.flatnonzero(sk.eligible)
-        if rows.size == 0 or not self._docs:
+        if rows.size == 0:
             return [], []
-        qi, sids = self._table.lookup(sk.bands[rows].ravel(), max_bucket=MAX_BUCKET)
-        new_sent = rows[qi // self._bands]
-        keep = self._usable(sids, start)
-        new_sent, sids = new_sent[keep], sids[keep]
-        if sids.size:
-            codes, counts = np.unique(new_sent * self._n_sids + sids, return_counts=True)
-            lo, hi = codes // self._n_sids, codes % self._n_sids
-            top = top_per_row(lo, counts, MAX_PER_SENTENCE) & (counts >= MIN_SHARED_BANDS)
-            found = set(zip(lo[top].tolist(), hi[top].tolist(), strict=True))
-        else:
-            found = set()
+        n_bands = sk.bands.shape[1]
+        band, exact = view.lookup(sk.bands[rows].ravel(), MAX_BUCKET, sk.exact[rows], 4 * MAX_EXACT)
+        # Bands shared per (new sentence, stored sentence); the window drops whole documents, so
+        # counting first and applying the window after keeps the same pairs.
+        b_row, b_doc, b_sent, shared = _count_shared(band.query // n_bands, band.doc, band.sentence)
+        strong = shared >= MIN_SHARED_BANDS
+        b_row, b_doc, b_sent, shared = b_row[strong], b_doc[strong], b_sent[strong], shared[strong]
+        docs = np.unique(np.concatenate((b_doc, exact.doc)))
+        if docs.size == 0:
+            return [], []
+        ordinal, ts = view.resolve(docs)
+        usable = ts >= start  # NaN (gone meanwhile) is never usable
+        b_at, e_at = np.searchsorted(docs, b_doc), np.searchsorted(docs, exact.doc)
+        ok = usable[b_at]
+        b_row, b_at, b_sent, shared = b_row[ok], b_at[ok], b_sent[ok], shared[ok]
+        # The MAX_PER_SENTENCE sharing most bands; ties: the oldest stored sentence.
+        order = np.lexsort((b_sent, ordinal[b_at], -shared, b_row))
+        top = order[_rank_in_group(b_row[order]) < MAX_PER_SENTENCE]
         # Exact copies: the newest few of each, however many there are (boilerplate).
-        qi, sids = self._table.lookup(sk.exact[rows], max_bucket=4 * MAX_EXACT, truncate=True)
-        keep = self._usable(sids, start)
-        qi, sids = qi[keep], sids[keep]
-        order = np.lexsort((-sids, qi))
-        qi, sids = qi[order], sids[order]
-        rank = np.arange(qi.size) - np.searchsorted(qi, qi, side="left")
-        found.update(zip(rows[qi[rank < MAX_EXACT]].tolist(), sids[rank < MAX_EXACT].tolist(), strict=True))
-        stored: list[StoredDoc] = []
-        index_of: dict[int, int] = {}
-        pairs: list[tuple[int, int, int]] = []
-        for i, sid in sorted(found):
-            slot = int(self._sid_slot[sid])
-            d = index_of.get(slot)
-            key = self._slot_key[slot]
-            assert key is not None
-            entry = self._docs[key]
-            if d is None:
-                d = index_of[slot] = len(stored)
-                stored.append(StoredDoc(key, entry.text, self._sentences(slot, entry), slot))
-            pairs.append((i, d, sid - entry.first))
+        ok = usable[e_at]
+        e_row, e_at, e_sent = exact.query[ok], e_at[ok], exact.sentence[ok]
+        order = np.lexsort((-e_sent, -ordinal[e_at], e_row))
+        newest = order[_rank_in_group(e_row[order]) < MAX_EXACT]
+        found = set(
+            zip(
+                rows[np.concatenate((b_row[top], e_row[newest]))].tolist(),
+                np.concatenate((b_at[top], e_at[newest])).tolist(),
+                np.concatenate((b_sent[top], e_sent[newest])).tolist(),
+                strict=True,
+            )
+        )
+        if not found:
+            return [], []
+        used = sorted({at for _, at, _ in found}, key=lambda at: int(ordinal[at]))
+        stored = view.stored([int(docs[at]) for at in used])
+        index_of = {at: d for d, at in enumerate(used)}
+        pairs = sorted((i, index_of[at], s) for i, at, s in found if s < len(stored[index_of[at]].sentences))
         return stored, pairs
 
-    def _usable(self, sids: npt.NDArray[np.int64], start: float) -> npt.NDArray[np.bool_]:
-        slots = self._sid_slot[sids]
-        ok: npt.NDArray[np.bool_] = self._slot_alive[slots] & self._sid_ok[sids]
-        if start > -math.inf:
-            ok &= self._slot_ts[slots] >= start
-        return ok
-
-    def _insert(
-        self,
-        key: str,
-        text: str,
-        ts: float,
-        sents: tuple[Sentence, ...],
-        sk: Sketch,
-        *,
-        table: bool = True,
-    ) -> None:
-        """Store a sketched document; with ``table=False`` its band keys are left for the caller to insert."""
-        slot = self._n_slots
-        self._n_slots += 1
-        self._slot_key.append(key)
-        self._slot_alive = _grown(self._slot_alive, self._n_slots)
-        self._slot_ts = _grown(self._slot_ts, self._n_slots)
-        self._slot_alive[slot] = True
-        self._slot_ts[slot] = ts
-        first, n = self._n_sids, len(sents)
-        self._n_sids += n
-        self._sid_slot = _grown(self._sid_slot, self._n_sids)
-        self._sid_keys = _grown(self._sid_keys, self._n_sids)
-        self._sid_ok = _grown(self._sid_ok, self._n_sids)
-        self._sid_slot[first : first + n] = slot
-        if n:
-            self._sid_keys[first : first + n, :-1] = sk.bands
-            self._sid_keys[first : first + n, -1] = sk.exact
-        self._sid_ok[first : first + n] = sk.eligible
-        self._docs[key] = _Entry(slot, text, ts, first, n)
-        self._sents[slot] = sents
-        if table:
-            self._table_insert(first + np.flatnonzero(sk.eligible))
-
-    def _table_insert(self, rows: npt.NDArray[np.int64]) -> None:
-        """Put the band and exact keys of sentence ids ``rows`` into the band table."""
-        self._table.insert(self._sid_keys[rows].ravel(), np.repeat(rows, self._bands + 1).astype(np.int64))
-
-    def _remove(self, key: str) -> None:
-        entry = self._docs.pop(key)
-        self._slot_alive[entry.slot] = False
-        self._slot_key[entry.slot] = None
-        self._sents.pop(entry.slot, None)
-        self._dead += entry.count
-        if self._dead > max(COMPACT_MIN, self._n_sids - self._dead):
-            self._compact()
-
-    def _older_than(self, limit: float) -> list[str]:
-        """Keys of live documents with timestamps before ``limit``, oldest first."""
-        ts = self._slot_ts[: self._n_slots]
-        slots = np.flatnonzero(self._slot_alive[: self._n_slots] & (ts < limit))
-        slots = slots[np.argsort(ts[slots], kind="stable")]
-        return [k for k in (self._slot_key[s] for s in slots.tolist()) if k is not None]
-
     def _apply_policy(self) -> None:
-        if self.max_age is not None and self._docs:
-            newest = float(self._slot_ts[: self._n_slots][self._slot_alive[: self._n_slots]].max())
-            for k in self._older_than(newest - self.max_age):
-                self._remove(k)
-        if self.max_docs is not None and len(self._docs) > self.max_docs:
-            ts = self._slot_ts[: self._n_slots]
-            alive = np.flatnonzero(self._slot_alive[: self._n_slots])
-            oldest = alive[np.argsort(ts[alive], kind="stable")][: len(self._docs) - self.max_docs]
-            for k in [self._slot_key[s] for s in oldest.tolist()]:
-                assert k is not None
-                self._remove(k)
+        if self.max_age is None and self.max_docs is None:
+            return
+        max_age, max_docs = self.max_age, self.max_docs
 
-    def _compact(self) -> None:
-        """Renumber live documents and sentences densely and rebuild the band table."""
-        live_slots = self._slot_alive[: self._n_slots]
-        new_slot = np.cumsum(live_slots) - 1
-        live_sids = live_slots[self._sid_slot[: self._n_sids]]
-        new_sid = np.cumsum(live_sids) - 1
-        self._sid_slot = new_slot[self._sid_slot[: self._n_sids][live_sids]]
-        self._sid_keys = self._sid_keys[: self._n_sids][live_sids]
-        self._sid_ok = self._sid_ok[: self._n_sids][live_sids]
-        self._n_sids = int(live_sids.sum())
-        self._slot_ts = self._slot_ts[: self._n_slots][live_slots]
-        self._slot_key = [k for k, alive in zip(self._slot_key, live_slots.tolist(), strict=False) if alive]
-        self._n_slots = len(self._slot_key)
-        self._slot_alive = np.ones(self._n_slots, dtype=bool)
-        sents: dict[int, tuple[Sentence, ...]] = {}
-        for entry in self._docs.values():
-            old = entry.slot
-            entry.slot = int(new_slot[old])
-            entry.first = int(new_sid[entry.first]) if entry.count else 0
-            if old in self._sents:
-                sents[entry.slot] = self._sents[old]
-        self._sents = sents
-        self._dead = 0
-        self._rebuild_table()
+        def step(view: View) -> None:
+            if max_age is not None:
+                newest = view.newest()
+                if newest is not None:
+                    for k in view.older_than(newest - max_age):
+                        view.remove(k)
+            excess = 0 if max_docs is None else view.count() - max_docs
+            if excess > 0:
+                for k in view.oldest(excess):
+                    view.remove(k)
 
-    def _rebuild_table(self) -> None:
-        ok = np.flatnonzero(self._sid_ok[: self._n_sids])
-        self._table = BandTable(capacity=2 * ok.size * (self._bands + 1))
-        self._table_insert(ok)
+        self._store.atomic(step)
+
+
+def _count_shared(
+    row: npt.NDArray[np.int64], doc: npt.NDArray[np.int64], sent: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Distinct ``(row, doc, sent)`` triples, sorted, with how often each occurs."""
+    if row.size == 0:
+        return row, doc, sent, row
+    docs, doc_at = np.unique(doc, return_inverse=True)
+    width = int(sent.max()) + 1
+    codes, counts = np.unique((row * docs.size + doc_at) * width + sent, return_counts=True)
+    sent_of, rest = codes % width, codes // width
+    return rest // docs.size, docs[rest % docs.size], sent_of, counts.astype(np.int64)
 
 
 # --- batch construction (``DedupIndex.from_texts``) ----------------------------------------------

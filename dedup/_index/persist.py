@@ -24,20 +24,16 @@ import hashlib
 import json
 import os
 import struct
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from dedup._errors import IncompatibleIndexError, IndexFormatError, StorageError
-from dedup._index.bandtable import BandTable
+from dedup._index.memory import MemoryStore
+from dedup._index.store import fingerprint
 from dedup._io import atomic_write
 from dedup._options import Options
-from dedup._sketch.minhash import lsh_params
-from dedup._sketch.shingle import HASH_SCHEME
-
-if TYPE_CHECKING:
-    from dedup._index.index import DedupIndex
 
 __all__ = ["FORMAT_VERSION", "MAGIC", "fingerprint", "load_index", "save_index"]
 
@@ -46,21 +42,17 @@ FORMAT_VERSION = 1
 _PREFIX = struct.Struct("<8sII")
 _DIGEST = 32
 _ALIGN = 8
-
-
-def fingerprint(options: Options) -> dict[str, Any]:
-    """How an index with ``options`` is built: everything that changes its keys or scores."""
-    from dedup._version import __version__
-
-    bands, rows = lsh_params(options.lsh_threshold, options.num_perm)
-    return {
-        "options": options.to_dict(),
-        "minhash_scheme": "affine32",
-        "shingle_hash_scheme": HASH_SCHEME,
-        "lsh_bands": bands,
-        "lsh_rows": rows,
-        "library_version": __version__,
-    }
+_TABLE = (
+    "table_capacity",
+    "table_slots",
+    "table_keys",
+    "table_head",
+    "table_count",
+    "entry_sid",
+    "entry_next",
+)
+#: Saved policy: ``{"max_docs": int | None, "max_age": float | None}``.
+Policy = dict[str, Any]
 
 
 def _strings(values: list[str]) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
@@ -70,31 +62,26 @@ def _strings(values: list[str]) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.i
     return np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets
 
 
-def save_index(index: DedupIndex, path: str | os.PathLike[str]) -> None:
-    """Write ``index`` to ``path`` atomically; the previous file survives any failure."""
-    with index._lock:
-        if index._dead:
-            index._compact()
-        entries = list(index._docs.items())
-        slots = [e.slot for _, e in entries]
-        arrays: dict[str, npt.NDArray[Any]] = {}
-        arrays["doc_key_bytes"], arrays["doc_key_offsets"] = _strings([k for k, _ in entries])
-        arrays["doc_text_bytes"], arrays["doc_text_offsets"] = _strings([e.text for _, e in entries])
-        arrays["doc_timestamp"] = np.array([e.timestamp for _, e in entries], dtype=np.float64)
-        arrays["doc_slot"] = np.array(slots, dtype=np.int64)
-        arrays["doc_first"] = np.array([e.first for _, e in entries], dtype=np.int64)
-        arrays["doc_count"] = np.array([e.count for _, e in entries], dtype=np.int64)
-        arrays["sid_slot"] = index._sid_slot[: index._n_sids].copy()
-        arrays["sid_keys"] = index._sid_keys[: index._n_sids].copy()
-        arrays["sid_ok"] = index._sid_ok[: index._n_sids].copy()
-        arrays.update(index._table.export())
-        n_slots = index._n_slots
-        header: dict[str, Any] = {
-            "format": FORMAT_VERSION,
-            "fingerprint": fingerprint(index.options),
-            "policy": {"max_docs": index.max_docs, "max_age": index.max_age},
-            "n_slots": n_slots,
-        }
+def save_index(store: MemoryStore, policy: Policy, path: str | os.PathLike[str]) -> None:
+    """Write ``store`` and the index's retention ``policy`` to ``path`` atomically.
+
+    The previous file survives any failure.
+    """
+    if not isinstance(store, MemoryStore):
+        raise TypeError(f"only an in-memory index can be saved to a file, not one in {store!r}")
+    saved = store.export()
+    arrays: dict[str, npt.NDArray[Any]] = {}
+    arrays["doc_key_bytes"], arrays["doc_key_offsets"] = _strings(saved["keys"])
+    arrays["doc_text_bytes"], arrays["doc_text_offsets"] = _strings(saved["texts"])
+    for name in ("doc_timestamp", "doc_slot", "doc_first", "doc_count", "sid_slot", "sid_keys", "sid_ok"):
+        arrays[name] = saved[name]
+    arrays.update(saved["table"])
+    header: dict[str, Any] = {
+        "format": FORMAT_VERSION,
+        "fingerprint": fingerprint(store.options),
+        "policy": {"max_docs": policy["max_docs"], "max_age": policy["max_age"]},
+        "n_slots": saved["n_slots"],
+    }
     directory: dict[str, Any] = {}
     pos = 0
     for name, arr in arrays.items():
@@ -130,8 +117,8 @@ def _bad(path: str, why: str) -> IndexFormatError:
     return IndexFormatError(f"{path!r} is not a readable dedup index: {why}")
 
 
-def load_index(cls: type[DedupIndex], path: str | os.PathLike[str], options: dict[str, Any]) -> DedupIndex:
-    """Read a file written by :func:`save_index` into a new ``cls`` instance."""
+def load_index(path: str | os.PathLike[str], options: dict[str, Any]) -> tuple[MemoryStore, Policy]:
+    """Read a file written by :func:`save_index`: the store and the retention policy."""
     name = os.fspath(path)
     try:
         with open(name, "rb") as fh:
@@ -174,7 +161,7 @@ def load_index(cls: type[DedupIndex], path: str | os.PathLike[str], options: dic
             raise IncompatibleIndexError(f"{name!r} was built with other options ({detail})")
     try:
         arrays = _arrays(data, start, size - _DIGEST, header["arrays"])
-        return _restore(cls, saved, header, arrays)
+        return _restore(saved, header, arrays)
     except (ValueError, KeyError, TypeError, IndexError, UnicodeDecodeError) as err:
         raise _bad(name, f"its contents are inconsistent ({err})") from err
 
@@ -195,58 +182,23 @@ def _arrays(data: bytearray, start: int, end: int, directory: dict[str, Any]) ->
 
 
 def _restore(
-    cls: type[DedupIndex], options: Options, header: dict[str, Any], arrays: dict[str, npt.NDArray[Any]]
-) -> DedupIndex:
-    from dedup._index.index import _Entry
-
+    options: Options, header: dict[str, Any], arrays: dict[str, npt.NDArray[Any]]
+) -> tuple[MemoryStore, Policy]:
     policy = header["policy"]
-    index = cls(max_docs=policy["max_docs"], max_age=policy["max_age"], **options.to_dict())
-    key_bytes, key_off = bytes(arrays["doc_key_bytes"]), arrays["doc_key_offsets"]
-    text_bytes, text_off = bytes(arrays["doc_text_bytes"]), arrays["doc_text_offsets"]
-    ts, slots = arrays["doc_timestamp"], arrays["doc_slot"]
-    first, count = arrays["doc_first"], arrays["doc_count"]
-    n_docs = ts.size
-    n_slots = int(header["n_slots"])
-    sid_slot, sid_keys, sid_ok = arrays["sid_slot"], arrays["sid_keys"], arrays["sid_ok"]
-    n_sids = sid_slot.size
-    if not (
-        key_off.size == text_off.size == n_docs + 1
-        and slots.size == first.size == count.size == n_docs
-        and sid_keys.shape == (n_sids, index._bands + 1)
-        and sid_ok.size == n_sids
-        and key_off[-1] == len(key_bytes)
-        and text_off[-1] == len(text_bytes)
-        and (n_docs == 0 or (slots.min() >= 0 and slots.max() < n_slots))
-        and (n_sids == 0 or (sid_slot.min() >= 0 and sid_slot.max() < n_slots))
-        and (n_docs == 0 or (first.min() >= 0 and (first + count).max() <= n_sids))
-    ):
+    saved: dict[str, Any] = {
+        name: arrays[name] for name in ("doc_timestamp", "doc_slot", "doc_first", "doc_count")
+    }
+    saved["keys"] = _decoded(arrays["doc_key_bytes"], arrays["doc_key_offsets"], saved["doc_slot"].size)
+    saved["texts"] = _decoded(arrays["doc_text_bytes"], arrays["doc_text_offsets"], saved["doc_slot"].size)
+    saved.update({name: arrays[name] for name in ("sid_slot", "sid_keys", "sid_ok")})
+    saved["table"] = {name: arrays[name] for name in _TABLE}
+    saved["n_slots"] = int(header["n_slots"])
+    store = MemoryStore.restore(options, saved)
+    return store, {"max_docs": policy["max_docs"], "max_age": policy["max_age"]}
+
+
+def _decoded(data: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64], n: int) -> list[str]:
+    raw, at = bytes(data), offsets.tolist()
+    if len(at) != n + 1 or at[-1] != len(raw):
         raise ValueError("document and sentence tables do not fit together")
-    keys_o, text_o = key_off.tolist(), text_off.tolist()
-    slot_key: list[str | None] = [None] * n_slots
-    alive = np.zeros(n_slots, dtype=bool)
-    slot_ts = np.zeros(n_slots, dtype=np.float64)
-    for n in range(n_docs):
-        key = key_bytes[keys_o[n] : keys_o[n + 1]].decode("utf-8", "surrogatepass")
-        text = text_bytes[text_o[n] : text_o[n + 1]].decode("utf-8", "surrogatepass")
-        slot = int(slots[n])
-        if key in index._docs or alive[slot]:
-            raise ValueError(f"document {key!r} is stored twice")
-        index._docs[key] = _Entry(slot, text, float(ts[n]), int(first[n]), int(count[n]))
-        slot_key[slot] = key
-        alive[slot] = True
-        slot_ts[slot] = ts[n]
-    index._slot_key = slot_key
-    index._slot_alive = alive
-    index._slot_ts = slot_ts
-    index._n_slots = n_slots
-    index._sid_slot = sid_slot
-    index._sid_keys = sid_keys
-    index._sid_ok = sid_ok.astype(bool)
-    index._n_sids = n_sids
-    index._dead = int(n_sids - sum(e.count for e in index._docs.values()))
-    names = ("table_capacity", "table_slots", "table_keys", "table_head", "table_count")
-    table = BandTable.restore({k: arrays[k] for k in (*names, "entry_sid", "entry_next")})
-    if table.entries and int(arrays["entry_sid"].max()) >= n_sids:
-        raise ValueError("band table refers to sentences that are not stored")
-    index._table = table
-    return index
+    return [raw[at[k] : at[k + 1]].decode("utf-8", "surrogatepass") for k in range(n)]

@@ -1,4 +1,4 @@
-"""A DedupIndex kept in Redis, shared by several scraper processes.
+"""The Redis store of :class:`~dedup.DedupIndex`: one index shared by several scraper processes.
 
 datasketch's Redis storage keeps LSH buckets of *keys*; a scraper needs the
 passages and spans back, so this module uses its own layout under one prefix
@@ -7,67 +7,78 @@ passages and spans back, so this module uses its own layout under one prefix
 * ``:meta``            build fingerprint (JSON), checked on connect
 * ``:docs``            sorted set, document key -> timestamp (eviction, iteration)
 * ``:doc:{key}``       hash: ``text``, ``ts``, ``n`` (sentences), ``id`` (insertion
-                       number), ``keys`` (the sentences' band and exact keys, raw uint64)
+                       number: the document's ordinal), ``keys`` (the sentences' band
+                       and exact keys, raw uint64, then the sentence numbers, int64)
 * ``:b:{8 bytes}``     set of ``{key}\\0{sentence}`` per band or exact-copy key
-* ``:version``         counter bumped by every write
+* ``:x:{8 bytes}``     for an exact-copy key with more copies than a lookup takes,
+                       its set again as a sorted set scored ``id * 2**20 + sentence``
+                       (the newest copies first, without reading them all); made by
+                       the first lookup that needs it, kept by later writes, and
+                       rebuilt from ``:b:`` when its size differs (a dedup without
+                       it wrote meanwhile)
+* ``:version``         counter bumped by every write (ids come from it)
 
-``add`` is one optimistic transaction: ``WATCH :version``, look up candidates
-(one Lua call for all band keys of the article), verify locally, then
-``MULTI``/``EXEC`` the insert, bumping ``:version``.  If another process wrote
-in between, ``EXEC`` fails and the add is redone against the new state, so two
-processes adding near-identical articles can never both see them as new, and
-nothing is ever half-written.  Every Redis error becomes :class:`StorageError`.
+An atomic step is one optimistic transaction: ``WATCH :version``, read
+(one Lua call for all band keys of an article), then ``MULTI``/``EXEC`` the
+writes, bumping ``:version``.  If another process wrote in between, ``EXEC``
+fails and the step is redone against the new state, so two processes adding
+near-identical articles can never both see them as new, and nothing is ever
+half-written.  Every Redis error becomes :class:`StorageError`.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import threading
-import time
-from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-from dedup._cluster.build import Detection
-from dedup._cluster.result import Clusters, stream_clusters
-from dedup._engine import detect
-from dedup._errors import DuplicateKeyError, IncompatibleIndexError, InvalidOptionError, StorageError
-from dedup._index.crossmatch import Sketch, StoredDoc, cross_matches, sketch
-from dedup._index.index import (
-    MAX_BUCKET,
-    MAX_EXACT,
-    MAX_PER_SENTENCE,
-    MIN_SHARED_BANDS,
-    check_retention,
-    check_time,
-    window_start,
-)
-from dedup._index.persist import fingerprint
+from dedup._errors import IncompatibleIndexError, InvalidOptionError, StorageError
+from dedup._index.crossmatch import Sketch, StoredDoc
+from dedup._index.store import Document, Hits, fingerprint
 from dedup._options import Options
-from dedup._text.segment import Sentence, check_text, segment
-from dedup._types import Cluster, Doc, Match
+from dedup._text.segment import Sentence, segment
 
-__all__ = ["RedisIndex"]
+__all__ = ["RedisStore"]
 
 T = TypeVar("T")
+I64 = npt.NDArray[np.int64]
 
-# Members of every band set (capped) and of every exact-copy set (a few) in one call.
+# Members of every band set with at most ARGV[1] members (ARGV[5..]: members of a document being
+# replaced, not counted), and the newest ARGV[3] members of every exact-copy set.  KEYS: the
+# ARGV[2] band sets, then the exact sets, then their sorted twins.
 _LOOKUP = """
-local cap, n_bands, n_exact = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local cap, n_bands, limit, prefix = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local n_exact = (#KEYS - n_bands) / 2
 local out = {}
-for i, k in ipairs(KEYS) do
-  local n = redis.call('SCARD', k)
+for i = 1, n_bands do
+  local n = redis.call('SCARD', KEYS[i]) - tonumber(ARGV[4 + i] or 0)
+  if n > 0 and n <= cap then out[i] = redis.call('SMEMBERS', KEYS[i]) else out[i] = {} end
+end
+for j = 1, n_exact do
+  local s, z = KEYS[n_bands + j], KEYS[n_bands + n_exact + j]
+  local skip = tonumber(ARGV[4 + n_bands + j] or 0)
+  local n = redis.call('SCARD', s)
   if n == 0 then
-    out[i] = {}
-  elseif i <= n_bands then
-    if n <= cap then out[i] = redis.call('SMEMBERS', k) else out[i] = {} end
-  elseif n <= n_exact then
-    out[i] = redis.call('SMEMBERS', k)
+    out[n_bands + j] = {}
+  elseif n <= limit + skip then
+    out[n_bands + j] = redis.call('SMEMBERS', s)
   else
-    out[i] = redis.call('SRANDMEMBER', k, n_exact)
+    if redis.call('ZCARD', z) ~= n then
+      redis.call('DEL', z)
+      for _, m in ipairs(redis.call('SMEMBERS', s)) do
+        local key, sent = string.match(m, '^(.*)%z(%d+)$')
+        local id = key and redis.call('HGET', prefix .. ':doc:' .. key, 'id')
+        redis.call('ZADD', z, id and (tonumber(id) * 1048576 + tonumber(sent)) or 0, m)
+      end
+    end
+    out[n_bands + j] = redis.call('ZREVRANGE', z, 0, limit + skip - 1)
   end
 end
 return out
@@ -76,9 +87,19 @@ return out
 # One command for all set writes of a document (instead of one SADD/SREM each).
 _SADD = "for i, k in ipairs(KEYS) do redis.call('SADD', k, ARGV[i]) end return #KEYS"
 _SREM = "for i, k in ipairs(KEYS) do redis.call('SREM', k, ARGV[i]) end return #KEYS"
+# Sorted twins exist only for exact-copy keys with many copies (the lookup makes them): add to those.
+_ZADD = """
+local h = #KEYS
+for i = 1, h do
+  if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('ZADD', KEYS[i], ARGV[i], ARGV[h + i]) end
+end
+return h
+"""
+_ZREM = "for i, k in ipairs(KEYS) do redis.call('ZREM', k, ARGV[i]) end return #KEYS"
 
 _RETRIES = 200
 _CACHE = 4096  # segmented documents kept per client
+_SENTENCE_BITS = 20  # sentence numbers in an exact-copy score
 
 
 def _redis_module() -> Any:
@@ -89,34 +110,24 @@ def _redis_module() -> Any:
     return redis
 
 
-class RedisIndex:
-    """A :class:`~dedup.DedupIndex` whose documents live in Redis (same calls and results).
+def _utf8(key: str) -> bytes:
+    return key.encode("utf-8", "surrogatepass")
 
-    Create it with :meth:`dedup.DedupIndex.from_redis`.  Every process using
-    the same Redis ``url`` and ``name`` shares the index; ``add`` is atomic
-    across processes.  Unreachable Redis or any Redis failure raises
-    :class:`~dedup.StorageError`.
-    """
+
+class RedisStore:
+    """Documents in Redis at ``url`` under ``dedup:{name}``: a :class:`~dedup._index.store.Store`."""
 
     def __init__(
-        self,
-        url: str,
-        *,
-        name: str = "dedup",
-        max_docs: int | None = None,
-        max_age: float | None = None,
-        socket_timeout: float = 10.0,
-        **options: Any,
+        self, url: str, options: Options, *, name: str = "dedup", socket_timeout: float = 10.0
     ) -> None:
         if not isinstance(url, str):
             raise TypeError(f"url must be str, got {type(url).__name__}")
         if not isinstance(name, str) or not name:
             raise InvalidOptionError(f"name must be a non-empty str, got {name!r}")
-        self.options = Options(**options)
-        self.max_docs, self.max_age = check_retention(max_docs, max_age)
+        self.options = options
         self.name = name
         self._prefix = f"dedup:{name}".encode()
-        self._n_bands = fingerprint(self.options)["lsh_bands"]
+        self._n_bands = fingerprint(options)["lsh_bands"]
         self._cache: OrderedDict[tuple[str, int], tuple[str, tuple[Sentence, ...]]] = OrderedDict()
         self._cache_lock = threading.Lock()
         redis = _redis_module()
@@ -130,14 +141,14 @@ class RedisIndex:
         self._lookup = self._call(self._r.register_script, _LOOKUP)
         self._sadd = self._call(self._r.register_script, _SADD)
         self._srem = self._call(self._r.register_script, _SREM)
+        self._zadd = self._call(self._r.register_script, _ZADD)
+        self._zrem = self._call(self._r.register_script, _ZREM)
         self._check_fingerprint()
 
     # -- plumbing ------------------------------------------------------------------
 
     def _k(self, *parts: bytes | str) -> bytes:
-        return b":".join(
-            [self._prefix, *(p.encode("utf-8", "surrogatepass") if isinstance(p, str) else p for p in parts)]
-        )
+        return b":".join([self._prefix, *(_utf8(p) if isinstance(p, str) else p for p in parts)])
 
     def _call(self, fn: Callable[..., T], *args: Any) -> T:
         try:
@@ -160,101 +171,18 @@ class RedisIndex:
                 f"(this client: {mine})"
             )
 
-    def _band_keys(self, keys: npt.NDArray[np.uint64]) -> list[bytes]:
+    def _set_keys(self, keys: npt.NDArray[np.uint64], kind: bytes = b"b") -> list[bytes]:
         """Redis key of each band (or exact-copy) key: the prefix and its 8 little-endian bytes."""
-        prefix = self._prefix + b":b:"
+        prefix = self._prefix + b":" + kind + b":"
         raw = keys.astype("<u8").tobytes()
         return [prefix + raw[n : n + 8] for n in range(0, len(raw), 8)]
 
-    def _member(self, key: str, sent: int) -> bytes:
-        return key.encode("utf-8", "surrogatepass") + b"\0" + str(sent).encode()
-
-    # -- lookups -------------------------------------------------------------------
-
-    def _candidates(
-        self, sents: tuple[Sentence, ...], sk: Sketch, start: float, skip: str | None
-    ) -> tuple[list[StoredDoc], list[tuple[int, int, int]]]:
-        rows = np.flatnonzero(sk.eligible)
-        if rows.size == 0:
-            return [], []
-        band = sk.bands[rows].ravel()
-        keys = self._band_keys(band) + self._band_keys(sk.exact[rows])
-        n_band = band.size
-        replies = self._call(lambda: self._lookup(keys=keys, args=[MAX_BUCKET, n_band, MAX_EXACT]))
-        counts: dict[tuple[int, bytes, int], int] = {}
-        exact: set[tuple[int, bytes, int]] = set()
-        for q, members in enumerate(replies):
-            if not members:
-                continue
-            i = int(rows[q // self._n_bands] if q < n_band else rows[q - n_band])
-            for m in members:
-                doc, _, s = m.rpartition(b"\0")
-                c = (i, doc, int(s))
-                if q < n_band:
-                    counts[c] = counts.get(c, 0) + 1
-                else:
-                    exact.add(c)
-        by_sentence: dict[int, list[tuple[int, bytes, int]]] = {}
-        for c, n in counts.items():
-            if n >= MIN_SHARED_BANDS:
-                by_sentence.setdefault(c[0], []).append((-n, c[1], c[2]))
-        found = set(exact)
-        for i, cands in by_sentence.items():
-            found.update((i, d, s) for _, d, s in sorted(cands)[:MAX_PER_SENTENCE])
-        doc_keys = sorted({d for _, d, _ in found})
-        if skip is not None:
-            doc_keys = [d for d in doc_keys if d != skip.encode("utf-8", "surrogatepass")]
-        if not doc_keys:
-            return [], []
-        docs = self._fetch(doc_keys, start)
-        stored: list[StoredDoc] = []
-        index_of: dict[bytes, int] = {}
-        for d, doc in zip(doc_keys, docs, strict=True):
-            if doc is not None:
-                index_of[d] = len(stored)
-                stored.append(doc)
-        pairs = sorted(
-            (i, index_of[d], s)
-            for i, d, s in found
-            if d in index_of and s < len(stored[index_of[d]].sentences)
-        )
-        return stored, pairs
-
-    def _fetch(self, doc_keys: list[bytes], start: float) -> list[StoredDoc | None]:
-        """Stored documents (``None`` for gone or out of the window), segmented via the cache."""
-        pipe = self._r.pipeline(transaction=False)
-        for d in doc_keys:
-            pipe.hmget(self._k("doc", d), "ts", "id")
-        heads = self._call(pipe.execute)
-        out: list[StoredDoc | None] = [None] * len(doc_keys)
-        missing: list[int] = []
-        for n, (d, (ts, ident)) in enumerate(zip(doc_keys, heads, strict=True)):
-            if ts is None or float(ts) < start:
-                continue
-            key = d.decode("utf-8", "surrogatepass")
-            with self._cache_lock:
-                hit = self._cache.get((key, int(ident)))
-                if hit is not None:
-                    self._cache.move_to_end((key, int(ident)))
-            if hit is None:
-                missing.append(n)
-            else:
-                out[n] = StoredDoc(key, hit[0], hit[1], int(ident))
-        if missing:
-            pipe = self._r.pipeline(transaction=False)
-            for n in missing:
-                pipe.hmget(self._k("doc", doc_keys[n]), "text", "id")
-            for n, (text, ident) in zip(missing, self._call(pipe.execute), strict=True):
-                if text is None:
-                    continue
-                key, body = (
-                    doc_keys[n].decode("utf-8", "surrogatepass"),
-                    text.decode("utf-8", "surrogatepass"),
-                )
-                sents = tuple(segment(body))
-                self._remember(key, int(ident), body, sents)
-                out[n] = StoredDoc(key, body, sents, int(ident))
-        return out
+    def _unpack(self, packed: bytes) -> tuple[npt.NDArray[np.uint64], I64]:
+        """A document's stored ``keys`` field: its sentences' keys (one row each) and sentence numbers."""
+        width = self._n_bands + 1
+        n = len(packed) // (8 * (width + 1))
+        keys = np.frombuffer(packed[: n * width * 8], dtype=np.uint64).reshape(n, width)
+        return keys, np.frombuffer(packed[n * width * 8 :], dtype=np.int64)
 
     def _remember(self, key: str, ident: int, text: str, sents: tuple[Sentence, ...]) -> None:
         with self._cache_lock:
@@ -262,181 +190,94 @@ class RedisIndex:
             while len(self._cache) > _CACHE:
                 self._cache.popitem(last=False)
 
-    # -- the scraper's calls -----------------------------------------------------------
+    def _recall(self, key: str, ident: int) -> tuple[str, tuple[Sentence, ...]] | None:
+        with self._cache_lock:
+            hit = self._cache.get((key, ident))
+            if hit is not None:
+                self._cache.move_to_end((key, ident))
+            return hit
 
-    def add(
-        self,
-        key: str,
-        text: str,
-        *,
-        replace: bool = False,
-        timestamp: float | None = None,
-        since: float | None = None,
-        window: float | None = None,
-    ) -> list[Match]:
-        """Check ``text`` against the shared index, then store it; atomic across processes.
+    def _ids(self, raw_keys: list[bytes]) -> list[int | None]:
+        """Insertion ids of documents (``None``: gone)."""
+        pipe = self._r.pipeline(transaction=False)
+        for d in raw_keys:
+            pipe.hget(self._k("doc", d), "id")
+        return [None if i is None else int(i) for i in self._call(pipe.execute)]
 
-        Same parameters and results as :meth:`dedup.DedupIndex.add`.
-        """
-        if not isinstance(key, str):
-            raise TypeError(f"key must be str, got {type(key).__name__}")
-        check_text(text)
-        ts = time.time() if timestamp is None else check_time("timestamp", timestamp)
-        start = window_start(since, window, ts)
-        sents = tuple(segment(text))
-        sk = sketch(sents, self.options)
-        rows = np.flatnonzero(sk.eligible)
-        all_keys = np.concatenate((sk.bands, sk.exact[:, None]), axis=1) if len(sents) else sk.bands
-        set_keys = self._band_keys(all_keys[rows].ravel())
-        width = all_keys.shape[1]
-        set_members = [m for m in map(self._member, [key] * rows.size, rows.tolist()) for _ in range(width)]
-        doc_k = self._k("doc", key)
+    def _in_order(self, raw: list[tuple[bytes, float]]) -> list[str]:
+        """Keys of ``(key, timestamp)`` pairs ordered by timestamp, then insertion."""
+        ids = self._ids([k for k, _ in raw]) if len(raw) > 1 else [0] * len(raw)
+        rows = sorted((ts, -1 if i is None else i, k) for (k, ts), i in zip(raw, ids, strict=True))
+        return [k.decode("utf-8", "surrogatepass") for _, _, k in rows]
+
+    # -- Store -----------------------------------------------------------------------
+
+    def atomic(self, step: Callable[[_RedisView], T]) -> T:
         for _ in range(_RETRIES):
             try:
                 with self._r.pipeline() as pipe:
                     self._call(pipe.watch, self._k("version"))
-                    version = int(self._call(pipe.get, self._k("version")) or 0)
-                    old = self._call(pipe.hget, doc_k, "keys")
-                    if old is not None and not replace:
-                        raise DuplicateKeyError(
-                            f"key {key!r} is already in the index (pass replace=True to overwrite)"
-                        )
-                    stored, pairs = self._candidates(sents, sk, start, skip=key if old is not None else None)
-                    matches = cross_matches(key, text, sents, stored, pairs, self.options)
-                    pipe.multi()
-                    pipe.incr(self._k("version"))
-                    if old is not None:
-                        self._queue_removal(pipe, key, old)
-                    pipe.hset(
-                        doc_k,
-                        mapping={
-                            "text": text.encode("utf-8", "surrogatepass"),
-                            "ts": repr(ts),
-                            "n": len(sents),
-                            "id": version + 1,
-                            "keys": all_keys[rows].tobytes() + rows.astype(np.int64).tobytes(),
-                        },
-                    )
-                    pipe.zadd(self._k("docs"), {key.encode("utf-8", "surrogatepass"): ts})
-                    if set_keys:
-                        self._sadd(keys=set_keys, args=set_members, client=pipe)
-                    self._call(pipe.execute)
-                self._remember(key, version + 1, text, sents)
-                break
+                    view = _RedisView(self, pipe)
+                    result = step(view)
+                    if view.writes:
+                        pipe.multi()
+                        pipe.incrby(self._k("version"), max(1, view.puts))
+                        for write in view.writes:
+                            write(pipe)
+                        self._call(pipe.execute)
+                        for args in view.fresh:
+                            self._remember(*args)
+                return result
             except self._watch_error:
                 continue
-        else:
-            raise StorageError(f"add({key!r}) kept conflicting with other writers ({_RETRIES} tries)")
-        self._apply_policy()
-        return matches
+        raise StorageError(
+            f"a write to the Redis index {self.name!r} kept conflicting with others ({_RETRIES} tries)"
+        )
 
-    def _queue_removal(self, pipe: Any, key: str, packed: bytes) -> None:
-        width = self._n_bands + 1
-        n = len(packed) // (8 * (width + 1))
-        keys = np.frombuffer(packed[: n * width * 8], dtype=np.uint64).reshape(n, width)
-        rows = np.frombuffer(packed[n * width * 8 :], dtype=np.int64)
-        set_keys = self._band_keys(keys.ravel())
-        members = [self._member(key, r) for r in rows.tolist() for _ in range(width)]
-        if set_keys:
-            self._srem(keys=set_keys, args=members, client=pipe)
-        pipe.delete(self._k("doc", key))
-        pipe.zrem(self._k("docs"), key.encode("utf-8", "surrogatepass"))
+    def read(self, step: Callable[[_RedisView], T]) -> T:
+        return step(_RedisView(self, None))
 
-    def query(self, text: str, *, since: float | None = None, window: float | None = None) -> list[Match]:
-        """Passages of ``text`` already in the shared index, without storing it."""
-        check_text(text)
-        start = window_start(since, window, time.time())
-        sents = tuple(segment(text))
-        sk = sketch(sents, self.options)
-        stored, pairs = self._candidates(sents, sk, start, skip=None)
-        return cross_matches(None, text, sents, stored, pairs, self.options)
+    def lock(self) -> AbstractContextManager[Any]:
+        return nullcontext()
 
-    def _remove_keys(self, keys: list[str], *, missing_ok: bool) -> list[str]:
-        for _ in range(_RETRIES):
-            try:
-                with self._r.pipeline() as pipe:
-                    self._call(pipe.watch, self._k("version"))
-                    packed = [self._call(pipe.hget, self._k("doc", k), "keys") for k in keys]
-                    if not missing_ok and any(p is None for p in packed):
-                        raise KeyError(keys[0])
-                    gone = [k for k, p in zip(keys, packed, strict=True) if p is not None]
-                    pipe.multi()
-                    pipe.incr(self._k("version"))
-                    for k, p in zip(keys, packed, strict=True):
-                        if p is not None:
-                            self._queue_removal(pipe, k, p)
-                    self._call(pipe.execute)
-                return gone
-            except self._watch_error:
-                continue
-        raise StorageError(f"removing {len(keys)} documents kept conflicting with other writers")
+    def __len__(self) -> int:
+        return int(self._call(lambda: self._r.zcard(self._k("docs"))))
 
-    def remove(self, key: str) -> None:
-        """Drop the document stored under ``key`` (``KeyError`` if absent)."""
+    def __contains__(self, key: object) -> bool:
         if not isinstance(key, str):
-            raise TypeError(f"key must be str, got {type(key).__name__}")
-        self._remove_keys([key], missing_ok=False)
+            return False
+        return bool(self._call(lambda: self._r.exists(self._k("doc", key))))
 
-    def evict(self, older_than: float) -> list[str]:
-        """Drop every document with a timestamp before ``older_than``; return their keys."""
-        limit = check_time("older_than", older_than)
-        raw = self._call(lambda: self._r.zrangebyscore(self._k("docs"), "-inf", f"({limit!r}"))
-        keys = [k.decode("utf-8", "surrogatepass") for k in raw]
-        return self._remove_keys(keys, missing_ok=True) if keys else []
-
-    def _apply_policy(self) -> None:
-        if self.max_age is not None:
-            newest = self._call(lambda: self._r.zrange(self._k("docs"), -1, -1, withscores=True))
-            if newest:
-                self.evict(newest[0][1] - self.max_age)
-        if self.max_docs is not None:
-            excess = len(self) - self.max_docs
-            if excess > 0:
-                raw = self._call(lambda: self._r.zrange(self._k("docs"), 0, excess - 1))
-                self._remove_keys([k.decode("utf-8", "surrogatepass") for k in raw], missing_ok=True)
+    def keys(self) -> list[str]:
+        raw = self._call(lambda: self._r.zrange(self._k("docs"), 0, -1))
+        ids = self._ids(raw)
+        return [
+            k.decode("utf-8", "surrogatepass") for i, k in sorted(zip(ids, raw, strict=True)) if i is not None
+        ]
 
     def text(self, key: str) -> str:
-        """The text stored under ``key``."""
         raw = self._call(lambda: self._r.hget(self._k("doc", key), "text"))
         if raw is None:
             raise KeyError(key)
         return str(raw.decode("utf-8", "surrogatepass"))
 
     def timestamp(self, key: str) -> float:
-        """The timestamp stored with ``key``."""
-        raw = self._call(lambda: self._r.zscore(self._k("docs"), key.encode("utf-8", "surrogatepass")))
+        raw = self._call(lambda: self._r.zscore(self._k("docs"), _utf8(key)))
         if raw is None:
             raise KeyError(key)
         return float(raw)
 
-    def clusters(self) -> Clusters:
-        """Clusters over every stored document (in insertion order), as the detector finds them."""
-        detection = self._detection()
-        if detection is None:
-            return Clusters(threshold=self.options.threshold)
-        return Clusters._from_detection(detection, self.options.threshold)
-
-    def iter_clusters(self) -> Iterator[Cluster]:
-        """The clusters of :meth:`clusters`, one group of linked documents at a time.
-
-        As :meth:`DedupIndex.iter_clusters`: groups in the order of their first
-        document, each group's clusters best first.
-        """
-        return stream_clusters(self._detection(), self.options.threshold)
-
-    def _detection(self) -> Detection | None:
-        keys = list(self)
+    def documents(self) -> list[Document]:
+        keys = self._call(lambda: self._r.zrange(self._k("docs"), 0, -1))
         pipe = self._r.pipeline(transaction=False)
         for k in keys:
             pipe.hmget(self._k("doc", k), "text", "id")
-        rows = [
-            (int(ident), k, text.decode("utf-8", "surrogatepass"))
+        rows = sorted(
+            (int(ident), k.decode("utf-8", "surrogatepass"), text.decode("utf-8", "surrogatepass"))
             for k, (text, ident) in zip(keys, self._call(pipe.execute), strict=True)
             if text is not None
-        ]
-        rows.sort()
-        docs = [Doc(k, text, n) for n, (_, k, text) in enumerate(rows)]
-        return detect(docs, self.options) if docs else None
+        )
+        return [Document(k, text, None) for _, k, text in rows]
 
     def clear(self) -> None:
         """Delete every Redis key of this index (all processes lose it)."""
@@ -450,20 +291,197 @@ class RedisIndex:
         self._check_fingerprint()
 
     def close(self) -> None:
-        """Release the connection pool."""
         self._call(self._r.close)
 
-    def __contains__(self, key: object) -> bool:
-        if not isinstance(key, str):
-            return False
-        return bool(self._call(lambda: self._r.exists(self._k("doc", key))))
-
-    def __len__(self) -> int:
-        return int(self._call(lambda: self._r.zcard(self._k("docs"))))
-
-    def __iter__(self) -> Iterator[str]:
-        raw = self._call(lambda: self._r.zrange(self._k("docs"), 0, -1))
-        return iter([k.decode("utf-8", "surrogatepass") for k in raw])
-
     def __repr__(self) -> str:
-        return f"RedisIndex(name={self.name!r}, url={self._url!r}, threshold={self.options.threshold})"
+        return f"RedisStore(name={self.name!r}, url={self._url!r})"
+
+
+class _RedisView:
+    """One transaction's reads (immediate, under ``WATCH``) and writes (queued for ``EXEC``)."""
+
+    def __init__(self, store: RedisStore, pipe: Any) -> None:
+        self.s = store
+        self.pipe = pipe
+        self.writes: list[Callable[[Any], None]] = []
+        self.puts = 0
+        self.fresh: list[tuple[str, int, str, tuple[Sentence, ...]]] = []
+        self.version = 0 if pipe is None else int(store._call(pipe.get, store._k("version")) or 0)
+        self._packed: dict[str, bytes | None] = {}
+        self._removed: dict[bytes, Counter[int]] = {}  # document -> its set keys (removed in this step)
+        self._refs: list[bytes] = []
+        self._ref_of: dict[bytes, int] = {}
+        self._ids: dict[int, int] = {}
+
+    # -- reads -----------------------------------------------------------------------
+
+    def _packed_keys(self, key: str) -> bytes | None:
+        if key not in self._packed:
+            hget = self.pipe.hget if self.pipe is not None else self.s._r.hget
+            self._packed[key] = self.s._call(hget, self.s._k("doc", key), "keys")
+        return self._packed[key]
+
+    def has(self, key: str) -> bool:
+        return _utf8(key) not in self._removed and self._packed_keys(key) is not None
+
+    def lookup(
+        self, bands: npt.NDArray[np.uint64], max_bucket: int, exact: npt.NDArray[np.uint64], limit: int
+    ) -> tuple[Hits, Hits]:
+        s = self.s
+        values = [*bands.tolist(), *exact.tolist()]
+        skip = [sum(c[v] for c in self._removed.values()) for v in values] if self._removed else []
+        keys = [*s._set_keys(bands), *s._set_keys(exact), *s._set_keys(exact, b"x")]
+        args = [max_bucket, bands.size, limit, s._prefix, *skip]
+        replies = s._call(lambda: s._lookup(keys=keys, args=args))
+        return self._hits(replies[: bands.size], None), self._hits(replies[bands.size :], limit)
+
+    def _hits(self, replies: list[list[bytes]], limit: int | None) -> Hits:
+        """Entries of the lookup's replies; ``limit``: at most that many of each (the newest come first)."""
+        q: list[int] = []
+        docs: list[int] = []
+        sents: list[int] = []
+        removed = self._removed
+        for n, members in enumerate(replies):
+            taken = 0
+            for m in members:
+                doc, _, sent = m.rpartition(b"\0")
+                if doc in removed:
+                    continue
+                if taken == limit:
+                    break
+                taken += 1
+                ref = self._ref_of.get(doc)
+                if ref is None:
+                    ref = self._ref_of[doc] = len(self._refs)
+                    self._refs.append(doc)
+                q.append(n)
+                docs.append(ref)
+                sents.append(int(sent))
+        return Hits(
+            np.array(q, dtype=np.int64), np.array(docs, dtype=np.int64), np.array(sents, dtype=np.int64)
+        )
+
+    def resolve(self, docs: I64) -> tuple[I64, npt.NDArray[np.float64]]:
+        s = self.s
+        pipe = s._r.pipeline(transaction=False)
+        for ref in docs.tolist():
+            pipe.hmget(s._k("doc", self._refs[ref]), "ts", "id")
+        ordinal = np.zeros(docs.size, dtype=np.int64)
+        ts = np.full(docs.size, math.nan)
+        for n, (ref, (stamp, ident)) in enumerate(zip(docs.tolist(), s._call(pipe.execute), strict=True)):
+            if stamp is not None:
+                ordinal[n], ts[n] = int(ident), float(stamp)
+                self._ids[ref] = int(ident)
+        return ordinal, ts
+
+    def stored(self, docs: Sequence[int]) -> list[StoredDoc]:
+        s = self.s
+        out: list[StoredDoc | None] = [None] * len(docs)
+        missing: list[int] = []
+        for n, ref in enumerate(docs):
+            key, ident = self._refs[ref].decode("utf-8", "surrogatepass"), self._ids[ref]
+            hit = s._recall(key, ident)
+            if hit is None:
+                missing.append(n)
+            else:
+                out[n] = StoredDoc(key, hit[0], hit[1], ident)
+        if missing:
+            pipe = s._r.pipeline(transaction=False)
+            for n in missing:
+                pipe.hget(s._k("doc", self._refs[docs[n]]), "text")
+            for n, text in zip(missing, s._call(pipe.execute), strict=True):
+                key, ident = self._refs[docs[n]].decode("utf-8", "surrogatepass"), self._ids[docs[n]]
+                body = "" if text is None else text.decode("utf-8", "surrogatepass")
+                sents = tuple(segment(body))  # gone meanwhile: no sentences, so no pairs
+                if text is not None:
+                    s._remember(key, ident, body, sents)
+                out[n] = StoredDoc(key, body, sents, ident)
+        return [d for d in out if d is not None]
+
+    def count(self) -> int:
+        return len(self.s) - len(self._removed) + self.puts
+
+    def newest(self) -> float | None:
+        newest = self.s._call(lambda: self.s._r.zrange(self.s._k("docs"), -1, -1, withscores=True))
+        return float(newest[0][1]) if newest else None
+
+    def older_than(self, limit: float) -> list[str]:
+        s = self.s
+        raw = s._call(lambda: s._r.zrangebyscore(s._k("docs"), "-inf", f"({limit!r}", withscores=True))
+        return [k for k in s._in_order(raw) if _utf8(k) not in self._removed]
+
+    def oldest(self, n: int) -> list[str]:
+        s = self.s
+        head = s._call(lambda: s._r.zrange(s._k("docs"), 0, n + len(self._removed) - 1, withscores=True))
+        head = [(k, ts) for k, ts in head if k not in self._removed]
+        if not head:
+            return []
+        edge = head[-1][1]  # documents with the same timestamp go in insertion order
+        ties = s._call(lambda: s._r.zrangebyscore(s._k("docs"), edge, edge, withscores=True))
+        raw = [(k, ts) for k, ts in head if ts < edge] + [(k, ts) for k, ts in ties if k not in self._removed]
+        return s._in_order(raw)[:n]
+
+    # -- writes (queued) ------------------------------------------------------------------
+
+    def put(
+        self, key: str, text: str, timestamp: float, sentences: tuple[Sentence, ...], sketch: Sketch
+    ) -> None:
+        s = self.s
+        self.puts += 1
+        ident = self.version + self.puts
+        rows = np.flatnonzero(sketch.eligible)
+        all_keys = (
+            np.concatenate((sketch.bands, sketch.exact[:, None]), axis=1) if len(sentences) else sketch.bands
+        )
+        mine = all_keys[rows]
+        set_keys = s._set_keys(mine.ravel())
+        width = all_keys.shape[1]
+        doc = _utf8(key)
+        members = [doc + b"\0" + str(r).encode() for r in rows.tolist()]
+        set_members = [m for m in members for _ in range(width)]
+        exact_keys = s._set_keys(mine[:, -1], b"x") if rows.size else []
+        scores = [ident * (1 << _SENTENCE_BITS) + r for r in rows.tolist()]
+        if rows.size and int(rows[-1]) >= 1 << _SENTENCE_BITS:
+            raise InvalidOptionError(f"document {key!r} has more than {1 << _SENTENCE_BITS} sentences")
+        fields = {
+            "text": _utf8(text),
+            "ts": repr(timestamp),
+            "n": len(sentences),
+            "id": ident,
+            "keys": mine.tobytes() + rows.astype(np.int64).tobytes(),
+        }
+
+        def write(pipe: Any) -> None:
+            pipe.hset(s._k("doc", key), mapping=fields)
+            pipe.zadd(s._k("docs"), {doc: timestamp})
+            if set_keys:
+                s._sadd(keys=set_keys, args=set_members, client=pipe)
+                s._zadd(keys=exact_keys, args=[*scores, *members], client=pipe)
+
+        self.writes.append(write)
+        self.fresh.append((key, ident, text, sentences))
+
+    def put_batch(self, docs: Sequence[tuple[str, str, float, tuple[Sentence, ...], Sketch]]) -> None:
+        for doc in docs:
+            self.put(*doc)
+
+    def remove(self, key: str) -> None:
+        s = self.s
+        packed = self._packed_keys(key)
+        if packed is None or _utf8(key) in self._removed:
+            raise KeyError(key)
+        keys, rows = s._unpack(packed)
+        doc = _utf8(key)
+        self._removed[doc] = Counter(keys.ravel().tolist())
+        set_keys = s._set_keys(keys.ravel())
+        members = [doc + b"\0" + str(r).encode() for r in rows.tolist()]
+        exact_keys = s._set_keys(keys[:, -1], b"x") if rows.size else []
+
+        def write(pipe: Any) -> None:
+            if set_keys:
+                s._srem(keys=set_keys, args=[m for m in members for _ in range(keys.shape[1])], client=pipe)
+                s._zrem(keys=exact_keys, args=members, client=pipe)
+            pipe.delete(s._k("doc", key))
+            pipe.zrem(s._k("docs"), doc)
+
+        self.writes.append(write)
