@@ -37,3 +37,7 @@ class IncompatibleIndexError(DedupError):
 
 class StorageError(DedupError):
     """The storage backend (e.g. Redis) failed or could not be reached."""
+
+
+class IndexNotFoundError(StorageError, FileNotFoundError):
+    """No saved index at the path given: catchable as ``StorageError`` and as ``FileNotFoundError``."""

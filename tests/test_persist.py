@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import struct
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -140,3 +144,87 @@ def test_a_save_that_fails_midway_leaves_the_previous_file(tmp_path: Path) -> No
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["a.idx"]  # no temporary file left behind
     assert list(dedup.DedupIndex.load(path)) == [f"doc{n}" for n in range(4)]
+
+
+def _craft(path: Path, edit: Callable[[dict[str, Any]], None]) -> None:
+    """Change the header of a saved index and recompute its checksum, as a crafted file would."""
+    data = path.read_bytes()
+    _, version, head_len = struct.unpack_from("<8sII", data)
+    header = json.loads(data[16 : 16 + head_len])
+    edit(header)
+    head = json.dumps(header).encode()
+    head += b" " * (-(16 + len(head)) % 8)
+    body = struct.pack("<8sII", MAGIC, version, len(head)) + head + data[16 + head_len : -32]
+    path.write_bytes(body + hashlib.sha256(body).digest())
+
+
+def _set_array(name: str, **spec: object) -> Callable[[dict[str, Any]], None]:
+    def edit(header: dict[str, Any]) -> None:
+        header["arrays"][name].update(spec)
+
+    return edit
+
+
+def _set(field: str, value: object) -> Callable[[dict[str, Any]], None]:
+    def edit(header: dict[str, Any]) -> None:
+        header[field] = value
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        _set("n_slots", 2**62),  # was MemoryError
+        _set("n_slots", -5),
+        _set("n_slots", 2**70),
+        _set_array("sid_keys", shape=[2**33, 2**33]),  # a count that overflows int64 (was OverflowError)
+        _set_array("sid_keys", shape=[-1, 17]),
+        _set_array("doc_slot", dtype="O"),
+        _set_array("doc_slot", dtype="not-a-dtype"),
+        _set_array("doc_slot", offset=2**62),
+        _set_array("doc_slot", shape="oops"),
+    ],
+)
+def test_crafted_headers_with_a_valid_checksum_are_format_errors(
+    tmp_path: Path, edit: Callable[[dict[str, Any]], None]
+) -> None:
+    path = tmp_path / "a.idx"
+    _index().save(path)
+    _craft(path, edit)
+    with pytest.raises(dedup.IndexFormatError, match=r"a\.idx"):
+        dedup.DedupIndex.load(path)
+
+
+def test_the_crafting_helper_alone_leaves_a_loadable_index(tmp_path: Path) -> None:
+    path = tmp_path / "a.idx"
+    _index().save(path)
+    _craft(path, lambda header: None)
+    assert sorted(dedup.DedupIndex.load(path)) == [f"doc{n}" for n in range(4)]
+
+
+def test_loading_a_fifo_is_refused_at_once(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.idx"
+    os.mkfifo(fifo)
+    with pytest.raises(dedup.IndexFormatError, match="not a regular file"):
+        dedup.DedupIndex.load(fifo)  # it used to wait forever for a writer
+
+
+def test_a_missing_file_is_also_a_file_not_found_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        dedup.DedupIndex.load(tmp_path / "missing.idx")
+
+
+@pytest.mark.parametrize("how", ["new", "blank text", "all removed"])
+def test_an_empty_index_saves_and_loads(tmp_path: Path, how: str) -> None:
+    index = dedup.DedupIndex()
+    if how == "blank text":
+        index.add("a", "")
+    elif how == "all removed":
+        index.add("a", STORIES[0])
+        index.remove("a")
+    index.save(tmp_path / "e.idx")
+    loaded = dedup.DedupIndex.load(tmp_path / "e.idx")
+    assert sorted(loaded) == sorted(index)
+    loaded.add("b", STORIES[0])
+    assert loaded.add("c", STORIES[0])  # the loaded index works

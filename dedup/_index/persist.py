@@ -22,14 +22,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
+import stat
 import struct
 from typing import IO, Any
 
 import numpy as np
 import numpy.typing as npt
 
-from dedup._errors import IncompatibleIndexError, IndexFormatError, StorageError
+from dedup._errors import IncompatibleIndexError, IndexFormatError, IndexNotFoundError, StorageError
 from dedup._index.memory import MemoryStore
 from dedup._index.store import fingerprint
 from dedup._io import atomic_write
@@ -103,7 +105,8 @@ def save_index(store: MemoryStore, policy: Policy, path: str | os.PathLike[str])
         put(_PREFIX.pack(MAGIC, FORMAT_VERSION, len(head)))
         put(head)
         for arr in arrays.values():
-            put(arr.data.cast("B"))
+            if arr.size:  # an empty array has no bytes (and memoryview.cast refuses its zero shape)
+                put(arr.data.cast("B"))
             put(b"\0" * (-arr.nbytes % _ALIGN))
         fh.write(digest.digest())
 
@@ -121,12 +124,23 @@ def load_index(path: str | os.PathLike[str], options: dict[str, Any]) -> tuple[M
     """Read a file written by :func:`save_index`: the store and the retention policy."""
     name = os.fspath(path)
     try:
-        with open(name, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
+        # O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused just below).
+        fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with open(fd, "rb") as fh:
+            info = os.fstat(fh.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise _bad(name, "it is not a regular file (a FIFO, device or directory)")
+            size = info.st_size
             data = bytearray(size)
             got = fh.readinto(data)
+    except FileNotFoundError as err:
+        raise IndexNotFoundError(f"no saved index at {name!r}") from err
+    except IsADirectoryError as err:
+        raise _bad(name, "it is a directory") from err
     except OSError as err:
         raise StorageError(f"could not read the index {name!r}: {err}") from err
+    except MemoryError as err:
+        raise _bad(name, f"it is too large to load ({err})") from err
     if got != size or size < _PREFIX.size + _DIGEST:
         raise _bad(name, f"the file is truncated ({size} bytes)")
     magic, version, head_len = _PREFIX.unpack_from(data, 0)
@@ -161,9 +175,11 @@ def load_index(path: str | os.PathLike[str], options: dict[str, Any]) -> tuple[M
             raise IncompatibleIndexError(f"{name!r} was built with other options ({detail})")
     try:
         arrays = _arrays(data, start, size - _DIGEST, header["arrays"])
-        return _restore(saved, header, arrays)
-    except (ValueError, KeyError, TypeError, IndexError, UnicodeDecodeError) as err:
+        return _restore(saved, header, arrays, size)
+    except (ValueError, KeyError, TypeError, IndexError, UnicodeDecodeError, OverflowError) as err:
         raise _bad(name, f"its contents are inconsistent ({err})") from err
+    except MemoryError as err:  # a size field no check above bounds: never an allocation failure
+        raise _bad(name, f"its contents are inconsistent (a size it states is too large: {err})") from err
 
 
 def _arrays(data: bytearray, start: int, end: int, directory: dict[str, Any]) -> dict[str, npt.NDArray[Any]]:
@@ -173,7 +189,9 @@ def _arrays(data: bytearray, start: int, end: int, directory: dict[str, Any]) ->
         if dtype.hasobject:
             raise ValueError(f"array {name} has an object dtype")
         shape = tuple(int(n) for n in spec["shape"])
-        count = int(np.prod(shape)) if shape else 1
+        if any(n < 0 for n in shape):
+            raise ValueError(f"array {name} has a negative dimension")
+        count = math.prod(shape)  # Python integers: a crafted shape cannot overflow into a small count
         offset = start + int(spec["offset"])
         if offset < start or offset + count * dtype.itemsize > end:
             raise ValueError(f"array {name} lies outside the file")
@@ -182,7 +200,7 @@ def _arrays(data: bytearray, start: int, end: int, directory: dict[str, Any]) ->
 
 
 def _restore(
-    options: Options, header: dict[str, Any], arrays: dict[str, npt.NDArray[Any]]
+    options: Options, header: dict[str, Any], arrays: dict[str, npt.NDArray[Any]], size: int
 ) -> tuple[MemoryStore, Policy]:
     policy = header["policy"]
     saved: dict[str, Any] = {
@@ -192,7 +210,12 @@ def _restore(
     saved["texts"] = _decoded(arrays["doc_text_bytes"], arrays["doc_text_offsets"], saved["doc_slot"].size)
     saved.update({name: arrays[name] for name in ("sid_slot", "sid_keys", "sid_ok")})
     saved["table"] = {name: arrays[name] for name in _TABLE}
-    saved["n_slots"] = int(header["n_slots"])
+    n_slots = int(header["n_slots"])
+    # Slots of removed empty documents stay numbered without data, so the count is not bounded by
+    # the file's bytes alone; this bound stops absurd allocations from a crafted header.
+    if not 0 <= n_slots <= 8 * size + 65536:
+        raise ValueError(f"n_slots {n_slots} does not fit a file of {size} bytes")
+    saved["n_slots"] = n_slots
     store = MemoryStore.restore(options, saved)
     return store, {"max_docs": policy["max_docs"], "max_age": policy["max_age"]}
 
