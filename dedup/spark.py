@@ -27,7 +27,7 @@ their ids):
    once per bucket of whole components; clusters and matches are ranked with
    a distributed sort.
 
-pyspark is imported only here: ``pip install 'dedup[spark]'``.
+pyspark is imported only here: ``pip install 'dedup-passages[spark]'``.
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ from dedup._text.segment import Sentence, segment
 from dedup._verify.batch import KERNEL_MAX_SOURCES, BatchScorer, norm_ids
 from dedup._verify.links import KINDS, LinkTable
 from dedup._verify.run import BLOCK_TOKENS, _next_copy, _open_mask, _score_into, _scoring
+from dedup._version import install_hint
 
 _MISSING: ImportError | None = None
 try:
@@ -180,7 +181,7 @@ def find_duplicates(
 
 def _require() -> None:
     if _MISSING is not None:
-        raise ImportError(f"dedup.spark needs pyspark and pyarrow: pip install 'dedup[spark]' ({_MISSING})")
+        raise ImportError(f"dedup.spark needs pyspark and pyarrow: {install_hint('spark')} ({_MISSING})")
 
 
 # --- 1. documents and sentences ---------------------------------------------------------------

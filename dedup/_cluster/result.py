@@ -9,6 +9,7 @@ from dedup._cluster.build import Detection, build, iter_components
 from dedup._errors import InvalidOptionError
 from dedup._rules import LINK_FLOOR
 from dedup._types import Cluster, Match
+from dedup._version import install_hint
 
 if TYPE_CHECKING:
     import pandas
@@ -119,7 +120,7 @@ class Clusters(list[Cluster]):
         try:
             import pandas as pd
         except ImportError as err:  # pragma: no cover - depends on the environment
-            raise ImportError("to_pandas() needs pandas: pip install 'dedup[pandas]'") from err
+            raise ImportError(f"to_pandas() needs pandas: {install_hint('pandas')}") from err
         columns = ["cluster", "score", "key", "start", "end", "text", "representative"]
         return pd.DataFrame(self.to_records(), columns=columns)
 

@@ -44,6 +44,7 @@ from dedup._index.crossmatch import Sketch, StoredDoc
 from dedup._index.store import Document, Hits, fingerprint
 from dedup._options import Options
 from dedup._text.segment import Sentence, segment
+from dedup._version import install_hint
 
 __all__ = ["RedisStore"]
 
@@ -106,7 +107,7 @@ def _redis_module() -> Any:
     try:
         import redis
     except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError("the Redis backend needs redis-py: pip install 'dedup[redis]'") from err
+        raise ImportError(f"the Redis backend needs redis-py: {install_hint('redis')}") from err
     return redis
 
 
