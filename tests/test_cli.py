@@ -64,3 +64,76 @@ def test_cli_writes_a_standalone_html_report(tmp_path: Path) -> None:
     page = target.read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>") and "<mark" in page
     assert "http://" not in page and "https://" not in page
+
+
+def test_help_lists_every_command_and_the_exit_statuses() -> None:
+    out = _run("--help").stdout.decode()
+    assert "dedup corpus INPUT" in out and "dedup spark INPUT" in out and "exit status" in out
+
+
+def test_version_names_the_package_and_its_distribution() -> None:
+    import dedup
+
+    out = _run("--version")
+    assert (
+        out.returncode == 0 and out.stdout.decode().strip() == f"dedup {dedup.__version__} (dedup-passages)"
+    )
+
+
+def test_runtime_errors_exit_1_and_usage_errors_2(tmp_path: Path) -> None:
+    assert _run(str(tmp_path / "nope.txt")).returncode == 1  # the input cannot be read
+    assert _run(str(SEED), "--threshold", "high").returncode == 2  # wrong arguments
+    assert _run(str(SEED), "--threshold", "1.5").returncode == 1  # a value the detector refuses
+    assert _run().returncode == 2
+
+
+def test_a_corpus_given_without_the_corpus_command_gets_a_hint(tmp_path: Path) -> None:
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text('{"id": 1, "text": "A."}\n')
+    for target in (docs, tmp_path):
+        out = _run(str(target))
+        assert out.returncode == 2 and f"run 'dedup corpus {target}'" in out.stderr.decode()
+
+
+def test_fail_on_duplicates_gives_status_3_only_when_found(tmp_path: Path) -> None:
+    clean = tmp_path / "clean.txt"
+    clean.write_text("One sentence here.\nAnother, different one.\n")
+    assert _run(str(SEED), "--fail-on-duplicates").returncode == 3
+    assert _run(str(SEED)).returncode == 0
+    assert _run(str(clean), "--fail-on-duplicates").returncode == 0
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text("".join(json.dumps({"id": k, "text": SEED.read_text()}) + "\n" for k in "ab"))
+    assert _run("corpus", str(docs), "--jobs", "1", "--quiet", "--fail-on-duplicates").returncode == 3
+
+
+def test_every_command_takes_the_same_detection_options() -> None:
+    for command in ([], ["corpus"], ["spark"]):
+        text = _run(*command, "--help").stdout.decode()
+        for option in ("--threshold", "--num-perm", "--seed", "--min-words", "--fail-on-duplicates"):
+            assert option in text, (command, option)
+    assert "--id-field" in _run("corpus", "--help").stdout.decode()
+    assert "--id-field" in _run("spark", "--help").stdout.decode()  # --id-column stays as an alias
+
+
+def test_min_words_reaches_the_corpus_detector(tmp_path: Path) -> None:
+    text = "The harbour ferry sailed at dawn. Prices rose again in March."
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text(
+        json.dumps({"id": "a", "text": text})
+        + "\n"
+        + json.dumps({"id": "b", "text": "The harbour ferry sailed at dawn, they said. Rain fell."})
+        + "\n"
+    )
+    loose = _run("corpus", str(docs), "--jobs", "1", "--quiet", "--min-words", "3").stdout
+    strict = _run("corpus", str(docs), "--jobs", "1", "--quiet", "--min-words", "50").stdout
+    assert loose.strip() and not strict.strip()
+
+
+def test_spark_help_needs_no_pandas() -> None:
+    code = (
+        "import sys; sys.modules['pandas'] = None\n"
+        "from dedup._cli.main import main\n"
+        "sys.exit(main(['spark', '--help']))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, check=False)
+    assert out.returncode == 0 and b"--id-field" in out.stdout, out.stderr

@@ -190,7 +190,7 @@ def test_malformed_json_on_standard_input_is_a_clear_error() -> None:
         capture_output=True,
         cwd=ROOT,
     )
-    assert proc.returncode == 2
+    assert proc.returncode == 1
     assert "standard input line 2: not a JSON object" in proc.stderr.decode()
     assert "Traceback" not in proc.stderr.decode()
 
@@ -213,7 +213,7 @@ def test_a_line_without_an_id_among_lines_with_ids_is_refused(tmp_path: Path, wh
     proc = _corpus_cli(data, "-") if where == "stdin" else _corpus_cli(b"", str(src))
     err = proc.stderr.decode()
     where_ = "standard input line 3" if where == "stdin" else f"{src}:3"
-    assert proc.returncode == 2 and f"{where_}: has no field 'id' but earlier lines do" in err, err
+    assert proc.returncode == 1 and f"{where_}: has no field 'id' but earlier lines do" in err, err
 
 
 def test_lines_without_any_id_are_keyed_by_line_number() -> None:
@@ -229,7 +229,7 @@ def test_a_lone_surrogate_escape_is_refused_when_read_naming_line_and_key() -> N
     data = b'{"id": "a", "text": "fine \\ud83d\\ude00 pair"}\n{"id": "b", "text": "bad \\ud800 here"}\n'
     proc = _corpus_cli(data, "-")
     err = proc.stderr.decode()
-    assert proc.returncode == 2 and "standard input line 2 (key 'b')" in err and "surrogate" in err, err
+    assert proc.returncode == 1 and "standard input line 2 (key 'b')" in err and "surrogate" in err, err
     assert "Traceback" not in err
 
 
@@ -240,7 +240,7 @@ def test_invalid_utf8_on_standard_input_names_the_line() -> None:
     ):
         proc = _corpus_cli(data, "-", *args)
         err = proc.stderr.decode()
-        assert proc.returncode == 2 and "standard input line 2" in err and "UTF-8" in err, err
+        assert proc.returncode == 1 and "standard input line 2" in err and "UTF-8" in err, err
 
 
 def test_python_documents_with_a_lone_surrogate_are_a_clear_error() -> None:
@@ -265,7 +265,7 @@ def test_interrupted_run_leaves_no_output_file(tmp_path: Path, monkeypatch: pyte
 def test_bad_input_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     src = tmp_path / "in.jsonl"
     src.write_text('{"id": 1, "body": "x"}\n', encoding="utf-8")
-    assert cli.corpus_main([str(src), "--jobs", "1"]) == 2
+    assert cli.corpus_main([str(src), "--jobs", "1"]) == 1
     assert "--text-field" in capsys.readouterr().err
 
 

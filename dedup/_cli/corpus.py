@@ -10,9 +10,9 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import IO, Any
 
+from dedup._cli.common import EXIT_DUPLICATES, EXIT_ERROR, add_detection_options, detection_options
 from dedup._corpus.run import _find, open_source, write_clusters
 from dedup._errors import DedupError
-from dedup._options import Options
 
 __all__ = ["corpus_main"]
 
@@ -43,20 +43,7 @@ def _parser() -> Any:
     )
     p.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    defaults = Options()
-    p.add_argument(
-        "--threshold",
-        type=float,
-        default=defaults.threshold,
-        help=f"verification cut in (0, 1] (default {defaults.threshold})",
-    )
-    p.add_argument(
-        "--num-perm",
-        type=int,
-        default=defaults.num_perm,
-        help=f"MinHash permutations (default {defaults.num_perm})",
-    )
-    p.add_argument("--seed", type=int, default=defaults.seed, help=f"MinHash seed (default {defaults.seed})")
+    add_detection_options(p)
     return p
 
 
@@ -102,9 +89,7 @@ def _corpus(args: Any, progress: bool) -> int:
                 jobs=args.jobs,
                 progress=progress,
                 with_text=not args.no_text,
-                threshold=args.threshold,
-                num_perm=args.num_perm,
-                seed=args.seed,
+                **detection_options(args),
             )
         finally:
             source.close()
@@ -126,11 +111,11 @@ def _corpus(args: Any, progress: bool) -> int:
             emit(sys.stdout)
     except (OSError, DedupError, ValueError) as err:
         print(f"dedup corpus: error: {err}", file=sys.stderr)
-        return 2
+        return EXIT_ERROR
     except KeyboardInterrupt:
         print("dedup corpus: interrupted; no output written", file=sys.stderr)
         return 130
     except _Terminated:
         print("dedup corpus: terminated; no output written", file=sys.stderr)
         return 143
-    return 0
+    return EXIT_DUPLICATES if args.fail_on_duplicates and len(found.table.cluster_score) else 0

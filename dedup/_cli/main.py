@@ -4,28 +4,52 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
 from dedup._api import find_duplicates
+from dedup._cli.common import (
+    EXIT_DUPLICATES,
+    EXIT_ERROR,
+    EXIT_OK,
+    add_detection_options,
+    add_version,
+    detection_options,
+)
 from dedup._cluster.result import Clusters
 from dedup._errors import DedupError
 
 __all__ = ["main"]
 
 
+_COMMANDS = """commands:
+  dedup FILE                 clusters of repeated passages in one text file (this command)
+  dedup corpus INPUT         many documents: JSON lines, a folder of .txt files, one per line
+  dedup spark INPUT          the same on Apache Spark (parquet or JSON lines)
+run 'dedup corpus --help' or 'dedup spark --help' for theirs.
+
+exit status: 0 done, 1 the input could not be read or processed, 2 wrong arguments,
+3 duplicates found (only with --fail-on-duplicates)."""
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="dedup",
         description="Find duplicate and near-duplicate passages in a text file.",
+        epilog=_COMMANDS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("file", help="UTF-8 text file, or - for standard input")
     p.add_argument("--format", choices=("text", "json", "html"), default="text", help="output format")
     p.add_argument("-o", "--output", help="write to this file instead of standard output")
-    p.add_argument("--threshold", type=float, default=0.6, help="verification cut in (0, 1] (default 0.6)")
-    p.add_argument("--num-perm", type=int, default=128, help="MinHash permutations (default 128)")
-    p.add_argument("--seed", type=int, default=1, help="MinHash seed (default 1)")
+    add_detection_options(p)
+    add_version(p)
     return p
+
+
+# Inputs that are corpora, not one text: `dedup FILE` on them is almost surely a missing `corpus`.
+_CORPUS_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".parquet")
 
 
 def _read(path: str) -> str:
@@ -63,10 +87,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         from dedup._cli.spark import main as spark_main
 
         return spark_main(argv[1:])
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.file != "-" and (args.file.endswith(_CORPUS_SUFFIXES) or os.path.isdir(args.file)):
+        parser.error(
+            f"{args.file} looks like a corpus of documents, not one text: run 'dedup corpus {args.file}'"
+        )
     try:
         text = _read(args.file)
-        clusters = find_duplicates(text, threshold=args.threshold, num_perm=args.num_perm, seed=args.seed)
+        clusters = find_duplicates(text, **detection_options(args))
         if args.format == "json":
             rendered = json.dumps(clusters.to_json(), ensure_ascii=False, indent=1) + "\n"
         elif args.format == "html":
@@ -83,5 +112,5 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.write(rendered)
     except (OSError, DedupError, ValueError) as err:
         print(f"dedup: error: {err}", file=sys.stderr)
-        return 2
-    return 0
+        return EXIT_ERROR
+    return EXIT_DUPLICATES if args.fail_on_duplicates and clusters else EXIT_OK

@@ -8,8 +8,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from dedup._cli.common import EXIT_DUPLICATES, EXIT_ERROR, add_detection_options, detection_options
 from dedup._errors import DedupError
-from dedup._options import Options
 from dedup.spark import find_duplicates, session
 
 __all__ = ["main"]
@@ -25,12 +25,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--master", help="Spark master, e.g. local[2] (default: spark-submit's or local[*])")
     p.add_argument("--input-format", choices=("auto", "parquet", "jsonl"), default="auto")
     p.add_argument("--format", choices=("parquet", "jsonl"), default="parquet", help="output format")
-    p.add_argument("--id-column", default="id")
-    p.add_argument("--text-column", default="text")
-    defaults = Options()
-    p.add_argument("--threshold", type=float, default=defaults.threshold, help="verification cut in (0, 1]")
-    p.add_argument("--num-perm", type=int, default=defaults.num_perm, help="MinHash permutations")
-    p.add_argument("--seed", type=int, default=defaults.seed, help="MinHash seed")
+    # --id-column/--text-column: the names of earlier versions, kept as aliases.
+    p.add_argument(
+        "--id-field", "--id-column", dest="id_field", default="id", help="column holding the document key"
+    )
+    p.add_argument(
+        "--text-field", "--text-column", dest="text_field", default="text", help="column holding the text"
+    )
+    add_detection_options(p)
     p.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE", help="extra Spark setting")
     return p
 
@@ -44,6 +46,7 @@ def _is_jsonl(path: str, fmt: str) -> bool:
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m dedup spark INPUT …``; returns the exit status."""
     args = _parser().parse_args(argv)
+    found_any = False
     try:
         spark = session(args.master, args.conf)
         reader = spark.read
@@ -54,12 +57,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         result = find_duplicates(
             df,
-            id_column=args.id_column,
-            text_column=args.text_column,
-            threshold=args.threshold,
-            num_perm=args.num_perm,
-            seed=args.seed,
+            id_column=args.id_field,
+            text_column=args.text_field,
+            **detection_options(args),
         )
+        if args.fail_on_duplicates:
+            found_any = bool(result.clusters.limit(1).count())
         if args.output:
             for name, frame in (("clusters", result.clusters), ("matches", result.matches)):
                 writer = frame.write.mode("overwrite")
@@ -73,5 +76,5 @@ def main(argv: Sequence[str] | None = None) -> int:
                 sys.stdout.write(json.dumps(row.asDict(), ensure_ascii=False) + "\n")
     except (OSError, DedupError, ValueError, ImportError) as err:
         print(f"dedup spark: error: {err}", file=sys.stderr)
-        return 2
-    return 0
+        return EXIT_ERROR
+    return EXIT_DUPLICATES if args.fail_on_duplicates and found_any else 0
