@@ -45,6 +45,7 @@ from twisted.internet import threads
 
 import dedup
 from dedup._errors import DuplicateKeyError
+from dedup._strip import covered
 
 __all__ = ["MODES", "DedupPipeline"]
 
@@ -152,7 +153,7 @@ class DedupPipeline:
         with self._save_lock:
             self._added += 1
         self._save(force=False)
-        repeated = sum(e - s for s, e in _union((m.a.span.start, m.a.span.end) for m in seen))
+        (repeated,) = covered([(0, len(text))], [(m.a.span.start, m.a.span.end) for m in seen])
         share = repeated / len(text)
         for name, value in (("duplicate_of", sorted({m.b.key for m in seen})), ("duplicate_share", share)):
             if isinstance(item, dict) or name in adapter.field_names():
@@ -175,13 +176,3 @@ class DedupPipeline:
             if added > self._saved and (force or due):
                 self.index.save(self.index_path)
                 self._last_save, self._saved = time.monotonic(), added
-
-
-def _union(spans: Any) -> list[tuple[int, int]]:
-    out: list[tuple[int, int]] = []
-    for s, e in sorted(spans):
-        if out and s <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], e))
-        else:
-            out.append((s, e))
-    return out
