@@ -13,9 +13,10 @@ Three passes over the source, none of which keeps the corpus text:
    rebuilt from their recorded offsets (a document whose digest changed is an
    error) and flattened into token columns (stem ids, flags, normalised text,
    token offsets: a few bytes a token, not sentence objects); the batch
-   verifier (:mod:`dedup._verify.batch`) scores them a pair of blocks of whole
-   documents at a time (:func:`dedup._verify.run.verify_blocked`), so its
-   per-token arrays never cover the whole corpus.
+   verifier (:mod:`dedup._verify.scorer`: compiled, or the reference rules)
+   scores them a pair of blocks of whole documents at a time
+   (:func:`dedup._verify.run.verify_blocked`), so its per-token arrays never
+   cover the whole corpus.
 3. **Passages**: the source is read a third time for the text of the documents
    that end up in a match (skipped with ``with_text=False``).
 
