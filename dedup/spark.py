@@ -19,7 +19,7 @@ their ids):
 4. **Verification** (``cogroup``/``applyInPandas`` per pair of blocks of whole
    documents, as :func:`dedup._verify.run.verify_blocked`): the sentences of a
    block pair as token columns, the candidates still open, scored by
-   :meth:`dedup._verify.batch.BatchScorer.score_table`.  A document's own
+   the engine's scorer (:func:`dedup._verify.scorer.scorer_from_columns`).  A document's own
    candidates (the only ones a fusion cover combines) all fall in the block
    pair of its own block.
 5. **Clusters**: connected components of linked sentences (large-star /
@@ -44,7 +44,6 @@ import numpy.typing as npt
 from dedup._cluster.build import char_span
 from dedup._cluster.table import build_table
 from dedup._errors import DedupError, DuplicateKeyError
-from dedup._kernels import ckernels
 from dedup._options import Options
 from dedup._rules import LSH_MAX_BUCKET as MAX_BUCKET
 from dedup._rules import LSH_MAX_PER_ROW as MAX_PER_ROW
@@ -53,9 +52,10 @@ from dedup._sketch.lsh import keyed_by_document
 from dedup._sketch.minhash import band_keys, lsh_params, signatures
 from dedup._sketch.shingle import sentence_shingle_hashes
 from dedup._text.segment import Sentence, segment
-from dedup._verify.batch import KERNEL_MAX_SOURCES, BatchScorer, norm_ids
+from dedup._verify.batch import norm_ids
 from dedup._verify.links import KINDS, LinkTable
-from dedup._verify.run import BLOCK_TOKENS, _next_copy, _open_mask, _score_into, _scoring
+from dedup._verify.run import BLOCK_TOKENS, _next_copy, _open_mask, _scoring
+from dedup._verify.scorer import scorer_from_columns
 from dedup._version import install_hint
 
 _MISSING: ImportError | None = None
@@ -386,7 +386,6 @@ def _verify(
 
 def _verify_group(opts: Options) -> Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame]:
     floor = opts.threshold  # results are thresholded once: links under it never count (as corpus mode)
-    columnar = ckernels is not None and opts.max_sources <= KERNEL_MAX_SOURCES
 
     def run(tagged: pd.DataFrame, sents: pd.DataFrame) -> pd.DataFrame:
         if not len(sents):
@@ -413,22 +412,12 @@ def _verify_group(opts: Options) -> Callable[[pd.DataFrame, pd.DataFrame], pd.Da
         tokens = np.array("".join(sents["stems"].tolist()).split(_SEP)[:-1], dtype=object)
         content = np.frombuffer(b"".join(sents["content"].tolist()), dtype=np.bool_)
         entity = np.frombuffer(b"".join(sents["entity"].tolist()), dtype=np.bool_)
-        if columnar:
-            scorer = BatchScorer.from_columns(
-                pd.factorize(tokens)[0].astype(np.int64), content, entity, n_words, norms, docs
-            )
-            table = scorer.score_table(
-                pairs, **_scoring(opts, floor, 1), known=(known, np.ones(known.shape[0])), ids=sids
-            )
-        else:  # no compiled kernels: the batch scorer over sentence objects
-            sentences = _sentences(norms, tokens, content, entity, n_words)
-            best: dict[tuple[int, int], Any] = {}
-            known_scores = {(int(a), int(b)): 1.0 for a, b in known.tolist()}
-            _score_into(best, BatchScorer(sentences, docs), pairs, opts, floor, 1, known_scores)
-            local = LinkTable.from_links([best[k] for k in sorted(best)])
-            table = LinkTable(
-                sids[local.i], sids[local.j], local.score, local.kind, local.span_i, local.span_j
-            )
+        scorer = scorer_from_columns(
+            pd.factorize(tokens)[0].astype(np.int64), content, entity, n_words, norms, docs
+        )
+        table = scorer.score_table(
+            pairs, **_scoring(opts, floor, 1), known=(known, np.ones(known.shape[0])), ids=sids
+        )
         # A copy's link (1.0) is never replaced: a cover of the same two sentences gives way to it.
         codes = set(zip(sids[known[:, 0]].tolist(), sids[known[:, 1]].tolist(), strict=True))
         if codes:
@@ -443,35 +432,6 @@ def _local(sids: _I64, pairs: _I64) -> _I64:
     """``pairs`` of sentence ids as rows of ``sids`` (sorted, holding every id of ``pairs``)."""
     out: _I64 = np.searchsorted(sids, pairs).astype(np.int64)
     return out.reshape(-1, 2)
-
-
-def _sentences(
-    norms: list[str],
-    tokens: npt.NDArray[Any],
-    content: npt.NDArray[np.bool_],
-    entity: npt.NDArray[np.bool_],
-    n_words: _I64,
-) -> list[Sentence]:
-    """Sentence objects with the fields verification reads (words, stems, flags)."""
-    bounds = np.append(0, np.cumsum(n_words)).tolist()
-    out = []
-    for k, norm in enumerate(norms):
-        a, b = bounds[k], bounds[k + 1]
-        words = tuple(norm.split(" ")) if b > a else ()
-        out.append(
-            Sentence(
-                0,
-                0,
-                0,
-                (),
-                (),
-                words,
-                tuple(tokens[a:b].tolist()),
-                tuple(content[a:b].tolist()),
-                tuple(entity[a:b].tolist()),
-            )
-        )
-    return out
 
 
 def _link_frame(table: LinkTable) -> pd.DataFrame:

@@ -1,8 +1,9 @@
-"""The vectorised verifier gives exactly the links of the per-pair reference verifier.
+"""The compiled verifier gives exactly the links of the per-pair reference verifier.
 
 ``dedup._verify.reference.Verifier`` states the scoring rules one pair and one sentence
 at a time (Spark's executors use it as is); ``verify_candidates`` computes the
-same links in numpy batches with bounds that skip hopeless pairs.  Any
+same links with the compiled kernels, in batches with bounds that skip hopeless
+pairs, or without them by driving the reference over the batch.  Any
 difference, even in the sixth decimal of one score, fails here.
 """
 
@@ -25,23 +26,24 @@ from dedup._sketch.lsh import lsh_candidates
 from dedup._sketch.minhash import signatures
 from dedup._sketch.shingle import sentence_shingle_hashes
 from dedup._text.segment import Sentence, segment
-from dedup._verify import batch as _batchverify
+from dedup._verify import scorer as _scorer
 from dedup._verify.reference import Link, Verifier
 from dedup._verify.run import verify_candidates
 
 DATA = Path(__file__).resolve().parent / "data"
 
 
-@pytest.fixture(autouse=True, params=["compiled", "compiled-merges", "numpy"])
+@pytest.fixture(autouse=True, params=["compiled", "compiled-merges", "reference"])
 def scorer_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Every test runs on the compiled kernels (dedup/_ckernels.c) and on the numpy code they replace.
+    """Every test runs on the compiled kernels (dedup/_ckernels.c) and on the reference scorer (the
+    path without them).
 
     ``compiled-merges``: the kernels without their per-row stem tables (the path of huge vocabularies).
     """
     if request.param.startswith("compiled") and not _kernels.KERNELS:
         pytest.skip("compiled kernels not built")
-    if request.param == "numpy":
-        monkeypatch.setattr(_batchverify, "ckernels", None)
+    if request.param == "reference":
+        monkeypatch.setattr(_scorer, "COMPILED", False)
     if request.param == "compiled-merges":
         from dedup import _ckernels
 
@@ -123,10 +125,14 @@ OPTIONS = [
     Options(threshold=0.2),
     Options(fusion=False),
     Options(max_sources=3, min_gain=0.05),
+    # More sources than the compiled cover holds (a cover has at most MAX_POOL of them).
+    Options(max_sources=1000, min_gain=0.01),
 ]
 
 
-@pytest.mark.parametrize("options", OPTIONS, ids=["default", "threshold-0.2", "no-fusion", "three-sources"])
+@pytest.mark.parametrize(
+    "options", OPTIONS, ids=["default", "threshold-0.2", "no-fusion", "three-sources", "many-sources"]
+)
 def test_same_links_as_the_reference_on_real_articles(options: Options, seed_text: str) -> None:
     cnn, lee = _texts("cnn_poc_highlights_40.jsonl"), _texts("lee_background_40.jsonl")
     assert _check([seed_text], options) > 10
@@ -187,9 +193,6 @@ def test_threads_scoring_at_once_get_the_same_links(monkeypatch: pytest.MonkeyPa
 
     texts = [text(n) for n in range(8)]
     expected = [dedup.find_duplicates(t).to_records() for t in texts]
-    import dedup._verify.batch as bv
-
-    monkeypatch.setattr(bv, "_STEM_IDS", {})  # new ids again, now from all threads at once
     old = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)
     got: list[object] = [None] * len(texts)
@@ -210,13 +213,15 @@ def test_threads_scoring_at_once_get_the_same_links(monkeypatch: pytest.MonkeyPa
 
 
 @pytest.mark.parametrize("processes", [2, 3])
-def test_parallel_verification_gives_the_same_links(processes: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    # With the kernels the parts run in threads, on the numpy path in forked processes.
+def test_parallel_verification_gives_the_same_links(
+    processes: int, monkeypatch: pytest.MonkeyPatch, scorer_path: str
+) -> None:
+    # The compiled scorer splits large batches over threads (the reference has no parts).
     import dedup._verify.batch as bv
 
-    if not bv._CAN_FORK:
-        pytest.skip("no fork start method on this platform")
-    monkeypatch.setattr(bv, "_FORK_MIN_PAIRS", 10)  # split even these small batches
+    if scorer_path == "reference":
+        pytest.skip("the reference scorer runs in one thread")
+    monkeypatch.setattr(bv, "_SPLIT_MIN_PAIRS", 10)  # split even these small batches
     forks: list[int] = []
     real_split = bv.BatchScorer._split
 

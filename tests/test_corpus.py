@@ -102,19 +102,21 @@ def test_verification_in_blocks_of_documents_gives_the_detector_links(
     assert found and _dump(found) == _dump(_reference(docs, threshold=0.5))
 
 
-def test_without_the_kernels_the_sentence_objects_path_gives_the_same_result(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.skipif(ckernels is None, reason="compares the compiled scorer with the reference")
+@pytest.mark.parametrize("block_tokens", [300, 10**9])
+def test_without_the_kernels_the_reference_scorer_gives_the_same_result(
+    block_tokens: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from dedup._verify import scorer
+
+    monkeypatch.setattr(engine, "BLOCK_TOKENS", block_tokens)
     docs = _cnn(40)
-    blocked = _dump(find_corpus_duplicates(docs, jobs=1))
-    monkeypatch.setattr(corpus, "ckernels", None)
-    assert _dump(find_corpus_duplicates(docs, jobs=1)) == blocked
+    found = _dump(find_corpus_duplicates(docs, jobs=1))
+    monkeypatch.setattr(scorer, "COMPILED", False)
+    assert _dump(find_corpus_duplicates(docs, jobs=1)) == found
 
 
-@pytest.mark.parametrize("compiled", [True, False])
-def test_two_jobs_give_the_same_result_as_one(compiled: bool, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Without the compiled tokeniser, pass 2 rebuilds sentences in the worker processes too.
-    monkeypatch.setattr(corpus, "ACCELERATED", compiled and corpus.ACCELERATED)
+def test_two_jobs_give_the_same_result_as_one() -> None:
     docs = _cnn(40)
     assert _dump(find_corpus_duplicates(docs, jobs=2)) == _dump(find_corpus_duplicates(docs, jobs=1))
 
@@ -287,11 +289,8 @@ class _ChangingSource(corpus.CorpusSource):
             yield key, (text.replace("Troops", "Soldiers") if self.reads > 1 and key == self.edit else text)
 
 
-@pytest.mark.parametrize(("jobs", "compiled"), [(1, True), (2, True), (2, False)])
-def test_a_document_edited_between_passes_is_a_clear_error(
-    jobs: int, compiled: bool, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(corpus, "ACCELERATED", compiled and corpus.ACCELERATED)  # False: pass 2 in workers
+@pytest.mark.parametrize("jobs", [1, 2])  # 2: pass 2 rebuilds the sentences in workers
+def test_a_document_edited_between_passes_is_a_clear_error(jobs: int) -> None:
     source = _ChangingSource(DOCS, edit="a")
     with pytest.raises(corpus.DedupError, match="'a' changed while the corpus was being read"):
         find_corpus_duplicates(source, jobs=jobs)
@@ -381,7 +380,6 @@ def test_written_lines_are_what_json_dumps_makes(
     assert len(items) > 5 and out.getvalue() == expected
 
 
-@pytest.mark.skipif(ckernels is None, reason="needs the compiled kernels")
 @pytest.mark.parametrize("block_tokens", [50, 10**9])
 def test_blocked_verification_equals_the_batch_verifier_for_pairs_in_any_order(block_tokens: int) -> None:
     import numpy as np
@@ -389,7 +387,7 @@ def test_blocked_verification_equals_the_batch_verifier_for_pairs_in_any_order(b
     from dedup._sketch.minhash import signatures
     from dedup._sketch.shingle import sentence_shingle_hashes
     from dedup._text.segment import segment
-    from dedup._verify.batch import COLUMNS
+    from dedup._verify.scorer import flatten
 
     options = Options(threshold=0.5)
     sentences, sent_doc = [], []
@@ -401,16 +399,7 @@ def test_blocked_verification_equals_the_batch_verifier_for_pairs_in_any_order(b
     hashes, offsets = sentence_shingle_hashes(sentences, options.shingle_size)
     pairs = lsh_candidates(signatures(hashes, offsets, options.num_perm, options.seed), docs, options)
     shuffled = pairs[np.random.default_rng(7).permutation(len(pairs))]
-    ids: dict[str, int] = {}
-    assert ckernels is not None
-    stems, content, entity, lengths, norms = ckernels.flatten(list(sentences), *COLUMNS, ids)
-    columns = engine.SentenceColumns(
-        np.frombuffer(stems, np.int64),
-        np.frombuffer(content, np.bool_),
-        np.frombuffer(entity, np.bool_),
-        np.frombuffer(lengths, np.int64),
-        norms,
-    )
+    columns = engine.SentenceColumns(*flatten(sentences))
     names = np.arange(len(sentences), dtype=np.int64) * 3 + 5  # any increasing numbering
     done: list[int] = []  # the progress callback must account for every candidate pair
     blocked = engine.verify_blocked(

@@ -395,3 +395,24 @@ def test_kernel_rules_are_the_rules() -> None:
     from dedup._verify.batch import KERNEL_RULES
 
     assert KERNEL_RULES._asdict() == {name: getattr(_rules, name.upper()) for name in KERNEL_RULES._fields}
+
+
+@needs_kernels
+def test_flatten_kernel_equals_the_python_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Corpus mode ships its sentences as these columns, made by either; one stem numbering
+    # continues across calls.
+    from dedup._text.segment import segment
+    from dedup._verify import scorer
+
+    texts = ["The cat sat on the mat. The Cat sat, 12 times!", "It is. Ünïcödé wörds, wörds. A b c d e f."]
+    batches = [segment(t) for t in texts]
+    compiled_ids: dict[str, int] = {}
+    compiled = [scorer.flatten(b, compiled_ids) for b in batches]
+    monkeypatch.setattr(scorer, "ckernels", None)
+    python_ids: dict[str, int] = {}
+    by_python = [scorer.flatten(b, python_ids) for b in batches]
+    assert list(compiled_ids.items()) == list(python_ids.items())
+    for got, expected in zip(by_python, compiled, strict=True):
+        assert [a.tolist() for a in got[:4]] == [a.tolist() for a in expected[:4]]
+        assert [a.dtype for a in got[:4]] == [a.dtype for a in expected[:4]]
+        assert got[4] == expected[4]

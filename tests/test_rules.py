@@ -3,8 +3,9 @@
 Each test changes one value of :mod:`dedup._rules` before anything else of ``dedup`` is
 imported (in a fresh interpreter: the stages bind the values when they import them), then
 runs every implementation of the rules that use it on the same inputs: the candidate pairs
-of the compiled and the numpy LSH, the links of the reference ``Verifier``, the numpy scorer
-and the compiled kernels (with and without their per-row tables), and the clusters of
+of the compiled and the numpy LSH, the links of the reference ``Verifier`` (per pair, and
+driven over the batch as the path without a compiler) and of the compiled kernels (with and
+without their per-row tables), and the clusters of
 ``build`` and ``build_table``.  They must agree with each other, and differ from the results
 of the unchanged rules (else the change was not seen and the test proves nothing).  A copy
 of a constant as a bare number anywhere in those paths makes them disagree.
@@ -104,7 +105,7 @@ def _verify_results() -> list[Any]:
 
     from dedup import _kernels
     from dedup._options import Options
-    from dedup._verify import batch
+    from dedup._verify import scorer
     from dedup._verify.run import verify_candidates
     from tests.test_batchverify import reference_links
 
@@ -119,19 +120,20 @@ def _verify_results() -> list[Any]:
             cases.append((one, one_docs, np.stack((i, j), axis=1).astype(np.int64)))
         for case_sents, case_docs, pairs in cases:
             expected = reference_links(case_sents, case_docs, pairs, options)
-            paths = {"numpy": None}
+            compiled = scorer.COMPILED
+            paths: dict[str, int | None] = {"reference": None}
             if _kernels.KERNELS:
                 paths = {"compiled": 1 << 24, "compiled-merges": 0, **paths}
             for path, dense in paths.items():
                 if dense is None:
-                    batch.ckernels = None
+                    scorer.COMPILED = False
                 else:
                     from dedup import _ckernels
 
                     _ckernels.set_dense_limit(dense)
                 got = verify_candidates(case_sents, case_docs, pairs, options)
                 assert got == expected, f"{path} scorer differs from the reference Verifier"
-            batch.ckernels = _kernels.ckernels
+            scorer.COMPILED = compiled
             found.append([tuple(link) for link in expected])
     return found
 

@@ -121,8 +121,7 @@ def test_min_labels_are_the_union_find_roots(seed: int) -> None:
 
 @pytest.mark.parametrize("seed", range(30))
 def test_best_links_merge_as_the_dict_of_the_object_path(seed: int) -> None:
-    from dedup._verify.links import best_links
-    from dedup._verify.run import _merge
+    from dedup._verify.links import best_links, merge_links
 
     rng = random.Random(seed)
     scores = [1.0, 0.8, 0.7, 0.65, 0.6, 0.4]  # ties on purpose; 0.4 is under the floor
@@ -137,7 +136,7 @@ def test_best_links_merge_as_the_dict_of_the_object_path(seed: int) -> None:
         i, j = rng.sample(range(12), 2)
         covers.append(link(i, j, rng.choice(["near", "fusion"])))
     best: dict[tuple[int, int], Link] = {}
-    _merge(best, pair_links, covers, 0.6)
+    merge_links(best, pair_links, covers, 0.6)
     expected = [best[k] for k in sorted(best)]
     got = best_links(LinkTable.from_links(pair_links), LinkTable.from_links(covers), 0.6)
     assert got.to_links() == expected

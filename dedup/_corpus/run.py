@@ -13,9 +13,10 @@ Three passes over the source, none of which keeps the corpus text:
    rebuilt from their recorded offsets (a document whose digest changed is an
    error) and flattened into token columns (stem ids, flags, normalised text,
    token offsets: a few bytes a token, not sentence objects); the batch
-   verifier (:mod:`dedup._verify.batch`) scores them a pair of blocks of whole
-   documents at a time (:func:`dedup._verify.run.verify_blocked`), so its
-   per-token arrays never cover the whole corpus.
+   verifier (:mod:`dedup._verify.scorer`: compiled, or the reference rules)
+   scores them a pair of blocks of whole documents at a time
+   (:func:`dedup._verify.run.verify_blocked`), so its per-token arrays never
+   cover the whole corpus.
 3. **Passages**: the source is read a third time for the text of the documents
    that end up in a match (skipped with ``with_text=False``).
 
@@ -52,22 +53,20 @@ import numpy as np
 import numpy.typing as npt
 
 from dedup._arrays import sorted_unique
-from dedup._cluster.build import char_span
 from dedup._cluster.result import Clusters
-from dedup._cluster.table import CharSpans, ResultTable, build_table
+from dedup._cluster.table import ResultTable, build_table
 from dedup._errors import DedupError, DuplicateKeyError
 from dedup._io import owned_temp_file
-from dedup._kernels import ckernels
 from dedup._options import Options
 from dedup._parallel import check_jobs, paused_gc, process_pool, release_memory
 from dedup._progress import progress_bar
 from dedup._sketch.lsh import lsh_candidates
 from dedup._sketch.minhash import signatures
 from dedup._sketch.shingle import sentence_shingle_hashes
-from dedup._text.segment import ACCELERATED, Sentence, make_sentence, segment
-from dedup._verify.batch import COLUMNS, KERNEL_MAX_SOURCES
-from dedup._verify.links import KINDS, LinkTable
-from dedup._verify.run import SentenceColumns, verify_blocked, verify_candidates
+from dedup._text.segment import Sentence, make_sentence, segment
+from dedup._verify.links import KINDS
+from dedup._verify.run import SentenceColumns, verify_blocked
+from dedup._verify.scorer import flatten
 
 __all__ = [
     "CorpusSource",
@@ -513,60 +512,30 @@ def _run(source: CorpusSource, options: Options, jobs: int, progress: bool, with
     del wanted_mask, position
     del pairs
     reread = (source, keys, wanted, text_digest, involved, sent_doc, para, span, progress, jobs)
-    # Only links at the threshold count here (corpus results are not re-thresholded).
-    if ckernels is not None and options.max_sources <= KERNEL_MAX_SOURCES:
-        # Sentences as token columns, verified a pair of blocks at a time: bounded by the
-        # index, not by the sentence objects of a million paragraphs.
-        columns = _Columns(involved, span, sent_doc.size)
-        _reread_sentences(*reread, columns=columns)
-        with _count_bar(progress, local_pairs.shape[0], "score", "pair") as advance:
-            links = verify_blocked(
-                columns.finish(),
-                sent_doc[involved],
-                local_pairs,
-                options,
-                jobs=jobs,
-                floor=options.threshold,
-                names=involved,
-                advance=advance,
-            )
-        char_spans: CharSpans = columns.char_spans
-    else:
-        sentences = _reread_sentences(*reread)
-        local = [sentences[g] for g in involved.tolist()]
-        local_links = verify_candidates(
-            local,
+    # Only links at the threshold count here (corpus results are not re-thresholded).  The
+    # sentences are token columns, verified a pair of blocks at a time: bounded by the index,
+    # not by the sentence objects of a million paragraphs.
+    columns = _Columns(involved, span, sent_doc.size)
+    _reread_columns(*reread, columns=columns)
+    with _count_bar(progress, local_pairs.shape[0], "score", "pair") as advance:
+        links = verify_blocked(
+            columns.finish(),
             sent_doc[involved],
-            local_pairs.astype(np.int64),
+            local_pairs,
             options,
             jobs=jobs,
             floor=options.threshold,
+            names=involved,
+            advance=advance,
         )
-        links = LinkTable.from_links(local_links)
-        del local_links
-        links = LinkTable(
-            involved[links.i], involved[links.j], links.score, links.kind, links.span_i, links.span_j
-        )
-        char_spans = _sentence_char_spans(sentences)
     del local_pairs
     release_memory()
     kept_docs = sorted_unique(np.concatenate((sent_doc[links.i], sent_doc[links.j]))).tolist()
     texts = _reread_texts(source, keys, kept_docs, text_digest, progress) if with_text else {}
     table = build_table(
-        links, sent_doc, para, np.arange(n_sents.size, dtype=np.int64), char_spans, options.threshold
+        links, sent_doc, para, np.arange(n_sents.size, dtype=np.int64), columns.char_spans, options.threshold
     )
     return _Found(table, keys, texts, options.threshold)
-
-
-def _sentence_char_spans(sentences: dict[int, Sentence]) -> CharSpans:
-    """:data:`~dedup._cluster.table.CharSpans` of sentence objects (by sentence id)."""
-
-    def char_spans(g: npt.NDArray[np.int64], tok: npt.NDArray[np.int64]) -> tuple[Any, Any]:
-        out = [char_span(sentences[x], (a, b)) for x, (a, b) in zip(g.tolist(), tok.tolist(), strict=True)]
-        both = np.array(out, dtype=np.int64).reshape(-1, 2)
-        return both[:, 0], both[:, 1]
-
-    return char_spans
 
 
 def _join_signatures(parts: list[_Sketch], num_perm: int) -> npt.NDArray[np.uint32]:
@@ -592,7 +561,7 @@ class _Columns:
     def __init__(self, involved: npt.NDArray[np.int64], span: npt.NDArray[np.int64], n_all: int) -> None:
         self._n = involved.size
         self._ids: dict[str, int] = {}  # one stem numbering for all batches
-        self._parts: list[tuple[npt.NDArray[np.int32], bytes, bytes, bytes]] = []
+        self._parts: list[tuple[npt.NDArray[Any], ...]] = []
         self._norms: list[str] = []
         self._tok_start = array("i")  # token offsets relative to the sentence start
         self._tok_end = array("i")
@@ -611,7 +580,7 @@ class _Columns:
         remap = np.fromiter((ids.setdefault(s, len(ids)) for s in vocabulary), np.int64, len(vocabulary))
         if len(ids) >= 1 << 31:
             raise DedupError("more than 2**31 distinct word stems: the corpus is too large for one run")
-        stem_ids = remap.astype(np.int32)[np.frombuffer(stems, dtype=np.int64)]  # 4 bytes a token
+        stem_ids = remap.astype(np.int32)[stems]  # 4 bytes a token
         self._parts.append((stem_ids, content, entity, lengths))
         self._norms.extend(norms)
         self._tok_start.frombytes(tok_start)
@@ -624,7 +593,7 @@ class _Columns:
         parts, self._parts = self._parts, []
 
         def join(k: int, dtype: type[np.generic]) -> npt.NDArray[Any]:
-            pieces = [p[k] if k == 0 else np.frombuffer(p[k], dtype=dtype) for p in parts]
+            pieces = [p[k] for p in parts]
             return np.concatenate(pieces or [np.zeros(0, dtype)]).astype(dtype, copy=False)
 
         columns = SentenceColumns(
@@ -664,7 +633,7 @@ def _reread(source: CorpusSource, keys: Sequence[str], wanted: Sequence[int]) ->
         raise DedupError("the corpus changed while it was being read: it has fewer documents now")
 
 
-def _reread_sentences(
+def _reread_columns(
     source: CorpusSource,
     keys: Sequence[str],
     wanted: npt.NDArray[np.int64],
@@ -674,21 +643,20 @@ def _reread_sentences(
     para: npt.NDArray[np.int32],
     span: npt.NDArray[np.int64],
     progress: bool,
-    jobs: int = 1,
-    columns: _Columns | None = None,
-) -> dict[int, Sentence]:
-    """The ``involved`` sentences, rebuilt from the ``wanted`` documents read again (in ``jobs`` processes).
+    jobs: int,
+    columns: _Columns,
+) -> None:
+    """The ``involved`` sentences, rebuilt from the ``wanted`` documents read again (in ``jobs``
+    processes), into ``columns`` (in sentence id order).
 
     Pass 1 recorded each sentence's paragraph and offsets, so only the wanted
-    sentences are tokenised again, exactly as :func:`~dedup._text.segment` made them.
-    With ``columns``, the workers flatten them into token columns, which go there
-    (in sentence id order), and the dict returned is empty.
+    sentences are tokenised again, exactly as :func:`~dedup._text.segment` made them;
+    the workers flatten them into token columns, cheap to ship back.
     """
     # involved is sorted, so each document's wanted sentences are one run of it.
     doc_of = sent_doc[involved]
     run_start = np.searchsorted(doc_of, wanted)
     run_end = np.searchsorted(doc_of, wanted, side="right")
-    out: dict[int, Sentence] = {}
     # (sentence id, paragraph, start, end) of every involved sentence, as Python ints.
     all_rows = list(zip(involved.tolist(), para[involved].tolist(), *span[involved].T.tolist(), strict=True))
     starts, ends, digests = run_start.tolist(), run_end.tolist(), text_digest.tolist()
@@ -705,55 +673,36 @@ def _reread_sentences(
         if batch:
             yield batch
 
-    if columns is not None:  # compact columns come back from the workers: cheap to ship
-        with _progress(source, progress, "verify") as tick, process_pool(jobs) as pool:
-            run = _rebuild_columns
-            flat = pool.imap(run, tasks()) if pool is not None else map(run, tasks())
-            for changed, flat_part in flat:
-                if flat_part is None:
-                    raise DedupError(f"document {keys[changed]!r} changed while the corpus was being read")
-                columns.add(flat_part)
-                tick()
-        return out
-    # With the compiled tokeniser, shipping texts to workers and sentence objects back costs
-    # more than tokenising here (100k paragraphs: pass 2 takes 5.5 s in-process, 5.9 s with
-    # two workers; whole runs 23.0 s vs 24.0 s).
-    with _progress(source, progress, "verify") as tick, process_pool(1 if ACCELERATED else jobs) as pool:
-        parts = pool.imap(_rebuild, tasks()) if pool is not None else map(_rebuild, tasks())
-        for part in parts:
-            for d, found in part:
-                if found is None:
-                    raise DedupError(f"document {keys[d]!r} changed while the corpus was being read")
-                out.update(found)
+    with _progress(source, progress, "verify") as tick, process_pool(jobs) as pool:
+        run = _rebuild_columns
+        flat = pool.imap(run, tasks()) if pool is not None else map(run, tasks())
+        for changed, flat_part in flat:
+            if flat_part is None:
+                raise DedupError(f"document {keys[changed]!r} changed while the corpus was being read")
+            columns.add(flat_part)
             tick()
-    return out
 
 
 # (document, text, digest of the text in pass 1, [(sentence id, paragraph, start, end)])
 _Reread = tuple[int, str, int, list[tuple[int, int, int, int]]]
 
-
-def _rebuild(batch: list[_Reread]) -> list[tuple[int, list[tuple[int, Sentence]] | None]]:
-    """The wanted sentences of each document, or ``None`` for a document whose text changed."""
-    out: list[tuple[int, list[tuple[int, Sentence]] | None]] = []
-    for d, text, digest, rows in batch:
-        if _digest(text) != digest:
-            out.append((d, None))
-            continue
-        found = [(k, make_sentence(text, p, start, end)) for k, p, start, end in rows]
-        kept = [(k, sent) for k, sent in found if sent is not None]
-        out.append((d, kept if len(kept) == len(found) else None))
-    return out
-
-
-# The token columns of a batch's sentences (``flatten`` with stem ids local to the batch),
-# token offsets relative to each sentence's start (int32), and the batch's stems by local id.
-_ColumnPart = tuple[bytes, bytes, bytes, bytes, list[str], bytes, bytes, list[str]]
+# The token columns of a batch's sentences (:func:`~dedup._verify.scorer.flatten`, stem ids
+# local to the batch), token offsets relative to each sentence's start (int32), and the
+# batch's stems by local id.
+_ColumnPart = tuple[
+    npt.NDArray[np.int64],
+    npt.NDArray[np.bool_],
+    npt.NDArray[np.bool_],
+    npt.NDArray[np.int64],
+    list[str],
+    bytes,
+    bytes,
+    list[str],
+]
 
 
 def _rebuild_columns(batch: list[_Reread]) -> tuple[int, _ColumnPart | None]:
     """The wanted sentences of a batch as token columns; ``(document, None)`` if a document changed."""
-    assert ckernels is not None
     sents: list[Sentence] = []
     for d, text, digest, rows in batch:
         found = [make_sentence(text, p, start, end) for _, p, start, end in rows]
@@ -761,10 +710,7 @@ def _rebuild_columns(batch: list[_Reread]) -> tuple[int, _ColumnPart | None]:
             return d, None
         sents.extend(cast("list[Sentence]", found))
     vocabulary: dict[str, int] = {}
-    stems, content, entity, raw_lengths, norms = ckernels.flatten(
-        cast("list[tuple[object, ...]]", sents), *COLUMNS, vocabulary
-    )
-    lengths = np.frombuffer(raw_lengths, dtype=np.int64)
+    stems, content, entity, lengths, norms = flatten(sents, vocabulary)
     total = int(lengths.sum())
     first = np.repeat(np.fromiter((s.start for s in sents), np.int64, len(sents)), lengths)
     offsets = [
@@ -773,7 +719,7 @@ def _rebuild_columns(batch: list[_Reread]) -> tuple[int, _ColumnPart | None]:
         .tobytes()
         for f in ("tok_starts", "tok_ends")
     ]
-    return -1, (stems, content, entity, raw_lengths, norms, offsets[0], offsets[1], list(vocabulary))
+    return -1, (stems, content, entity, lengths, norms, offsets[0], offsets[1], list(vocabulary))
 
 
 def _reread_texts(

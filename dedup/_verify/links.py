@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,9 +101,32 @@ class LinkTable:
         return self.take(np.lexsort((self.j, self.i)))
 
 
+def merge_links(
+    best: MutableMapping[tuple[int, int], Link],
+    pair_links: Iterable[Link],
+    covers: Iterable[Link],
+    floor: float,
+) -> None:
+    """Add scored links to ``best`` (the best link of each sentence pair; ties keep the earlier one).
+
+    Pair links go in as they are; each cover link, turned to ``i < j``, if it scores at
+    least ``floor`` and more than the link it would replace.
+    """
+    for link in pair_links:
+        best[(link.i, link.j)] = link
+    for link in covers:
+        key = (min(link.i, link.j), max(link.i, link.j))
+        if link.i > link.j:  # keep (i < j) orientation
+            link = Link(link.j, link.i, link.score, link.kind, link.span_j, link.span_i)
+        old = best.get(key)
+        if link.score >= floor and (old is None or link.score > old.score):
+            best[key] = link
+
+
 def best_links(pair_links: LinkTable, covers: LinkTable, floor: float) -> LinkTable:
-    """The best link of each sentence pair, as a dict filled with ``pair_links`` (one per pair) and then
-    each of ``covers`` in order, if it scores at least ``floor`` and more than the link it would replace.
+    """:func:`merge_links` on tables: the best link of each sentence pair, as a dict filled with
+    ``pair_links`` (one per pair) and then each of ``covers`` in order, if it scores at least
+    ``floor`` and more than the link it would replace.
 
     Cover links are turned to ``i < j``.  Sorted by sentence pair.
     """

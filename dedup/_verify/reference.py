@@ -15,7 +15,7 @@ together they must cover most of it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -50,6 +50,7 @@ __all__ = [
     "cover_link",
     "locality_of",
     "profile",
+    "profile_of",
     "shape",
     "whole",
 ]
@@ -60,14 +61,17 @@ class Shape:
     """Where a sentence's content words are: what alignment needs of it."""
 
     content_pos: tuple[int, ...]  # token positions of content words
-    content_stems: tuple[str, ...]
+    content_stems: tuple[Hashable, ...]  # stems (strings, or ids of one numbering)
     n_tokens: int
 
 
 def shape(sent: Sentence) -> Shape:
     """Content-word positions and stems of a sentence (all words when it has no content word)."""
-    pos = tuple(i for i, c in enumerate(sent.content) if c) or tuple(range(len(sent.stems)))
-    stems = sent.stems
+    return _shape(sent.stems, sent.content)
+
+
+def _shape(stems: Sequence[Hashable], content: Sequence[bool]) -> Shape:
+    pos = tuple(i for i, c in enumerate(content) if c) or tuple(range(len(stems)))
     return Shape(pos, tuple(stems[i] for i in pos), len(stems))
 
 
@@ -75,35 +79,46 @@ def shape(sent: Sentence) -> Shape:
 class Profile:
     """What verification needs of one sentence, computed once."""
 
-    weights: dict[str, float]  # content stem -> weight
+    weights: dict[Hashable, float]  # content stem -> weight
     total: float
-    stems: frozenset[str]
-    entities: frozenset[str]
+    stems: frozenset[Hashable]
+    entities: frozenset[Hashable]
     content_pos: tuple[int, ...]  # token positions of content words
-    content_stems: tuple[str, ...]
+    content_stems: tuple[Hashable, ...]
     norm: str
     n_tokens: int
 
 
 def profile(sent: Sentence) -> Profile:
     """Precompute the verification profile of a sentence."""
-    sh = shape(sent)  # a sentence of stop words only is compared on all of its words
-    weights: dict[str, float] = {}
-    entities: set[str] = set()
+    return profile_of(sent.stems, sent.content, sent.entity, sent.norm)
+
+
+def profile_of(
+    stems: Sequence[Hashable], content: Sequence[bool], entity: Sequence[bool], norm: str
+) -> Profile:
+    """The profile of a sentence given as its token columns.
+
+    Stems may be strings or ids of one numbering (equal stems, equal ids): the
+    rules only compare them.
+    """
+    sh = _shape(stems, content)  # a sentence of stop words only is compared on all of its words
+    weights: dict[Hashable, float] = {}
+    entities: set[Hashable] = set()
     for i in sh.content_pos:
-        s = sent.stems[i]
-        w = ENTITY_WEIGHT if sent.entity[i] else 1.0
-        if sent.entity[i]:
+        s = stems[i]
+        w = ENTITY_WEIGHT if entity[i] else 1.0
+        if entity[i]:
             entities.add(s)
         weights[s] = max(weights.get(s, 0.0), w)
     return Profile(
         weights=weights,
         total=sum(weights.values()),
-        stems=frozenset(sent.stems),
+        stems=frozenset(stems),
         entities=frozenset(entities),
         content_pos=sh.content_pos,
         content_stems=sh.content_stems,
-        norm=sent.norm,
+        norm=norm,
         n_tokens=sh.n_tokens,
     )
 
@@ -231,14 +246,22 @@ class Verifier:
     def __init__(
         self, sentences: Sequence[Sentence], *, min_words: int, sent_doc: Sequence[int] | None = None
     ) -> None:
-        self._sents = sentences
         self._profiles = [profile(s) for s in sentences]
         self._min_words = min_words
         self._doc = list(sent_doc) if sent_doc is not None else [0] * len(sentences)
 
+    @classmethod
+    def of_profiles(cls, profiles: list[Profile], *, min_words: int, sent_doc: Sequence[int]) -> Verifier:
+        """A verifier of sentences given by their profiles (see :func:`profile_of`)."""
+        self = cls.__new__(cls)
+        self._profiles = profiles
+        self._min_words = min_words
+        self._doc = list(sent_doc)
+        return self
+
     def eligible(self, i: int) -> bool:
-        """Whether sentence ``i`` is long enough to take part."""
-        return len(self._sents[i].words) >= self._min_words
+        """Whether sentence ``i`` is long enough to take part (one word per token)."""
+        return self._profiles[i].n_tokens >= self._min_words
 
     def pair(self, i: int, j: int) -> Link | None:
         """Symmetric score of a candidate pair: exact, or close in characters (rapidfuzz ratio).
@@ -283,7 +306,7 @@ class Verifier:
         a = self._profiles[i]
         if a.total <= 0:
             return []
-        covered: set[str] = set()
+        covered: set[Hashable] = set()
         picks: list[int] = []
         # Across documents, passages must restate each other both ways (``pair``):
         # one-sided containment there links topical neighbours of a news cycle.

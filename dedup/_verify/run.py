@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,9 +14,10 @@ from dedup._options import Options
 from dedup._parallel import release_memory
 from dedup._rules import LINK_FLOOR
 from dedup._text.segment import Sentence
-from dedup._verify.batch import BatchScorer, norm_ids
-from dedup._verify.links import KINDS, LinkTable
+from dedup._verify.batch import norm_ids
+from dedup._verify.links import KINDS, LinkTable, merge_links
 from dedup._verify.reference import Link, whole
+from dedup._verify.scorer import Scorer, scorer, scorer_from_columns
 
 
 def verify_candidates(
@@ -37,45 +38,42 @@ def verify_candidates(
     Only the order of the sentence ids matters here, so corpus mode runs it on
     the subset of sentences that take part in a candidate pair or a copy group,
     renumbered in their original order.  Scoring runs in batches
-    (:class:`~dedup._verify.batch.BatchScorer`, compiled kernels or numpy, equal
-    to the per-pair rules of :class:`~dedup._verify.reference.Verifier`); on the numpy
-    path ``jobs`` threads compute the character ratios, and large batches are
-    split over ``jobs`` forked processes.  The result does not depend on ``jobs``.
+    (:func:`~dedup._verify.scorer.scorer`: the compiled kernels, else the per-pair
+    rules of :class:`~dedup._verify.reference.Verifier`; same links), in up to
+    ``jobs`` threads.  The result does not depend on ``jobs``.
     """
-    scorer = BatchScorer(sentences, docs)
-    n_words = scorer.n_tokens  # one word per token
+    found = scorer(sentences, docs)
+    n_words = found.n_tokens  # one word per token
     floor = min(LINK_FLOOR, options.threshold) if floor is None else floor
-    next_copy = _next_copy(scorer.norm_id)
+    next_copy = _next_copy(found.norm_id)
     best = _copy_links(next_copy, n_words)
     pairs = _open_pairs(pairs, n_words >= options.min_words, next_copy)
     known = {key: link.score for key, link in best.items()}
-    _score_into(best, scorer, pairs, options, floor, jobs, known)
+    _score_into(best, found, pairs, options, floor, jobs, known)
     return [best[k] for k in sorted(best)]
 
 
 def _score_into(
     best: dict[tuple[int, int], Link],
-    scorer: BatchScorer,
+    found: Scorer,
     pairs: npt.NDArray[np.int64],
     options: Options,
     floor: float,
     jobs: int,
     known: Mapping[tuple[int, int], float],
-    ids: npt.NDArray[np.int64] | None = None,
 ) -> None:
-    """Score ``pairs`` with ``scorer`` and keep the best link of each sentence pair in ``best``."""
-    pair_links, covers = scorer.score(pairs, **_scoring(options, floor, jobs), known=known, ids=ids)
-    _merge(best, pair_links, (lk for row in covers for lk in row), floor)
+    """Score ``pairs`` with ``found`` and keep the best link of each sentence pair in ``best``."""
+    pair_links, covers = found.score(pairs, **_scoring(options, floor, jobs), known=known)
+    merge_links(best, pair_links, (lk for row in covers for lk in row), floor)
 
 
 def _scoring(options: Options, floor: float, jobs: int) -> dict[str, Any]:
-    """The keyword arguments of :meth:`BatchScorer.score` (and ``score_table``) that ``options`` set."""
+    """The keyword arguments of :meth:`Scorer.score` (and ``score_table``) that ``options`` set."""
     return {
         "floor": floor,
         "min_gain": options.min_gain,
         "max_sources": options.max_sources if options.fusion else 1,
         "workers": jobs,
-        "processes": jobs,
     }
 
 
@@ -123,24 +121,9 @@ def _open_mask(
     return mask
 
 
-def _merge(
-    best: dict[tuple[int, int], Link], pair_links: Iterable[Link], covers: Iterable[Link], floor: float
-) -> None:
-    """Add scored links to ``best`` (the best link of each sentence pair; ties keep the earlier one)."""
-    for link in pair_links:
-        best[(link.i, link.j)] = link
-    for link in covers:
-        key = (min(link.i, link.j), max(link.i, link.j))
-        if link.i > link.j:  # keep (i < j) orientation
-            link = Link(link.j, link.i, link.score, link.kind, link.span_j, link.span_i)
-        old = best.get(key)
-        if link.score >= floor and (old is None or link.score > old.score):
-            best[key] = link
-
-
 @dataclass(frozen=True, slots=True)
 class SentenceColumns:
-    """Sentences as token columns (what :meth:`BatchScorer.from_columns` takes), in sentence order.
+    """Sentences as token columns (what :func:`~dedup._verify.scorer.flatten` makes), in sentence order.
 
     Corpus mode keeps the sentences it verifies this way: a few bytes a token,
     where a :class:`~dedup._text.segment.Sentence` costs ~1.5 kB.
@@ -183,7 +166,7 @@ def verify_blocked(
     corpus.  Blocks are runs of whole documents, so the covers (which only
     combine sentences of one document) see all their candidates in one block,
     and every candidate pair is scored once, in the scorer of its two blocks.
-    Needs the compiled kernels.  Same links as :func:`verify_candidates`
+    Same links as :func:`verify_candidates`
     (tested), whatever ``block_tokens``, as a :class:`~dedup._verify.links.LinkTable`
     sorted by sentence pair (millions of links cost ~50 bytes each, not
     ~300).  With ``names`` (an increasing array, e.g. the corpus ids of the
@@ -231,7 +214,7 @@ def verify_blocked(
             # The scorer's rows: block p, then block q (so local ids keep the order of global ones).
             p0, p1, q0, q1 = int(bounds[p]), int(bounds[p + 1]), int(bounds[q]), int(bounds[q + 1])
             spans = [(p0, p1)] if q == p else [(p0, p1), (q0, q1)]
-            scorer = _block_scorer(columns, offsets, spans, docs, norm_id, jobs)
+            pair_scorer = _block_scorer(columns, offsets, spans, docs, norm_id, jobs)
             sub = in_p[lo:hi]
             local = np.where(sub < p1, sub - p0, sub - q0 + (p1 - p0)).astype(np.int64, copy=False)
             sub_known = known_ij[:0]
@@ -240,14 +223,14 @@ def verify_blocked(
                 sub_known = known_ij[inside] - p0
             names_pq = ids[p0:p1] if q == p else np.concatenate((ids[p0:p1], ids[q0:q1]))
             parts.append(
-                scorer.score_table(
+                pair_scorer.score_table(
                     local,
                     **_scoring(options, floor, jobs),
                     known=(sub_known, np.ones(sub_known.shape[0])),
                     ids=names_pq,
                 )
             )
-            del scorer
+            del pair_scorer
             if advance is not None:
                 advance(hi - lo)
             # The scorer's arrays and the threads' buffers come partly from malloc's arenas, which
@@ -290,11 +273,11 @@ def _block_scorer(
     docs: npt.NDArray[np.int64],
     norm_id: npt.NDArray[np.int64],
     workers: int = 1,
-) -> BatchScorer:
+) -> Scorer:
     """A scorer over the sentences of the row ranges ``spans`` (in order), stems renumbered densely."""
     toks = [slice(int(offsets[a]), int(offsets[b])) for a, b in spans]
     norms = columns.norms
-    return BatchScorer.from_columns(
+    return scorer_from_columns(
         _dense(np.concatenate([columns.stems[t] for t in toks])),
         np.concatenate([columns.content[t] for t in toks]),
         np.concatenate([columns.entity[t] for t in toks]),
