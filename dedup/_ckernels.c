@@ -4,7 +4,7 @@
  * - band_keys, pair_counts, lsh_pairs, shingles: dedup/_sketch (band keys, an article's bucket
  *   pairs; MinHash signatures are in dedup/_sketch/_kernels.pyx, where these move next);
  * - table_lookup: dedup/_bandtable.py (probes and chain walks of the index's band table);
- * - flatten, profiles, pair_stage, cover_stage: dedup/_batchverify.py (token columns, stem
+ * - flatten, profiles, pair_stage, cover_stage: dedup/_verify/batch.py (token columns, stem
  *   sets, the pair scores and the greedy covers of a verification batch);
  * - ratios, align_ends: the character ratio (rapidfuzz's fuzz.ratio) and the LCS alignment
  *   (rapidfuzz's LCSseq.editops) that pair_stage and cover_stage use, exposed so that tests
@@ -69,7 +69,7 @@ vec_bytes(Vec *v)
 }
 
 /* ---------------------------------------------------------------------------------------------
- * Verification (dedup/_batchverify.py): per-sentence stem sets in CSR form, shared content
+ * Verification (dedup/_verify/batch.py): per-sentence stem sets in CSR form, shared content
  * weights of candidate pairs, and the greedy covers.  Stems are integer ids; weights are 1 or 2,
  * so every sum below is an exact integer in floating point and equals numpy's bincount sums.
  */
@@ -2030,8 +2030,8 @@ fail:
 
 /* ---------------------------------------------------------------------------------------------
  * The two verification stages of BatchScorer in one call each: pair scores, then greedy covers
- * with their links.  They compose the pieces above exactly as dedup/_batchverify.py does in
- * numpy (tests/test_batchverify.py holds all paths to the per-pair reference verifier).
+ * with their links.  They compose the pieces above as the reference rules state them
+ * (dedup/_verify/reference.py; tests/test_batchverify.py holds both paths to the same links).
  */
 
 /* _verify.locality_of: 1, or less when a (n_a tokens) is strewn over a much longer b. */

@@ -30,8 +30,8 @@ fi
 # The compiled layer is optional for users (no compiler: pure-Python fallback), not for CI.
 DEDUP_REQUIRE_COMPILED=1 "$PY" -m pytest "$@"
 
-# Once more with the compiled layer switched off (the regex tokeniser, the numpy kernels: what an
-# install without a C compiler runs), on the tests of every stage and front end that run in about a
+# Once more with the compiled layer switched off (the regex tokeniser, the numpy sketch code, the
+# reference verification rules: what an install without a C compiler runs), on the tests of every stage and front end that run in about a
 # minute, so the fallback cannot rot. The differential tests of the compiled layer skip themselves here.
 fallback_tests=(
     dedup README.md
