@@ -62,11 +62,10 @@ def _rgb(css_hsl: str) -> tuple[int, int, int]:
     return round(r * 255), round(g * 255), round(b * 255)
 
 
-def _render(page: Path, tmp_path: Path) -> dict[str, Any]:
-    probe = tmp_path / "probe.html"
-    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"), encoding="utf-8")
+def _probe(page: Path, tmp_path: Path) -> tuple[dict[str, Any], str]:
+    """Render ``page`` (which holds a probe script) in headless Chromium: the probe's JSON, the DOM."""
     out = subprocess.run(
-        [_chromium(), *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", probe.as_uri()],
+        [_chromium(), *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri()],
         capture_output=True,
         text=True,
         timeout=120,
@@ -74,8 +73,15 @@ def _render(page: Path, tmp_path: Path) -> dict[str, Any]:
     )
     found = re.search(r"<pre id=\"probe\">(.*?)</pre>", out.stdout, re.S)
     assert found, f"chromium rendered no probe (exit {out.returncode}): {out.stderr[-2000:]}"
-    result: dict[str, Any] = json.loads(html.unescape(found.group(1)))
-    result["dom"] = out.stdout
+    probe: dict[str, Any] = json.loads(html.unescape(found.group(1)))
+    return probe, out.stdout
+
+
+def _render(page: Path, tmp_path: Path) -> dict[str, Any]:
+    probe = tmp_path / "probe.html"
+    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"), encoding="utf-8")
+    result, dom = _probe(probe, tmp_path)
+    result["dom"] = dom
     return result
 
 
@@ -158,14 +164,5 @@ def test_notebook_views_are_readable_on_light_and_dark_themes(tmp_path: Path, bo
     views = found._repr_html_() + found[0]._repr_html_() + found.matches[0]._repr_html_()
     page = tmp_path / "notebook.html"
     page.write_text(f"<html>{body}{views}{CONTRAST_PROBE}</body></html>", encoding="utf-8")
-    out = subprocess.run(
-        [_chromium(), *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "HOME": str(tmp_path)},
-    )
-    found_probe = re.search(r"<pre id=\"probe\">(.*?)</pre>", out.stdout, re.S)
-    assert found_probe, out.stderr[-2000:]
-    probe = json.loads(html.unescape(found_probe.group(1)))
+    probe, _ = _probe(page, tmp_path)
     assert probe["worst"] >= 4.5, probe  # WCAG AA for body text

@@ -120,7 +120,7 @@ class JsonlSource(CorpusSource):
         with open(self.path, "rb") as fh:
             for lineno, raw in enumerate(fh, 1):
                 self.position += len(raw)
-                doc = _json_document(raw, self.path, lineno, self.id_field, self.text_field, keys)
+                doc = _json_document(raw, self.path, lineno, self.text_field, keys)
                 if doc is not None:
                     yield doc
 
@@ -154,12 +154,7 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def _json_document(
-    raw: str | bytes,
-    path: str | None,
-    lineno: int,
-    id_field: str | None,
-    text_field: str,
-    keys: _KeyCheck | None = None,
+    raw: str | bytes, path: str | None, lineno: int, text_field: str, keys: _KeyCheck
 ) -> tuple[str, str] | None:
     """``(key, text)`` of line ``lineno`` of ``path`` (``None``: standard input), ``None`` if blank.
 
@@ -184,7 +179,7 @@ def _json_document(
         raise DedupError(
             f"{where}: field {text_field!r} must be a string (choose the field with --text-field)"
         )
-    key = (keys or _KeyCheck(id_field)).key(obj, where, lineno)
+    key = keys.key(obj, where, lineno)
     if "\\u" in line and _SURROGATE_ESCAPE.search(line):
         for name, value in (("key", key), ("text", text)):
             try:
@@ -286,7 +281,7 @@ def open_source(path: str, *, id_field: str | None = "id", text_field: str = "te
 def _json_stream(lines: Iterable[bytes], id_field: str | None, text_field: str) -> Iterator[tuple[str, str]]:
     keys = _KeyCheck(id_field)
     for n, line in enumerate(lines, 1):
-        doc = _json_document(line, None, n, id_field, text_field, keys)
+        doc = _json_document(line, None, n, text_field, keys)
         if doc is not None:
             yield doc
 
@@ -378,13 +373,6 @@ def _progress(source: CorpusSource, enabled: bool, desc: str) -> Iterator[Callab
             done = source.position
 
         yield tick
-
-
-@contextlib.contextmanager
-def _count_bar(enabled: bool, total: int, desc: str, unit: str) -> Iterator[Callable[[int], None]]:
-    """A progress bar over ``total`` items (``advance(k)``: k more done), or a no-op."""
-    with progress_bar(enabled, total=total, unit=unit, unit_scale=True, desc=desc) as advance:
-        yield advance
 
 
 # --- the three passes ------------------------------------------------------------------------
@@ -517,7 +505,9 @@ def _run(source: CorpusSource, options: Options, jobs: int, progress: bool, with
     # not by the sentence objects of a million paragraphs.
     columns = _Columns(involved, span, sent_doc.size)
     _reread_columns(*reread, columns=columns)
-    with _count_bar(progress, local_pairs.shape[0], "score", "pair") as advance:
+    with progress_bar(
+        progress, total=local_pairs.shape[0], unit="pair", unit_scale=True, desc="score"
+    ) as advance:
         links = verify_blocked(
             columns.finish(),
             sent_doc[involved],

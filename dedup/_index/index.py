@@ -16,7 +16,6 @@ newest ``4 * MAX_EXACT`` stored.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import math
 import os
@@ -206,7 +205,11 @@ class DedupIndex:
 
             return step
 
-        with paused_gc(), process_pool(workers) as pool, _bar(progress) as bar:
+        with (
+            paused_gc(),
+            process_pool(workers) as pool,
+            progress_bar(progress, unit="doc", desc="index") as bar,
+        ):
             done = pool.imap(_sketch_batch, batches) if pool is not None else map(_sketch_batch, batches)
             for part in done:
                 index._store.atomic(store(part))
@@ -545,12 +548,3 @@ def _sketch_batch(task: tuple[list[tuple[str, str]], Options]) -> _Sketched:
         sents = tuple(segment(text))
         out.append((key, text, sents, sketch(sents, options)))
     return out
-
-
-@contextlib.contextmanager
-def _bar(enabled: bool) -> Iterator[Callable[[int], None]]:
-    if not enabled:
-        yield lambda n: None
-        return
-    with progress_bar(True, unit="doc", desc="index") as advance:
-        yield advance
