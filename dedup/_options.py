@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import difflib
 import math
-from dataclasses import asdict, dataclass
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, TypedDict
 
 from dedup._errors import InvalidOptionError
 
-__all__ = ["Options"]
+__all__ = ["VERIFY_ONLY", "OptionValues", "Options", "options_from"]
 
 # Upper bounds, so that every option fits the integer types of the engine (a shingle_size of
 # 2**63 raised OverflowError deep inside numpy): far above any useful value, each of them.
@@ -100,3 +102,54 @@ class Options:
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form, e.g. for a saved index's build fingerprint."""
         return asdict(self)
+
+    def with_verification(self, other: Options) -> Options:
+        """These options with ``other``'s verification settings (:data:`VERIFY_ONLY`)."""
+        return replace(self, **{name: getattr(other, name) for name in VERIFY_ONLY})
+
+
+class OptionValues(TypedDict, total=False):
+    """The keyword options of :class:`Options`, for ``**options`` signatures (``Unpack``).
+
+    A type checker flags a misspelt option name at the call; at run time
+    :func:`options_from` raises :class:`~dedup.InvalidOptionError` for it.
+    """
+
+    threshold: float
+    shingle_size: int
+    num_perm: int
+    seed: int
+    lsh_threshold: float
+    local_lsh_threshold: float
+    min_words: int
+    fusion: bool
+    min_gain: float
+    max_sources: int
+
+
+#: Options that only steer verification: nothing an index stores depends on them, so an
+#: index saved (or kept in Redis) with one value can be opened with another.
+VERIFY_ONLY = ("threshold", "fusion", "min_gain", "max_sources")
+
+_NAMES = tuple(f.name for f in fields(Options))
+
+
+def options_from(values: Mapping[str, Any]) -> Options:
+    """:class:`Options` from keyword options, with a clear error for a name that is not one.
+
+    Examples
+    --------
+    >>> options_from({"threshold": 0.7}).threshold
+    0.7
+    >>> options_from({"treshold": 0.7})
+    Traceback (most recent call last):
+    ...
+    dedup._errors.InvalidOptionError: unknown option 'treshold' (did you mean 'threshold'?); ...
+    """
+    unknown = [name for name in values if name not in _NAMES]
+    if unknown:
+        name = unknown[0]
+        close = difflib.get_close_matches(name, _NAMES, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise InvalidOptionError(f"unknown option {name!r}{hint}; options are: {', '.join(_NAMES)}")
+    return Options(**values)

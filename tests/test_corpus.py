@@ -539,3 +539,49 @@ def test_corpus_results_refuse_a_rethreshold_below_their_run() -> None:
     empty = find_corpus_duplicates([("x", "Nothing repeats here at all.")], jobs=1)
     with pytest.raises(corpus.DedupError, match="corpus run"):
         empty.rethreshold(0.4)
+
+
+def test_every_documents_input_kind_gives_the_same_clusters(tmp_path: Path) -> None:
+    pd = pytest.importorskip("pandas")
+    expected = _dump(find_corpus_duplicates(DOCS, jobs=1))
+    keys, texts = zip(*DOCS, strict=True)
+    _write_jsonl(tmp_path / "docs.jsonl", DOCS)
+    inputs: dict[str, Any] = {
+        "pairs (generator)": (pair for pair in DOCS),
+        "lists of two": [list(pair) for pair in DOCS],
+        "mapping": dict(DOCS),
+        "DataFrame with id": pd.DataFrame({"id": keys, "text": texts}),
+        "DataFrame keyed by index": pd.DataFrame({"text": texts}, index=list(keys)),
+        "Series": pd.Series(texts, index=list(keys)),
+        "path": tmp_path / "docs.jsonl",
+    }
+    for name, source in inputs.items():
+        assert _dump(find_corpus_duplicates(source, jobs=1)) == expected, name
+    # Texts alone are keyed by position.
+    by_position = find_corpus_duplicates(list(texts), jobs=1)
+    assert [[p.key for p in c.passages] for c in by_position] == [
+        [str(keys.index(p.key)) for p in c.passages] for c in find_corpus_duplicates(DOCS, jobs=1)
+    ]
+    assert len(find_corpus_duplicates([], jobs=1)) == 0
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("One text, not many.", r"got one str: use dedup.find_duplicates\(text\)"),
+        (b"bytes", "got one bytes"),
+        (42, "documents must be .* got int"),
+        ([("a", "x", "y")], r"document 0: expected a \(key, text\) pair or a str, got tuple of 3 items"),
+        (["a text", ("k", "v")], "document 1: expected a str like the first one, got tuple"),
+        ([("a", 3)], r"documents must be \(str key, str text\) pairs, got \(str, int\)"),
+    ],
+)
+def test_anything_else_is_a_clear_type_error(source: Any, message: str) -> None:
+    with pytest.raises(TypeError, match=message):
+        find_corpus_duplicates(source, jobs=1)
+
+
+def test_a_dataframe_without_a_text_column_is_refused() -> None:
+    pd = pytest.importorskip("pandas")
+    with pytest.raises(TypeError, match=r"needs a 'text' column \(it has \['body'\]\)"):
+        find_corpus_duplicates(pd.DataFrame({"body": ["x"]}), jobs=1)

@@ -67,3 +67,36 @@ def test_public_surface_is_exactly_all() -> None:
         if not name.startswith("_") and not isinstance(getattr(dedup, name), types.ModuleType)
     }
     assert public == set(dedup.__all__) - {"__version__"}
+
+
+@pytest.mark.parametrize("entry", ["index", "corpus", "load"])
+def test_a_misspelt_option_names_the_option_it_resembles(entry: str, tmp_path: object) -> None:
+    misspelt = r"unknown option 'treshold' \(did you mean 'threshold'\?\)"
+    with pytest.raises(dedup.InvalidOptionError, match=misspelt):
+        if entry == "index":
+            dedup.DedupIndex(treshold=0.7)  # type: ignore[call-arg]
+        elif entry == "corpus":
+            dedup.find_corpus_duplicates([("k", "Some text.")], jobs=1, treshold=0.7)  # type: ignore[call-arg]
+        else:
+            path = f"{tmp_path}/x.idx"
+            dedup.DedupIndex().save(path)
+            dedup.DedupIndex.load(path, treshold=0.7)  # type: ignore[call-arg]
+    with pytest.raises(dedup.InvalidOptionError, match="unknown option 'colour'; options are: threshold, "):
+        dedup.DedupIndex(colour="red")  # type: ignore[call-arg]
+
+
+def test_a_type_checker_flags_a_misspelt_option(tmp_path: object) -> None:
+    api = pytest.importorskip("mypy.api")
+    snippet = f"{tmp_path}/use.py"
+    with open(snippet, "w", encoding="utf-8") as fh:
+        fh.write(
+            "import dedup\n"
+            "dedup.DedupIndex(threshold=0.7, num_perm=64)\n"
+            "dedup.DedupIndex(treshold=0.7)\n"
+            "dedup.find_corpus_duplicates([('k', 'text')], num_prem=64)\n"
+            "dedup.DedupIndex.from_redis('redis://localhost', threshold='high')\n"
+        )
+    out, _, status = api.run([snippet, "--strict", "--no-incremental", "--follow-imports=silent"])
+    assert status == 1
+    flagged = sorted(int(line.split(":")[1]) for line in out.splitlines() if ": error:" in line)
+    assert flagged == [3, 4, 5], out

@@ -49,13 +49,33 @@ def test_a_loaded_index_answers_like_the_saved_one(tmp_path: Path, seed_text: st
     assert loaded.add("more", STORIES[0]) == index.add("more", STORIES[0])
 
 
-def test_loading_with_other_options_is_refused(tmp_path: Path) -> None:
+def test_loading_with_other_storage_options_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "a.idx"
-    _index(threshold=0.6).save(path)
-    assert dedup.DedupIndex.load(path).options.threshold == 0.6
-    assert dedup.DedupIndex.load(path, threshold=0.6).options.threshold == 0.6
-    with pytest.raises(dedup.IncompatibleIndexError, match=r"threshold: saved 0.6, asked 0.7"):
-        dedup.DedupIndex.load(path, threshold=0.7)
+    _index(threshold=0.6, num_perm=64).save(path)
+    assert dedup.DedupIndex.load(path).options.num_perm == 64
+    assert dedup.DedupIndex.load(path, num_perm=64).options.num_perm == 64
+    with pytest.raises(dedup.IncompatibleIndexError, match=r"num_perm: stored 64, asked 128.*only threshold"):
+        dedup.DedupIndex.load(path, num_perm=128)
+    with pytest.raises(dedup.InvalidOptionError, match=r"unknown option 'treshold' \(did you mean"):
+        dedup.DedupIndex.load(path, treshold=0.7)  # type: ignore[call-arg]
+
+
+def test_loading_with_another_verification_threshold(tmp_path: Path) -> None:
+    """Nothing stored depends on the verification settings: a saved index opens with others,
+    and gives what an index built with them gives."""
+    path = tmp_path / "a.idx"
+    reworded = "The mayor opened the new bridge across the river on Tuesday."  # scores ~0.78 with doc0
+    saved = _index(threshold=0.6, num_perm=64)
+    saved.add("reworded", reworded, timestamp=1010.0)
+    saved.save(path)
+    loaded = dedup.DedupIndex.load(path, threshold=0.9, fusion=False)
+    assert (loaded.options.threshold, loaded.options.fusion, loaded.options.num_perm) == (0.9, False, 64)
+    built = _index(threshold=0.9, fusion=False, num_perm=64)
+    built.add("reworded", reworded, timestamp=1010.0)
+    assert loaded.clusters() == built.clusters()
+    assert loaded.clusters() != dedup.DedupIndex.load(path).clusters()
+    probe = f"{STORIES[2]}\n\n{STORIES[0]}"
+    assert loaded.query(probe) == built.query(probe)
 
 
 def _rewrite_header(path: Path, change: dict[str, object], version: int = FORMAT_VERSION) -> None:

@@ -42,12 +42,12 @@ import os
 import re
 import sys
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from operator import itemgetter
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any, Unpack, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -57,7 +57,7 @@ from dedup._cluster.result import Clusters
 from dedup._cluster.table import ResultTable, build_table
 from dedup._errors import DedupError, DuplicateKeyError
 from dedup._io import owned_temp_file
-from dedup._options import Options
+from dedup._options import Options, OptionValues, options_from
 from dedup._parallel import check_jobs, paused_gc, process_pool, release_memory
 from dedup._progress import progress_bar
 from dedup._sketch.lsh import lsh_candidates
@@ -260,6 +260,62 @@ class _SpooledSource(JsonlSource):
             os.unlink(self.path)
 
 
+#: What :func:`find_corpus_duplicates` reads (see its ``source`` parameter).
+Documents = CorpusSource | Iterable[tuple[str, str]] | Iterable[str] | Mapping[str, str] | os.PathLike[str]
+
+
+def _as_source(source: Documents) -> CorpusSource:
+    """The corpus source of any input :func:`find_corpus_duplicates` accepts; ``TypeError`` otherwise."""
+    if isinstance(source, CorpusSource):
+        return source
+    if isinstance(source, (str, bytes)):
+        raise TypeError(
+            "find_corpus_duplicates takes many documents, got one "
+            f"{type(source).__name__}: use dedup.find_duplicates(text) for one text, or pass "
+            "pathlib.Path(...) to read a file or folder"
+        )
+    if isinstance(source, os.PathLike):
+        return open_source(os.fspath(source))
+    kind = type(source)
+    if kind.__module__.startswith("pandas.") and kind.__name__ in ("DataFrame", "Series"):
+        frame: Any = source
+        if kind.__name__ == "Series":
+            return _SpooledSource(zip(map(str, frame.index), frame, strict=True))
+        if "text" not in frame.columns:
+            raise TypeError(f"a DataFrame of documents needs a 'text' column (it has {list(frame.columns)})")
+        keys = frame["id"] if "id" in frame.columns else frame.index
+        return _SpooledSource(zip(map(str, keys), frame["text"], strict=True))
+    if isinstance(source, Mapping):
+        return _SpooledSource(source.items())
+    if not isinstance(source, Iterable):
+        raise TypeError(
+            "documents must be (key, text) pairs, texts, a mapping, a pandas DataFrame or a path, "
+            f"got {kind.__name__}"
+        )
+    return _SpooledSource(_pairs(iter(source)))
+
+
+def _pairs(items: Iterator[Any]) -> Iterator[tuple[str, str]]:
+    """``(key, text)`` pairs of an iterable of pairs, or of texts keyed by position."""
+    first = next(items, None)
+    if first is None:
+        return
+    rest = chain([first], items)
+    if isinstance(first, str):
+        for n, text in enumerate(rest):
+            if not isinstance(text, str):
+                raise TypeError(f"document {n}: expected a str like the first one, got {type(text).__name__}")
+            yield str(n), text
+        return
+    for n, item in enumerate(rest):
+        if not isinstance(item, (tuple, list)) or len(item) != 2:
+            raise TypeError(
+                f"document {n}: expected a (key, text) pair or a str, got {type(item).__name__}"
+                + (f" of {len(item)} items" if isinstance(item, (tuple, list)) else "")
+            )
+        yield item[0], item[1]
+
+
 def open_source(path: str, *, id_field: str | None = "id", text_field: str = "text") -> CorpusSource:
     """The documents of ``path``: a ``.jsonl`` file, a plain-text file (one per line), a directory of
     ``.txt`` files, or ``-`` for JSON lines (or plain lines) on standard input."""
@@ -379,20 +435,25 @@ def _progress(source: CorpusSource, enabled: bool, desc: str) -> Iterator[Callab
 
 
 def find_corpus_duplicates(
-    source: CorpusSource | Iterable[tuple[str, str]],
+    source: Documents,
     *,
     jobs: int | None = None,
     progress: bool = False,
     with_text: bool = True,
-    **options: Any,
+    **options: Unpack[OptionValues],
 ) -> Clusters:
     """Clusters of passages repeated within or across the documents of a corpus.
 
     Parameters
     ----------
-    source : CorpusSource or iterable of (key, text)
-        The documents; keys must be unique.  A one-shot iterable is spooled
-        to a temporary file so that it can be read again.
+    source : iterable of (key, text), list of str, mapping, DataFrame or path
+        The documents: ``(key, text)`` pairs (keys unique); a list of texts
+        (keys ``"0"``, ``"1"``, …); a mapping of key to text; a pandas
+        DataFrame with a ``text`` column (keys from an ``id`` column, else the
+        index) or a Series of texts; or a :class:`pathlib.Path` to a ``.jsonl``
+        file, a plain-text file (a document per line) or a folder of ``.txt``
+        files.  A one-shot iterable is spooled to a temporary file so that it
+        can be read again.
     jobs : int, optional
         Worker processes for segmentation, shingling and MinHash (default:
         all cores).  Results do not depend on it.
@@ -437,17 +498,17 @@ class _Found:
 
 
 def _find(
-    source: CorpusSource | Iterable[tuple[str, str]],
+    source: Documents,
     *,
     jobs: int | None = None,
     progress: bool = False,
     with_text: bool = True,
-    **options: Any,
+    **options: Unpack[OptionValues],
 ) -> _Found:
     """:func:`find_corpus_duplicates` without making the result objects."""
-    opts = Options(**options)
+    opts = options_from(options)
     processes = check_jobs(jobs)
-    src = source if isinstance(source, CorpusSource) else _SpooledSource(source)
+    src = _as_source(source)
     try:
         with paused_gc():
             return _run(src, opts, processes, progress, with_text)

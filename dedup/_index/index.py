@@ -21,7 +21,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Unpack
 
 import numpy as np
 import numpy.typing as npt
@@ -34,7 +34,7 @@ from dedup._index.crossmatch import Sketch, StoredDoc, cross_matches, sketch
 from dedup._index.memory import MemoryStore
 from dedup._index.persist import load_index, save_index
 from dedup._index.store import Store, View
-from dedup._options import Options
+from dedup._options import Options, OptionValues, options_from
 from dedup._parallel import check_jobs, paused_gc, process_pool
 from dedup._progress import progress_bar
 from dedup._rules import INDEX_MAX_BUCKET as MAX_BUCKET
@@ -134,14 +134,14 @@ class DedupIndex:
         max_docs: int | None = None,
         max_age: float | None = None,
         storage: Store | None = None,
-        **options: Any,
+        **options: Unpack[OptionValues],
     ) -> None:
         if storage is None:
-            self.options = Options(**options)
+            self.options = options_from(options)
             storage = MemoryStore(self.options)
         else:
             self.options = storage.options
-            if options and Options(**options).to_dict() != self.options.to_dict():
+            if options and options_from(options).to_dict() != self.options.to_dict():
                 raise InvalidOptionError("pass options either to the storage or here, not both")
         self.max_docs, self.max_age = check_retention(max_docs, max_age)
         self._store: Store = storage
@@ -157,7 +157,7 @@ class DedupIndex:
         progress: bool = False,
         max_docs: int | None = None,
         max_age: float | None = None,
-        **options: Any,
+        **options: Unpack[OptionValues],
     ) -> DedupIndex:
         """An index holding every ``(key, text)`` of ``items``, built in one batch.
 
@@ -226,7 +226,7 @@ class DedupIndex:
         max_docs: int | None = None,
         max_age: float | None = None,
         socket_timeout: float = 10.0,
-        **options: Any,
+        **options: Unpack[OptionValues],
     ) -> DedupIndex:
         """An index kept in Redis at ``url``, shared by every process using the same ``name``.
 
@@ -238,7 +238,7 @@ class DedupIndex:
         from dedup._index.redis import RedisStore
 
         retention = check_retention(max_docs, max_age)
-        store = RedisStore(url, Options(**options), name=name, socket_timeout=socket_timeout)
+        store = RedisStore(url, options_from(options), name=name, socket_timeout=socket_timeout)
         return cls(max_docs=retention[0], max_age=retention[1], storage=store)
 
     # -- the scraper's calls ---------------------------------------------------
@@ -405,7 +405,7 @@ class DedupIndex:
         save_index(self._store, {"max_docs": self.max_docs, "max_age": self.max_age}, path)  # type: ignore[arg-type]
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], **options: Any) -> DedupIndex:
+    def load(cls, path: str | os.PathLike[str], **options: Unpack[OptionValues]) -> DedupIndex:
         """Read an index written by :meth:`save`.
 
         Options given here must equal those the index was built with

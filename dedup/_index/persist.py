@@ -26,6 +26,7 @@ import math
 import os
 import stat
 import struct
+from collections.abc import Mapping
 from typing import IO, Any
 
 import numpy as np
@@ -35,7 +36,7 @@ from dedup._errors import IncompatibleIndexError, IndexFormatError, IndexNotFoun
 from dedup._index.memory import MemoryStore
 from dedup._index.store import fingerprint
 from dedup._io import atomic_write
-from dedup._options import Options
+from dedup._options import VERIFY_ONLY, Options, options_from
 
 __all__ = ["FORMAT_VERSION", "MAGIC", "fingerprint", "load_index", "save_index"]
 
@@ -120,7 +121,25 @@ def _bad(path: str, why: str) -> IndexFormatError:
     return IndexFormatError(f"{path!r} is not a readable dedup index: {why}")
 
 
-def load_index(path: str | os.PathLike[str], options: dict[str, Any]) -> tuple[MemoryStore, Policy]:
+def opened_with(saved: Options, asked: Mapping[str, Any], name: str) -> Options:
+    """The options of a stored index opened with the keyword options ``asked``.
+
+    Options that only steer verification (:data:`~dedup._options.VERIFY_ONLY`, e.g.
+    ``threshold``) take the asked value; any other option named must equal the stored one
+    (:class:`IncompatibleIndexError` naming each difference otherwise); options not named
+    keep the stored value.
+    """
+    merged = options_from({**saved.to_dict(), **asked})
+    diff = [k for k in asked if k not in VERIFY_ONLY and getattr(merged, k) != getattr(saved, k)]
+    if diff:
+        detail = ", ".join(f"{k}: stored {getattr(saved, k)!r}, asked {asked[k]!r}" for k in sorted(diff))
+        raise IncompatibleIndexError(
+            f"{name} was built with other options ({detail}); only {', '.join(VERIFY_ONLY)} may differ"
+        )
+    return merged
+
+
+def load_index(path: str | os.PathLike[str], options: Mapping[str, Any]) -> tuple[MemoryStore, Policy]:
     """Read a file written by :func:`save_index`: the store and the retention policy."""
     name = os.fspath(path)
     try:
@@ -167,12 +186,7 @@ def load_index(path: str | os.PathLike[str], options: dict[str, Any]) -> tuple[M
             raise IncompatibleIndexError(
                 f"{name!r} was built with {field}={got_fp.get(field)!r}; this dedup uses {want[field]!r}"
             )
-    if options:
-        asked = Options(**options).to_dict()
-        diff = {k: (v, asked[k]) for k, v in saved.to_dict().items() if asked[k] != v}
-        if diff:
-            detail = ", ".join(f"{k}: saved {a!r}, asked {b!r}" for k, (a, b) in sorted(diff.items()))
-            raise IncompatibleIndexError(f"{name!r} was built with other options ({detail})")
+    saved = opened_with(saved, options, repr(name))
     try:
         arrays = _arrays(data, start, size - _DIGEST, header["arrays"])
         return _restore(saved, header, arrays, size)
