@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from dedup._api import find_duplicates
-from dedup._text.segment import _LIST_MARKER, check_text, segment
+from dedup._cluster.repeats import repeats
+from dedup._text.cut import without_sentences_in
+from dedup._text.segment import check_text
 from dedup._types import Match
 
 if TYPE_CHECKING:
     from dedup._index.index import DedupIndex
 
 __all__ = ["strip_duplicates"]
-
-_EMPTY_LINE = re.compile(rf"^[^\S\n]*(?:{_LIST_MARKER.pattern})?[^\S\n]*(?:\n|$)", re.MULTILINE)
-_CLOSERS = ".!?…\"'”’)]"
-_BLANK_RUN = re.compile(r"\n(?:[^\S\n]*\n){2,}")
 
 
 def strip_duplicates(
@@ -91,134 +88,15 @@ def strip_duplicates(
         drop.extend((m.a.span.start, m.a.span.end) for m in index.query(text))
     if not drop:
         return text
-    cut: list[tuple[int, int]] = []
-    sentences = segment(text)
-    covered_chars = covered([(sent.start, sent.end) for sent in sentences], drop)
-    for sent, covered_n in zip(sentences, covered_chars, strict=True):
-        if covered_n >= cover * (sent.end - sent.start):
-            start, end = sent.start, sent.end
-            while end < len(text) and text[end] in " \t":
-                end += 1
-            if end == len(text) or text[end] == "\n":  # last on its line: take the space before it
-                back = start
-                while back > 0 and text[back - 1] in " \t":
-                    back -= 1
-                if back < start and back > 0 and text[back - 1] in _CLOSERS:
-                    start = back
-            cut.append((start, end))
-    if not cut:
-        return text
-    return _cut(text, cut)
+    return without_sentences_in(text, drop, cover)
 
 
 def _less_informative(text: str, matches: Sequence[Match]) -> list[tuple[int, int]]:
-    """Spans to drop for repeats within ``text``: every passage matched to a more informative one kept.
-
-    Exact copies (linked as chains) form one group, of which the first is
-    kept.  Groups are then decided from the most informative (most words;
-    of equals, the first in the text) down: a group is dropped when it is
-    matched to a group already kept, and kept otherwise.  A fused highlight
-    goes while both sentences it fuses stay; no passage is dropped unless a
-    passage that restates it stays.
-    """
-    spans: dict[tuple[int, int], int] = {}
-
-    def node(span: tuple[int, int]) -> int:
-        return spans.setdefault(span, len(spans))
-
-    pairs = [(node((m.a.span.start, m.a.span.end)), node((m.b.span.start, m.b.span.end)), m) for m in matches]
-    order = sorted(spans, key=spans.__getitem__)
-    group = list(range(len(spans)))
-
-    def root(x: int) -> int:
-        while group[x] != x:
-            group[x] = group[group[x]]
-            x = group[x]
-        return x
-
-    for i, j, m in pairs:
-        if m.kind == "exact":
-            ri, rj = root(i), root(j)
-            group[max(ri, rj)] = min(ri, rj)
-    first: dict[int, tuple[int, int]] = {}  # group -> its first passage in the text
-    for span in sorted(spans):
-        first.setdefault(root(spans[span]), span)
-    partners: dict[int, set[int]] = {}
-    for i, j, _ in pairs:
-        ri, rj = root(i), root(j)
-        a, b = first[ri], first[rj]
-        if ri != rj and not (a[0] < b[1] and b[0] < a[1]):  # overlapping sides: nothing to drop
-            partners.setdefault(ri, set()).add(rj)
-            partners.setdefault(rj, set()).add(ri)
-
-    def words(g: int) -> int:
-        start, end = first[g]
-        return len(text[start:end].split())
-
-    kept: set[int] = set()
-    dropped_groups: set[int] = set()
-    for g in sorted(first, key=lambda g: (-words(g), first[g])):
-        if partners.get(g, set()) & kept:
-            dropped_groups.add(g)
-        else:
-            kept.add(g)
-    return sorted(
-        span for span in order if root(spans[span]) in dropped_groups or span != first[root(spans[span])]
+    """Spans to drop for repeats within ``text``: every passage matched to a more informative one kept
+    (most words first; of equals, the first in the text; of exact copies, the first)."""
+    dropped = repeats(
+        matches,
+        first=lambda p: (-len(text[p.span.start : p.span.end].split()), p.span.start),
+        position=lambda p: (p.span.start,),
     )
-
-
-def _cut(text: str, cut: list[tuple[int, int]]) -> str:
-    """``text`` without the ``cut`` ranges; lines emptied by a cut disappear, blank runs shrink."""
-    out: list[str] = []
-    c = 0
-    pos = 0
-    for line in text.splitlines(keepends=True):
-        end = pos + len(line)
-        kept, at, touched = [], pos, False
-        while c < len(cut) and cut[c][0] < end:
-            s, e = cut[c]
-            kept.append(text[at:s])
-            at, touched = min(e, end), True
-            if e > end:  # a cut running into the next line (never for sentence cuts)
-                break
-            c += 1
-        kept.append(text[at:end])
-        piece = "".join(kept)
-        if not (touched and _EMPTY_LINE.fullmatch(piece)):
-            out.append(piece)
-        pos = end
-    result = "".join(out)
-    if not _BLANK_RUN.search(text):
-        result = _BLANK_RUN.sub("\n\n", result)
-    body = result.strip("\n")
-    return body + "\n" if text.endswith("\n") and body else body
-
-
-def covered(spans: Sequence[tuple[int, int]], drop: list[tuple[int, int]]) -> list[int]:
-    """Characters of each of ``spans`` (disjoint, in order) that lie in the union of the ``drop`` ranges.
-
-    One sweep along both (linear after sorting ``drop``): summing every drop
-    range for every sentence had made 10,000 repeated lines take 48 s.
-    """
-    merged = _merged(drop)
-    out: list[int] = []
-    first = 0
-    for start, end in spans:
-        while first < len(merged) and merged[first][1] <= start:
-            first += 1
-        total, k = 0, first
-        while k < len(merged) and merged[k][0] < end:
-            total += min(end, merged[k][1]) - max(start, merged[k][0])
-            k += 1
-        out.append(total)
-    return out
-
-
-def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    out: list[tuple[int, int]] = []
-    for s, e in sorted(spans):
-        if out and s <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], e))
-        else:
-            out.append((s, e))
-    return out
+    return [(start, end) for _, start, end in dropped]

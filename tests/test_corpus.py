@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+import dedup
 import dedup._cli.corpus as cli
 import dedup._corpus.run as corpus
 import dedup._verify.run as engine
@@ -585,3 +586,29 @@ def test_a_dataframe_without_a_text_column_is_refused() -> None:
     pd = pytest.importorskip("pandas")
     with pytest.raises(TypeError, match=r"needs a 'text' column \(it has \['body'\]\)"):
         find_corpus_duplicates(pd.DataFrame({"body": ["x"]}), jobs=1)
+
+
+def test_deduplicate_keeps_first_occurrences_and_drops_emptied_documents() -> None:
+    docs = _cnn(12)
+    doubled = [*docs, *((f"copy-{k}", t) for k, t in docs[:3])]  # three articles stored twice
+    found = find_corpus_duplicates(doubled, jobs=1)
+    kept = dict(found.deduplicate(doubled))
+    assert not any(k.startswith("copy-") for k in kept)  # the drop list: exactly the copies
+    assert [k for k, _ in doubled if k not in kept] == [f"copy-{k}" for k, _ in docs[:3]]
+    # The originals come out as they do without the copies (their own restatements cut).
+    assert kept == dict(find_corpus_duplicates(docs, jobs=1).deduplicate(docs))
+    assert any(kept[k] != t for k, t in docs)  # the highlights that restate the body went
+    # Searched again, what is kept has no exact copy left and fewer restatements.
+    before, after = find_corpus_duplicates(docs, jobs=1), find_corpus_duplicates(kept, jobs=1)
+    assert any(m.kind == "exact" for m in before.matches)
+    assert not any(m.kind == "exact" for m in after.matches)
+    assert len(after.matches) < len(before.matches), (len(before.matches), len(after.matches))
+
+
+def test_deduplicate_refuses_documents_other_than_those_searched() -> None:
+    found = find_corpus_duplicates(DOCS, jobs=1)
+    changed = [(k, t.upper()) for k, t in DOCS]
+    with pytest.raises(ValueError, match="is not the text these clusters were found in"):
+        list(found.deduplicate(changed))
+    with pytest.raises(dedup.InvalidOptionError, match="cover must be"):
+        list(found.deduplicate(DOCS, cover=0))

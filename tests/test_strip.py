@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dedup
-from dedup._strip import covered
+from dedup._text.cut import covered
 
 BRIDGE = "The mayor opened the new bridge over the river on Tuesday morning."
 FIRE = "Firefighters contained the warehouse blaze after six hours of work."

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from dedup._cluster.build import Detection, build, iter_components
+from dedup._cluster.repeats import repeats
 from dedup._errors import InvalidOptionError
 from dedup._rules import LINK_FLOOR
-from dedup._types import Cluster, Match
+from dedup._text.cut import without_sentences_in
+from dedup._types import Cluster, Match, Passage
 from dedup._version import install_hint
 
 if TYPE_CHECKING:
@@ -98,6 +100,82 @@ class Clusters(list[Cluster]):
         if not floor <= threshold <= 1.0:
             raise InvalidOptionError(f"threshold must be in [{floor}, 1] to re-threshold, got {threshold!r}")
         return Clusters._from_detection(self._detection, float(threshold))
+
+    def deduplicate(
+        self, documents: Sequence[tuple[str, str]] | Mapping[str, str], *, cover: float = 0.5
+    ) -> Iterator[tuple[str, str]]:
+        """The documents without their repeats: what to store after a corpus run.
+
+        A passage is a repeat when it restates a passage that stays, earlier
+        in the order of ``documents`` (then by offset); of exact copies the
+        first stays.  Direct matches decide, not the clusters they chain into
+        (:func:`~dedup._cluster.repeats.repeats` states the rule).  A sentence goes when at least
+        ``cover`` of its characters lie in repeats (whole sentences, never
+        parts); a document left with no text is dropped, so the keys not
+        yielded are the drop list.
+
+        Parameters
+        ----------
+        documents : sequence of (key, text), or mapping of key to text
+            The documents these clusters were found in, in the order that
+            decides which occurrence is first (others pass unchanged).
+        cover : float, default 0.5
+            Share of a sentence that must lie in repeats for it to go.
+
+        Yields
+        ------
+        (str, str)
+            Each kept document's key and its text without repeats, in input order.
+
+        Raises
+        ------
+        ValueError
+            A document's text is not the one a passage of these clusters was found in.
+
+        Examples
+        --------
+        >>> import dedup
+        >>> docs = {"a": "Storms closed every school on Monday.\\nParents were told on Sunday.",
+        ...         "b": "Storms closed every school on Monday.",
+        ...         "c": "Parents were told on Sunday. Buses will run again on Friday."}
+        >>> kept = dict(dedup.find_corpus_duplicates(docs, jobs=1).deduplicate(docs))
+        >>> for key, text in kept.items():
+        ...     print(key, repr(text))
+        a 'Storms closed every school on Monday.\\nParents were told on Sunday.'
+        c 'Buses will run again on Friday.'
+        >>> [key for key in docs if key not in kept]  # the drop list
+        ['b']
+        """
+        if isinstance(cover, bool) or not isinstance(cover, (int, float)) or not 0.0 < cover <= 1.0:
+            raise InvalidOptionError(f"cover must be a number in (0, 1], got {cover!r}")
+        items = list(documents.items()) if isinstance(documents, Mapping) else documents
+        if isinstance(items, (str, bytes)) or not isinstance(items, Sequence):
+            raise TypeError(
+                f"documents must be a sequence of (key, text) or a mapping, got {type(documents).__name__}"
+            )
+        rank: dict[str | None, int] = {key: n for n, (key, _) in reversed(list(enumerate(items)))}
+        unknown = len(rank)
+        drop: dict[str | None, list[tuple[int, int]]] = {}
+        for key, start, end in repeats(self.matches, lambda p: (rank.get(p.key, unknown), p.span.start)):
+            drop.setdefault(key, []).append((start, end))
+        shown: dict[str | None, list[Passage]] = {}
+        for m in self.matches:
+            for p in (m.a, m.b):
+                shown.setdefault(p.key, []).append(p)
+        for key, text in items:
+            for p in shown.get(key, ()):
+                if p.span.end > len(text) or (p.text and text[p.span.start : p.span.end] != p.text):
+                    raise ValueError(
+                        f"document {key!r} is not the text these clusters were found in "
+                        f"(its passage at {p.span.start}:{p.span.end} differs)"
+                    )
+            spans = drop.get(key)
+            if not spans:
+                yield key, text
+                continue
+            rest = without_sentences_in(text, spans, cover)
+            if rest.strip():
+                yield key, rest
 
     def to_records(self) -> list[dict[str, Any]]:
         """One dict per passage: cluster id, cluster score, key, start, end, text."""

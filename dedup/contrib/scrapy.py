@@ -45,7 +45,7 @@ from twisted.internet import threads
 
 import dedup
 from dedup._errors import DuplicateKeyError
-from dedup._strip import covered
+from dedup._text.cut import covered
 
 __all__ = ["MODES", "DedupPipeline"]
 
