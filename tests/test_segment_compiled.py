@@ -44,7 +44,7 @@ def _texts() -> list[str]:
 
 def _same_sentences(text: str) -> None:
     assert _text.segment(text) == _text._regex_segment(text)
-    assert paragraph_spans(text) == _regex_paragraph_spans(text)
+    assert _text._compiled.paragraphs(text) == _regex_paragraph_spans(text)
     for p_start, p_end in paragraph_spans(text):
         assert sentence_spans(text, p_start, p_end) == _regex_sentence_spans(text, p_start, p_end)
     for para, (p_start, p_end) in enumerate(paragraph_spans(text)):
@@ -217,7 +217,7 @@ _PIECES = [
 @given(st.lists(st.sampled_from(_PIECES), max_size=40).map("".join), st.data())
 def test_same_paragraphs_and_sentences_as_the_regex(text: str, data: st.DataObject) -> None:
     assert _text.segment(text) == _text._regex_segment(text)
-    assert paragraph_spans(text) == _regex_paragraph_spans(text)
+    assert _text._compiled.paragraphs(text) == _regex_paragraph_spans(text)
     start = data.draw(st.integers(0, len(text)))
     end = data.draw(st.integers(start, len(text)))
     assert sentence_spans(text, start, end) == _regex_sentence_spans(text, start, end)
@@ -227,7 +227,7 @@ def test_same_paragraphs_and_sentences_as_the_regex(text: str, data: st.DataObje
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=80))
 def test_same_paragraphs_and_sentences_on_any_unicode(text: str) -> None:
-    assert paragraph_spans(text) == _regex_paragraph_spans(text)
+    assert _text._compiled.paragraphs(text) == _regex_paragraph_spans(text)
     assert sentence_spans(text, 0, len(text)) == _regex_sentence_spans(text, 0, len(text))
 
 

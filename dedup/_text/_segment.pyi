@@ -24,6 +24,7 @@ def segment(
     fill: Callable[[str], _Info],
     is_abbreviation: Callable[[str], bool],
     cls: type[_T],
+    given: list[tuple[int, int]] | None = None,
     /,
 ) -> list[_T]: ...
 def paragraphs(text: str, /) -> list[tuple[int, int]]: ...

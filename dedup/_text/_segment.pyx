@@ -423,8 +423,12 @@ cdef int abbreviation(str text, const Text *t, Py_ssize_t start, Py_ssize_t dot,
 
 
 cdef int sentence_list(str text, const Text *t, Py_ssize_t start, Py_ssize_t end, object known,
-                       Buf *out) except -1:
-    """Sentence spans of the paragraph ``[start, end)`` into ``out`` (start, end, start, end, ...)."""
+                       Buf *out, bint line_lists=True) except -1:
+    """Sentence spans of the paragraph ``[start, end)`` into ``out`` (start, end, start, end, ...).
+
+    ``line_lists=False``: a line break followed by a list marker is not a cut (a hard-wrapped
+    paragraph, whose list items are paragraphs already).
+    """
     cdef Buf cuts
     cdef Py_ssize_t i, j, k, m, run, dot, stop, nxt, pos
     cdef Py_UCS4 c, after
@@ -467,7 +471,7 @@ cdef int sentence_list(str text, const Text *t, Py_ssize_t start, Py_ssize_t end
                 continue  # a single period after an abbreviation or an initial
             buf_push(&cuts, stop)
         # A line break followed by a list marker also ends a sentence.
-        k = start
+        k = start if line_lists else end
         while k < end:
             if at(t, k) != u"\n":
                 k += 1
@@ -523,23 +527,35 @@ def sentences(text_, Py_ssize_t start, Py_ssize_t end, is_abbreviation, /):
         buf_free(&out)
 
 
-def segment(text_, dict cache not None, fill, is_abbreviation, cls, /):
-    """segment(text, cache, fill, is_abbreviation, cls) -> list of sentences (as dedup._text.segment)"""
+def segment(text_, dict cache not None, fill, is_abbreviation, cls, given=None, /):
+    """segment(text, cache, fill, is_abbreviation, cls, paragraphs=None) -> list of sentences
+
+    As dedup._text.segment; ``given`` paragraph spans (a hard-wrapped text's, which
+    the Python rule decides) replace the blank-line/line paragraphs of ``paragraph_list``.
+    """
     cdef str text = as_str(text_)
     check_tuple_class(cls)
     cdef Text t = text_of(text)
     cdef list out = []
-    cdef Py_ssize_t p, s
+    cdef Py_ssize_t p, s, a, b
     cdef object sent, para
     cdef Buf paras, sents
     buf_init(&paras)
     buf_init(&sents)
     try:
-        paragraph_list(&t, &paras)
+        if given is None:
+            paragraph_list(&t, &paras)
+        else:
+            for a, b in given:
+                if not 0 <= a <= b <= t.n:
+                    raise ValueError(f"paragraph span ({a}, {b}) is outside the text")
+                buf_push(&paras, a)
+                buf_push(&paras, b)
         for p in range(0, paras.n // 2):
             para = p
             sents.n = 0
-            sentence_list(text, &t, paras.items[2 * p], paras.items[2 * p + 1], is_abbreviation, &sents)
+            sentence_list(text, &t, paras.items[2 * p], paras.items[2 * p + 1], is_abbreviation, &sents,
+                          given is None)
             for s in range(0, sents.n, 2):
                 sent = build_sentence(text, &t, sents.items[s], sents.items[s + 1], cache, fill, para, <type>cls)
                 if sent is not None:

@@ -7,6 +7,7 @@ own, so the normalised form never needs an offset map back to the original.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import unicodedata
@@ -21,6 +22,7 @@ __all__ = [
     "paragraph_spans",
     "segment",
     "sentence_spans",
+    "soft_breaks",
     "tokens",
 ]
 
@@ -135,9 +137,12 @@ class Sentence(NamedTuple):
 
 
 def paragraph_spans(text: str) -> list[tuple[int, int]]:
-    """Split ``text`` into paragraphs: at blank lines, or at every line if there are none.
+    """Split ``text`` into paragraphs: at blank lines; else at every line, unless it is hard-wrapped.
 
-    Spans exclude surrounding whitespace and leading list markers.
+    Spans exclude surrounding whitespace and leading list markers.  A text
+    without blank lines is hard-wrapped when :func:`soft_breaks` finds that its
+    line breaks fall where a wrapping program put them; its paragraphs then
+    run across those breaks, so a sentence wrapped at any width is one unit.
 
     Examples
     --------
@@ -145,10 +150,110 @@ def paragraph_spans(text: str) -> list[tuple[int, int]]:
     [(2, 5), (8, 11)]
     >>> paragraph_spans("first\\nstill first\\n\\nsecond")
     [(0, 17), (19, 25)]
+    >>> wrapped = ("The minister said the talks\\nwould resume in the spring\\n"
+    ...            "after the elections, and\\nthat both agreed.\\nA new paragraph.")
+    >>> for a, b in paragraph_spans(wrapped):
+    ...     print(wrapped[a:b].replace("\\n", " "))
+    The minister said the talks would resume in the spring after the elections, and that both agreed.
+    A new paragraph.
     """
+    soft = soft_breaks(text)
+    if soft:
+        return _wrapped_paragraph_spans(text, soft)
     if _compiled is not None:
         return _compiled.paragraphs(text)
     return _regex_paragraph_spans(text)
+
+
+#: Hard wrapping is recognised in texts of at least this many lines (two lines of similar
+#: length look wrapped by the width rule alone).
+WRAP_MIN_LINES = 3
+#: Lines longer than this are paragraphs, not a wrap (wrapping programs fill 60-100 columns).
+WRAP_MAX_WIDTH = 200
+_TERMINAL = ".!?…:;。！？\"'”’»)]"
+
+
+def soft_breaks(text: str) -> list[int]:
+    """Offsets of the line breaks of a hard-wrapped ``text`` that continue a paragraph ([] if it is not).
+
+    The rule, for a text without blank lines and of at least :data:`WRAP_MIN_LINES`
+    lines, with ``width`` its longest line (trailing spaces left out):
+
+    * a break is *soft* when the line before it does not end in terminal
+      punctuation (it stops inside a sentence) and the next line's first word
+      would not have fitted on it (``len(line) + 1 + len(word) > width``): a
+      wrapping program leaves exactly such breaks inside a paragraph, whatever
+      its width (every line is at most that width, so ``width`` never
+      exceeds it).  This holds for a next line starting with a list marker
+      too, unless the line before is an item itself: after a prose line that
+      stops inside a sentence, "- " is a dash and "12. " a figure;
+    * only in prose, not in a list of titles: some line ends in terminal
+      punctuation, or some break inside a sentence continues with a word not
+      capitalised.
+
+    The text is hard-wrapped when it has at least two soft breaks inside
+    sentences, and they are at least a quarter of all its breaks, and no
+    line is longer than :data:`WRAP_MAX_WIDTH`; then a break after terminal
+    punctuation is soft too if the next word would not have fitted, so that
+    paragraphs, not only sentences, run across the wrap.  A short line (a
+    heading, a paragraph's last line) is followed by a hard break.  So
+    one-item-per-line texts (headlines, bullets, a paragraph per line) keep
+    their lines, and hard-wrapped text gets its sentences and paragraphs back.
+
+    Re-wrapping a text at another width moves its breaks but not its
+    sentences, so what matches does not depend on the width.
+
+    Examples
+    --------
+    >>> soft_breaks("One headline here\\nAnother headline\\nA third, longer headline")
+    []
+    """
+    if "\n" not in text or _BLANK_LINE.search(text):
+        return []
+    raw = text.split("\n")
+    if len(raw) < WRAP_MIN_LINES or max(map(len, raw)) > WRAP_MAX_WIDTH + 64:  # cheap exits first
+        return []
+    lines: list[tuple[int, int]] = []  # (start, end without trailing spaces) of each line
+    pos = 0
+    for line in raw:
+        lines.append((pos, pos + len(line.rstrip())))
+        pos += len(line) + 1
+    width = max(end - start for start, end in lines)
+    if width > WRAP_MAX_WIDTH:
+        return []
+    inside: list[int] = []  # soft breaks inside a sentence
+    after: list[int] = []  # soft by width, after a sentence's end
+    prose = any(end > start and text[end - 1] in _TERMINAL for start, end in lines)
+    for (a_start, a_end), (b_start, b_end) in itertools.pairwise(lines):
+        head = text[b_start:b_end].lstrip()
+        if not head or a_end == a_start:
+            continue
+        words = head.split(None, 1)
+        marker = _LIST_MARKER.match(head)
+        closed = text[a_end - 1] in _TERMINAL
+        if marker and (closed or _LIST_MARKER.match(text[a_start:a_end].lstrip())):
+            continue  # an item after a lead-in or another item; else "- " is a dash, "12. " a figure
+        if (a_end - a_start) + 1 + len(words[0]) > width:
+            (after if closed else inside).append(b_start - 1)
+        prose = prose or not (closed or marker or head[0].isupper())
+    if not prose or len(inside) < 2 or 4 * len(inside) < len(lines) - 1:
+        return []
+    return sorted(inside + after)
+
+
+def _wrapped_paragraph_spans(text: str, soft: list[int]) -> list[tuple[int, int]]:
+    """Paragraph spans of a hard-wrapped text: lines joined across its ``soft`` breaks."""
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    joined = set(soft)
+    at = text.find("\n")
+    while at != -1:
+        if at not in joined:
+            _add_trimmed(text, pos, at, spans)
+            pos = at + 1
+        at = text.find("\n", at + 1)
+    _add_trimmed(text, pos, len(text), spans)
+    return spans
 
 
 def _regex_paragraph_spans(text: str) -> list[tuple[int, int]]:
@@ -208,8 +313,12 @@ def _is_abbreviation_word(word: str) -> bool:
     return word.casefold() in _ABBREVIATIONS
 
 
-def _regex_sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """:func:`sentence_spans` with regular expressions: the reference of the compiled version."""
+def _regex_sentence_spans(text: str, start: int, end: int, line_lists: bool = True) -> list[tuple[int, int]]:
+    """:func:`sentence_spans` with regular expressions: the reference of the compiled version.
+
+    ``line_lists=False`` (a hard-wrapped paragraph, whose list items are paragraphs already):
+    a line break followed by a list marker is not a cut.
+    """
     cuts: list[int] = []
     for m in _SENT_END.finditer(text, start, end):
         stop = m.end()
@@ -230,7 +339,7 @@ def _regex_sentence_spans(text: str, start: int, end: int) -> list[tuple[int, in
             continue
         cuts.append(stop)
     # A line break followed by a list marker also ends a sentence (lists inside a paragraph).
-    for m in _NEWLINE.finditer(text, start, end):
+    for m in _NEWLINE.finditer(text, start, end) if line_lists else ():
         if _LIST_MARKER.match(text, m.end(), end):
             cuts.append(m.start())
     spans: list[tuple[int, int]] = []
@@ -314,16 +423,20 @@ def segment(text: str) -> list[Sentence]:
     >>> [(s.para, s.norm) for s in segment("- It’s 10,000 troops.\\n- Mr. Lavrov said so.")]
     [(0, 'it 10,000 troops'), (1, 'mr lavrov said so')]
     """
-    if _compiled is not None:
-        return _compiled.segment(text, _TOKEN_INFO, _token_info, _is_abbreviation_word, Sentence)
-    return _regex_segment(text)
+    if _compiled is None:
+        return _regex_segment(text)
+    soft = soft_breaks(text)
+    paras = _wrapped_paragraph_spans(text, soft) if soft else None
+    return _compiled.segment(text, _TOKEN_INFO, _token_info, _is_abbreviation_word, Sentence, paras)
 
 
 def _regex_segment(text: str) -> list[Sentence]:
     """:func:`segment` in Python: the reference of the compiled version."""
     out: list[Sentence] = []
-    for para, (p_start, p_end) in enumerate(_regex_paragraph_spans(text)):
-        for s_start, s_end in _regex_sentence_spans(text, p_start, p_end):
+    soft = soft_breaks(text)
+    paras = _wrapped_paragraph_spans(text, soft) if soft else _regex_paragraph_spans(text)
+    for para, (p_start, p_end) in enumerate(paras):
+        for s_start, s_end in _regex_sentence_spans(text, p_start, p_end, not soft):
             sent = _regex_sentence(text, para, s_start, s_end)
             if sent is not None:
                 out.append(sent)
