@@ -23,14 +23,18 @@ An atomic step is one optimistic transaction: ``WATCH :version``, read
 writes, bumping ``:version``.  If another process wrote in between, ``EXEC``
 fails and the step is redone against the new state, so two processes adding
 near-identical articles can never both see them as new, and nothing is ever
-half-written.  Every Redis error becomes :class:`StorageError`.
+half-written.  Every Redis error becomes :class:`StorageError`; a damaged value
+(a version or id that is not an integer, text that is not UTF-8) becomes
+:class:`IndexFormatError` naming its Redis key.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 import threading
+import urllib.parse
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -39,7 +43,7 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from dedup._errors import IncompatibleIndexError, InvalidOptionError, StorageError
+from dedup._errors import IncompatibleIndexError, IndexFormatError, InvalidOptionError, StorageError
 from dedup._index.crossmatch import Sketch, StoredDoc
 from dedup._index.store import Document, Hits, fingerprint
 from dedup._options import Options
@@ -115,6 +119,36 @@ def _utf8(key: str) -> bytes:
     return key.encode("utf-8", "surrogatepass")
 
 
+def _redact(url: str) -> str:
+    """``url`` as messages and reprs show it: user name and password, and ``password=`` values, as ``***``."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return "<a Redis URL that cannot be parsed>"
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "***@" + netloc.rpartition("@")[2]
+    query = re.sub(r"(?i)((?:^|[&;])[^=&;]*pass[^=&;]*=)[^&;]*", r"\1***", parts.query)
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+def _secrets(url: str) -> list[str]:
+    """The credentials in ``url`` as they may appear in a message: raw and unquoted."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return [url]
+    found = [parts.netloc.rpartition("@")[0]] if "@" in parts.netloc else []
+    found += [found[0].partition(":")[2]] if found else []  # the password (a lone user name may be one too)
+    found += re.findall(r"(?i)(?:^|[&;])[^=&;]*pass[^=&;]*=([^&;]*)", parts.query)
+    found += [urllib.parse.unquote(s) for s in found]
+    return sorted({s for s in found if s}, key=len, reverse=True)
+
+
+def _shown(key: bytes) -> str:
+    return key.decode("utf-8", "backslashreplace")
+
+
 class RedisStore:
     """Documents in Redis at ``url`` under ``dedup:{name}``: a :class:`~dedup._index.store.Store`."""
 
@@ -134,11 +168,12 @@ class RedisStore:
         redis = _redis_module()
         self._errors: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, OSError)
         self._watch_error: type[BaseException] = redis.exceptions.WatchError
+        self._url = _redact(url)  # the only form kept: credentials never reach a message or repr
+        self._secrets = _secrets(url)
         try:
             self._r = redis.Redis.from_url(url, socket_timeout=socket_timeout, socket_connect_timeout=5.0)
         except (ValueError, *self._errors) as err:
-            raise StorageError(f"cannot use Redis at {url!r}: {err}") from err
-        self._url = url
+            raise StorageError(f"cannot use Redis at {self._url!r}: {self._scrub(err)}") from None
         self._lookup = self._call(self._r.register_script, _LOOKUP)
         self._sadd = self._call(self._r.register_script, _SADD)
         self._srem = self._call(self._r.register_script, _SREM)
@@ -151,13 +186,43 @@ class RedisStore:
     def _k(self, *parts: bytes | str) -> bytes:
         return b":".join([self._prefix, *(_utf8(p) if isinstance(p, str) else p for p in parts)])
 
+    def _scrub(self, err: BaseException) -> str:
+        """``err``'s message without the URL's credentials (redis-py's messages should hold none)."""
+        text = str(err)
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def _damaged(self, key: bytes, what: str) -> IndexFormatError:
+        return IndexFormatError(f"the Redis index {self.name!r} is damaged: {_shown(key)} {what}")
+
+    def _int(self, raw: bytes, key: bytes, field: str) -> int:
+        try:
+            return int(raw)
+        except ValueError:
+            raise self._damaged(key, f"holds {field} {raw!r:.40}, not an integer") from None
+
+    def _float(self, raw: bytes, key: bytes, field: str) -> float:
+        try:
+            return float(raw)
+        except ValueError:
+            raise self._damaged(key, f"holds {field} {raw!r:.40}, not a number") from None
+
+    def _str(self, raw: bytes, key: bytes, field: str) -> str:
+        try:
+            return raw.decode("utf-8", "surrogatepass")
+        except UnicodeDecodeError as err:
+            raise self._damaged(
+                key, f"holds {field} that is not UTF-8 text ({err.reason} at byte {err.start})"
+            ) from None
+
     def _call(self, fn: Callable[..., T], *args: Any) -> T:
         try:
             return fn(*args)
         except self._errors as err:
             if isinstance(err, self._watch_error):
                 raise
-            raise StorageError(f"Redis at {self._url!r} failed: {err}") from err
+            raise StorageError(f"Redis at {self._url!r} failed: {self._scrub(err)}") from err
 
     def _check_fingerprint(self) -> None:
         fp = fingerprint(self.options)
@@ -178,10 +243,12 @@ class RedisStore:
         raw = keys.astype("<u8").tobytes()
         return [prefix + raw[n : n + 8] for n in range(0, len(raw), 8)]
 
-    def _unpack(self, packed: bytes) -> tuple[npt.NDArray[np.uint64], I64]:
+    def _unpack(self, key: str, packed: bytes) -> tuple[npt.NDArray[np.uint64], I64]:
         """A document's stored ``keys`` field: its sentences' keys (one row each) and sentence numbers."""
         width = self._n_bands + 1
         n = len(packed) // (8 * (width + 1))
+        if len(packed) != n * 8 * (width + 1):
+            raise self._damaged(self._k("doc", key), f"holds sentence keys of {len(packed)} bytes")
         keys = np.frombuffer(packed[: n * width * 8], dtype=np.uint64).reshape(n, width)
         return keys, np.frombuffer(packed[n * width * 8 :], dtype=np.int64)
 
@@ -203,26 +270,33 @@ class RedisStore:
         pipe = self._r.pipeline(transaction=False)
         for d in raw_keys:
             pipe.hget(self._k("doc", d), "id")
-        return [None if i is None else int(i) for i in self._call(pipe.execute)]
+        return [
+            None if i is None else self._int(i, self._k("doc", d), "id")
+            for d, i in zip(raw_keys, self._call(pipe.execute), strict=True)
+        ]
 
     def _in_order(self, raw: list[tuple[bytes, float]]) -> list[str]:
         """Keys of ``(key, timestamp)`` pairs ordered by timestamp, then insertion."""
         ids = self._ids([k for k, _ in raw]) if len(raw) > 1 else [0] * len(raw)
         rows = sorted((ts, -1 if i is None else i, k) for (k, ts), i in zip(raw, ids, strict=True))
-        return [k.decode("utf-8", "surrogatepass") for _, _, k in rows]
+        return [self._str(k, self._k("docs"), "a document key") for _, _, k in rows]
 
     # -- Store -----------------------------------------------------------------------
 
     def atomic(self, step: Callable[[_RedisView], T]) -> T:
+        version = self._k("version")
         for _ in range(_RETRIES):
             try:
                 with self._r.pipeline() as pipe:
-                    self._call(pipe.watch, self._k("version"))
-                    view = _RedisView(self, pipe)
+                    self._call(pipe.watch, version)
+                    raw = self._call(pipe.get, version)
+                    view = _RedisView(
+                        self, pipe, 0 if raw is None else self._int(raw, version, "the version")
+                    )
                     result = step(view)
                     if view.writes:
                         pipe.multi()
-                        pipe.incrby(self._k("version"), max(1, view.puts))
+                        pipe.incrby(version, max(1, view.puts))
                         for write in view.writes:
                             write(pipe)
                         self._call(pipe.execute)
@@ -252,15 +326,15 @@ class RedisStore:
     def keys(self) -> list[str]:
         raw = self._call(lambda: self._r.zrange(self._k("docs"), 0, -1))
         ids = self._ids(raw)
-        return [
-            k.decode("utf-8", "surrogatepass") for i, k in sorted(zip(ids, raw, strict=True)) if i is not None
-        ]
+        docs = self._k("docs")
+        live = sorted((i, k) for i, k in zip(ids, raw, strict=True) if i is not None)
+        return [self._str(k, docs, "a document key") for _, k in live]
 
     def text(self, key: str) -> str:
         raw = self._call(lambda: self._r.hget(self._k("doc", key), "text"))
         if raw is None:
             raise KeyError(key)
-        return str(raw.decode("utf-8", "surrogatepass"))
+        return self._str(raw, self._k("doc", key), "text")
 
     def timestamp(self, key: str) -> float:
         raw = self._call(lambda: self._r.zscore(self._k("docs"), _utf8(key)))
@@ -273,12 +347,15 @@ class RedisStore:
         pipe = self._r.pipeline(transaction=False)
         for k in keys:
             pipe.hmget(self._k("doc", k), "text", "id")
-        rows = sorted(
-            (int(ident), k.decode("utf-8", "surrogatepass"), text.decode("utf-8", "surrogatepass"))
-            for k, (text, ident) in zip(keys, self._call(pipe.execute), strict=True)
-            if text is not None
-        )
-        return [Document(k, text, None) for _, k, text in rows]
+        rows = []
+        for k, (text, ident) in zip(keys, self._call(pipe.execute), strict=True):
+            if text is not None:
+                doc = self._k("doc", k)
+                rows.append(
+                    (self._int(ident, doc, "id"), self._str(k, self._k("docs"), "a document key"), text, doc)
+                )
+        rows.sort(key=lambda row: row[0])
+        return [Document(k, self._str(text, doc, "text"), None) for _, k, text, doc in rows]
 
     def clear(self) -> None:
         """Delete every Redis key of this index (all processes lose it)."""
@@ -301,13 +378,13 @@ class RedisStore:
 class _RedisView:
     """One transaction's reads (immediate, under ``WATCH``) and writes (queued for ``EXEC``)."""
 
-    def __init__(self, store: RedisStore, pipe: Any) -> None:
+    def __init__(self, store: RedisStore, pipe: Any, version: int = 0) -> None:
         self.s = store
         self.pipe = pipe
         self.writes: list[Callable[[Any], None]] = []
         self.puts = 0
         self.fresh: list[tuple[str, int, str, tuple[Sentence, ...]]] = []
-        self.version = 0 if pipe is None else int(store._call(pipe.get, store._k("version")) or 0)
+        self.version = version  # of the index when the transaction began (0 when reading only)
         self._packed: dict[str, bytes | None] = {}
         self._removed: dict[bytes, Counter[int]] = {}  # document -> its set keys (removed in this step)
         self._refs: list[bytes] = []
@@ -334,30 +411,35 @@ class _RedisView:
         keys = [*s._set_keys(bands), *s._set_keys(exact), *s._set_keys(exact, b"x")]
         args = [max_bucket, bands.size, limit, s._prefix, *skip]
         replies = s._call(lambda: s._lookup(keys=keys, args=args))
-        return self._hits(replies[: bands.size], None), self._hits(replies[bands.size :], limit)
+        n = bands.size
+        return self._hits(replies[:n], None, keys[:n]), self._hits(replies[n:], limit, keys[n:])
 
-    def _hits(self, replies: list[list[bytes]], limit: int | None) -> Hits:
+    def _hits(self, replies: list[list[bytes]], limit: int | None, set_keys: list[bytes]) -> Hits:
         """Entries of the lookup's replies; ``limit``: at most that many of each (the newest come first)."""
         q: list[int] = []
         docs: list[int] = []
         sents: list[int] = []
         removed = self._removed
-        for n, members in enumerate(replies):
-            taken = 0
-            for m in members:
-                doc, _, sent = m.rpartition(b"\0")
-                if doc in removed:
-                    continue
-                if taken == limit:
-                    break
-                taken += 1
-                ref = self._ref_of.get(doc)
-                if ref is None:
-                    ref = self._ref_of[doc] = len(self._refs)
-                    self._refs.append(doc)
-                q.append(n)
-                docs.append(ref)
-                sents.append(int(sent))
+        n, m = 0, b""
+        try:
+            for n, members in enumerate(replies):
+                taken = 0
+                for m in members:
+                    doc, _, sent = m.rpartition(b"\0")
+                    if doc in removed:
+                        continue
+                    if taken == limit:
+                        break
+                    taken += 1
+                    ref = self._ref_of.get(doc)
+                    if ref is None:
+                        ref = self._ref_of[doc] = len(self._refs)
+                        self._refs.append(doc)
+                    q.append(n)
+                    docs.append(ref)
+                    sents.append(int(sent))
+        except ValueError:
+            raise self.s._damaged(set_keys[n], f"holds {m!r:.60}, not a key and a sentence number") from None
         return Hits(
             np.array(q, dtype=np.int64), np.array(docs, dtype=np.int64), np.array(sents, dtype=np.int64)
         )
@@ -371,8 +453,9 @@ class _RedisView:
         ts = np.full(docs.size, math.nan)
         for n, (ref, (stamp, ident)) in enumerate(zip(docs.tolist(), s._call(pipe.execute), strict=True)):
             if stamp is not None:
-                ordinal[n], ts[n] = int(ident), float(stamp)
-                self._ids[ref] = int(ident)
+                doc = s._k("doc", self._refs[ref])
+                ordinal[n], ts[n] = s._int(ident, doc, "id"), s._float(stamp, doc, "timestamp")
+                self._ids[ref] = int(ordinal[n])
         return ordinal, ts
 
     def stored(self, docs: Sequence[int]) -> list[StoredDoc]:
@@ -380,7 +463,7 @@ class _RedisView:
         out: list[StoredDoc | None] = [None] * len(docs)
         missing: list[int] = []
         for n, ref in enumerate(docs):
-            key, ident = self._refs[ref].decode("utf-8", "surrogatepass"), self._ids[ref]
+            key, ident = self._key(ref), self._ids[ref]
             hit = s._recall(key, ident)
             if hit is None:
                 missing.append(n)
@@ -391,13 +474,16 @@ class _RedisView:
             for n in missing:
                 pipe.hget(s._k("doc", self._refs[docs[n]]), "text")
             for n, text in zip(missing, s._call(pipe.execute), strict=True):
-                key, ident = self._refs[docs[n]].decode("utf-8", "surrogatepass"), self._ids[docs[n]]
-                body = "" if text is None else text.decode("utf-8", "surrogatepass")
+                key, ident = self._key(docs[n]), self._ids[docs[n]]
+                body = "" if text is None else s._str(text, s._k("doc", self._refs[docs[n]]), "text")
                 sents = tuple(segment(body))  # gone meanwhile: no sentences, so no pairs
                 if text is not None:
                     s._remember(key, ident, body, sents)
                 out[n] = StoredDoc(key, body, sents, ident)
         return [d for d in out if d is not None]
+
+    def _key(self, ref: int) -> str:
+        return self.s._str(self._refs[ref], self.s._k("doc", self._refs[ref]), "a key")
 
     def count(self) -> int:
         return len(self.s) - len(self._removed) + self.puts
@@ -471,7 +557,7 @@ class _RedisView:
         packed = self._packed_keys(key)
         if packed is None or _utf8(key) in self._removed:
             raise KeyError(key)
-        keys, rows = s._unpack(packed)
+        keys, rows = s._unpack(key, packed)
         doc = _utf8(key)
         self._removed[doc] = Counter(keys.ravel().tolist())
         set_keys = s._set_keys(keys.ravel())

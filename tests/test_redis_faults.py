@@ -1,0 +1,162 @@
+"""Faults of the Redis index: lost replies, stalls, credentials, other settings, damaged values.
+
+Every fault is real or injected below dedup: a redis-server started for these tests
+(``DEBUG SLEEP`` stalls, ``FLUSHALL``, ``--requirepass``, values damaged with plain
+Redis commands) and, for a reply lost after the server committed, redis-py's own
+``Pipeline._execute_transaction`` run and then made to raise, as a dropped connection would.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import dedup
+from tests.test_redis import REDIS_SERVER, STORIES, _free_port, _start_server
+
+redis = pytest.importorskip("redis")
+pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server is not installed")
+
+SECRET = "s3cret-Pa55"
+
+
+@pytest.fixture(scope="module")
+def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A redis-server of its own (these tests flush it and put it to sleep)."""
+    url, proc = _start_server(tmp_path_factory.mktemp("redis"), "--enable-debug-command", "local")
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _fresh(url: str, name: str, **kwargs: Any) -> dedup.DedupIndex:
+    index = dedup.DedupIndex.from_redis(url, name=name, **kwargs)
+    index.clear()
+    return index
+
+
+class LostReplies:
+    """redis-py's transactions: the next ``armed`` are committed, then fail as if their reply was lost.
+
+    ``watching``: the pipeline's state when the reply fails to arrive.  A connection dropped
+    while redis-py reads the ``EXEC`` reply leaves it watching (redis-py then raises
+    ``WatchError``); the issue's injection, raising after the read, leaves it not watching
+    (redis-py raises the ``ConnectionError``).
+    """
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, *, watching: bool) -> None:
+        self.armed = 0
+        self.fired = 0
+        original = redis.client.Pipeline._execute_transaction
+
+        def run(pipe: Any, connection: Any, commands: Any, raise_on_error: bool) -> Any:
+            reply = original(pipe, connection, commands, raise_on_error)
+            if self.armed:
+                self.armed -= 1
+                self.fired += 1
+                pipe.watching = watching
+                connection.disconnect()
+                raise redis.ConnectionError("connection lost after the server committed (injected)")
+            return reply
+
+        monkeypatch.setattr(redis.client.Pipeline, "_execute_transaction", run)
+
+
+# -- 3. credentials --------------------------------------------------------------------------------
+
+
+def _with_secret(url: str, secret: str) -> list[str]:
+    host = url.removeprefix("redis://")
+    return [f"redis://:{secret}@{host}", f"redis://default:{secret}@{host}", f"{url}?password={secret}"]
+
+
+def _shown(err: BaseException) -> str:
+    """Everything a traceback of ``err`` shows (its causes included)."""
+    return "".join(traceback.format_exception(err))
+
+
+def test_redis_password_is_never_shown(tmp_path: Path) -> None:
+    plain, proc = _start_server(tmp_path, "--requirepass", SECRET)
+    try:
+        for url in _with_secret(plain, SECRET):
+            index = dedup.DedupIndex.from_redis(url, name="secret")
+            index.add("a", STORIES[0], replace=True)
+            assert SECRET not in repr(index) and "127.0.0.1" in repr(index)
+            index.close()
+        for url in _with_secret(plain, "wr0ng-Pa55"):
+            with pytest.raises(dedup.StorageError) as caught:
+                dedup.DedupIndex.from_redis(url, name="secret")
+            assert "wr0ng-Pa55" not in _shown(caught.value) and "127.0.0.1" in str(caught.value)
+        alive = [dedup.DedupIndex.from_redis(url, name="secret") for url in _with_secret(plain, SECRET)]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    for index in alive:
+        with pytest.raises(dedup.StorageError) as caught:
+            index.add("b", STORIES[1])
+        assert SECRET not in _shown(caught.value) and "127.0.0.1" in str(caught.value)
+    for url in _with_secret(f"redis://127.0.0.1:{_free_port()}/0", SECRET):
+        with pytest.raises(dedup.StorageError) as caught:
+            dedup.DedupIndex.from_redis(url, name="secret")
+        assert SECRET not in _shown(caught.value)
+
+
+# -- 5. damaged values ---------------------------------------------------------------------------
+
+_DAMAGE: dict[str, tuple[Callable[[Any, bytes], object], str]] = {
+    "version": (lambda r, p: r.set(p + b":version", b"twelve"), ":version"),
+    "id": (lambda r, p: r.hset(p + b":doc:a", "id", b"1.5"), ":doc:a"),
+    "timestamp": (lambda r, p: r.hset(p + b":doc:a", "ts", b"noon"), ":doc:a"),
+    "text": (lambda r, p: r.hset(p + b":doc:a", "text", b"caf\xe9 \xff"), ":doc:a"),
+    "sentence-keys": (lambda r, p: r.hset(p + b":doc:a", "keys", b"123"), ":doc:a"),
+    "document-key": (
+        lambda r, p: r.zadd(p + b":docs", {b"b\xff": 3.0}) + r.rename(p + b":doc:b", p + b":doc:b\xff"),
+        ":docs",
+    ),
+}
+_OPS: dict[str, Callable[[dedup.DedupIndex], object]] = {
+    "add": lambda ix: ix.add("z", STORIES[3]),
+    "add-matching": lambda ix: ix.add("z", STORIES[0]),
+    "query-matching": lambda ix: ix.query(STORIES[0]),
+    "remove": lambda ix: ix.remove("a"),
+    "evict": lambda ix: ix.evict(older_than=1e12),
+    "keys": lambda ix: list(ix),
+    "clusters": lambda ix: ix.clusters(),
+    "text": lambda ix: ix.text("a"),
+}
+_CASES = [
+    ("version", "add"),
+    ("version", "remove"),
+    ("id", "add-matching"),
+    ("id", "keys"),
+    ("id", "evict"),
+    ("id", "clusters"),
+    ("timestamp", "add-matching"),
+    ("timestamp", "query-matching"),
+    ("text", "query-matching"),
+    ("text", "clusters"),
+    ("text", "text"),
+    ("sentence-keys", "remove"),
+    ("document-key", "keys"),
+    ("document-key", "evict"),
+]
+
+
+@pytest.mark.parametrize(("damage", "op"), _CASES, ids=[f"{d}-{o}" for d, o in _CASES])
+def test_damaged_redis_value_raises_index_format_error_naming_the_key(url: str, damage: str, op: str) -> None:
+    name = f"damaged-{damage}-{op}"
+    writer = _fresh(url, name)
+    writer.add("a", STORIES[0], timestamp=1.0)
+    writer.add("b", STORIES[1], timestamp=2.0)
+    damage_fn, suffix = _DAMAGE[damage]
+    raw = redis.Redis.from_url(url)
+    damage_fn(raw, f"dedup:{name}".encode())
+    raw.close()
+    with pytest.raises(dedup.IndexFormatError, match=f"dedup:{name}{suffix}"):
+        _OPS[op](dedup.DedupIndex.from_redis(url, name=name))  # a new client: nothing cached
