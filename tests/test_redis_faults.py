@@ -8,6 +8,7 @@ Redis commands) and, for a reply lost after the server committed, redis-py's own
 
 from __future__ import annotations
 
+import threading
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -66,6 +67,93 @@ class LostReplies:
             return reply
 
         monkeypatch.setattr(redis.client.Pipeline, "_execute_transaction", run)
+
+
+# -- 1. a reply lost after the server committed ---------------------------------------------------
+
+
+@pytest.mark.parametrize("watching", [True, False], ids=["while-watching", "after-exec"])
+def test_add_whose_reply_was_lost_returns_its_own_matches(
+    url: str, monkeypatch: pytest.MonkeyPatch, watching: bool
+) -> None:
+    index, memory = _fresh(url, f"lost-add-{watching}"), dedup.DedupIndex()
+    for ix in (index, memory):
+        ix.add("base", "\n\n".join(STORIES), timestamp=0.0)
+    lost = LostReplies(monkeypatch, watching=watching)
+    trials = 12
+    for n in range(trials):
+        text = f"Desk {n} reports.\n\n{STORIES[n % 4]}\n\n{STORIES[(n + 1) % 4]}"
+        expected = memory.add(f"k{n}", text, timestamp=float(n + 1))
+        lost.armed = 1
+        assert index.add(f"k{n}", text, timestamp=float(n + 1)) == expected != []
+    assert lost.fired == trials
+    # each document stored once, under the next insertion number
+    assert list(index) == list(memory) and index.clusters() == memory.clusters()
+
+
+@pytest.mark.parametrize("watching", [True, False], ids=["while-watching", "after-exec"])
+def test_remove_and_evict_whose_reply_was_lost_report_their_own_write(
+    url: str, monkeypatch: pytest.MonkeyPatch, watching: bool
+) -> None:
+    index = _fresh(url, f"lost-remove-{watching}", max_docs=3)
+    for n in range(6):
+        index.add(f"d{n}", STORIES[n % 4] + f" Desk {n}.", timestamp=float(n))
+    lost = LostReplies(monkeypatch, watching=watching)
+    lost.armed = 1
+    index.remove("d3")  # no KeyError for its own removal
+    lost.armed = 1
+    assert index.evict(older_than=5.0) == ["d4"]
+    for n in (6, 7):
+        index.add(f"d{n}", STORIES[n % 4] + f" Desk {n}.", timestamp=float(n))
+    lost.armed = 2  # the add and the eviction after it (max_docs)
+    assert index.add("d8", STORIES[0] + " Desk 8.", timestamp=8.0) == []
+    lost.armed = 1
+    index.remove("d6")
+    assert lost.fired == 5 and list(index) == ["d7", "d8"]
+
+
+# -- 2. timeouts ---------------------------------------------------------------------------------
+
+
+def _stall_before_exec(url: str, monkeypatch: pytest.MonkeyPatch, seconds: float) -> list[threading.Thread]:
+    """Before the next ``EXEC``: ``DEBUG SLEEP`` from another client, until a third one's PING times out."""
+    original = redis.client.Pipeline._execute_transaction
+    sleeper: list[threading.Thread] = []
+
+    def run(pipe: Any, connection: Any, commands: Any, raise_on_error: bool) -> Any:
+        if not sleeper:
+            other = redis.Redis.from_url(url)
+            sleeper.append(threading.Thread(target=other.execute_command, args=("DEBUG", "SLEEP", seconds)))
+            sleeper[0].start()
+            probe = redis.Redis.from_url(url, socket_timeout=0.05)
+            while True:
+                try:
+                    probe.ping()
+                except redis.TimeoutError:
+                    break
+            probe.close()
+        return original(pipe, connection, commands, raise_on_error)
+
+    monkeypatch.setattr(redis.client.Pipeline, "_execute_transaction", run)
+    return sleeper
+
+
+@pytest.mark.parametrize("op", ["add", "remove"])
+def test_timeout_during_exec_and_unwatch_raises_storage_error(
+    url: str, monkeypatch: pytest.MonkeyPatch, op: str
+) -> None:
+    index = _fresh(url, f"stall-{op}", socket_timeout=0.3)
+    index.add("a", STORIES[0])
+    sleeper = _stall_before_exec(url, monkeypatch, 1.5)
+    with pytest.raises(dedup.StorageError, match="may have been applied") as caught:
+        if op == "add":
+            index.add("b", STORIES[1])
+        else:
+            index.remove("a")
+    sleeper[0].join()
+    assert isinstance(caught.value.__cause__, redis.RedisError)
+    monkeypatch.undo()
+    assert len(index) in ((1, 2) if op == "add" else (0, 1))  # usable again once the server is awake
 
 
 # -- 3. credentials --------------------------------------------------------------------------------

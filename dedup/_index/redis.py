@@ -17,13 +17,20 @@ passages and spans back, so this module uses its own layout under one prefix
                        rebuilt from ``:b:`` when its size differs (a dedup without
                        it wrote meanwhile)
 * ``:version``         counter bumped by every write (ids come from it)
+* ``:w:{token}``       written by each write transaction with a random token of its
+                       own, expiring after ``_TOKEN_TTL`` seconds: the try it names was applied
 
 An atomic step is one optimistic transaction: ``WATCH :version``, read
 (one Lua call for all band keys of an article), then ``MULTI``/``EXEC`` the
 writes, bumping ``:version``.  If another process wrote in between, ``EXEC``
 fails and the step is redone against the new state, so two processes adding
 near-identical articles can never both see them as new, and nothing is ever
-half-written.  Every Redis error becomes :class:`StorageError`; a damaged value
+half-written.  When the connection drops during ``EXEC``, the server may have
+applied the transaction without its reply arriving: the redo first looks for the
+write's token and, if found, returns the applied try's result instead of running
+again (which would report the document as a duplicate of itself).  A timeout is
+not waited out: it raises :class:`StorageError` saying that the write may have
+been applied.  Every Redis error becomes :class:`StorageError`; a damaged value
 (a version or id that is not an integer, text that is not UTF-8) becomes
 :class:`IndexFormatError` naming its Redis key.
 """
@@ -32,6 +39,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import threading
 import urllib.parse
@@ -103,6 +111,8 @@ return h
 _ZREM = "for i, k in ipairs(KEYS) do redis.call('ZREM', k, ARGV[i]) end return #KEYS"
 
 _RETRIES = 200
+_DROPPED = 3  # connections lost during one write before giving up
+_TOKEN_TTL = 600  # seconds a write's token is kept: for its own retries, which come within seconds
 _CACHE = 4096  # segmented documents kept per client
 _SENTENCE_BITS = 20  # sentence numbers in an exact-copy score
 
@@ -168,6 +178,7 @@ class RedisStore:
         redis = _redis_module()
         self._errors: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, OSError)
         self._watch_error: type[BaseException] = redis.exceptions.WatchError
+        self._dropped: type[BaseException] = redis.exceptions.ConnectionError
         self._url = _redact(url)  # the only form kept: credentials never reach a message or repr
         self._secrets = _secrets(url)
         try:
@@ -285,29 +296,68 @@ class RedisStore:
 
     def atomic(self, step: Callable[[_RedisView], T]) -> T:
         version = self._k("version")
+        token = self._k("w", os.urandom(12).hex())
+        # Result and new documents of each try that sent its EXEC: its reply may be lost after the
+        # server applied it, so later tries look for ``token``, which names the try that was applied.
+        sent: list[tuple[T, list[tuple[str, int, str, tuple[Sentence, ...]]]]] = []
+        dropped = 0
         for _ in range(_RETRIES):
+            pipe = self._r.pipeline()
+            broken = False
             try:
-                with self._r.pipeline() as pipe:
-                    self._call(pipe.watch, version)
-                    raw = self._call(pipe.get, version)
+                pipe.watch(version)
+                stored = pipe.mget(version, token) if sent else pipe.mget(version)
+                if sent and stored[1] is not None:
+                    result, fresh = sent[self._int(stored[1], token, "a try number")]
+                else:
                     view = _RedisView(
-                        self, pipe, 0 if raw is None else self._int(raw, version, "the version")
+                        self, pipe, 0 if stored[0] is None else self._int(stored[0], version, "the version")
                     )
-                    result = step(view)
+                    result, fresh = step(view), view.fresh
                     if view.writes:
                         pipe.multi()
                         pipe.incrby(version, max(1, view.puts))
                         for write in view.writes:
                             write(pipe)
-                        self._call(pipe.execute)
-                        for args in view.fresh:
-                            self._remember(*args)
-                return result
+                        pipe.set(token, len(sent), ex=_TOKEN_TTL)
+                        sent.append((result, fresh))
+                        pipe.execute()
             except self._watch_error:
-                continue
+                continue  # another write came first, or the connection dropped while watching
+            except self._dropped as err:
+                broken = True
+                dropped += 1
+                if sent and dropped <= _DROPPED:
+                    continue
+                raise self._failure(err, sent=bool(sent)) from err
+            except self._errors as err:
+                broken = True
+                raise self._failure(err, sent=bool(sent)) from err
+            finally:
+                self._release(pipe, broken)
+            for args in fresh:
+                self._remember(*args)
+            return result
         raise StorageError(
             f"a write to the Redis index {self.name!r} kept conflicting with others ({_RETRIES} tries)"
         )
+
+    def _failure(self, err: BaseException, *, sent: bool) -> StorageError:
+        unsure = "; the write may have been applied" if sent else ""
+        return StorageError(f"Redis at {self._url!r} failed: {self._scrub(err)}{unsure}")
+
+    def _release(self, pipe: Any, broken: bool) -> None:
+        """End ``pipe``'s WATCH, return its connection; a broken one is closed rather than sent UNWATCH."""
+        try:
+            if broken and pipe.connection is not None:
+                pipe.connection.disconnect()
+                pipe.watching = False  # closing the connection ended the WATCH
+            pipe.reset()
+        except self._errors:  # UNWATCH failed: close the connection instead
+            if pipe.connection is not None:
+                pipe.connection.disconnect()
+            pipe.watching = False
+            pipe.reset()
 
     def read(self, step: Callable[[_RedisView], T]) -> T:
         return step(_RedisView(self, None))
