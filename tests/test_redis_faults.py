@@ -8,6 +8,8 @@ Redis commands) and, for a reply lost after the server committed, redis-py's own
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 import traceback
 from collections.abc import Callable, Iterator
@@ -17,6 +19,7 @@ from typing import Any
 import pytest
 
 import dedup
+from dedup._index.store import fingerprint
 from tests.test_redis import REDIS_SERVER, STORIES, _free_port, _start_server
 
 redis = pytest.importorskip("redis")
@@ -195,6 +198,68 @@ def test_redis_password_is_never_shown(tmp_path: Path) -> None:
         assert SECRET not in _shown(caught.value)
 
 
+# -- 4. settings ---------------------------------------------------------------------------------
+
+
+def test_retention_is_part_of_the_stored_settings(url: str) -> None:
+    index = _fresh(url, "retention")
+    for n, story in enumerate(STORIES):
+        index.add(f"d{n}", story)
+    with pytest.raises(dedup.IncompatibleIndexError, match="max_docs"):
+        dedup.DedupIndex.from_redis(url, name="retention", max_docs=1)
+    with pytest.raises(dedup.IncompatibleIndexError, match="max_age"):
+        dedup.DedupIndex.from_redis(url, name="retention", max_age=60.0)
+    assert len(index) == len(STORIES)
+    same = dedup.DedupIndex.from_redis(url, name="retention")
+    assert same.add("d9", STORIES[0])[0].b.key == "d0"
+
+
+def test_settings_are_checked_on_every_write_after_the_index_was_flushed(url: str) -> None:
+    name = "flushed"
+    mine = _fresh(url, name)  # num_perm=128
+    mine.add("a0", STORIES[0])
+    flusher = redis.Redis.from_url(url)
+    flusher.flushall()  # as a restart without persistence
+    theirs = dedup.DedupIndex.from_redis(url, name=name, num_perm=64)  # finds no index: makes one
+    theirs.add("b0", STORIES[1])
+    writes: list[Callable[[], object]] = [
+        lambda: mine.add("a1", STORIES[2]),
+        lambda: mine.add("b0", STORIES[2], replace=True),
+        lambda: mine.remove("b0"),
+        lambda: mine.evict(older_than=1e12),
+    ]
+    for write in writes:
+        with pytest.raises(dedup.IncompatibleIndexError, match="num_perm") as caught:
+            write()
+        assert "max_docs" not in str(caught.value)  # only the fields that differ
+    assert list(theirs) == ["b0"]
+    flusher.flushall()
+    mine.add("a2", STORIES[2])  # the first write after a flush makes the index again
+    with pytest.raises(dedup.IncompatibleIndexError, match="num_perm"):
+        theirs.add("b1", STORIES[3])
+    flusher.flushall()
+    evicting = dedup.DedupIndex.from_redis(url, name=name, max_docs=1)
+    evicting.add("c0", STORIES[0])
+    with pytest.raises(dedup.IncompatibleIndexError, match="max_docs"):
+        mine.add("a3", STORIES[1])
+    assert list(evicting) == ["c0"]
+    flusher.close()
+
+
+def test_settings_stored_before_retention_are_completed_by_the_first_write(url: str) -> None:
+    old = fingerprint(dedup.Options())
+    del old["library_version"]
+    raw = redis.Redis.from_url(url)
+    _fresh(url, "older").close()
+    raw.set(b"dedup:older:meta", json.dumps(old, sort_keys=True))  # as earlier versions stored it
+    first = dedup.DedupIndex.from_redis(url, name="older", max_docs=2)
+    first.add("a", STORIES[0])
+    assert json.loads(raw.get(b"dedup:older:meta")) == {**old, "max_docs": 2, "max_age": None}
+    with pytest.raises(dedup.IncompatibleIndexError, match=re.escape("max_docs 2 (this client: None)")):
+        dedup.DedupIndex.from_redis(url, name="older")
+    raw.close()
+
+
 # -- 5. damaged values ---------------------------------------------------------------------------
 
 _DAMAGE: dict[str, tuple[Callable[[Any, bytes], object], str]] = {
@@ -207,6 +272,7 @@ _DAMAGE: dict[str, tuple[Callable[[Any, bytes], object], str]] = {
         lambda r, p: r.zadd(p + b":docs", {b"b\xff": 3.0}) + r.rename(p + b":doc:b", p + b":doc:b\xff"),
         ":docs",
     ),
+    "settings": (lambda r, p: r.set(p + b":meta", b"{not json"), ":meta"),
 }
 _OPS: dict[str, Callable[[dedup.DedupIndex], object]] = {
     "add": lambda ix: ix.add("z", STORIES[3]),
@@ -233,6 +299,7 @@ _CASES = [
     ("sentence-keys", "remove"),
     ("document-key", "keys"),
     ("document-key", "evict"),
+    ("settings", "add"),
 ]
 
 

@@ -4,7 +4,8 @@ datasketch's Redis storage keeps LSH buckets of *keys*; a scraper needs the
 passages and spans back, so this module uses its own layout under one prefix
 ``dedup:{name}``:
 
-* ``:meta``            build fingerprint (JSON), checked on connect
+* ``:meta``            settings (JSON): the build fingerprint and the retention
+                       (``max_docs``, ``max_age``), checked on connect and by every write
 * ``:docs``            sorted set, document key -> timestamp (eviction, iteration)
 * ``:doc:{key}``       hash: ``text``, ``ts``, ``n`` (sentences), ``id`` (insertion
                        number: the document's ordinal), ``keys`` (the sentences' band
@@ -20,18 +21,22 @@ passages and spans back, so this module uses its own layout under one prefix
 * ``:w:{token}``       written by each write transaction with a random token of its
                        own, expiring after ``_TOKEN_TTL`` seconds: the try it names was applied
 
-An atomic step is one optimistic transaction: ``WATCH :version``, read
-(one Lua call for all band keys of an article), then ``MULTI``/``EXEC`` the
-writes, bumping ``:version``.  If another process wrote in between, ``EXEC``
-fails and the step is redone against the new state, so two processes adding
-near-identical articles can never both see them as new, and nothing is ever
-half-written.  When the connection drops during ``EXEC``, the server may have
-applied the transaction without its reply arriving: the redo first looks for the
-write's token and, if found, returns the applied try's result instead of running
-again (which would report the document as a duplicate of itself).  A timeout is
-not waited out: it raises :class:`StorageError` saying that the write may have
-been applied.  Every Redis error becomes :class:`StorageError`; a damaged value
-(a version or id that is not an integer, text that is not UTF-8) becomes
+An atomic step is one optimistic transaction: ``WATCH :version :meta``, read
+the version and the settings (one ``MGET``; other settings raise
+:class:`IncompatibleIndexError`; none, after a ``FLUSHALL`` or a restart
+without persistence, are written with the step), the band keys of an article
+(one Lua call), then ``MULTI``/``EXEC`` the writes, bumping ``:version``.  If
+another process wrote in between, ``EXEC`` fails and the step is redone against
+the new state, so two processes adding near-identical articles can never both
+see them as new, and nothing is ever half-written.
+
+When the connection drops during ``EXEC``, the server may have applied the
+transaction without its reply arriving: the redo first looks for the write's
+token and, if found, returns the applied try's result instead of running again
+(which would report the document as a duplicate of itself).  A timeout is not
+waited out: it raises :class:`StorageError` saying that the write may have been
+applied.  Every Redis error becomes :class:`StorageError`; a damaged value (a
+version or id that is not an integer, text that is not UTF-8) becomes
 :class:`IndexFormatError` naming its Redis key.
 """
 
@@ -155,6 +160,17 @@ def _secrets(url: str) -> list[str]:
     return sorted({s for s in found if s}, key=len, reverse=True)
 
 
+_MISSING = object()
+
+
+def _flat(settings: dict[str, Any]) -> dict[str, Any]:
+    """Settings with nested ones (``options``) brought up: field name -> value."""
+    out: dict[str, Any] = {}
+    for k, v in settings.items():
+        out.update(_flat(v) if isinstance(v, dict) else {k: v})
+    return out
+
+
 def _shown(key: bytes) -> str:
     return key.decode("utf-8", "backslashreplace")
 
@@ -163,7 +179,14 @@ class RedisStore:
     """Documents in Redis at ``url`` under ``dedup:{name}``: a :class:`~dedup._index.store.Store`."""
 
     def __init__(
-        self, url: str, options: Options, *, name: str = "dedup", socket_timeout: float = 10.0
+        self,
+        url: str,
+        options: Options,
+        *,
+        name: str = "dedup",
+        socket_timeout: float = 10.0,
+        max_docs: int | None = None,
+        max_age: float | None = None,
     ) -> None:
         if not isinstance(url, str):
             raise TypeError(f"url must be str, got {type(url).__name__}")
@@ -173,6 +196,9 @@ class RedisStore:
         self.name = name
         self._prefix = f"dedup:{name}".encode()
         self._n_bands = fingerprint(options)["lsh_bands"]
+        self._settings = {**fingerprint(options), "max_docs": max_docs, "max_age": max_age}
+        del self._settings["library_version"]
+        self._meta = json.dumps(self._settings, sort_keys=True).encode()
         self._cache: OrderedDict[tuple[str, int], tuple[str, tuple[Sentence, ...]]] = OrderedDict()
         self._cache_lock = threading.Lock()
         redis = _redis_module()
@@ -236,17 +262,39 @@ class RedisStore:
             raise StorageError(f"Redis at {self._url!r} failed: {self._scrub(err)}") from err
 
     def _check_fingerprint(self) -> None:
-        fp = fingerprint(self.options)
-        fp.pop("library_version")
-        mine = json.dumps(fp, sort_keys=True)
         meta = self._k("meta")
-        self._call(lambda: self._r.setnx(meta, mine))
-        theirs = self._call(lambda: self._r.get(meta))
-        if theirs is not None and theirs.decode() != mine:
+        self._call(lambda: self._r.setnx(meta, self._meta))
+        self._check_settings(self._call(lambda: self._r.get(meta)))
+
+    def _check_settings(self, stored: bytes | None) -> bool:
+        """Whether the index's stored settings must be written (none stored); raise if they differ from ours.
+
+        Settings stored before retention was part of them count as ours, to be completed.
+        """
+        if stored == self._meta:
+            return False
+        if stored is None:
+            return True
+        meta = self._k("meta")
+        try:
+            theirs = json.loads(stored)
+        except ValueError:
+            raise self._damaged(meta, f"holds {stored!r:.60}, not the index's settings") from None
+        if not isinstance(theirs, dict):
+            raise self._damaged(meta, f"holds {stored!r:.60}, not the index's settings")
+        mine, theirs = _flat(self._settings), _flat(theirs)
+        older = "max_docs" not in theirs and "max_age" not in theirs
+        differ = [
+            f"{k} {theirs.get(k, 'not stored')!r} (this client: {mine.get(k, 'not set')!r})"
+            for k in sorted(mine.keys() | theirs.keys())
+            if theirs.get(k, _MISSING) != mine.get(k, _MISSING)
+            and not (older and k in ("max_docs", "max_age"))
+        ]
+        if differ:
             raise IncompatibleIndexError(
-                f"the Redis index {self.name!r} was built with other settings: {theirs.decode()} "
-                f"(this client: {mine})"
+                f"the Redis index {self.name!r} was built with other settings: {', '.join(differ)}"
             )
+        return older
 
     def _set_keys(self, keys: npt.NDArray[np.uint64], kind: bytes = b"b") -> list[bytes]:
         """Redis key of each band (or exact-copy) key: the prefix and its 8 little-endian bytes."""
@@ -295,7 +343,7 @@ class RedisStore:
     # -- Store -----------------------------------------------------------------------
 
     def atomic(self, step: Callable[[_RedisView], T]) -> T:
-        version = self._k("version")
+        version, meta = self._k("version"), self._k("meta")
         token = self._k("w", os.urandom(12).hex())
         # Result and new documents of each try that sent its EXEC: its reply may be lost after the
         # server applied it, so later tries look for ``token``, which names the try that was applied.
@@ -305,11 +353,12 @@ class RedisStore:
             pipe = self._r.pipeline()
             broken = False
             try:
-                pipe.watch(version)
-                stored = pipe.mget(version, token) if sent else pipe.mget(version)
-                if sent and stored[1] is not None:
-                    result, fresh = sent[self._int(stored[1], token, "a try number")]
+                pipe.watch(version, meta)
+                stored = pipe.mget(version, meta, token) if sent else pipe.mget(version, meta)
+                if sent and stored[2] is not None:
+                    result, fresh = sent[self._int(stored[2], token, "a try number")]
                 else:
+                    claim = self._check_settings(stored[1])
                     view = _RedisView(
                         self, pipe, 0 if stored[0] is None else self._int(stored[0], version, "the version")
                     )
@@ -317,6 +366,8 @@ class RedisStore:
                     if view.writes:
                         pipe.multi()
                         pipe.incrby(version, max(1, view.puts))
+                        if claim:
+                            pipe.set(meta, self._meta)
                         for write in view.writes:
                             write(pipe)
                         pipe.set(token, len(sent), ex=_TOKEN_TTL)
