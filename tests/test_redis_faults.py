@@ -123,18 +123,22 @@ def _stall_before_exec(url: str, monkeypatch: pytest.MonkeyPatch, seconds: float
     original = redis.client.Pipeline._execute_transaction
     sleeper: list[threading.Thread] = []
 
+    def sleep() -> None:
+        with redis.Redis.from_url(url) as other:
+            other.execute_command("DEBUG", "SLEEP", seconds)
+
     def run(pipe: Any, connection: Any, commands: Any, raise_on_error: bool) -> Any:
         if not sleeper:
-            other = redis.Redis.from_url(url)
-            sleeper.append(threading.Thread(target=other.execute_command, args=("DEBUG", "SLEEP", seconds)))
+            sleeper.append(threading.Thread(target=sleep))
             sleeper[0].start()
-            probe = redis.Redis.from_url(url, socket_timeout=0.05)
-            while True:
-                try:
-                    probe.ping()
-                except redis.TimeoutError:
-                    break
-            probe.close()
+            with redis.Redis.from_url(url, socket_timeout=0.05) as probe:
+                for _ in range(1000):
+                    try:
+                        probe.ping()
+                    except redis.TimeoutError:
+                        break
+                else:
+                    pytest.fail("redis-server did not go to sleep")
         return original(pipe, connection, commands, raise_on_error)
 
     monkeypatch.setattr(redis.client.Pipeline, "_execute_transaction", run)
