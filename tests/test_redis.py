@@ -34,11 +34,23 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _start_server(folder: Path) -> tuple[str, subprocess.Popen[bytes]]:
+def _start_server(folder: Path, *extra: str) -> tuple[str, subprocess.Popen[bytes]]:
+    """A redis-server without persistence on a free port (``extra``: more of its options) and its URL."""
     assert REDIS_SERVER is not None
     port = _free_port()
     proc = subprocess.Popen(
-        [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        [
+            REDIS_SERVER,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            *extra,
+        ],
         cwd=folder,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -48,7 +60,7 @@ def _start_server(folder: Path) -> tuple[str, subprocess.Popen[bytes]]:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
                 s.sendall(b"PING\r\n")
-                if s.recv(16).startswith(b"+PONG"):
+                if s.recv(16).startswith((b"+PONG", b"-NOAUTH")):
                     return f"redis://127.0.0.1:{port}/0", proc
         except OSError:
             pass

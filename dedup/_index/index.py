@@ -231,15 +231,19 @@ class DedupIndex:
         """An index kept in Redis at ``url``, shared by every process using the same ``name``.
 
         Same calls and results as an in-memory index; ``add`` is atomic across
-        processes.  Unreachable Redis or any Redis failure raises
-        :class:`~dedup.StorageError`.  Needs the ``redis`` extra; see
+        processes.  The options and the retention (``max_docs``, ``max_age``)
+        are stored with the index and checked by every write: a client with
+        others raises :class:`~dedup.IncompatibleIndexError`.  Unreachable
+        Redis or any Redis failure raises :class:`~dedup.StorageError`.  Needs the ``redis`` extra; see
         :mod:`dedup._index.redis` for the layout.
         """
         from dedup._index.redis import RedisStore
 
-        retention = check_retention(max_docs, max_age)
-        store = RedisStore(url, options_from(options), name=name, socket_timeout=socket_timeout)
-        return cls(max_docs=retention[0], max_age=retention[1], storage=store)
+        docs, age = check_retention(max_docs, max_age)
+        store = RedisStore(
+            url, options_from(options), name=name, socket_timeout=socket_timeout, max_docs=docs, max_age=age
+        )
+        return cls(max_docs=docs, max_age=age, storage=store)
 
     # -- the scraper's calls ---------------------------------------------------
 
