@@ -142,8 +142,21 @@ def test_redis_max_docs_policy(redis_url: str) -> None:
 
 def test_redis_index_with_other_settings_is_refused(redis_url: str) -> None:
     dedup.DedupIndex.from_redis(redis_url, name="fp", num_perm=128).clear()
-    with pytest.raises(dedup.IncompatibleIndexError, match="other settings"):
+    with pytest.raises(dedup.IncompatibleIndexError, match=r"num_perm 128 \(this client: 64\)"):
         dedup.DedupIndex.from_redis(redis_url, name="fp", num_perm=64)
+
+
+def test_clients_of_one_redis_index_may_verify_with_their_own_threshold(redis_url: str) -> None:
+    """Nothing stored depends on the verification settings: each client keeps its own."""
+    strict = dedup.DedupIndex.from_redis(redis_url, name="verify", threshold=0.9)
+    strict.clear()
+    loose = dedup.DedupIndex.from_redis(redis_url, name="verify", threshold=0.5, fusion=False)
+    strict.add("a", "The mayor opened the new bridge over the river on Tuesday morning.")
+    reworded = "The mayor opened the new bridge across the river on Tuesday."  # scores ~0.78
+    assert strict.query(reworded) == []
+    assert [m.b.key for m in loose.query(reworded)] == ["a"]
+    assert (strict.options.threshold, loose.options.threshold) == (0.9, 0.5)
+    strict.clear()
 
 
 def test_unreachable_redis_raises_storage_error() -> None:

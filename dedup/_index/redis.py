@@ -59,7 +59,7 @@ import numpy.typing as npt
 from dedup._errors import IncompatibleIndexError, IndexFormatError, InvalidOptionError, StorageError
 from dedup._index.crossmatch import Sketch, StoredDoc
 from dedup._index.store import Document, Hits, fingerprint
-from dedup._options import Options
+from dedup._options import VERIFY_ONLY, Options
 from dedup._text.segment import Sentence, segment
 from dedup._version import install_hint
 
@@ -198,6 +198,10 @@ class RedisStore:
         self._n_bands = fingerprint(options)["lsh_bands"]
         self._settings = {**fingerprint(options), "max_docs": max_docs, "max_age": max_age}
         del self._settings["library_version"]
+        # Verification settings are each client's own: nothing stored depends on them.
+        self._settings["options"] = {
+            k: v for k, v in self._settings["options"].items() if k not in VERIFY_ONLY
+        }
         self._meta = json.dumps(self._settings, sort_keys=True).encode()
         self._cache: OrderedDict[tuple[str, int], tuple[str, tuple[Sentence, ...]]] = OrderedDict()
         self._cache_lock = threading.Lock()
@@ -289,6 +293,7 @@ class RedisStore:
             for k in sorted(mine.keys() | theirs.keys())
             if theirs.get(k, _MISSING) != mine.get(k, _MISSING)
             and not (older and k in ("max_docs", "max_age"))
+            and k not in VERIFY_ONLY  # stored by earlier versions
         ]
         if differ:
             raise IncompatibleIndexError(
