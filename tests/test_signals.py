@@ -144,3 +144,27 @@ def test_a_live_process_temporary_file_is_left_alone(tmp_path: Path) -> None:
     os.close(fd)
     atomic_write_text(tmp_path / "other", "x")  # another save in the same folder, same (live) process
     assert Path(mine).exists()
+
+
+def test_a_sigterm_whose_exception_python_swallowed_still_stops_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The handler's exception can land where Python only prints "Exception ignored in"
+    # (logging's lock release after a fork, as the worker pool starts): seen once under load,
+    # the run then finished with status 0.  The flag the handler sets stops it before writing.
+    import dedup._cli.corpus as cli
+
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text('{"id": "a", "text": "Some text here."}\n', encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    real_find = cli._find
+
+    def find_then_lose_the_signal(*args: object, **kwargs: object) -> object:
+        found = real_find(*args, **kwargs)  # type: ignore[arg-type]
+        with contextlib.suppress(cli._Terminated):  # what "Exception ignored in ..." amounts to
+            cli._raise_terminated(signal.SIGTERM, None)
+        return found
+
+    monkeypatch.setattr(cli, "_find", find_then_lose_the_signal)
+    assert cli.corpus_main([str(docs), "-o", str(out), "--jobs", "1"]) == 143
+    assert not out.exists()

@@ -51,8 +51,20 @@ class _Terminated(BaseException):
     """SIGTERM, raised in the main thread so that every ``finally`` (temporary files, workers) runs."""
 
 
+#: Set by the SIGTERM handler.  The exception it raises can land where Python ignores
+#: exceptions (e.g. logging's lock release after a fork, as a worker pool starts), so the
+#: run also checks this flag before it writes anything.
+_TERM_RECEIVED = threading.Event()
+
+
 def _raise_terminated(signum: int, frame: object) -> None:
+    _TERM_RECEIVED.set()
     raise _Terminated
+
+
+def _check_terminated() -> None:
+    if _TERM_RECEIVED.is_set():
+        raise _Terminated
 
 
 @contextlib.contextmanager
@@ -61,6 +73,7 @@ def _terminate_cleanly() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    _TERM_RECEIVED.clear()
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         yield
@@ -94,8 +107,11 @@ def _corpus(args: Any, progress: bool) -> int:
         finally:
             source.close()
 
+        _check_terminated()
+
         def emit(fh: IO[str]) -> None:
             write_clusters(fh, found, kind=args.output_kind, with_text=not args.no_text)
+            _check_terminated()  # before atomic_write renames the file into place
 
         def emit_bytes(raw: IO[bytes]) -> None:
             text = io.TextIOWrapper(raw, encoding="utf-8")
