@@ -15,7 +15,9 @@ the GIL) index without bounds checks.  Stems are integer ids; content weights ar
 ``entity_weight``, so every weight sum below is exact in floating point.
 """
 
+from cpython.dict cimport PyDict_GetItemWithError
 from cpython.exc cimport PyErr_Occurred
+from cpython.object cimport PyObject_IsTrue
 from cpython.pycapsule cimport PyCapsule_GetPointer, PyCapsule_IsValid
 from cpython.ref cimport PyObject
 from cpython.unicode cimport PyUnicode_DATA, PyUnicode_GET_LENGTH, PyUnicode_KIND
@@ -25,6 +27,11 @@ from libc.string cimport memcpy, memset
 
 import numpy as np
 from rapidfuzz import fuzz
+
+
+cdef extern from "Python.h":
+    # the item, borrowed (the token loop of flatten reads a few million of them)
+    PyObject *tuple_item "PyTuple_GET_ITEM"(object, Py_ssize_t) nogil
 
 # --- rapidfuzz's C interface ---------------------------------------------------------------
 # The ABI of rapidfuzz's ``rapidfuzz_capi.h`` (src/rapidfuzz/rapidfuzz.h in its sources, not
@@ -406,6 +413,14 @@ cdef int read_rules(object o, Rules *r) except -1:
 
 # --- token columns and stem sets ------------------------------------------------------------
 
+cdef inline int truth(PyObject *x) except -1:
+    if x == <PyObject *>True:
+        return 1
+    if x == <PyObject *>False:
+        return 0
+    return PyObject_IsTrue(<object>x)
+
+
 def flatten(list sentences, tuple columns, dict ids=None):
     """flatten(sentences, columns, ids=None) -> (stem_ids, content, entity, lengths, norms)
 
@@ -416,13 +431,16 @@ def flatten(list sentences, tuple columns, dict ids=None):
     joined by single spaces.
     """
     cdef Py_ssize_t at_words, at_stems, at_content, at_entity, n = len(sentences), i, k, t = 0, total = 0
-    cdef Py_ssize_t widest
+    cdef Py_ssize_t widest, length
     cdef tuple row, stems, cont, ent
+    cdef PyObject *found
     at_words, at_stems, at_content, at_entity = columns
     widest = max(at_words, at_stems, at_content, at_entity)
+    if min(at_words, at_stems, at_content, at_entity) < 0:
+        raise ValueError("flatten: columns must not be negative")
     for i in range(n):
         row_obj = sentences[i]
-        if not isinstance(row_obj, tuple) or len(<tuple>row_obj) <= widest or min(columns) < 0:
+        if not isinstance(row_obj, tuple) or len(<tuple>row_obj) <= widest:
             raise TypeError(f"flatten: sentences[{i}] is not a sentence tuple")
         row = <tuple>row_obj
         s, c, e, w = row[at_stems], row[at_content], row[at_entity], row[at_words]
@@ -439,19 +457,20 @@ def flatten(list sentences, tuple columns, dict ids=None):
     cdef int64_t[::1] stem_v = stem_ids, length_v = lengths
     cdef uint8_t[::1] content_v = content.view(np.uint8), entity_v = entity.view(np.uint8)
     norms = [None] * n
-    for i in range(n):
+    for i in range(n):  # (checked above: every row and its token tuples are tuples, long enough)
         row = <tuple>sentences[i]
         stems, cont, ent = <tuple>row[at_stems], <tuple>row[at_content], <tuple>row[at_entity]
-        length_v[i] = len(stems)
-        for k in range(len(stems)):
-            stem = stems[k]
-            found = ids.get(stem)
-            if found is None:
-                found = len(ids)
-                ids[stem] = found
-            stem_v[t] = found
-            content_v[t] = bool(cont[k])
-            entity_v[t] = bool(ent[k])
+        length = len(stems)
+        length_v[i] = length
+        for k in range(length):
+            found = PyDict_GetItemWithError(ids, <object>tuple_item(stems, k))
+            if found == NULL:
+                stem_v[t] = len(ids)
+                ids[<object>tuple_item(stems, k)] = stem_v[t]
+            else:
+                stem_v[t] = <object>found
+            content_v[t] = truth(tuple_item(cont, k))
+            entity_v[t] = truth(tuple_item(ent, k))
             t += 1
         norms[i] = " ".join(<tuple>row[at_words])
     return stem_ids, content, entity, lengths, norms
@@ -481,13 +500,16 @@ def profiles(const int64_t[::1] stem_ids, const uint8_t[::1] content, const uint
     cdef double tot
     check_size(content.shape[0], T, "content")
     check_size(entity.shape[0], T, "entity")
-    for name, size in (("cw_start", cw_start.shape[0]), ("all_start", all_start.shape[0]),
-                       ("ent_start", ent_start.shape[0]), ("seq_start", seq_start.shape[0])):
-        check_size(size, n + 1, name)
-    for name, size in (("cw_stem", cw_stem.shape[0]), ("cw_w", cw_w.shape[0]), ("all_stem", all_stem.shape[0]),
-                       ("ent_stem", ent_stem.shape[0]), ("seq_stem", seq_stem.shape[0]),
-                       ("seq_pos", seq_pos.shape[0])):
-        check_size(size, T, name)
+    check_size(cw_start.shape[0], n + 1, "cw_start")
+    check_size(all_start.shape[0], n + 1, "all_start")
+    check_size(ent_start.shape[0], n + 1, "ent_start")
+    check_size(seq_start.shape[0], n + 1, "seq_start")
+    check_size(cw_stem.shape[0], T, "cw_stem")
+    check_size(cw_w.shape[0], T, "cw_w")
+    check_size(all_stem.shape[0], T, "all_stem")
+    check_size(ent_stem.shape[0], T, "ent_stem")
+    check_size(seq_stem.shape[0], T, "seq_stem")
+    check_size(seq_pos.shape[0], T, "seq_pos")
     check_size(total.shape[0], n, "total")
     for i in range(n):
         if lengths[i] < 0:

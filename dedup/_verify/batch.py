@@ -140,11 +140,20 @@ class StemSets(NamedTuple):
     @classmethod
     def empty(cls, n: int, n_tokens: int) -> StemSets:
         """Arrays for ``n`` sentences of ``n_tokens`` tokens in all, for ``profiles`` to fill."""
-        arrays: dict[str, npt.NDArray[Any]] = {}
-        for name in cls._fields:
-            size = n + 1 if name.endswith("_start") else n if name == "total" else n_tokens
-            arrays[name] = np.empty(size, dtype=np.float64 if name in ("cw_w", "total") else np.int64)
-        return cls(**arrays)
+        i64, f64 = np.int64, np.float64
+        return cls(
+            cw_start=np.empty(n + 1, i64),
+            cw_stem=np.empty(n_tokens, i64),
+            cw_w=np.empty(n_tokens, f64),
+            all_start=np.empty(n + 1, i64),
+            all_stem=np.empty(n_tokens, i64),
+            ent_start=np.empty(n + 1, i64),
+            ent_stem=np.empty(n_tokens, i64),
+            total=np.empty(n, f64),
+            seq_start=np.empty(n + 1, i64),
+            seq_stem=np.empty(n_tokens, i64),
+            seq_pos=np.empty(n_tokens, i64),
+        )
 
     @classmethod
     def concat(cls, parts: Sequence[StemSets]) -> StemSets:
