@@ -1,5 +1,6 @@
 """Type stub of the verify stage's compiled kernels (dedup/_verify/_kernels.pyx)."""
 
+from collections.abc import Sequence
 from typing import Final
 
 import numpy as np
@@ -16,7 +17,7 @@ RAPIDFUZZ_CAPI: Final[bool]
 MAX_SOURCES: Final[int]
 
 class Batch:
-    def __init__(self, sets: StemSets, texts: list[str], norm_id: _I64, n_tokens: _I64) -> None: ...
+    def __init__(self, sets: StemSets, texts: Sequence[str], norm_id: _I64, n_tokens: _I64) -> None: ...
     def __len__(self) -> int: ...
 
 def flatten(
@@ -25,7 +26,7 @@ def flatten(
 def profiles(
     stem_ids: _I64, content: _U8, entity: _U8, lengths: _I64, out: StemSets, *, rules: KernelRules
 ) -> None: ...
-def ratios(texts: list[str], i: _I64, j: _I64, out: _F64, score_cutoff: float) -> None: ...
+def ratios(texts: Sequence[str], i: _I64, j: _I64, out: _F64, score_cutoff: float) -> None: ...
 def align_ends(sets: StemSets, i: _I64, j: _I64, out: _I64) -> None: ...
 def pair_stage(
     batch: Batch, i: _I64, j: _I64, *, floor: float, rules: KernelRules, dense_limit: int

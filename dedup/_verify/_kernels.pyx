@@ -16,7 +16,7 @@ the GIL) index without bounds checks.  Stems are integer ids; content weights ar
 """
 
 from cpython.dict cimport PyDict_GetItemWithError
-from cpython.exc cimport PyErr_Occurred
+from cpython.exc cimport PyErr_Clear, PyErr_Occurred
 from cpython.object cimport PyObject_IsTrue
 from cpython.pycapsule cimport PyCapsule_GetPointer, PyCapsule_IsValid
 from cpython.ref cimport PyObject
@@ -125,8 +125,12 @@ cdef bint _find_ratio() noexcept:
         return False
     no_kwargs = {}
     if not found.kwargs_init(&_RATIO_KWARGS, <PyObject *>no_kwargs):
+        PyErr_Clear()  # (it failed with an exception set): the kernels stay unused
         return False
-    if not found.get_scorer_flags(&_RATIO_KWARGS, &flags) or not flags.flags & RF_SCORER_FLAG_RESULT_F64:
+    if not found.get_scorer_flags(&_RATIO_KWARGS, &flags):
+        PyErr_Clear()
+        return False
+    if not flags.flags & RF_SCORER_FLAG_RESULT_F64:
         return False
     _RATIO = found
     return True
@@ -157,7 +161,7 @@ cdef int _texts_of(tuple texts, RF_String *out) except -1:
     cdef unsigned int kind
     for k in range(len(texts)):
         text = texts[k]
-        if type(text) is not str:
+        if not isinstance(text, str):
             raise TypeError(f"texts[{k}] is not a str")
         kind = PyUnicode_KIND(text)
         out[k].dtor = NULL
@@ -421,7 +425,7 @@ cdef inline int truth(PyObject *x) except -1:
     return PyObject_IsTrue(<object>x)
 
 
-def flatten(list sentences, tuple columns, dict ids=None):
+def flatten(list sentences, tuple columns, ids=None):
     """flatten(sentences, columns, ids=None) -> (stem_ids, content, entity, lengths, norms)
 
     The token columns of sentence tuples whose fields ``(words, stems, content, entity)`` are at
@@ -450,6 +454,8 @@ def flatten(list sentences, tuple columns, dict ids=None):
         total += len(<tuple>s)
     if ids is None:
         ids = {}
+    elif not isinstance(ids, dict):
+        raise TypeError("flatten: ids must be a dict")
     stem_ids = np.empty(total, dtype=np.int64)
     content = np.empty(total, dtype=np.bool_)
     entity = np.empty(total, dtype=np.bool_)
@@ -598,7 +604,7 @@ cdef class Batch:
     cdef const int64_t[::1] _seq_start, _seq_stem, _seq_pos, _norm_id, _n_tokens
     cdef const double[::1] _cw_w, _total
 
-    def __cinit__(self, sets, list texts, const int64_t[::1] norm_id, const int64_t[::1] n_tokens):
+    def __cinit__(self, sets, texts, const int64_t[::1] norm_id, const int64_t[::1] n_tokens):
         self._cw_start, self._cw_stem, self._cw_w = sets.cw_start, sets.cw_stem, sets.cw_w
         self._all_start, self._all_stem = sets.all_start, sets.all_stem
         self._ent_start, self._ent_stem, self._total = sets.ent_start, sets.ent_stem, sets.total
@@ -890,7 +896,7 @@ cdef inline void trim_range(int64_t first, int64_t last, int64_t n, const Rules 
 
 # --- the entry points ----------------------------------------------------------------------
 
-def ratios(list texts, const int64_t[::1] i, const int64_t[::1] j, double[::1] out, double score_cutoff):
+def ratios(texts, const int64_t[::1] i, const int64_t[::1] j, double[::1] out, double score_cutoff):
     """ratios(texts, i, j, out, score_cutoff): ``fuzz.ratio(texts[i[k]], texts[j[k]], score_cutoff=score_cutoff)``
     into ``out[k]``, computed by rapidfuzz as :func:`pair_stage` computes it (one cached scorer per
     run of equal ``i``)."""

@@ -209,7 +209,7 @@ class BatchScorer:
     def __init__(self, sentences: Sequence[Sentence], sent_doc: Sequence[int] | npt.ArrayLike) -> None:
         if compiled is None:
             raise RuntimeError("BatchScorer needs the compiled kernels (dedup._verify._kernels)")
-        rows = sentences if isinstance(sentences, list) else list(sentences)
+        rows = sentences if type(sentences) is list else list(sentences)  # (the kernel takes a list)
         # The token columns in one compiled pass; stem ids local to this batch.
         stem_ids, content, entity, lengths, norms = compiled.flatten(rows, COLUMNS)
         self._set_columns(stem_ids, content, entity, lengths, norms, sent_doc)

@@ -156,7 +156,7 @@ def flatten(
     one numbering.
     """
     ids: dict[str, int] = {} if vocabulary is None else vocabulary
-    rows = sentences if isinstance(sentences, list) else list(sentences)
+    rows = sentences if type(sentences) is list else list(sentences)  # (the kernel takes a list)
     if compiled is not None:  # the same columns in one compiled pass
         return compiled.flatten(rows, COLUMNS, ids)
     lengths = np.fromiter((len(s.stems) for s in rows), dtype=np.int64, count=len(rows))
