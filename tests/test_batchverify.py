@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dedup import _kernels
 from dedup._options import Options
 from dedup._rules import LINK_FLOOR
 from dedup._sketch.lsh import lsh_candidates
@@ -27,6 +25,7 @@ from dedup._sketch.minhash import signatures
 from dedup._sketch.shingle import sentence_shingle_hashes
 from dedup._text.segment import Sentence, segment
 from dedup._verify import scorer as _scorer
+from dedup._verify.batch import BatchScorer
 from dedup._verify.reference import Link, Verifier
 from dedup._verify.run import verify_candidates
 
@@ -34,24 +33,19 @@ DATA = Path(__file__).resolve().parent / "data"
 
 
 @pytest.fixture(autouse=True, params=["compiled", "compiled-merges", "reference"])
-def scorer_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Every test runs on the compiled kernels (dedup/_ckernels.c) and on the reference scorer (the
-    path without them).
+def scorer_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs on the compiled kernels (dedup/_verify/_kernels.pyx) and on the reference
+    scorer (the path without them).
 
     ``compiled-merges``: the kernels without their per-row stem tables (the path of huge vocabularies).
     """
-    if request.param.startswith("compiled") and not _kernels.KERNELS:
+    if request.param.startswith("compiled") and not _scorer.COMPILED:
         pytest.skip("compiled kernels not built")
     if request.param == "reference":
         monkeypatch.setattr(_scorer, "COMPILED", False)
     if request.param == "compiled-merges":
-        from dedup import _ckernels
-
-        previous = _ckernels.set_dense_limit(0)
-        yield str(request.param)
-        _ckernels.set_dense_limit(previous)
-        return
-    yield str(request.param)
+        monkeypatch.setattr(BatchScorer, "dense_limit", 0)
+    return str(request.param)
 
 
 def reference_links(

@@ -425,31 +425,29 @@ def test_stem_sets_computed_in_threads_are_those_of_one_call(monkeypatch: pytest
 
     from dedup._text.segment import segment
     from dedup._verify import batch as _batchverify
+    from dedup._verify.scorer import flatten
 
     sentences = [s for _, text in _cnn(10) for s in segment(text)]
-    assert ckernels is not None
-    stems, content, entity, lengths, norms = ckernels.flatten(list(sentences), *_batchverify.COLUMNS)
-    columns = (
-        np.frombuffer(stems, np.int64),
-        np.frombuffer(content, np.bool_),
-        np.frombuffer(entity, np.bool_),
-        np.frombuffer(lengths, np.int64),
-        norms,
-        np.zeros(len(norms), np.int64),
-    )
+    stems, content, entity, lengths, norms = flatten(sentences)
+    columns = (stems, content, entity, lengths, norms, np.zeros(len(norms), np.int64))
     monkeypatch.setattr(_batchverify, "_PROFILE_SPLIT_TOKENS", 50)
     one = _batchverify.BatchScorer.from_columns(*columns, workers=1)
     three = _batchverify.BatchScorer.from_columns(*columns, workers=3)
-    assert one._csr is not None and three._csr is not None and one._seq is not None and three._seq is not None
 
-    def used(csr: tuple[Any, ...], seq: tuple[Any, ...]) -> list[list[Any]]:
-        cw_start, cw_stem, cw_w, all_start, all_stem, ent_start, ent_stem, total = csr
-        n_cw, n_all, n_ent, n_seq = (int(a[-1]) for a in (cw_start, all_start, ent_start, seq[0]))
-        arrays = [cw_start, cw_stem[:n_cw], cw_w[:n_cw], all_start, all_stem[:n_all], ent_start]
-        arrays += [ent_stem[:n_ent], total, seq[0], seq[1][:n_seq], seq[2][:n_seq]]
-        return [a.tolist() for a in arrays]
+    def used(sets: _batchverify.StemSets) -> list[list[Any]]:
+        rows = {
+            name: int(getattr(sets, name)[-1]) for name in ("cw_start", "all_start", "ent_start", "seq_start")
+        }
+        return [
+            (
+                array
+                if name.endswith("_start") or name == "total"
+                else array[: rows[_batchverify._STARTS[name]]]
+            ).tolist()
+            for name, array in sets._asdict().items()
+        ]
 
-    assert len(sentences) > 100 and used(three._csr, three._seq) == used(one._csr, one._seq)
+    assert len(sentences) > 100 and used(three._sets) == used(one._sets)
     # And through a whole corpus run (verification threads = jobs).
     docs = _cnn(40)
     assert _dump(find_corpus_duplicates(docs, jobs=2, threshold=0.5)) == _dump(

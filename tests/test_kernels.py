@@ -1,4 +1,4 @@
-"""The compiled kernels (_ckernels.c, _sketch/_kernels.pyx) compute exactly what the numpy code computes."""
+"""The compiled kernels (_ckernels.c, the stages' _kernels.pyx) compute exactly what the Python code does."""
 
 from __future__ import annotations
 
@@ -12,11 +12,13 @@ from hypothesis import strategies as st
 from dedup import _kernels
 from dedup._sketch import minhash as _sketch
 from dedup._sketch.minhash import permutations, signatures
-from dedup._verify.batch import KERNEL_RULES
+from dedup._verify import scorer as _scorer
+from dedup._verify.batch import COLUMNS, KERNEL_RULES, StemSets, compiled
 from dedup._verify.reference import RATIO_CUTOFF
 
 needs_kernels = pytest.mark.skipif(not _kernels.KERNELS, reason="compiled kernels not built")
 needs_sketch_kernels = pytest.mark.skipif(_sketch._compiled is None, reason="sketch kernels not built")
+needs_verify_kernels = pytest.mark.skipif(not _scorer.COMPILED, reason="verify kernels not usable")
 
 
 def test_compiled_kernels_are_built_where_ci_requires_them() -> None:
@@ -24,6 +26,29 @@ def test_compiled_kernels_are_built_where_ci_requires_them() -> None:
     if os.environ.get("DEDUP_REQUIRE_COMPILED") == "1":
         assert _kernels.KERNELS
         assert _sketch._compiled is not None
+        assert compiled is not None and compiled.RAPIDFUZZ_CAPI and _scorer.COMPILED
+
+
+def test_compiled_scorer_is_chosen_only_with_rapidfuzz_c_interface() -> None:
+    # Without the kernels, or when rapidfuzz does not export the RF_Scorer structure they call
+    # (another version of it), verification runs the reference rules.
+    from types import ModuleType
+
+    kernels = ModuleType("kernels")
+    assert not _scorer.compiled_usable(None)
+    kernels.RAPIDFUZZ_CAPI = False  # type: ignore[attr-defined]
+    assert not _scorer.compiled_usable(kernels)
+    kernels.RAPIDFUZZ_CAPI = True  # type: ignore[attr-defined]
+    assert _scorer.compiled_usable(kernels)
+    assert _scorer.compiled_usable(compiled) is _scorer.COMPILED
+
+
+@pytest.mark.skipif(compiled is None, reason="verify kernels not built")
+def test_verify_kernels_find_rapidfuzz_c_interface() -> None:
+    from rapidfuzz import fuzz
+
+    assert compiled is not None
+    assert compiled.RAPIDFUZZ_CAPI is hasattr(fuzz.ratio, "_RF_Scorer")
 
 
 def _numpy_signatures(hashes: np.ndarray, offsets: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
@@ -83,24 +108,29 @@ def test_minhash_kernel_rejects_inconsistent_arguments() -> None:
 
 def _align_ends_both(x: list[int], y: list[int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """The kernel's alignment ends of two sequences, and rapidfuzz's (via alignment_ends)."""
-    from dedup import _ckernels
     from dedup._verify.reference import Shape, alignment_ends
 
-    start = np.array([0, len(x), len(x) + len(y)], dtype=np.int64)
-    stems = np.array(x + y, dtype=np.int64)
-    # Token positions with gaps, as content words between stop words have.
-    pos_x, pos_y = [2 * k + 1 for k in range(len(x))], [3 * k for k in range(len(y))]
-    out = np.empty(4, dtype=np.int64)
-    _ckernels.align_ends(
-        np.array([0]), np.array([1]), start, stems, np.array(pos_x + pos_y, dtype=np.int64), out
+    assert compiled is not None
+    # Token positions with gaps, as content words between stop words have: x's at 2k + 1, y's at 3k.
+    filler = 1 + max(x + y, default=0)
+    stems = [t for v in x for t in (filler, v)] + [t for v in y for t in (v, filler, filler)]
+    content = [t for _ in x for t in (False, True)] + [t for _ in y for t in (True, False, False)]
+    lengths = np.array([2 * len(x), 3 * len(y)], dtype=np.int64)
+    sets = StemSets.empty(2, len(stems))
+    flags = np.array(content, dtype=np.uint8)
+    compiled.profiles(
+        np.array(stems, dtype=np.int64), flags, np.zeros_like(flags), lengths, sets, rules=KERNEL_RULES
     )
+    out = np.empty((1, 4), dtype=np.int64)
+    compiled.align_ends(sets, np.array([0]), np.array([1]), out)
+    pos_x, pos_y = [2 * k + 1 for k in range(len(x))], [3 * k for k in range(len(y))]
     a = Shape(tuple(pos_x), tuple(f"w{v}" for v in x), 2 * len(x) + 1)
     b = Shape(tuple(pos_y), tuple(f"w{v}" for v in y), 3 * len(y))
     expected = alignment_ends(a, b)
-    return tuple(out.tolist()), (-1, -1, -1, -1) if expected is None else expected
+    return tuple(out[0].tolist()), (-1, -1, -1, -1) if expected is None else expected
 
 
-@needs_kernels
+@needs_verify_kernels
 @settings(max_examples=500, deadline=None)
 @given(
     alphabet=st.integers(1, 6),
@@ -114,7 +144,7 @@ def test_alignment_kernel_equals_rapidfuzz_lcs(alphabet: int, data: st.DataObjec
     assert got == expected
 
 
-@needs_kernels
+@needs_verify_kernels
 def test_alignment_kernel_equals_rapidfuzz_lcs_on_long_sequences() -> None:
     # Longer than one 64-bit word on either side: carries and borrows cross words.
     rng = np.random.default_rng(11)
@@ -172,23 +202,22 @@ def test_lsh_pair_kernel_split_over_two_threads_equals_numpy(
 TEXT = st.text(alphabet=st.sampled_from("ab cdé’\u4e2d\U0001f600"), max_size=140)
 
 
-@needs_kernels
+@needs_verify_kernels
 @settings(max_examples=300, deadline=None)
 @given(st.lists(TEXT, min_size=1, max_size=12), st.data())
 def test_ratio_kernel_equals_rapidfuzz_bit_for_bit(texts: list[str], data: st.DataObject) -> None:
-    # Small alphabets (ASCII, Latin-1, BMP and astral code points) give near and far pairs;
-    # lengths up to 140 cross the 64-character words of the bit-parallel LCS.
+    # Small alphabets (ASCII, Latin-1, BMP and astral code points: each kind of str) give near
+    # and far pairs; lengths up to 140 cross the 64-character words of rapidfuzz's LCS.
     from rapidfuzz import fuzz, process
 
-    from dedup import _ckernels
-
+    assert compiled is not None
     ids = st.integers(0, len(texts) - 1)
     pairs = data.draw(st.lists(st.tuples(ids, ids), min_size=1, max_size=20))
     pairs.sort()
     i = np.array([a for a, _ in pairs], dtype=np.int64)
     j = np.array([b for _, b in pairs], dtype=np.int64)
     out = np.empty(i.size, dtype=np.float64)
-    _ckernels.ratios(texts, i, j, out, RATIO_CUTOFF)
+    compiled.ratios(texts, i, j, out, RATIO_CUTOFF)
     expected = process.cpdist(
         [texts[k] for k in i],
         [texts[k] for k in j],
@@ -197,17 +226,20 @@ def test_ratio_kernel_equals_rapidfuzz_bit_for_bit(texts: list[str], data: st.Da
         dtype=np.float64,
     )
     assert out.view(np.uint64).tolist() == expected.view(np.uint64).tolist()
+    one_by_one = [fuzz.ratio(texts[a], texts[b], score_cutoff=RATIO_CUTOFF) for a, b in pairs]
+    assert out.tolist() == one_by_one  # what the reference rules call
 
 
-@needs_kernels
+@needs_verify_kernels
 def test_ratio_kernel_equals_rapidfuzz_on_real_sentences() -> None:
     import json
     from pathlib import Path
 
     from rapidfuzz import fuzz, process
 
-    from dedup import _ckernels
     from dedup._text.segment import segment
+
+    assert compiled is not None
 
     data = Path(__file__).resolve().parent / "data" / "cnn_poc_highlights_40.jsonl"
     norms = [s.norm for line in data.open(encoding="utf-8") for s in segment(json.loads(line)["text"])]
@@ -218,7 +250,7 @@ def test_ratio_kernel_equals_rapidfuzz_on_real_sentences() -> None:
     i = np.r_[i, np.arange(300)]
     j = np.r_[j, np.arange(len(norms) - 300, len(norms))]
     out = np.empty(i.size, dtype=np.float64)
-    _ckernels.ratios(norms, i, j, out, RATIO_CUTOFF)
+    compiled.ratios(norms, i, j, out, RATIO_CUTOFF)
     expected = process.cpdist(
         [norms[k] for k in i],
         [norms[k] for k in j],
@@ -230,41 +262,39 @@ def test_ratio_kernel_equals_rapidfuzz_on_real_sentences() -> None:
     assert (out[-300:] > 90).all()  # the near copies were compared, not cut
 
 
-@needs_kernels
+@pytest.mark.skipif(compiled is None, reason="verify kernels not built")
 def test_flatten_kernel_gives_the_token_columns() -> None:
-    from dedup import _ckernels
     from dedup._text.segment import segment
-    from dedup._verify.batch import COLUMNS
 
+    assert compiled is not None
     sents = segment(
         "Lavrov met Blinken in Geneva. The talks, Lavrov said, were useful.\n\nNo deal was reached."
     )
-    stems, content, entity, lengths, norms = _ckernels.flatten(list(sents), *COLUMNS)
+    stems, content, entity, lengths, norms = compiled.flatten(list(sents), COLUMNS)
     flat = [t for s in sents for t in s.stems]
     first: dict[str, int] = {}
-    assert np.frombuffer(stems, np.int64).tolist() == [first.setdefault(t, len(first)) for t in flat]
-    assert np.frombuffer(content, np.bool_).tolist() == [c for s in sents for c in s.content]
-    assert np.frombuffer(entity, np.bool_).tolist() == [e for s in sents for e in s.entity]
-    assert np.frombuffer(lengths, np.int64).tolist() == [len(s.stems) for s in sents]
+    assert stems.tolist() == [first.setdefault(t, len(first)) for t in flat]
+    assert content.tolist() == [c for s in sents for c in s.content]
+    assert entity.tolist() == [e for s in sents for e in s.entity]
+    assert lengths.tolist() == [len(s.stems) for s in sents]
     assert norms == [s.norm for s in sents]
     with pytest.raises(TypeError, match="sentence tuple"):
-        _ckernels.flatten([("not", "a", "sentence")], *COLUMNS)
+        compiled.flatten([("not", "a", "sentence")], COLUMNS)
 
 
-@needs_kernels
+@pytest.mark.skipif(compiled is None, reason="verify kernels not built")
 def test_flatten_kernel_continues_a_stem_numbering_across_calls() -> None:
-    from dedup import _ckernels
     from dedup._text.segment import segment
-    from dedup._verify.batch import COLUMNS
 
+    assert compiled is not None
     sents = segment("Lavrov met Blinken in Geneva. Blinken met Lavrov again.\n\nGeneva was calm.")
-    whole = np.frombuffer(_ckernels.flatten(list(sents), *COLUMNS)[0], np.int64)
+    whole = compiled.flatten(list(sents), COLUMNS)[0]
     ids: dict[str, int] = {}
-    parts = [np.frombuffer(_ckernels.flatten([s], *COLUMNS, ids)[0], np.int64) for s in sents]
+    parts = [compiled.flatten([s], COLUMNS, ids)[0] for s in sents]
     assert np.concatenate(parts).tolist() == whole.tolist()
     assert sorted(ids.values()) == list(range(len(ids)))
     with pytest.raises(TypeError):
-        _ckernels.flatten(list(sents), *COLUMNS, {"lavrov": "not an id"})
+        compiled.flatten(list(sents), COLUMNS, {"lavrov": "not an id"})  # type: ignore[dict-item]
 
 
 @needs_kernels
@@ -350,34 +380,31 @@ def test_shingle_kernel_equals_numpy(n: int, monkeypatch: pytest.MonkeyPatch) ->
     assert np.array_equal(got[0], expected[0]) and np.array_equal(got[1], expected[1])
 
 
-@needs_kernels
+@needs_verify_kernels
 def test_verification_kernels_reject_stem_ids_outside_their_tables() -> None:
-    # Stem ids index per-row tables in C: a bad one must raise, not write out of bounds.
-    from dedup import _ckernels
+    # Stem ids and sentence ids index arrays without bounds checks: a bad one must raise first.
     from dedup._text.segment import segment
     from dedup._verify.batch import BatchScorer
 
+    assert compiled is not None
     sents = segment("The cat sat on the mat. The dog sat on the mat too. A bird flew over.")
     scorer = BatchScorer(sents, np.zeros(len(sents), dtype=np.int64))
-    assert scorer._csr is not None and scorer._seq is not None
-    csr = list(scorer._csr)
-    csr[1] = csr[1].copy()
-    csr[1][0] = -5  # a content stem id
+    cw_stem = scorer._sets.cw_stem.copy()
+    cw_stem[0] = -5  # a content stem id
+    bad = scorer._sets._replace(cw_stem=cw_stem)
     with pytest.raises(ValueError, match="negative"):
-        _ckernels.pair_stage(
-            np.array([0]), np.array([1]), *csr, *scorer._seq, scorer.norms, scorer.norm_id, scorer.n_tokens,
-            0.3, KERNEL_RULES, np.empty(1), np.empty(1),
-        )  # fmt: skip
+        compiled.Batch(bad, scorer.norms, scorer.norm_id, scorer.n_tokens)
     with pytest.raises(ValueError, match="out of range"):
-        _ckernels.pair_stage(
-            np.array([0]), np.array([len(sents)]), *scorer._csr, *scorer._seq, scorer.norms, scorer.norm_id,
-            scorer.n_tokens, 0.3, KERNEL_RULES, np.empty(1), np.empty(1),
-        )  # fmt: skip
+        compiled.pair_stage(
+            scorer._batch, np.array([0]), np.array([len(sents)]), floor=0.3, rules=KERNEL_RULES, dense_limit=0
+        )
+    with pytest.raises(ValueError, match="one text per sentence"):
+        compiled.Batch(scorer._sets, scorer.norms[1:], scorer.norm_id, scorer.n_tokens)
 
 
-@needs_kernels
+@needs_verify_kernels
 def test_cover_kernel_takes_as_many_sources_as_the_python_side_sends_it() -> None:
-    # KERNEL_MAX_SOURCES (Python) and COVER_MAX_SOURCES (C) are one limit: up to it, the kernel.
+    # KERNEL_MAX_SOURCES (Python) and COVER_MAX_SOURCES (Cython) are one limit: up to it, the kernel.
     from dedup._text.segment import segment
     from dedup._verify.batch import KERNEL_MAX_SOURCES, BatchScorer
 
@@ -385,6 +412,7 @@ def test_cover_kernel_takes_as_many_sources_as_the_python_side_sends_it() -> Non
     scorer = BatchScorer(sents, np.zeros(len(sents), dtype=np.int64))
     a, b, c = np.array([0, 1]), np.array([1, 0]), np.array([0.5, 0.5])
     no = np.zeros(0, np.int64), np.zeros(0)
+    assert compiled is not None and compiled.MAX_SOURCES == KERNEL_MAX_SOURCES
     scorer._cover_stage(a, b, c, 0.3, 0.1, KERNEL_MAX_SOURCES, *no)
     with pytest.raises(ValueError, match=f"max_sources must be in \\[1, {KERNEL_MAX_SOURCES}\\]"):
         scorer._cover_stage(a, b, c, 0.3, 0.1, KERNEL_MAX_SOURCES + 1, *no)
@@ -397,7 +425,7 @@ def test_kernel_rules_are_the_rules() -> None:
     assert KERNEL_RULES._asdict() == {name: getattr(_rules, name.upper()) for name in KERNEL_RULES._fields}
 
 
-@needs_kernels
+@pytest.mark.skipif(compiled is None, reason="verify kernels not built")
 def test_flatten_kernel_equals_the_python_columns(monkeypatch: pytest.MonkeyPatch) -> None:
     # Corpus mode ships its sentences as these columns, made by either; one stem numbering
     # continues across calls.
@@ -408,7 +436,7 @@ def test_flatten_kernel_equals_the_python_columns(monkeypatch: pytest.MonkeyPatc
     batches = [segment(t) for t in texts]
     compiled_ids: dict[str, int] = {}
     compiled = [scorer.flatten(b, compiled_ids) for b in batches]
-    monkeypatch.setattr(scorer, "ckernels", None)
+    monkeypatch.setattr(scorer, "compiled", None)
     python_ids: dict[str, int] = {}
     by_python = [scorer.flatten(b, python_ids) for b in batches]
     assert list(compiled_ids.items()) == list(python_ids.items())

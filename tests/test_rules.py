@@ -103,9 +103,9 @@ def _sketch_results() -> list[list[int]]:
 def _verify_results() -> list[Any]:
     import numpy as np
 
-    from dedup import _kernels
     from dedup._options import Options
     from dedup._verify import scorer
+    from dedup._verify.batch import BatchScorer
     from dedup._verify.run import verify_candidates
     from tests.test_batchverify import reference_links
 
@@ -122,15 +122,13 @@ def _verify_results() -> list[Any]:
             expected = reference_links(case_sents, case_docs, pairs, options)
             compiled = scorer.COMPILED
             paths: dict[str, int | None] = {"reference": None}
-            if _kernels.KERNELS:
-                paths = {"compiled": 1 << 24, "compiled-merges": 0, **paths}
+            if compiled:
+                paths = {"compiled": BatchScorer.dense_limit, "compiled-merges": 0, **paths}
             for path, dense in paths.items():
                 if dense is None:
                     scorer.COMPILED = False
                 else:
-                    from dedup import _ckernels
-
-                    _ckernels.set_dense_limit(dense)
+                    BatchScorer.dense_limit = dense
                 got = verify_candidates(case_sents, case_docs, pairs, options)
                 assert got == expected, f"{path} scorer differs from the reference Verifier"
             scorer.COMPILED = compiled

@@ -1,11 +1,11 @@
-"""The compiled scorer: verification of many candidate pairs at once, in the kernels of ``dedup/_ckernels.c``.
+"""The compiled scorer: verification of many candidate pairs at once, in Cython kernels (``_kernels.pyx``).
 
 :class:`dedup._verify.reference.Verifier` states the scoring rules one pair and one
 sentence at a time; :class:`BatchScorer` computes *the same links* for a whole batch
 of candidates, far faster: per-sentence stem sets in CSR form with stem ids local
-to the batch (``profiles``), then one call for the pair stage (containment both
-ways, substitution factor, character ratio, locality where it can matter) and one
-for the cover stage (pool trimming, greedy covers, which links can count,
+to the batch (:class:`StemSets`), then one call for the pair stage (containment both
+ways, substitution factor, rapidfuzz's character ratio, locality where it can matter)
+and one for the cover stage (pool trimming, greedy covers, which links can count,
 alignment spans); Python only rounds scores and builds the links.  Without the
 kernels, :mod:`dedup._verify.scorer` runs the reference rules instead (it makes
 that choice); ``tests/test_batchverify.py`` checks the two give the same links on
@@ -18,13 +18,13 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from itertools import pairwise
 from operator import itemgetter
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 from dedup._arrays import last_of_equal, sorted_unique
-from dedup._kernels import ckernels
+from dedup._kernels import PURE_PYTHON
 from dedup._rules import (
     EDGE_SLACK_DIVISOR,
     EDGE_SLACK_MIN,
@@ -42,7 +42,26 @@ from dedup._text.segment import Sentence
 from dedup._verify.links import KINDS, LinkTable, best_links, rounded6
 from dedup._verify.reference import Link, whole
 
-__all__ = ["COLUMNS", "KERNEL_MAX_SOURCES", "KERNEL_RULES", "BatchScorer", "KernelRules", "norm_ids"]
+try:  # the verify stage's compiled kernels (dedup/_verify/_kernels.pyx), built where a C compiler is
+    from dedup._verify import _kernels as compiled
+except ImportError:  # pragma: no cover - installs without a C compiler
+    compiled = None  # type: ignore[assignment]
+if PURE_PYTHON:
+    compiled = None  # type: ignore[assignment]
+
+if TYPE_CHECKING:
+    from dedup._verify._kernels import Batch
+
+__all__ = [
+    "COLUMNS",
+    "KERNEL_MAX_SOURCES",
+    "KERNEL_RULES",
+    "BatchScorer",
+    "KernelRules",
+    "StemSets",
+    "compiled",
+    "norm_ids",
+]
 
 # Scores are rounded to 6 decimals before the floor is applied: anything this
 # close below the floor may still round up to it.
@@ -67,7 +86,7 @@ COLUMNS = (
 
 
 class KernelRules(NamedTuple):
-    """The rule constants the compiled verification kernels read (their ``Rules`` struct, in order)."""
+    """The rule constants the compiled verification kernels read (their ``Rules`` struct)."""
 
     entity_weight: float
     shrink: float
@@ -96,6 +115,74 @@ KERNEL_RULES = KernelRules(
 )
 
 
+class StemSets(NamedTuple):
+    """The stem sets of a batch's sentences, as the kernels' ``profiles`` makes them.
+
+    Per sentence ``s``, rows ``*_start[s]:*_start[s + 1]`` of: its content stems (all its
+    stems when it has no content word), sorted, with their weights; all its stems, sorted;
+    the stems of its names and figures, sorted; its content stems in text order with their
+    token positions (what alignment compares).  ``total`` is its content weight.  The row
+    arrays may be longer than their last offset.
+    """
+
+    cw_start: _I64
+    cw_stem: _I64
+    cw_w: _F64
+    all_start: _I64
+    all_stem: _I64
+    ent_start: _I64
+    ent_stem: _I64
+    total: _F64
+    seq_start: _I64
+    seq_stem: _I64
+    seq_pos: _I64
+
+    @classmethod
+    def empty(cls, n: int, n_tokens: int) -> StemSets:
+        """Arrays for ``n`` sentences of ``n_tokens`` tokens in all, for ``profiles`` to fill."""
+        i64, f64 = np.int64, np.float64
+        return cls(
+            cw_start=np.empty(n + 1, i64),
+            cw_stem=np.empty(n_tokens, i64),
+            cw_w=np.empty(n_tokens, f64),
+            all_start=np.empty(n + 1, i64),
+            all_stem=np.empty(n_tokens, i64),
+            ent_start=np.empty(n + 1, i64),
+            ent_stem=np.empty(n_tokens, i64),
+            total=np.empty(n, f64),
+            seq_start=np.empty(n + 1, i64),
+            seq_stem=np.empty(n_tokens, i64),
+            seq_pos=np.empty(n_tokens, i64),
+        )
+
+    @classmethod
+    def concat(cls, parts: Sequence[StemSets]) -> StemSets:
+        """The stem sets of consecutive runs of sentences, joined: those of all of them at once."""
+        joined = {}
+        for name in cls._fields:
+            if name.endswith("_start"):  # offsets, shifted by the rows of the runs before
+                shift = np.cumsum([0] + [int(getattr(p, name)[-1]) for p in parts]).tolist()
+                pieces = [getattr(p, name)[:-1] + s for p, s in zip(parts, shift, strict=False)]
+                joined[name] = np.concatenate([*pieces, np.array([shift[-1]], np.int64)])
+            elif name == "total":  # one per sentence
+                joined[name] = np.concatenate([p.total for p in parts])
+            else:  # rows, up to their last offset
+                start = _STARTS[name]
+                joined[name] = np.concatenate([getattr(p, name)[: int(getattr(p, start)[-1])] for p in parts])
+        return cls(**joined)
+
+
+# The offsets of each row array of :class:`StemSets`.
+_STARTS = {
+    "cw_stem": "cw_start",
+    "cw_w": "cw_start",
+    "all_stem": "all_start",
+    "ent_stem": "ent_start",
+    "seq_stem": "seq_start",
+    "seq_pos": "seq_start",
+}
+
+
 class _PairScores(NamedTuple):
     """Candidate pairs that link: near pairs ``(i, j)`` with their scores, and equal texts."""
 
@@ -113,24 +200,19 @@ class BatchScorer:
     n_tokens: _I64  # tokens (= words) of each sentence
     norms: list[str]  # each sentence's words joined by spaces
     norm_id: _I64  # equal norms, equal ids
-    # Per-sentence stem sets in CSR form and content-stem sequences (see ``_profiles``).
-    _csr: tuple[npt.NDArray[Any], ...]
-    _seq: tuple[npt.NDArray[Any], ...]
+    _sets: StemSets  # per-sentence stem sets
+    _batch: Batch  # the sentences as the kernels read them
+    #: Stem ids up to which the kernels keep per-row tables of the stems (beyond, they merge
+    #: sorted runs instead: same results, slower; tests set 0 to run the merges).
+    dense_limit: ClassVar[int] = 1 << 24
 
     def __init__(self, sentences: Sequence[Sentence], sent_doc: Sequence[int] | npt.ArrayLike) -> None:
-        if ckernels is None:
-            raise RuntimeError("BatchScorer needs the compiled kernels (dedup._ckernels)")
-        rows = sentences if isinstance(sentences, list) else list(sentences)
+        if compiled is None:
+            raise RuntimeError("BatchScorer needs the compiled kernels (dedup._verify._kernels)")
+        rows = sentences if type(sentences) is list else list(sentences)  # (the kernel takes a list)
         # The token columns in one compiled pass; stem ids local to this batch.
-        raw_stems, raw_content, raw_entity, raw_lengths, norms = ckernels.flatten(rows, *COLUMNS)
-        self._set_columns(
-            np.frombuffer(raw_stems, dtype=np.int64),
-            np.frombuffer(raw_content, dtype=np.bool_),
-            np.frombuffer(raw_entity, dtype=np.bool_),
-            np.frombuffer(raw_lengths, dtype=np.int64),
-            norms,
-            sent_doc,
-        )
+        stem_ids, content, entity, lengths, norms = compiled.flatten(rows, COLUMNS)
+        self._set_columns(stem_ids, content, entity, lengths, norms, sent_doc)
 
     @classmethod
     def from_columns(
@@ -151,8 +233,8 @@ class BatchScorer:
         tuples each).  ``norm_id`` may give ids ``0..k-1`` equal exactly where ``norms`` are
         (else they are numbered here).  ``workers`` threads compute the stem sets (same result).
         """
-        if ckernels is None:
-            raise RuntimeError("BatchScorer needs the compiled kernels (dedup._ckernels)")
+        if compiled is None:
+            raise RuntimeError("BatchScorer needs the compiled kernels (dedup._verify._kernels)")
         self = cls.__new__(cls)
         self._set_columns(stem_ids, content, entity, lengths, norms, sent_doc, norm_id, workers)
         return self
@@ -172,8 +254,16 @@ class BatchScorer:
         self.doc = np.asarray(sent_doc, dtype=np.int64).reshape(-1)
         self.norms = norms
         self.n_tokens = lengths
-        self._kernel_profiles(stem_ids, content, entity, lengths, workers)
+        self._sets = self._kernel_profiles(stem_ids, content, entity, lengths, workers)
+        self.total = self._sets.total
         self.norm_id = norm_ids(norms) if norm_id is None else norm_id
+        assert compiled is not None
+        self._batch = compiled.Batch(
+            self._sets,
+            norms,
+            np.ascontiguousarray(self.norm_id, np.int64),
+            np.ascontiguousarray(lengths, np.int64),
+        )
 
     def _kernel_profiles(
         self,
@@ -182,7 +272,7 @@ class BatchScorer:
         entity: npt.NDArray[np.bool_],
         lengths: _I64,
         workers: int = 1,
-    ) -> None:
+    ) -> StemSets:
         """The per-sentence stem sets of the compiled kernels (CSR arrays).
 
         With ``workers`` > 1 and many tokens, runs of sentences are done in threads (the kernel
@@ -191,38 +281,18 @@ class BatchScorer:
         n, n_tok = self.n, stem_ids.size
         parts = max(1, min(workers, n_tok // _PROFILE_SPLIT_TOKENS, n))
         if parts == 1:  # an article: one call, nothing to join (this path is in its latency)
-            found = _profiles(stem_ids, content, entity, lengths)
-            self.total = found[7]
-            self._csr = found[:8]
-            self._seq = found[8:]
-            return
+            return _profiles(stem_ids, content, entity, lengths)
         offsets = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
         cuts = [0, *np.searchsorted(offsets, [n_tok * k // parts for k in range(1, parts)]).tolist(), n]
         runs = [(a, b, int(offsets[a]), int(offsets[b])) for a, b in pairwise(cuts)]
 
-        def run(part: tuple[int, int, int, int]) -> tuple[npt.NDArray[Any], ...]:
+        def run(part: tuple[int, int, int, int]) -> StemSets:
             a, b, t0, t1 = part
             return _profiles(stem_ids[t0:t1], content[t0:t1], entity[t0:t1], lengths[a:b])
 
         with ThreadPoolExecutor(len(runs)) as pool:
-            found_parts = list(pool.map(run, runs))
-        # Fields: cw_start, cw_stem, cw_w, all_start, all_stem, ent_start, ent_stem, total,
-        # seq_start, seq_stem, seq_pos.  Offsets are shifted; rows are kept up to their last offset.
-        rows_of = {1: 0, 2: 0, 4: 3, 6: 5, 9: 8, 10: 8}
-        joined: list[npt.NDArray[Any]] = []
-        for f in range(11):
-            if f in (0, 3, 5, 8):
-                shift = np.cumsum([0] + [int(p[f][-1]) for p in found_parts]).tolist()
-                pieces = [p[f][:-1] + s for p, s in zip(found_parts, shift, strict=False)]
-                joined.append(np.concatenate([*pieces, np.array([shift[-1]], np.int64)]))
-            elif f in rows_of:
-                joined.append(np.concatenate([p[f][: int(p[rows_of[f]][-1])] for p in found_parts]))
-            else:  # total: one per sentence
-                joined.append(np.concatenate([p[f] for p in found_parts]))
-        self.total = joined[7]
-        self._csr = tuple(joined[:8])
-        self._seq = tuple(joined[8:])
+            return StemSets.concat(list(pool.map(run, runs)))
 
     # --- the two verification steps -----------------------------------------------------------
 
@@ -375,22 +445,12 @@ class BatchScorer:
     def _pair_stage(self, pairs: _I64, floor: float) -> tuple[_PairScores, _F64, _F64]:
         """Pairs of ``pairs`` that link, and the containment of each pair in both directions
         (without the locality factor), in one compiled call."""
-        assert ckernels is not None
+        assert compiled is not None
         i, j = np.ascontiguousarray(pairs[:, 0]), np.ascontiguousarray(pairs[:, 1])
-        c_ij, c_ji = np.empty(i.size, dtype=np.float64), np.empty(i.size, dtype=np.float64)
-        raw = ckernels.pair_stage(
-            i, j, *self._csr, *self._seq, self.norms, self.norm_id, self.n_tokens,
-            floor - _EPS, KERNEL_RULES, c_ij, c_ji,
-        )  # fmt: skip
-        ki, kj, ks, ei, ej = raw
-        found = _PairScores(
-            np.frombuffer(ki, dtype=np.int64),
-            np.frombuffer(kj, dtype=np.int64),
-            np.frombuffer(ks, dtype=np.float64),
-            np.frombuffer(ei, dtype=np.int64),
-            np.frombuffer(ej, dtype=np.int64),
+        ki, kj, ks, ei, ej, c_ij, c_ji = compiled.pair_stage(
+            self._batch, i, j, floor=floor - _EPS, rules=KERNEL_RULES, dense_limit=self.dense_limit
         )
-        return found, c_ij, c_ji
+        return _PairScores(ki, kj, ks, ei, ej), c_ij, c_ji
 
     def _pair_links(
         self, found: _PairScores, floor: float, ids: _I64 | None = None
@@ -486,14 +546,22 @@ class BatchScorer:
         codes: _I64,
         scores: _F64,
     ) -> tuple[_I64, _F64]:
-        """``ckernels.cover_stage``: rows ``(i, j, fused, i0, i1, j0, j1)`` and raw scores of cover links."""
-        assert ckernels is not None
-        raw_links, raw_scores = ckernels.cover_stage(
-            np.ascontiguousarray(a), np.ascontiguousarray(b), np.ascontiguousarray(c, dtype=np.float64),
-            *self._csr, *self._seq, self.norms, self._norm_rank(), self.n_tokens, codes, scores,
-            floor - _EPS, min_gain, max_sources, KERNEL_RULES,
-        )  # fmt: skip
-        return np.frombuffer(raw_links, dtype=np.int64).reshape(-1, 7), np.frombuffer(raw_scores)
+        """``_kernels.cover_stage``: rows ``(i, j, fused, i0, i1, j0, j1)`` and raw scores of cover links."""
+        assert compiled is not None
+        return compiled.cover_stage(
+            self._batch,
+            np.ascontiguousarray(a),
+            np.ascontiguousarray(b),
+            np.ascontiguousarray(c, dtype=np.float64),
+            self._norm_rank(),
+            codes,
+            scores,
+            floor=floor - _EPS,
+            min_gain=min_gain,
+            max_sources=max_sources,
+            rules=KERNEL_RULES,
+            dense_limit=self.dense_limit,
+        )
 
     def _norm_rank(self) -> _I64:
         """Rank of each sentence's normalised text in sorted order (equal texts, equal ranks)."""
@@ -506,38 +574,19 @@ class BatchScorer:
 
 def _profiles(
     stem_ids: _I64, content: npt.NDArray[np.bool_], entity: npt.NDArray[np.bool_], lengths: _I64
-) -> tuple[npt.NDArray[Any], ...]:
-    """``ckernels.profiles`` of some sentences: its 11 arrays (offsets from 0; the row arrays are
-    filled up to their last offset)."""
-    assert ckernels is not None
-    n, n_tok = lengths.size, stem_ids.size
-    cw_start, all_start, ent_start = (np.empty(n + 1, dtype=np.int64) for _ in range(3))
-    cw_stem, all_stem, ent_stem = (np.empty(n_tok, dtype=np.int64) for _ in range(3))
-    cw_w, total = np.empty(n_tok, dtype=np.float64), np.empty(n, dtype=np.float64)
-    seq_start, seq_stem, seq_pos = (
-        np.empty(n + 1, np.int64),
-        np.empty(n_tok, np.int64),
-        np.empty(n_tok, np.int64),
+) -> StemSets:
+    """``_kernels.profiles`` of some sentences (offsets from 0)."""
+    assert compiled is not None
+    sets = StemSets.empty(lengths.size, stem_ids.size)
+    compiled.profiles(
+        np.ascontiguousarray(stem_ids),
+        np.ascontiguousarray(content).view(np.uint8),
+        np.ascontiguousarray(entity).view(np.uint8),
+        np.ascontiguousarray(lengths),
+        sets,
+        rules=KERNEL_RULES,
     )
-    ckernels.profiles(
-        np.ascontiguousarray(stem_ids), np.ascontiguousarray(content).view(np.uint8),
-        np.ascontiguousarray(entity).view(np.uint8), np.ascontiguousarray(lengths),
-        cw_start, cw_stem, cw_w, all_start, all_stem, ent_start, ent_stem, total,
-        seq_start, seq_stem, seq_pos, KERNEL_RULES,
-    )  # fmt: skip
-    return (
-        cw_start,
-        cw_stem,
-        cw_w,
-        all_start,
-        all_stem,
-        ent_start,
-        ent_stem,
-        total,
-        seq_start,
-        seq_stem,
-        seq_pos,
-    )
+    return sets
 
 
 def _renamed(covers: list[list[Link]], ids: _I64 | None) -> list[list[Link]]:

@@ -1,6 +1,7 @@
 """Verification of candidate sentence pairs: scores, containment and aligned token spans.
 
-This is the only module importing rapidfuzz.  A candidate pair is scored by how
+This is the only Python module importing rapidfuzz (the compiled kernels call its C
+interface).  A candidate pair is scored by how
 much of one sentence's content (stemmed content words, names and figures
 weighted double) the other contains, and by rapidfuzz's character-level
 ``ratio``; the aligned stretch of each sentence comes from rapidfuzz's

@@ -4,7 +4,8 @@ Both scorers take the same inputs (sentences, or their token columns) and give
 the same links, bit for bit (``tests/test_batchverify.py``):
 
 * :class:`~dedup._verify.batch.BatchScorer`, the compiled kernels
-  (``dedup/_ckernels.c``), when they were built;
+  (``dedup/_verify/_kernels.pyx``), when they were built and rapidfuzz exports the
+  C interface they call (:func:`compiled_usable`);
 * :class:`ReferenceScorer`, the per-pair rules of
   :class:`~dedup._verify.reference.Verifier` driven over the batch: the path of
   installs without a C compiler (and of ``DEDUP_PURE_PYTHON=1``), and the oracle
@@ -18,27 +19,45 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from itertools import chain
 from operator import itemgetter
+from types import ModuleType
 from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from dedup._kernels import ckernels
 from dedup._rules import MAX_POOL
 from dedup._text.segment import Sentence
-from dedup._verify.batch import COLUMNS, KERNEL_MAX_SOURCES, BatchScorer, norm_ids
+from dedup._verify.batch import COLUMNS, KERNEL_MAX_SOURCES, BatchScorer, compiled, norm_ids
 from dedup._verify.links import LinkTable, merge_links
 from dedup._verify.reference import Link, Profile, Verifier, profile, profile_of
 
-__all__ = ["COMPILED", "ReferenceScorer", "Scorer", "flatten", "scorer", "scorer_from_columns"]
+__all__ = [
+    "COMPILED",
+    "ReferenceScorer",
+    "Scorer",
+    "compiled_usable",
+    "flatten",
+    "scorer",
+    "scorer_from_columns",
+]
 
 _I64 = npt.NDArray[np.int64]
 _F64 = npt.NDArray[np.float64]
 _BY_PAIR = itemgetter(0, 1)  # a Link's (i, j)
 
-#: Whether verification runs the compiled kernels.  Their cover holds at most
-#: ``KERNEL_MAX_SOURCES`` sources, and a cover never has more than ``MAX_POOL`` (its pool).
-COMPILED = ckernels is not None and MAX_POOL <= KERNEL_MAX_SOURCES
+
+def compiled_usable(kernels: ModuleType | None) -> bool:
+    """Whether the compiled scorer can run on ``kernels`` (the verify stage's compiled module, if built).
+
+    They call rapidfuzz's ratio through the C interface rapidfuzz exports: without it (another
+    version of its structures), the reference rules run.  Their cover holds at most
+    ``KERNEL_MAX_SOURCES`` sources, and a cover never has more than ``MAX_POOL`` (its pool).
+    """
+    return kernels is not None and bool(kernels.RAPIDFUZZ_CAPI) and MAX_POOL <= KERNEL_MAX_SOURCES
+
+
+#: Whether verification runs the compiled kernels: the one place that chooses.
+COMPILED = compiled_usable(compiled)
 
 
 class Scorer(Protocol):
@@ -137,16 +156,9 @@ def flatten(
     one numbering.
     """
     ids: dict[str, int] = {} if vocabulary is None else vocabulary
-    rows = sentences if isinstance(sentences, list) else list(sentences)
-    if ckernels is not None:  # the same columns in one compiled pass
-        raw_stems, raw_content, raw_entity, raw_lengths, norms = ckernels.flatten(rows, *COLUMNS, ids)
-        return (
-            np.frombuffer(raw_stems, dtype=np.int64),
-            np.frombuffer(raw_content, dtype=np.bool_),
-            np.frombuffer(raw_entity, dtype=np.bool_),
-            np.frombuffer(raw_lengths, dtype=np.int64),
-            norms,
-        )
+    rows = sentences if type(sentences) is list else list(sentences)  # (the kernel takes a list)
+    if compiled is not None:  # the same columns in one compiled pass
+        return compiled.flatten(rows, COLUMNS, ids)
     lengths = np.fromiter((len(s.stems) for s in rows), dtype=np.int64, count=len(rows))
     n_tok = int(lengths.sum())
     stems = np.fromiter(
