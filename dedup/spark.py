@@ -653,8 +653,10 @@ def _clusters_frame(assembled: DataFrame, cached: list[DataFrame]) -> DataFrame:
     passages = assembled.where(F.col("tag") == "P")
     heads = passages.select("bucket", "lc", "c_score", "c_ord", "c_start", "c_end").distinct()
     # The in-process ranking: best score first, then the position of the first passage
-    # (a distributed sort, numbered per partition).
-    ranked = heads.orderBy(F.desc("c_score"), "c_ord", "c_start", "c_end")
+    # (a distributed sort, numbered per partition).  Clusters can share both (a passage
+    # in two clusters), and then only within one bucket: its local rank ``lc`` decides, as
+    # the in-process order of creation does.
+    ranked = heads.orderBy(F.desc("c_score"), "c_ord", "c_start", "c_end", "bucket", "lc")
     ids = _numbered(ranked, "cluster", cached).select("bucket", "lc", "cluster")
     return (
         passages.join(ids, ["bucket", "lc"])

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 
+from dedup._cluster.cliques import cliques
 from dedup._options import Options
 from dedup._rules import PASSAGE_OVERLAP
 from dedup._text.segment import Sentence
@@ -150,7 +151,7 @@ def build(
         matches.append(_make_match(passage(sa), passage(sb), score, kind, alignments))
         sides.append(sa)
         sides.append(sb)
-    del kept, groups, group, first  # the links: not needed past this point
+    del kept, groups, first  # the links: not needed past this point
 
     # 2. Passages: sides in the same document overlapping by half the shorter are one passage.
     n_nodes = len(sides)
@@ -178,18 +179,34 @@ def build(
     passage_nodes: dict[int, list[int]] = {}
     for k in range(n_nodes):
         passage_nodes.setdefault(root_of[k], []).append(k)
-    # 3. Clusters: passages connected by matches.
-    linked = UnionFind(n_nodes)
-    for m in range(len(matches)):
-        linked.union(root_of[2 * m], root_of[2 * m + 1])
-    members: dict[int, list[int]] = {}
-    for root in passage_nodes:
-        members.setdefault(linked.find(root), []).append(root)
-    clusters = []
+    # 3. Clusters: groups of passages that all restate each other (dedup/_cluster/cliques.py).
+    roots = sorted(passage_nodes)
+    node_of = {root: n for n, root in enumerate(roots)}
     match_scores = [m.score for m in matches]
-    for roots in members.values():
+    ordinal = {docs[d].key: docs[d].ordinal for d, _, _ in sides}
+    doc_ordinal = {d: ordinal[docs[d].key] for d in {d for d, _, _ in sides}}
+    keys = [
+        (-match_scores[m], (doc_ordinal[a[0]], a[1], a[2]), (doc_ordinal[b[0]], b[1], b[2]))
+        for m, (a, b) in enumerate(zip(sides[::2], sides[1::2], strict=True))
+    ]
+    ranked = sorted(range(len(matches)), key=keys.__getitem__)
+    ends_a = [node_of[root_of[2 * m]] for m in range(len(matches))]
+    ends_b = [node_of[root_of[2 * m + 1]] for m in range(len(matches))]
+    cluster_nodes = cliques(len(roots), ends_a, ends_b, [m.kind == "exact" for m in matches], ranked)
+    covered = {x for g in cluster_nodes for x in g}
+    alone = sorted({a for a, b in zip(ends_a, ends_b, strict=True) if a == b} - covered)
+    cluster_nodes.extend([x] for x in alone)  # a passage matched only within itself (overlapping sides)
+    touching: dict[int, list[int]] = {}
+    for m in range(len(matches)):
+        touching.setdefault(ends_a[m], []).append(m)
+        if ends_b[m] != ends_a[m]:
+            touching.setdefault(ends_b[m], []).append(m)
+    clusters = []
+    for members in cluster_nodes:
+        inside = set(members)
         passages: list[tuple[tuple[int, int, int], Passage, list[int]]] = []
-        for root in roots:
+        for node in members:
+            root = roots[node]
             group_ks = passage_nodes[root]
             doc = sides[root][0]
             if len(group_ks) == 1:
@@ -197,24 +214,18 @@ def build(
             else:
                 start = min(sides[g][1] for g in group_ks)
                 end = max(sides[g][2] for g in group_ks)
-            passages.append(((docs[doc].ordinal, start, end), passage((doc, start, end)), group_ks))
+            own = [m for m in touching[node] if ends_a[m] in inside and ends_b[m] in inside]
+            passages.append(((docs[doc].ordinal, start, end), passage((doc, start, end)), own))
         passages.sort(key=_FIRST)
-        match_ids = sorted({k // 2 for _, _, group_ks in passages for k in group_ks})
+        match_ids = sorted({m for _, _, own in passages for m in own})
         cl_matches = tuple([matches[m] for m in match_ids])
-        strength = [sum([match_scores[k // 2] for k in group_ks]) for _, _, group_ks in passages]
+        strength = [sum([match_scores[m] for m in own]) for _, _, own in passages]
         rep = max(range(len(passages)), key=lambda n: (strength[n], -n))
         score = round(sum([match_scores[m] for m in match_ids]) / len(match_ids), 6)
         cluster = _make_cluster(score, tuple([p for _, p, _ in passages]), passages[rep][1], cl_matches)
         clusters.append(((-score, passages[0][0]), cluster))
     clusters.sort(key=_FIRST)
-    # Matches by score, then by where their passages are (document ordinal by key, span).
-    ordinal = {docs[d].key: docs[d].ordinal for d, _, _ in sides}
-    doc_ordinal = {d: ordinal[docs[d].key] for d in {d for d, _, _ in sides}}
-    keys = [
-        (-match_scores[m], (doc_ordinal[a[0]], a[1], a[2]), (doc_ordinal[b[0]], b[1], b[2]))
-        for m, (a, b) in enumerate(zip(sides[::2], sides[1::2], strict=True))
-    ]
-    ordered_matches = [matches[m] for m in sorted(range(len(matches)), key=keys.__getitem__)]
+    ordered_matches = [matches[m] for m in ranked]
     return [c for _, c in clusters], ordered_matches
 
 

@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dedup._arrays import run_firsts, sorted_find
+from dedup._cluster.cliques import cliques
 from dedup._errors import DedupError
 from dedup._rules import PASSAGE_OVERLAP
 from dedup._types import Alignment, Cluster, Match, Passage, Span, maker
@@ -282,44 +283,54 @@ def build_table(
     root_of = min_labels(n_nodes, distinct[r[overlap]], distinct[r2[overlap]])[canon]
     del by_side, ordered, new, canon, where, reach, r, r2, overlap
 
-    # 3. Clusters: passages connected by matches.
-    cluster_of = min_labels(n_nodes, root_of[0::2], root_of[1::2])
+    # 3. Clusters: groups of passages that all restate each other (dedup/_cluster/cliques.py).
     by_root = np.argsort(root_of, kind="stable")
     root_first = np.flatnonzero(run_firsts(root_of[by_root]))
     roots = root_of[by_root[root_first]]  # ascending
     p_start = np.minimum.reduceat(sides[by_root, 1], root_first)
     p_end = np.maximum.reduceat(sides[by_root, 2], root_first)
     p_doc = sides[roots, 0]
-    strength = np.array(_sums(score[by_root // 2].tolist(), [*root_first.tolist(), n_nodes]))
-    p_cluster = cluster_of[roots]
     p_ord = doc_ordinal[p_doc]
-    # Passages by cluster (clusters in order of their smallest root), then by place; ties by root.
-    by_place = np.lexsort((p_end, p_start, p_ord, p_cluster))
-    c_first = np.flatnonzero(run_firsts(p_cluster[by_place]))
-    n_cluster = c_first.size
-    c_bounds = np.append(c_first, by_place.size)
-    c_size = np.diff(c_bounds)
-    # Representative: the strongest passage, the first of equals.
-    ranked = np.lexsort(
-        (np.arange(by_place.size), -strength[by_place], np.repeat(np.arange(n_cluster), c_size))
-    )
-    rep = ranked[c_first] - c_first
-    m_cluster = cluster_of[root_of[0::2]]
-    by_cluster = np.argsort(m_cluster, kind="stable")  # each cluster's matches, ascending
-    m_bounds = np.append(np.flatnonzero(run_firsts(m_cluster[by_cluster])), n_match)
-    c_score = rounded6(np.array(_means(score[by_cluster].tolist(), m_bounds.tolist())))
-    lead = by_place[c_first]  # each cluster's first passage
-    rank = np.lexsort((p_end[lead], p_start[lead], p_ord[lead], -c_score))
-    # Reorder clusters (and their passage and match runs) by rank.
-    p_rows = np.concatenate([by_place[c_bounds[c] : c_bounds[c + 1]] for c in rank.tolist()])
-    m_rows = np.concatenate([by_cluster[m_bounds[c] : m_bounds[c + 1]] for c in rank.tolist()])
-    passage_bounds = np.append(0, np.cumsum(c_size[rank]))
-    cluster_match_bounds = np.append(0, np.cumsum(np.diff(m_bounds)[rank]))
-    passages = np.stack((p_doc[p_rows], p_start[p_rows], p_end[p_rows]), axis=1)
-
+    node = np.searchsorted(roots, root_of)
+    ends_a, ends_b = node[0::2].tolist(), node[1::2].tolist()
     # Matches by score, then by where their passages are (document ordinal, span).
     oa, ob = doc_ordinal[side_a[:, 0]], doc_ordinal[side_b[:, 0]]
     match_order = np.lexsort((side_b[:, 2], side_b[:, 1], ob, side_a[:, 2], side_a[:, 1], oa, -score))
+    groups = cliques(
+        roots.size, ends_a, ends_b, (kind == KINDS.index("exact")).tolist(), match_order.tolist()
+    )
+    covered = {x for g in groups for x in g}
+    groups.extend([x] for x in sorted({a for a, b in zip(ends_a, ends_b, strict=True) if a == b} - covered))
+    touching: dict[int, list[int]] = {}
+    for m, (a, b) in enumerate(zip(ends_a, ends_b, strict=True)):
+        touching.setdefault(a, []).append(m)
+        if b != a:
+            touching.setdefault(b, []).append(m)
+    scores, place = score.tolist(), np.stack((p_ord, p_start, p_end), axis=1).tolist()
+    c_rows: list[list[int]] = []  # each cluster's passages (nodes), by place
+    c_matches: list[list[int]] = []  # each cluster's matches, ascending
+    c_rep: list[int] = []
+    c_mean: list[float] = []
+    for group in groups:
+        inside = set(group)
+        rows = sorted(group, key=place.__getitem__)
+        own = [[m for m in touching[x] if ends_a[m] in inside and ends_b[m] in inside] for x in rows]
+        strength = [sum([scores[m] for m in ms]) for ms in own]
+        ids = sorted({m for ms in own for m in ms})
+        c_rows.append(rows)
+        c_matches.append(ids)
+        c_rep.append(max(range(len(rows)), key=lambda n: (strength[n], -n)))
+        c_mean.append(sum([scores[m] for m in ids]) / len(ids))
+    c_score = rounded6(np.array(c_mean, dtype=np.float64))
+    lead = np.array([rows[0] for rows in c_rows], dtype=np.int64)
+    rank = np.lexsort((p_end[lead], p_start[lead], p_ord[lead], -c_score)).tolist()
+    p_rows = np.array([x for c in rank for x in c_rows[c]], dtype=np.int64)
+    m_rows = np.array([m for c in rank for m in c_matches[c]], dtype=np.int64)
+    passage_bounds = np.append(0, np.cumsum([len(c_rows[c]) for c in rank])).astype(np.int64)
+    cluster_match_bounds = np.append(0, np.cumsum([len(c_matches[c]) for c in rank])).astype(np.int64)
+    passages = np.stack((p_doc[p_rows], p_start[p_rows], p_end[p_rows]), axis=1).reshape(-1, 3)
+    rep = np.array(c_rep, dtype=np.int64)
+
     return ResultTable(
         side_a, side_b, score, kind, align_bounds, align_a, align_b, align_score, match_order,
         c_score[rank], passage_bounds, passages, rep[rank], cluster_match_bounds, m_rows,
