@@ -18,6 +18,7 @@ from setuptools.command.build_ext import build_ext
 CYTHON_MODULES = {
     "dedup._text._segment": ["dedup/_text/_segment.pyx"],
     "dedup._sketch._kernels": ["dedup/_sketch/_kernels.pyx"],
+    "dedup._index._kernels": ["dedup/_index/_kernels.pyx"],
 }
 CYTHON_DIRECTIVES = {"language_level": 3}  # bounds checks are switched off per module, where safe
 
