@@ -1,6 +1,5 @@
 """Type stub of the compiled numeric kernels (dedup/_ckernels.c)."""
 
-from collections.abc import Callable
 from typing import overload
 
 import numpy as np
@@ -15,10 +14,6 @@ def profiles(
     /,
 ) -> None: ...  # fmt: skip
 def align_ends(i: _A, j: _A, seq_start: _A, seq_stem: _A, seq_pos: _A, out: _A, /) -> None: ...
-def band_keys(sigs: _A, num_perm: int, bands: int, rows: int, out: _A, /) -> None: ...
-def pair_counts(
-    keys: _A, n: int, max_bucket: int, min_shared: int, want_counts: bool, /
-) -> tuple[bytes, bytes | None, bool]: ...
 def ratios(texts: list[str], i: _A, j: _A, out: _A, score_cutoff: float, /) -> None: ...
 @overload
 def flatten(
@@ -35,26 +30,9 @@ def flatten(
     /,
 ) -> tuple[bytes, bytes, bytes, bytes, list[str]]: ...
 def set_dense_limit(limit: int, /) -> int: ...
-def set_thread_min_rows(rows: int, /) -> int: ...
-def table_lookup(
-    keys: _A, table_keys: _A, head: _A, count: _A, esid: _A, enext: _A, max_bucket: int, truncate: bool, /
-) -> tuple[bytes, bytes]: ...
 def pair_stage(
     i: _A, j: _A, /, *args: _A | list[str] | float | tuple[float | int, ...]
 ) -> tuple[bytes, bytes, bytes, bytes, bytes]: ...  # fmt: skip
 def cover_stage(
     a: _A, b: _A, c: _A, /, *args: _A | list[str] | float | int | tuple[float | int, ...]
-) -> tuple[bytes, bytes]: ...
-def lsh_pairs(
-    sigs: _A, doc: _A, num_perm: int, bands: int, rows: int, min_shared: int,
-    local_bands: int, local_rows: int, max_bucket: int, max_per_row: int, /,
-) -> bytes | None: ...  # fmt: skip
-def shingles(
-    sentences: list[tuple[object, ...]],
-    stems_at: int,
-    content_at: int,
-    cache: dict[str, int],
-    fill: Callable[[str], int],
-    n: int,
-    /,
 ) -> tuple[bytes, bytes]: ...
