@@ -2,7 +2,7 @@
 
 The compiled layer is Cython (``.pyx``, turned into C at build time: Cython is a
 build requirement in pyproject.toml, so ``pip install`` brings it) plus the
-hand-written ``dedup/_ckernels.c`` still being ported.  Every extension is
+hand-written ``dedup/_ckernels.c`` (verification) still being ported.  Every extension is
 ``optional``: without a working C compiler the package still installs and runs
 on the pure-Python tokeniser and the numpy kernels (same results, slower).
 """

@@ -1,8 +1,9 @@
 """The compiled numeric kernels (``dedup/_ckernels.c``), when they were built.
 
 Each kernel computes exactly what the Python code beside its caller computes
-(tests compare the two): numpy for the sketch stage, the per-pair reference
-rules for verification (:mod:`dedup._verify.scorer` chooses).  That code stays
+(tests compare the two): the per-pair reference rules for verification
+(:mod:`dedup._verify.scorer` chooses).  The sketch stage's and the band table's
+kernels are Cython modules beside their callers, switched off by the same flag.  That code stays
 as the reference and the fallback for installs without a C compiler.
 ``DEDUP_PURE_PYTHON=1`` turns the kernels off, as it does the compiled tokeniser.
 """
