@@ -1,10 +1,10 @@
 """Build hook for the optional compiled parts; all metadata lives in pyproject.toml.
 
 The compiled layer is Cython (``.pyx``, turned into C at build time: Cython is a
-build requirement in pyproject.toml, so ``pip install`` brings it) plus the
-hand-written ``dedup/_ckernels.c`` still being ported.  Every extension is
-``optional``: without a working C compiler the package still installs and runs
-on the pure-Python tokeniser and the numpy kernels (same results, slower).
+build requirement in pyproject.toml, so ``pip install`` brings it), one module
+beside each stage that uses it.  Every extension is ``optional``: without a
+working C compiler the package still installs and runs on the stages' Python
+and numpy code (same results, slower).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ CYTHON_MODULES = {
     "dedup._text._segment": ["dedup/_text/_segment.pyx"],
     "dedup._sketch._kernels": ["dedup/_sketch/_kernels.pyx"],
     "dedup._verify._kernels": ["dedup/_verify/_kernels.pyx"],
+    "dedup._index._kernels": ["dedup/_index/_kernels.pyx"],
 }
 CYTHON_DIRECTIVES = {"language_level": 3}  # bounds checks are switched off per module, where safe
 
@@ -32,7 +33,7 @@ class BuildExt(build_ext):
             try:
                 from Cython.Build import cythonize
             except ImportError:  # only without build isolation: pip installs Cython otherwise
-                self.warn("Cython is not installed: building without the compiled tokeniser")
+                self.warn("Cython is not installed: building without the compiled modules")
                 self.extensions = [ext for ext in self.extensions if ext.name not in CYTHON_MODULES]
             else:
                 done = cythonize(cython, compiler_directives=CYTHON_DIRECTIVES, build_dir="build/cython")
@@ -44,7 +45,6 @@ class BuildExt(build_ext):
 setup(
     ext_modules=[
         *(Extension(name, sources, optional=True) for name, sources in CYTHON_MODULES.items()),
-        Extension("dedup._ckernels", ["dedup/_ckernels.c"], optional=True, extra_compile_args=["-O3"]),
     ],
     cmdclass={"build_ext": BuildExt},
 )

@@ -1,27 +1,19 @@
-"""The compiled numeric kernels (``dedup/_ckernels.c``), when they were built.
+"""The switch of the compiled layer.
 
-Each kernel computes exactly what the Python code beside its caller computes
-(tests compare the two): numpy for the sketch stage and the band table (the
-verify stage's kernels are ``dedup/_verify/_kernels.pyx``).  That code stays
-as the reference and the fallback for installs without a C compiler.
-``DEDUP_PURE_PYTHON=1`` turns the kernels off, as it does the compiled tokeniser.
+The compiled modules are Cython, each beside the stage that calls it:
+``dedup/_text/_segment.pyx`` (tokeniser), ``dedup/_sketch/_kernels.pyx`` (shingles,
+MinHash, band keys, LSH pairs), ``dedup/_verify/_kernels.pyx`` (the pair scores and
+covers of a verification batch) and ``dedup/_index/_kernels.pyx`` (band-table probes).
+Each computes exactly what the Python code beside its caller computes (tests compare
+the two); that code is the reference and the fallback for installs without a C
+compiler.  ``DEDUP_PURE_PYTHON=1`` leaves every compiled module unused.
 """
 
 from __future__ import annotations
 
 import os
 
-__all__ = ["KERNELS", "PURE_PYTHON", "ckernels"]
+__all__ = ["PURE_PYTHON"]
 
 #: ``DEDUP_PURE_PYTHON=1``: every compiled module stays unused (the stages' Python and numpy code runs).
 PURE_PYTHON = os.environ.get("DEDUP_PURE_PYTHON") == "1"
-
-try:  # built at install time when a C compiler is present
-    from dedup import _ckernels as ckernels
-except ImportError:  # pragma: no cover - installs without a C compiler
-    ckernels = None  # type: ignore[assignment]
-if PURE_PYTHON:
-    ckernels = None  # type: ignore[assignment]
-
-#: True when the compiled kernels are in use.
-KERNELS = ckernels is not None

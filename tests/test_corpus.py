@@ -19,10 +19,10 @@ import dedup._verify.run as engine
 from dedup._cluster.result import Clusters
 from dedup._corpus.run import find_corpus_duplicates, open_source
 from dedup._engine import detect
-from dedup._kernels import ckernels
 from dedup._options import Options
 from dedup._sketch.lsh import lsh_candidates
 from dedup._types import Doc
+from dedup._verify.scorer import COMPILED
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -103,7 +103,7 @@ def test_verification_in_blocks_of_documents_gives_the_detector_links(
     assert found and _dump(found) == _dump(_reference(docs, threshold=0.5))
 
 
-@pytest.mark.skipif(ckernels is None, reason="compares the compiled scorer with the reference")
+@pytest.mark.skipif(not COMPILED, reason="compares the compiled scorer with the reference")
 @pytest.mark.parametrize("block_tokens", [300, 10**9])
 def test_without_the_kernels_the_reference_scorer_gives_the_same_result(
     block_tokens: int, monkeypatch: pytest.MonkeyPatch
@@ -419,7 +419,7 @@ def test_blocked_verification_equals_the_batch_verifier_for_pairs_in_any_order(b
     assert len(pairs) > 100 and blocked.to_links() == renamed
 
 
-@pytest.mark.skipif(ckernels is None, reason="needs the compiled kernels")
+@pytest.mark.skipif(not COMPILED, reason="needs the compiled kernels")
 def test_stem_sets_computed_in_threads_are_those_of_one_call(monkeypatch: pytest.MonkeyPatch) -> None:
     import numpy as np
 
@@ -485,11 +485,7 @@ def test_progress_bars_name_each_phase_on_standard_error(capsys: pytest.CaptureF
     err = capsys.readouterr().err
     # "score" counts the pairs of the compiled block verifier; without the kernels the
     # sentence-object path scores during "verify".
-    phases = (
-        ("sketch", "verify", "score", "passages")
-        if ckernels is not None
-        else ("sketch", "verify", "passages")
-    )
+    phases = ("sketch", "verify", "score", "passages") if COMPILED else ("sketch", "verify", "passages")
     assert all(phase in err for phase in phases), err
     assert _dump(shown) == _dump(quiet)
 

@@ -1,4 +1,4 @@
-"""The compiled kernels (_ckernels.c, the stages' _kernels.pyx) compute exactly what the Python code does."""
+"""The compiled kernels (each stage's _kernels.pyx) compute exactly what the Python and numpy code does."""
 
 from __future__ import annotations
 
@@ -10,22 +10,26 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedup import _kernels
+from dedup._index import bandtable as _bandtable
 from dedup._sketch import minhash as _sketch
 from dedup._sketch.minhash import permutations, signatures
 from dedup._verify import scorer as _scorer
 from dedup._verify.batch import COLUMNS, KERNEL_RULES, StemSets, compiled
 from dedup._verify.reference import RATIO_CUTOFF
 
-needs_kernels = pytest.mark.skipif(not _kernels.KERNELS, reason="compiled kernels not built")
+needs_kernels = pytest.mark.skipif(
+    _kernels.PURE_PYTHON or compiled is None or _sketch._compiled is None, reason="compiled kernels not built"
+)
 needs_sketch_kernels = pytest.mark.skipif(_sketch._compiled is None, reason="sketch kernels not built")
 needs_verify_kernels = pytest.mark.skipif(not _scorer.COMPILED, reason="verify kernels not usable")
+needs_index_kernel = pytest.mark.skipif(_bandtable._compiled is None, reason="index kernel not built")
 
 
 def test_compiled_kernels_are_built_where_ci_requires_them() -> None:
     # scripts/test.sh sets DEDUP_REQUIRE_COMPILED=1: a broken C build must fail CI.
     if os.environ.get("DEDUP_REQUIRE_COMPILED") == "1":
-        assert _kernels.KERNELS
         assert _sketch._compiled is not None
+        assert _bandtable._compiled is not None
         assert compiled is not None and compiled.RAPIDFUZZ_CAPI and _scorer.COMPILED
 
 
@@ -165,7 +169,7 @@ def _clustered_signatures(rng: np.random.Generator, n: int) -> np.ndarray:
     return sigs
 
 
-@needs_kernels
+@needs_sketch_kernels
 @pytest.mark.parametrize("n", [2, 3, 40, 300, 600, 12_000])  # tallied; emitted once; numpy per-band
 @pytest.mark.parametrize(("bands", "rows"), [(37, 3), (32, 1), (8, 16)])
 def test_lsh_kernels_equal_numpy(n: int, bands: int, rows: int, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -177,26 +181,53 @@ def test_lsh_kernels_equal_numpy(n: int, bands: int, rows: int, monkeypatch: pyt
     keys[: max(2, n // 2), 1] = keys[0, 1]
     args = [(2, 64, 1), (256, 64, 2), (256, 1, 1), (3, 64, 1)]
     compiled = [_sketch.candidate_pairs(keys, *a) for a in args]
-    monkeypatch.setattr(_sketch, "ckernels", None)
-    assert all(
-        np.array_equal(c, _sketch.candidate_pairs(keys, *a)) for c, a in zip(compiled, args, strict=True)
-    )
+    # The pair kernel with its bands split over two threads (from 100k rows by default).
+    threaded = [_sketch._kernel_pairs(keys, *a, thread_min_rows=0) for a in args]
+    monkeypatch.setattr(_sketch, "_compiled", None)
+    expected = [_sketch.candidate_pairs(keys, *a) for a in args]
+    assert all(np.array_equal(c, e) for c, e in zip(compiled, expected, strict=True))
+    assert all(np.array_equal(t, e) for t, e in zip(threaded, expected, strict=True))
     assert compiled[0].size and compiled[1].size
 
 
-@needs_kernels
-@pytest.mark.parametrize("n", [600, 12_000])
-@pytest.mark.parametrize(("bands", "rows"), [(37, 3), (32, 1), (8, 16)])
-def test_lsh_pair_kernel_split_over_two_threads_equals_numpy(
-    n: int, bands: int, rows: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from dedup import _ckernels
+@needs_sketch_kernels
+@pytest.mark.parametrize("thread_min_rows", [0, 1 << 62])
+def test_pair_kernel_gives_the_same_codes_and_counts_threaded_or_not(thread_min_rows: int) -> None:
+    from dedup._sketch import _kernels as kernels
 
-    previous = _ckernels.set_thread_min_rows(0)  # the threaded path from any size (100k rows by default)
-    try:
-        test_lsh_kernels_equal_numpy(n, bands, rows, monkeypatch)
-    finally:
-        _ckernels.set_thread_min_rows(previous)
+    keys = _sketch.band_keys(_clustered_signatures(np.random.default_rng(8), 3000), 37, 3)
+    keys[:500, 1] = keys[0, 1]  # an oversized bucket (over 256 rows)
+    codes, counts, is_sorted = kernels.pair_counts(keys, 256, 2, True, thread_min_rows=thread_min_rows)
+    alone, _, _ = kernels.pair_counts(keys, 256, 2, False, thread_min_rows=1 << 62)
+    assert not is_sorted and counts is not None
+    assert codes.tolist() == alone.tolist()  # the same order: no dependence on thread timing
+    # The counts are the shared bands outside oversized buckets, as the n x n tally counts them.
+    lo, hi = codes // 3000, codes % 3000
+    same = keys[lo] == keys[hi]
+    same[:, 1] &= ~((lo < 500) & (hi < 500))
+    assert counts.tolist() == same.sum(axis=1).tolist()
+    assert (counts >= 2).all()
+
+
+@needs_sketch_kernels
+def test_sketch_kernels_reject_inconsistent_arguments() -> None:
+    from dedup._sketch import _kernels as kernels
+
+    sigs = np.zeros((4, 16), dtype=np.uint32)
+    with pytest.raises(ValueError, match="inconsistent"):
+        kernels.band_keys(sigs, 8, 3, np.empty((4, 8), dtype=np.uint64))  # 24 columns > 16
+    with pytest.raises(ValueError, match="inconsistent"):
+        kernels.band_keys(sigs, 4, 4, np.empty((4, 3), dtype=np.uint64))
+    with pytest.raises(ValueError, match="dtype"):
+        kernels.band_keys(sigs.astype(np.int64), 4, 4, np.empty((4, 4), dtype=np.uint64))
+    keys = np.zeros((4, 2), dtype=np.uint64)
+    with pytest.raises(ValueError, match="min_shared"):
+        kernels.pair_counts(keys, 8, 0, False, thread_min_rows=0)
+    with pytest.raises(ValueError, match="more rows than an article"):
+        kernels.lsh_pairs(
+            sigs, np.zeros(3, dtype=np.int64), (4, 4), (2, 8), min_shared=2, max_bucket=8, max_per_row=4,
+            doc_mix=1,
+        )  # fmt: skip
 
 
 TEXT = st.text(alphabet=st.sampled_from("ab cdé’\u4e2d\U0001f600"), max_size=140)
@@ -297,7 +328,7 @@ def test_flatten_kernel_continues_a_stem_numbering_across_calls() -> None:
         compiled.flatten(list(sents), COLUMNS, {"lavrov": "not an id"})  # type: ignore[dict-item]
 
 
-@needs_kernels
+@needs_index_kernel
 @settings(max_examples=100, deadline=None)
 @given(
     batches=st.lists(
@@ -310,25 +341,72 @@ def test_flatten_kernel_continues_a_stem_numbering_across_calls() -> None:
 def test_band_table_lookup_kernel_equals_numpy_in_order(
     batches: list[list[tuple[int, int]]], queries: list[int], max_bucket: int, truncate: bool
 ) -> None:
-    from dedup._index import bandtable as _bandtable
     from dedup._index.bandtable import BandTable
 
     table = BandTable(capacity=16)  # small: probes wrap around and the table grows
     for batch in batches:
         keys = np.array([k for k, _ in batch], dtype=np.uint64)  # key 0 included (moved by _fix)
         table.insert(keys, np.array([s for _, s in batch], dtype=np.int64))
-    q = np.array(queries, dtype=np.uint64)
+    _assert_lookup_kernel_equals_numpy(table, np.array(queries, dtype=np.uint64), max_bucket, truncate)
+
+
+def _assert_lookup_kernel_equals_numpy(table: object, q: np.ndarray, max_bucket: int, truncate: bool) -> None:
+    from dedup._index.bandtable import BandTable
+
+    assert isinstance(table, BandTable)
     got = table.lookup(q, max_bucket=max_bucket, truncate=truncate)
-    saved, _bandtable.ckernels = _bandtable.ckernels, None
+    saved, _bandtable._compiled = _bandtable._compiled, None
     try:
         expected = table.lookup(q, max_bucket=max_bucket, truncate=truncate)
     finally:
-        _bandtable.ckernels = saved
+        _bandtable._compiled = saved
+    assert got[0].dtype == expected[0].dtype == got[1].dtype == expected[1].dtype == np.int64
     assert got[0].tolist() == expected[0].tolist()
     assert got[1].tolist() == expected[1].tolist()
 
 
-@needs_kernels
+@needs_index_kernel
+@pytest.mark.parametrize("truncate", [False, True])
+def test_band_table_lookup_kernel_equals_numpy_on_long_chains_with_dead_entries(truncate: bool) -> None:
+    # Chains of up to 300 entries over many inserts, a table grown several times, buckets
+    # over the cap by their live count only after discards, and keys that are not there.
+    from dedup._index.bandtable import BandTable
+
+    rng = np.random.default_rng(4)
+    table = BandTable(capacity=16)
+    for _ in range(30):
+        keys = rng.zipf(1.3, 2000).astype(np.uint64) % np.uint64(5000)
+        table.insert(keys, rng.integers(0, 2**31 - 1, keys.size))
+    table.discard(np.repeat(np.arange(1, 40, dtype=np.uint64), 5))
+    queries = np.r_[np.arange(0, 6000, dtype=np.uint64), rng.integers(0, 2**63, 500).astype(np.uint64)]
+    for max_bucket in (0, 1, 8, 256, 100_000):
+        _assert_lookup_kernel_equals_numpy(table, queries, max_bucket, truncate)
+    longest = np.bincount(table.lookup(queries, max_bucket=256, truncate=truncate)[0]).max()
+    assert longest == 256 if truncate else 0 < longest < 256  # chains over the cap: cut, or skipped
+
+
+@needs_index_kernel
+def test_band_table_lookup_kernel_rejects_a_chain_pointing_outside_the_entries() -> None:
+    from dedup._index import _kernels as kernels
+    from dedup._index.bandtable import BandTable
+
+    table = BandTable(capacity=16)
+    table.insert(np.array([5, 5, 7], dtype=np.uint64), np.array([1, 2, 3], dtype=np.int64))
+    arrays = (table._keys, table._head, table._live, table._esid[:3], table._enext[:3].copy())
+    arrays[4][arrays[4] >= 0] = 99
+    with pytest.raises(ValueError, match="outside the entries"):
+        kernels.table_lookup(np.array([5], dtype=np.uint64), *arrays, max_bucket=8, truncate=False)
+    with pytest.raises(ValueError, match="power of two"):
+        kernels.table_lookup(
+            np.array([5], dtype=np.uint64),
+            *(a[:3] for a in arrays[:3]),
+            *arrays[3:],
+            max_bucket=8,
+            truncate=False,
+        )
+
+
+@needs_sketch_kernels
 @pytest.mark.parametrize("n", [2, 5, 37, 100])
 @pytest.mark.parametrize("n_docs", [1, 3])
 def test_lsh_candidates_kernel_equals_numpy(n: int, n_docs: int, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -340,8 +418,8 @@ def test_lsh_candidates_kernel_equals_numpy(n: int, n_docs: int, monkeypatch: py
     docs = np.sort(rng.integers(0, n_docs, n)).astype(np.int64)
     options = [Options(), Options(lsh_threshold=0.5, local_lsh_threshold=0.1)]
     compiled = [_engine.lsh_candidates(sigs, docs, o) for o in options]
-    monkeypatch.setattr(_engine, "ckernels", None)
-    monkeypatch.setattr(_sketch, "ckernels", None)
+    monkeypatch.setattr(_engine, "_compiled", None)
+    monkeypatch.setattr(_sketch, "_compiled", None)
     assert all(
         np.array_equal(c, _engine.lsh_candidates(sigs, docs, o))
         for c, o in zip(compiled, options, strict=True)
@@ -349,18 +427,19 @@ def test_lsh_candidates_kernel_equals_numpy(n: int, n_docs: int, monkeypatch: py
     assert compiled[0].size
 
 
-@needs_kernels
+@needs_sketch_kernels
 def test_lsh_pairs_kernel_leaves_row_trimming_to_numpy() -> None:
-    from dedup import _ckernels
+    from dedup._sketch import _kernels as kernels
 
     sigs = np.zeros((60, 128), dtype=np.uint32)  # 60 equal rows: every pair shares every band
     docs = np.zeros(60, dtype=np.int64)
-    assert _ckernels.lsh_pairs(sigs, docs, 128, 37, 3, 2, 32, 1, 256, 4) is None  # > 4 partners per row
-    raw = _ckernels.lsh_pairs(sigs, docs, 128, 37, 3, 2, 32, 1, 256, 64)
-    assert raw is not None and len(raw) == 8 * (60 * 59 // 2)
+    limits = {"min_shared": 2, "max_bucket": 256, "doc_mix": 0xD6E8FEB86659FD93}
+    assert kernels.lsh_pairs(sigs, docs, (37, 3), (32, 1), max_per_row=4, **limits) is None  # > 4 a row
+    codes = kernels.lsh_pairs(sigs, docs, (37, 3), (32, 1), max_per_row=64, **limits)
+    assert codes is not None and codes.tolist() == [i * 60 + j for i in range(60) for j in range(i + 1, 60)]
 
 
-@needs_kernels
+@needs_sketch_kernels
 @pytest.mark.parametrize("n", [1, 2, 3, 5])
 def test_shingle_kernel_equals_numpy(n: int, monkeypatch: pytest.MonkeyPatch) -> None:
     import json
@@ -375,8 +454,9 @@ def test_shingle_kernel_equals_numpy(n: int, monkeypatch: pytest.MonkeyPatch) ->
     texts.append("It is. The of and. Go! Ünïcödé wörds, wörds, wörds. A b c d e f g h.")
     sents = [s for t in texts for s in segment(t)]
     got = _shingle.sentence_shingle_hashes(sents, n)
-    monkeypatch.setattr(_shingle, "ckernels", None)
+    monkeypatch.setattr(_shingle, "_compiled", None)
     expected = _shingle.sentence_shingle_hashes(sents, n)
+    assert got[0].dtype == expected[0].dtype and got[1].dtype == expected[1].dtype
     assert np.array_equal(got[0], expected[0]) and np.array_equal(got[1], expected[1])
 
 

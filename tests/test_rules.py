@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from dedup import _kernels, _rules
+from dedup import _rules
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -85,16 +85,16 @@ def _candidates(sents: list[Any], docs: Any, options: Any) -> Any:
 
 
 def _sketch_results() -> list[list[int]]:
-    from dedup import _kernels
     from dedup._options import Options
     from dedup._sketch import lsh, minhash
 
     sents, docs = _sentences(_texts())
     assert len(sents) <= minhash.KERNEL_TALLY_MAX_ROWS  # one compiled ``lsh_pairs`` call
+    kernels = minhash._compiled
     compiled = _candidates(sents, docs, Options())
-    lsh.ckernels = minhash.ckernels = None  # type: ignore[assignment]
+    lsh._compiled = minhash._compiled = None  # type: ignore[assignment]
     by_numpy = _candidates(sents, docs, Options())
-    if _kernels.KERNELS:
+    if kernels is not None:
         assert compiled.tolist() == by_numpy.tolist(), "compiled and numpy LSH differ"
     pairs: list[list[int]] = by_numpy.tolist()
     return pairs
@@ -193,21 +193,11 @@ CHANGES: list[tuple[str, str, object]] = [
     ("verify", "EDGE_SLACK_DIVISOR", 2),
     ("verify", "LINK_FLOOR", 0.25),
     ("cluster", "PASSAGE_OVERLAP", 0.25),
+    ("sketch", "DOC_KEY_MIX", 0),
 ]
 
-_DOC_KEY_MIX = pytest.param(
-    "sketch",
-    "DOC_KEY_MIX",
-    0,
-    marks=pytest.mark.xfail(
-        _kernels.KERNELS,
-        strict=True,
-        reason="the compiled lsh_pairs still states the mix itself (to be passed in by its Cython port)",
-    ),
-)
 
-
-@pytest.mark.parametrize(("stage", "name", "value"), [*CHANGES, _DOC_KEY_MIX], ids=lambda x: str(x))
+@pytest.mark.parametrize(("stage", "name", "value"), CHANGES, ids=lambda x: str(x))
 def test_every_implementation_follows_a_changed_rule(stage: str, name: str, value: object) -> None:
     changed = _run(stage, name, json.dumps(value))
     assert changed != _baseline(stage), f"changing {name} changed nothing: the test inputs do not reach it"
@@ -216,5 +206,5 @@ def test_every_implementation_follows_a_changed_rule(stage: str, name: str, valu
 def test_every_rule_constant_is_changed_by_a_test_or_has_one_implementation() -> None:
     # The index's caps are read by one implementation (memory and Redis share the names).
     single = {"INDEX_MAX_BUCKET", "MAX_PER_SENTENCE", "MAX_EXACT"}
-    tested = {name for _, name, _ in CHANGES} | {"DOC_KEY_MIX"}
+    tested = {name for _, name, _ in CHANGES}
     assert set(_rules.__all__) == tested | single

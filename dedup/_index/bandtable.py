@@ -16,7 +16,14 @@ import numpy as np
 import numpy.typing as npt
 
 from dedup._arrays import run_firsts
-from dedup._kernels import ckernels
+from dedup._kernels import PURE_PYTHON
+
+try:  # the index's compiled kernel (dedup/_index/_kernels.pyx), built where a C compiler is
+    from dedup._index import _kernels as _compiled
+except ImportError:  # pragma: no cover - installs without a C compiler
+    _compiled = None  # type: ignore[assignment]
+if PURE_PYTHON:
+    _compiled = None  # type: ignore[assignment]
 
 __all__ = ["BandTable"]
 
@@ -171,13 +178,12 @@ class BandTable:
             empty = np.empty(0, dtype=np.int64)
             return empty, empty
         keys = _fix(keys.astype(np.uint64, copy=False))
-        if ckernels is not None:  # the same entries in the same order, without a numpy step per chain link
+        if _compiled is not None:  # the same entries in the same order, without a numpy step per chain link
             n = self._n_entries
-            raw_q, raw_s = ckernels.table_lookup(
+            return _compiled.table_lookup(
                 np.ascontiguousarray(keys), self._keys, self._head, self._live,
-                self._esid[:n], self._enext[:n], max_bucket, truncate,
+                self._esid[:n], self._enext[:n], max_bucket=max_bucket, truncate=truncate,
             )  # fmt: skip
-            return np.frombuffer(raw_q, dtype=np.int64), np.frombuffer(raw_s, dtype=np.int64)
         slots, found = self._probe(keys)
         ok = found if truncate else found & (self._live[slots] <= max_bucket)
         q = np.flatnonzero(ok)

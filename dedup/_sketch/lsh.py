@@ -8,9 +8,9 @@ import numpy as np
 import numpy.typing as npt
 
 from dedup._arrays import run_firsts
-from dedup._kernels import ckernels
 from dedup._options import Options
 from dedup._rules import DOC_KEY_MIX, LSH_MAX_BUCKET, LSH_MAX_PER_ROW, MIN_SHARED_BANDS
+from dedup._sketch import compiled as _compiled  # the stage's kernels (None without a compiler)
 from dedup._sketch.minhash import KERNEL_TALLY_MAX_ROWS, band_keys, candidate_pairs, lsh_params
 
 # Sentences from which the two LSH families are banded in two threads.
@@ -55,17 +55,22 @@ def lsh_candidates(
     bands, rows = lsh_params(options.lsh_threshold, options.num_perm)
     l_bands, l_rows = lsh_params(options.local_lsh_threshold, options.num_perm)
     n = sigs.shape[0]
-    if ckernels is not None and 2 <= n <= KERNEL_TALLY_MAX_ROWS:
+    if _compiled is not None and 2 <= n <= KERNEL_TALLY_MAX_ROWS:
         # An article: both families in one compiled call (same pairs; tested against this function's
         # numpy path).  None: a family needs its rows' best partners chosen, done below.
-        raw = ckernels.lsh_pairs(
-            np.ascontiguousarray(sigs, dtype=np.uint32), np.ascontiguousarray(sent_doc, dtype=np.int64),
-            sigs.shape[1], bands, rows, MIN_SHARED_BANDS, l_bands, l_rows, LSH_MAX_BUCKET, LSH_MAX_PER_ROW,
-        )  # fmt: skip
-        if raw is not None:
+        codes = _compiled.lsh_pairs(
+            np.ascontiguousarray(sigs, dtype=np.uint32),
+            np.ascontiguousarray(sent_doc, dtype=np.int64),
+            (bands, rows),
+            (l_bands, l_rows),
+            min_shared=MIN_SHARED_BANDS,
+            max_bucket=LSH_MAX_BUCKET,
+            max_per_row=LSH_MAX_PER_ROW,
+            doc_mix=DOC_KEY_MIX,
+        )
+        if codes is not None:
             if box is not None:
                 box.clear()
-            codes = np.frombuffer(raw, dtype=np.int64)
             return np.stack((codes // n, codes % n), axis=1)
 
     across_keys = band_keys(sigs, bands, rows)

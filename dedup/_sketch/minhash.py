@@ -17,15 +17,8 @@ import numpy as np
 import numpy.typing as npt
 
 from dedup._arrays import run_firsts, unique_counts
-from dedup._kernels import PURE_PYTHON, ckernels
 from dedup._rules import LSH_MAX_BUCKET, LSH_MAX_PER_ROW
-
-try:  # the sketch stage's compiled kernels (dedup/_sketch/_kernels.pyx), built where a C compiler is
-    from dedup._sketch import _kernels as _compiled
-except ImportError:  # pragma: no cover - installs without a C compiler
-    _compiled = None  # type: ignore[assignment]
-if PURE_PYTHON:
-    _compiled = None  # type: ignore[assignment]
+from dedup._sketch import compiled as _compiled  # the stage's kernels (None without a compiler)
 
 if TYPE_CHECKING:
     from datasketch import MinHash
@@ -139,9 +132,9 @@ def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
 def band_keys(sigs: npt.NDArray[np.uint32], bands: int, rows: int) -> npt.NDArray[np.uint64]:
     """One 64-bit key per (set, band): a stable mix of the band's ``rows`` hash values."""
     n = sigs.shape[0]
-    if ckernels is not None and sigs.dtype == np.uint32:
+    if _compiled is not None and sigs.dtype == np.uint32:
         out = np.empty((n, bands), dtype=np.uint64)
-        ckernels.band_keys(np.ascontiguousarray(sigs), sigs.shape[1], bands, rows, out)
+        _compiled.band_keys(np.ascontiguousarray(sigs), bands, rows, out)
         return out
     return _numpy_band_keys(sigs, bands, rows)
 
@@ -168,6 +161,8 @@ _PER_BAND_SORT_MIN = 10_000
 # Rows up to which the compiled kernel tallies pair counts in an n x n table and returns them
 # sorted (above, each pair once, unsorted); both LSH families of an article fit in one call.
 KERNEL_TALLY_MAX_ROWS = 512
+# Rows from which the compiled kernel splits a family's bands over two threads.
+KERNEL_THREAD_MIN_ROWS = 100_000
 
 
 def candidate_pairs(
@@ -188,7 +183,7 @@ def candidate_pairs(
     n = keys.shape[0]
     if n < 2:
         return np.empty((0, 2), dtype=np.int64)
-    if ckernels is not None:  # rows grouped by key with a hash table per band, in one call
+    if _compiled is not None:  # rows grouped by key with a hash table per band, in one call
         return _kernel_pairs(np.ascontiguousarray(keys, dtype=np.uint64), max_bucket, max_per_row, min_shared)
     if n >= _PER_BAND_SORT_MIN:
         # Keys of different bands never meet (the band number is folded into each key), so
@@ -214,19 +209,26 @@ def candidate_pairs(
 
 
 def _kernel_pairs(
-    keys: npt.NDArray[np.uint64], max_bucket: int, max_per_row: int, min_shared: int
+    keys: npt.NDArray[np.uint64],
+    max_bucket: int,
+    max_per_row: int,
+    min_shared: int,
+    *,
+    thread_min_rows: int = KERNEL_THREAD_MIN_ROWS,
 ) -> npt.NDArray[np.int64]:
-    """:func:`candidate_pairs` with the compiled kernel (the same pairs)."""
-    assert ckernels is not None
+    """:func:`candidate_pairs` with the compiled kernel (the same pairs, whatever ``thread_min_rows``)."""
+    assert _compiled is not None
     n = keys.shape[0]
     min_shared = max(1, min_shared)
-    raw_codes, raw_counts, is_sorted = ckernels.pair_counts(keys, n, max_bucket, min_shared, False)
-    if raw_counts is None and len(raw_codes) // 8 > max_per_row * n // 2:  # the trim needs the counts
-        raw_codes, raw_counts, is_sorted = ckernels.pair_counts(keys, n, max_bucket, min_shared, True)
-    codes = np.frombuffer(raw_codes, dtype=np.int64)
-    counts = np.frombuffer(raw_counts, dtype=np.int64) if raw_counts is not None else None
+    codes, counts, is_sorted = _compiled.pair_counts(
+        keys, max_bucket, min_shared, False, thread_min_rows=thread_min_rows
+    )
+    if counts is None and codes.size > max_per_row * n // 2:  # the trim needs the counts
+        codes, counts, is_sorted = _compiled.pair_counts(
+            keys, max_bucket, min_shared, True, thread_min_rows=thread_min_rows
+        )
     if not is_sorted and counts is None:
-        codes = np.sort(codes)  # half the time of an argsort, and no gather
+        codes.sort()  # half the time of an argsort, and no gather
     elif not is_sorted:
         assert counts is not None
         order = np.argsort(codes)

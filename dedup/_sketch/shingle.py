@@ -16,7 +16,7 @@ from itertools import compress
 import numpy as np
 import numpy.typing as npt
 
-from dedup._kernels import ckernels
+from dedup._sketch import compiled as _compiled  # the stage's kernels (None without a compiler)
 from dedup._text.segment import Sentence
 
 __all__ = ["HASH_SCHEME", "sentence_shingle_hashes", "shingle_tokens", "token_hash"]
@@ -100,10 +100,9 @@ def sentence_shingle_hashes(
     n_sents = len(sentences)
     if n_sents == 0:
         return np.empty(0, dtype=np.uint32), np.empty(0, dtype=np.int64)
-    if ckernels is not None:  # the same hashes in one pass over the sentences
+    if _compiled is not None:  # the same hashes in one pass over the sentences
         rows = sentences if isinstance(sentences, list) else list(sentences)
-        raw_hashes, raw_offsets = ckernels.shingles(rows, *_COLUMNS, _TOKEN_HASHES, _remember_hash, n)
-        return np.frombuffer(raw_hashes, dtype=np.uint32), np.frombuffer(raw_offsets, dtype=np.int64)
+        return _compiled.shingles(rows, *_COLUMNS, _TOKEN_HASHES, _remember_hash, n)
     per_sentence = [shingle_tokens(sent) for sent in sentences]
     lengths = np.fromiter(map(len, per_sentence), dtype=np.int64, count=n_sents)
     tok = _token_hashes([t for toks in per_sentence for t in toks])
