@@ -15,11 +15,11 @@ their ids):
    :func:`dedup._sketch.lsh.lsh_candidates`, with the limits of
    :func:`dedup._sketch.minhash.candidate_pairs`.
 3. **Copy chains** (``applyInPandas`` per bucket of normalised texts): the
-   engine's ``_next_copy`` links every exact copy, of any length, to the next.
+   engine's :func:`dedup._verify.run.copy_chain` links every exact copy, of any length, to the next.
 4. **Verification** (``cogroup``/``applyInPandas`` per pair of blocks of whole
    documents, as :func:`dedup._verify.run.verify_blocked`): the sentences of a
    block pair as token columns, the candidates still open, scored by
-   the engine's scorer (:func:`dedup._verify.scorer.scorer_from_columns`).  A document's own
+   :func:`dedup._verify.run.verify_group` (the engine's scorer, as corpus mode's blocks).  A document's own
    candidates (the only ones a fusion cover combines) all fall in the block
    pair of its own block.
 5. **Clusters**: connected components of linked sentences (large-star /
@@ -52,10 +52,8 @@ from dedup._sketch.lsh import keyed_by_document
 from dedup._sketch.minhash import band_keys, lsh_params, signatures
 from dedup._sketch.shingle import sentence_shingle_hashes
 from dedup._text.segment import Sentence, segment
-from dedup._verify.batch import norm_ids
 from dedup._verify.links import KINDS, LinkTable
-from dedup._verify.run import BLOCK_TOKENS, _next_copy, _open_mask, _scoring
-from dedup._verify.scorer import scorer_from_columns
+from dedup._verify.run import BLOCK_TOKENS, SentenceColumns, copy_chain, verify_group
 from dedup._version import install_hint
 
 _MISSING: ImportError | None = None
@@ -311,9 +309,9 @@ def _prune(pairs: DataFrame, n_sentences: int) -> DataFrame:
 
 
 def _copy_chains(sentences: DataFrame, buckets: int) -> DataFrame:
-    """``(lo, hi)``: each sentence and its next exact copy, as the engine's ``_next_copy`` links them.
+    """``(lo, hi)``: each sentence and its next exact copy, as the engine's ``copy_chain`` links them.
 
-    Equal texts hash to one bucket, where ``_next_copy`` runs on them in sentence order.
+    Equal texts hash to one bucket, where ``copy_chain`` runs on them in sentence order.
     """
     rows = sentences.select("sid", "norm", F.pmod(F.xxhash64("norm"), F.lit(buckets)).alias("_b"))
     return rows.groupBy("_b").applyInPandas(_copy_bucket, _COPY_SCHEMA)
@@ -322,7 +320,7 @@ def _copy_chains(sentences: DataFrame, buckets: int) -> DataFrame:
 def _copy_bucket(pdf: pd.DataFrame) -> pd.DataFrame:
     pdf = pdf.sort_values("sid")
     sids = pdf["sid"].to_numpy(np.int64)
-    nxt = _next_copy(norm_ids(pdf["norm"].tolist()))
+    nxt = copy_chain(pdf["norm"].tolist())
     has = np.flatnonzero(nxt >= 0)
     return pd.DataFrame({"lo": sids[has], "hi": sids[nxt[has]]})
 
@@ -402,27 +400,15 @@ def _verify_group(opts: Options) -> Callable[[pd.DataFrame, pd.DataFrame], pd.Da
         copy = np.stack((lo[~is_pair], hi[~is_pair]), axis=1)
         found_at = np.searchsorted(sids, copy).clip(0, max(sids.size - 1, 0))
         present = np.all(sids[found_at] == copy, axis=1) if sids.size else np.zeros(0, bool)
-        known = found_at[present]
-        next_copy = np.full(sids.size, -1, dtype=np.int64)
-        next_copy[known[:, 0]] = known[:, 1]
-        pairs = pairs[_open_mask(pairs, n_words >= opts.min_words, next_copy)]
-        if not pairs.size:
-            return _link_frame(LinkTable.concat([]))
-        norms = sents["norm"].tolist()
         tokens = np.array("".join(sents["stems"].tolist()).split(_SEP)[:-1], dtype=object)
-        content = np.frombuffer(b"".join(sents["content"].tolist()), dtype=np.bool_)
-        entity = np.frombuffer(b"".join(sents["entity"].tolist()), dtype=np.bool_)
-        scorer = scorer_from_columns(
-            pd.factorize(tokens)[0].astype(np.int64), content, entity, n_words, norms, docs
+        columns = SentenceColumns(
+            pd.factorize(tokens)[0].astype(np.int64),
+            np.frombuffer(b"".join(sents["content"].tolist()), dtype=np.bool_),
+            np.frombuffer(b"".join(sents["entity"].tolist()), dtype=np.bool_),
+            n_words,
+            sents["norm"].tolist(),
         )
-        table = scorer.score_table(
-            pairs, **_scoring(opts, floor, 1), known=(known, np.ones(known.shape[0])), ids=sids
-        )
-        # A copy's link (1.0) is never replaced: a cover of the same two sentences gives way to it.
-        codes = set(zip(sids[known[:, 0]].tolist(), sids[known[:, 1]].tolist(), strict=True))
-        if codes:
-            keep = [(a, b) not in codes for a, b in zip(table.i.tolist(), table.j.tolist(), strict=True)]
-            table = table.take(np.asarray(keep, dtype=bool))
+        table = verify_group(columns, docs, pairs, found_at[present], opts, floor=floor, ids=sids)
         return _link_frame(table)
 
     return run
