@@ -42,7 +42,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dedup._cluster.build import char_span
-from dedup._cluster.table import build_table
+from dedup._cluster.table import build_table, min_labels
 from dedup._errors import DedupError, DuplicateKeyError
 from dedup._options import Options
 from dedup._rules import LSH_MAX_BUCKET as MAX_BUCKET
@@ -59,6 +59,7 @@ from dedup._version import install_hint
 _MISSING: ImportError | None = None
 try:
     import pandas as pd
+    import pyarrow as pa
     from pyspark.sql import DataFrame, SparkSession, Window
     from pyspark.sql import functions as F
     from pyspark.storagelevel import StorageLevel
@@ -185,11 +186,15 @@ def _require() -> None:
 # --- 1. documents and sentences ---------------------------------------------------------------
 
 
-def _numbered(ordered: DataFrame, name: str, cached: list[DataFrame]) -> DataFrame:
+def _numbered(
+    ordered: DataFrame, name: str, cached: list[DataFrame], *, unique: str | None = None
+) -> tuple[DataFrame, bool, bool]:
     """The rows of a sorted DataFrame with ``name`` = 0, 1, … in their order (no single partition).
 
     The sort's partitions hold consecutive ranges: each row's number is its place in its
-    partition plus the rows of the partitions before (a small count per partition).
+    partition plus the rows of the partitions before (a small count per partition).  With
+    ``unique`` (the sort's column), the same job tells whether it holds a null and whether
+    a value repeats (equal values fall in one partition of a sort).
     """
     staged = (
         ordered.withColumn("_part", F.spark_partition_id())
@@ -199,7 +204,11 @@ def _numbered(ordered: DataFrame, name: str, cached: list[DataFrame]) -> DataFra
     # monotonically_increasing_id() is (partition << 33) + row within the partition; ``staged``
     # stays cached so that both are read back, never recomputed.
     cached.append(staged)
-    counts = {int(r[0]): int(r[1]) for r in staged.groupBy("_part").count().collect()}
+    checks = [F.count(unique), F.countDistinct(unique)] if unique else [F.count("_part"), F.count("_part")]
+    per_part = staged.groupBy("_part").agg(F.count(F.lit(1)), *checks).collect()
+    counts = {int(r[0]): int(r[1]) for r in per_part}
+    has_null = any(int(r[2]) < int(r[1]) for r in per_part)
+    has_repeat = any(int(r[3]) < int(r[2]) for r in per_part)
     offsets: dict[int, int] = {}
     total = 0
     for part in sorted(counts):
@@ -208,7 +217,7 @@ def _numbered(ordered: DataFrame, name: str, cached: list[DataFrame]) -> DataFra
     row = F.col("_mono") - F.shiftleft(F.col("_part").cast("long"), 33)
     if offsets:
         row = F.create_map(*[F.lit(x) for kv in offsets.items() for x in kv])[F.col("_part")] + row
-    return staged.select(*ordered.columns, row.cast("long").alias(name))
+    return staged.select(*ordered.columns, row.cast("long").alias(name)), has_null, has_repeat
 
 
 def _ordered_docs(df: DataFrame, id_column: str, text_column: str, cached: list[DataFrame]) -> DataFrame:
@@ -217,12 +226,13 @@ def _ordered_docs(df: DataFrame, id_column: str, text_column: str, cached: list[
         F.col(id_column).cast("string").alias("key"),
         F.coalesce(F.col(text_column).cast("string"), F.lit("")).alias("text"),
     )
-    bad = base.groupBy("key").count().where("key IS NULL OR count > 1").limit(1).collect()
-    if bad and bad[0]["key"] is None:
+    docs, has_null, has_repeat = _numbered(base.orderBy("key"), "ord", cached, unique="key")
+    if has_null:
         raise DedupError(f"column {id_column!r} has null ids: every document needs a key")
-    if bad:
+    if has_repeat:
+        bad = docs.groupBy("key").count().where("count > 1").limit(1).collect()
         raise DuplicateKeyError(f"key {bad[0]['key']!r} appears more than once in column {id_column!r}")
-    return _numbered(base.orderBy("key"), "ord", cached).select("ord", "key", "text")
+    return docs.select("ord", "key", "text")
 
 
 def _sentence_stage(opts: Options) -> Callable[[_Batches], _Batches]:
@@ -438,13 +448,36 @@ def _link_frame(table: LinkTable) -> pd.DataFrame:
 # --- 5. components and clusters -----------------------------------------------------------------
 
 
-def connected_components(edges: DataFrame) -> DataFrame:
+#: Edges up to which :func:`connected_components` runs on the driver (16 bytes an edge).
+DRIVER_EDGES = 4_000_000
+
+
+def connected_components(edges: DataFrame, *, driver_edges: int = DRIVER_EDGES) -> DataFrame:
     """``(node, comp)`` for every node of an undirected ``(u, v)`` edge list: comp = smallest node.
 
-    Large-star / small-star (Kiveris et al., 2014) on DataFrames: each round
-    hooks nodes onto the smallest node nearby, and stops once every component
-    is a star around its smallest member.  Nothing is collected to the driver.
+    Up to ``driver_edges`` edges (the links of a corpus are few: ~14k at 15k
+    paragraphs), the edge list is collected and the engine's union-find
+    (:func:`dedup._cluster.table.min_labels`) labels it on the driver, in
+    one job.  Above, large-star / small-star (Kiveris et al., 2014) on
+    DataFrames: each round hooks nodes onto the smallest node nearby, and
+    stops once every component is a star around its smallest member; nothing
+    is collected.  Same components either way.
     """
+    edges = edges.select(F.col("u").cast("long").alias("u"), F.col("v").cast("long").alias("v"))
+    if driver_edges > 0:
+        few = edges.limit(driver_edges + 1).toArrow()
+        if few.num_rows <= driver_edges:
+            u = few.column("u").to_numpy().astype(np.int64)
+            v = few.column("v").to_numpy().astype(np.int64)
+            nodes, ends = np.unique(np.concatenate((u, v)), return_inverse=True)
+            comp = nodes[min_labels(nodes.size, ends[: u.size], ends[u.size :])]
+            table = pa.table({"node": pa.array(nodes, pa.int64()), "comp": pa.array(comp, pa.int64())})
+            return F.broadcast(edges.sparkSession.createDataFrame(table))
+    return _star_components(edges)
+
+
+def _star_components(edges: DataFrame) -> DataFrame:
+    """:func:`connected_components` by large-star / small-star rounds on DataFrames."""
     e = (
         edges.select(F.greatest("u", "v").alias("u"), F.least("u", "v").alias("v"))
         .where(F.col("u") != F.col("v"))
@@ -641,7 +674,7 @@ def _clusters_frame(assembled: DataFrame, cached: list[DataFrame]) -> DataFrame:
     # The in-process ranking: best score first, then the position of the first passage
     # (a distributed sort, numbered per partition).
     ranked = heads.orderBy(F.desc("c_score"), "c_ord", "c_start", "c_end")
-    ids = _numbered(ranked, "cluster", cached).select("bucket", "lc", "cluster")
+    ids = _numbered(ranked, "cluster", cached)[0].select("bucket", "lc", "cluster")
     return (
         passages.join(ids, ["bucket", "lc"])
         .orderBy("cluster", "ord", "p_start", "p_end")

@@ -164,10 +164,11 @@ def test_short_exact_copies_are_clustered(result: dict[str, list[dict[str, Any]]
     assert expected in by_cluster.values()
 
 
-def test_connected_components_match_union_find(spark: SparkSession) -> None:
+@pytest.mark.parametrize("driver_edges", [0, 9, 10])  # in rounds on DataFrames; on the driver
+def test_connected_components_match_union_find(spark: SparkSession, driver_edges: int) -> None:
     edges = [(1, 2), (2, 3), (3, 4), (4, 5), (5, 6), (20, 25), (21, 25), (22, 21), (7, 30), (30, 8)]
     df = spark.createDataFrame(edges, "u long, v long")
-    got = dict(dspark.connected_components(df).collect())  # type: ignore[arg-type]
+    got = dict(dspark.connected_components(df, driver_edges=driver_edges).collect())  # type: ignore[arg-type]
     uf = dedup._cluster.build.UnionFind(31)
     for u, v in edges:
         uf.union(u, v)
@@ -200,3 +201,12 @@ def test_missing_columns_are_reported(spark: SparkSession) -> None:
     df = spark.createDataFrame([("a", "text")], "key string, body string")
     with pytest.raises(dedup.DedupError, match="column 'id' not in the DataFrame"):
         dspark.find_duplicates(df)
+
+
+def test_null_and_repeated_ids_are_reported(spark: SparkSession) -> None:
+    repeated = spark.createDataFrame([("a", "x"), ("b", "y"), ("a", "z")], "id string, text string")
+    with pytest.raises(dedup.DuplicateKeyError, match="key 'a' appears more than once"):
+        dspark.find_duplicates(repeated)
+    null = spark.createDataFrame([("a", "x"), (None, "y")], "id string, text string")
+    with pytest.raises(dedup.DedupError, match="null ids"):
+        dspark.find_duplicates(null)
