@@ -10,22 +10,27 @@ their ids):
    the shingle hashes, the batch MinHash and the band keys of both LSH
    families; each sentence also keeps its token columns (stems, flags, token
    offsets).  A sentence is identified by ``sid = ordinal << 20 | position``,
-   which sorts exactly like the engine's sentence index.
-2. **Candidates** (``groupBy`` band key): the pairs of
+   which sorts exactly like the engine's sentence index.  A batch holds whole
+   documents, so :func:`dedup._sketch.minhash.candidate_pairs` finds the
+   within-document family's pairs there.
+2. **Candidates across documents** (``groupBy`` band key): the pairs of
    :func:`dedup._sketch.lsh.lsh_candidates`, with the limits of
-   :func:`dedup._sketch.minhash.candidate_pairs`.
+   :func:`dedup._sketch.minhash.candidate_pairs` (restated in Spark SQL: the
+   counts of shared bands sum over every key of a pair, corpus-wide).
 3. **Copy chains** (``applyInPandas`` per bucket of normalised texts): the
    engine's :func:`dedup._verify.run.copy_chain` links every exact copy, of any length, to the next.
 4. **Verification** (``cogroup``/``applyInPandas`` per pair of blocks of whole
    documents, as :func:`dedup._verify.run.verify_blocked`): the sentences of a
-   block pair as token columns, the candidates still open, scored by
-   :func:`dedup._verify.run.verify_group` (the engine's scorer, as corpus mode's blocks).  A document's own
+   block pair as token columns, scored by :func:`dedup._verify.run.verify_group`
+   (the engine's scorer, as corpus mode's blocks).  A document's own
    candidates (the only ones a fusion cover combines) all fall in the block
    pair of its own block.
-5. **Clusters**: connected components of linked sentences (large-star /
-   small-star on DataFrames), then :func:`dedup._cluster.table.build_table`
-   once per bucket of whole components; clusters and matches are ranked with
-   a distributed sort.
+5. **Clusters**: connected components of linked sentences (the engine's
+   union-find on the driver when the links are few, else large-star /
+   small-star rounds on DataFrames), then :func:`dedup._cluster.table.build_table`
+   once per bucket of whole components; clusters are ranked on the driver when
+   few (one row each), else by a distributed sort, and the rows sorted by a
+   distributed sort.  No stage moves all the data into one partition.
 
 pyspark is imported only here: ``pip install 'dedup-passages[spark]'``.
 """
@@ -49,7 +54,7 @@ from dedup._rules import LSH_MAX_BUCKET as MAX_BUCKET
 from dedup._rules import LSH_MAX_PER_ROW as MAX_PER_ROW
 from dedup._rules import MIN_SHARED_BANDS
 from dedup._sketch.lsh import keyed_by_document
-from dedup._sketch.minhash import band_keys, lsh_params, signatures
+from dedup._sketch.minhash import band_keys, candidate_pairs, lsh_params, signatures
 from dedup._sketch.shingle import sentence_shingle_hashes
 from dedup._text.segment import Sentence, segment
 from dedup._verify.links import KINDS, LinkTable
@@ -78,7 +83,7 @@ _I64 = npt.NDArray[np.int64]
 
 _SENTENCE_SCHEMA = (
     "sid long, doc long, para int, start int, end int, n_words int, norm string, stems string, "
-    "content binary, entity binary, tok binary, keys array<long>, lkeys array<long>"
+    "content binary, entity binary, tok binary, keys array<long>, lkeys array<long>, near array<long>"
 )
 _LINK_SCHEMA = "lo long, hi long, score double, kind tinyint, ia int, ib int, ja int, jb int"
 _COPY_SCHEMA = "lo long, hi long"
@@ -91,6 +96,10 @@ _ASSEMBLY_SCHEMA = (
     f"score double, kind string, alignments {_ALIGN}"
 )
 _ASSEMBLY_COLUMNS = [c.split()[0] for c in _ASSEMBLY_SCHEMA.split(", ")]
+
+#: Rows of a small table (link edges, cluster heads) up to which it is collected and processed on
+#: the driver in one job (a few numbers a row); above, the stage runs distributed.
+DRIVER_ROWS = 4_000_000
 
 
 class SparkResult:
@@ -164,13 +173,19 @@ def find_duplicates(
     buckets = max(2, 2 * spark.sparkContext.defaultParallelism)
     docs = keep(_ordered_docs(df, id_column, text_column, cached))
     sentences = keep(docs.mapInPandas(_sentence_stage(opts), _SENTENCE_SCHEMA))
-    stats = sentences.agg(F.count(F.lit(1)), F.sum("n_words"), F.max("doc")).collect()[0]
+    stats = sentences.agg(F.count(F.lit(1)), F.sum("n_words"), F.max("doc"), F.sum(F.size("near"))).collect()[
+        0
+    ]
     n_sentences, n_tokens, n_docs = int(stats[0]), int(stats[1] or 0), int(stats[2] or 0) + 1
     # Two LSH families, as ``lsh_candidates``: across the corpus, and within each document.
     across = _candidate_pairs(sentences.select("sid", F.explode("keys").alias("key")))
     across = keep(across.where(F.col("shared") >= MIN_SHARED_BANDS))
-    within = keep(_candidate_pairs(sentences.select("sid", F.explode("lkeys").alias("key"))))
-    pairs = _prune(across, n_sentences).unionByName(_prune(within, n_sentences)).distinct()
+    if int(stats[3] or 0) <= MAX_PER_ROW * n_sentences // 2:  # ``candidate_pairs`` keeps them all
+        within = sentences.select(F.col("sid").alias("lo"), F.explode("near").alias("hi"))
+    else:  # each sentence keeps its best partners: ranked over the shared bands of every pair
+        within = _top_partners(_candidate_pairs(sentences.select("sid", F.explode("lkeys").alias("key"))))
+        within = within.select("lo", "hi")
+    pairs = _prune(across, n_sentences).unionByName(within).distinct()
     copies = keep(_copy_chains(sentences, buckets))
     blocks = _blocks(n_docs, n_tokens, spark.sparkContext.defaultParallelism)
     links = keep(_verify(pairs, copies, sentences, opts, blocks).unionByName(_copy_links(copies, sentences)))
@@ -258,6 +273,13 @@ def _sentence_stage(opts: Options) -> Callable[[_Batches], _Batches]:
             sigs = signatures(hashes, offsets, opts.num_perm, opts.seed)
             keys = band_keys(sigs, bands, rows).view(np.int64)
             local_keys = keyed_by_document(band_keys(sigs, l_bands, l_rows), np.asarray(doc_of, np.int64))
+            # The within-document family: every document is in this batch, so are all its pairs
+            # (not trimmed here: ``find_duplicates`` trims when the whole corpus's count asks for it).
+            own = candidate_pairs(local_keys, max_per_row=len(sents))
+            near: list[list[int]] = [[] for _ in sents]
+            for a, b in own.tolist():
+                lo, hi = (sids[a], sids[b]) if sids[a] < sids[b] else (sids[b], sids[a])
+                near[a if lo == sids[a] else b].append(hi)
             yield pd.DataFrame(
                 {
                     "sid": sids,
@@ -273,6 +295,7 @@ def _sentence_stage(opts: Options) -> Callable[[_Batches], _Batches]:
                     "tok": [np.array(s.tok_starts + s.tok_ends, np.int32).tobytes() for s in sents],
                     "keys": list(keys),
                     "lkeys": list(local_keys.view(np.int64)),
+                    "near": near,
                 }
             )
 
@@ -303,16 +326,20 @@ def _candidate_pairs(keys: DataFrame) -> DataFrame:
 def _prune(pairs: DataFrame, n_sentences: int) -> DataFrame:
     """The top-k partners per sentence, when ``candidate_pairs`` would prune; ``(lo, hi)``."""
     if pairs.count() > MAX_PER_ROW * n_sentences // 2:
-        # Each sentence keeps the partners it shares most bands with, ranked separately
-        # among higher and lower partners (ties: lower index), as ``_top_per_row`` does.
-        by_lo = Window.partitionBy("lo").orderBy(F.desc("shared"), F.asc("hi"))
-        by_hi = Window.partitionBy("hi").orderBy(F.desc("shared"), F.asc("lo"))
-        pairs = (
-            pairs.withColumn("r_lo", F.row_number().over(by_lo))
-            .withColumn("r_hi", F.row_number().over(by_hi))
-            .where((F.col("r_lo") <= MAX_PER_ROW) | (F.col("r_hi") <= MAX_PER_ROW))
-        )
+        pairs = _top_partners(pairs)
     return pairs.select("lo", "hi")
+
+
+def _top_partners(pairs: DataFrame) -> DataFrame:
+    """Each sentence keeps the partners it shares most bands with, ranked separately among
+    higher and lower partners (ties: lower index), as ``_top_per_row`` does."""
+    by_lo = Window.partitionBy("lo").orderBy(F.desc("shared"), F.asc("hi"))
+    by_hi = Window.partitionBy("hi").orderBy(F.desc("shared"), F.asc("lo"))
+    return (
+        pairs.withColumn("r_lo", F.row_number().over(by_lo))
+        .withColumn("r_hi", F.row_number().over(by_hi))
+        .where((F.col("r_lo") <= MAX_PER_ROW) | (F.col("r_hi") <= MAX_PER_ROW))
+    )
 
 
 # --- 3. exact copies ----------------------------------------------------------------------------
@@ -448,15 +475,11 @@ def _link_frame(table: LinkTable) -> pd.DataFrame:
 # --- 5. components and clusters -----------------------------------------------------------------
 
 
-#: Edges up to which :func:`connected_components` runs on the driver (16 bytes an edge).
-DRIVER_EDGES = 4_000_000
-
-
-def connected_components(edges: DataFrame, *, driver_edges: int = DRIVER_EDGES) -> DataFrame:
+def connected_components(edges: DataFrame, *, driver_edges: int | None = None) -> DataFrame:
     """``(node, comp)`` for every node of an undirected ``(u, v)`` edge list: comp = smallest node.
 
-    Up to ``driver_edges`` edges (the links of a corpus are few: ~14k at 15k
-    paragraphs), the edge list is collected and the engine's union-find
+    Up to ``driver_edges`` edges (default :data:`DRIVER_ROWS`; the links of a
+    corpus are few: ~14k at 15k paragraphs), the edge list is collected and the engine's union-find
     (:func:`dedup._cluster.table.min_labels`) labels it on the driver, in
     one job.  Above, large-star / small-star (Kiveris et al., 2014) on
     DataFrames: each round hooks nodes onto the smallest node nearby, and
@@ -464,6 +487,7 @@ def connected_components(edges: DataFrame, *, driver_edges: int = DRIVER_EDGES) 
     is collected.  Same components either way.
     """
     edges = edges.select(F.col("u").cast("long").alias("u"), F.col("v").cast("long").alias("v"))
+    driver_edges = DRIVER_ROWS if driver_edges is None else driver_edges
     if driver_edges > 0:
         few = edges.limit(driver_edges + 1).toArrow()
         if few.num_rows <= driver_edges:
@@ -670,11 +694,23 @@ def _assemble_bucket(links: pd.DataFrame, things: pd.DataFrame, threshold: float
 
 def _clusters_frame(assembled: DataFrame, cached: list[DataFrame]) -> DataFrame:
     passages = assembled.where(F.col("tag") == "P")
-    heads = passages.select("bucket", "lc", "c_score", "c_ord", "c_start", "c_end").distinct()
-    # The in-process ranking: best score first, then the position of the first passage
-    # (a distributed sort, numbered per partition).
-    ranked = heads.orderBy(F.desc("c_score"), "c_ord", "c_start", "c_end")
-    ids = _numbered(ranked, "cluster", cached)[0].select("bucket", "lc", "cluster")
+    # One row per cluster: its first passage.
+    first = (F.col("ord") == F.col("c_ord")) & (F.col("p_start") == F.col("c_start"))
+    heads = passages.where(first & (F.col("p_end") == F.col("c_end")))
+    heads = heads.select("bucket", "lc", "c_score", "c_ord", "c_start", "c_end")
+    # The in-process ranking: best score first, then the position of the first passage; on the
+    # driver when the clusters are few, else a distributed sort, numbered per partition.
+    few = heads.limit(DRIVER_ROWS + 1).toArrow()
+    if few.num_rows <= DRIVER_ROWS:
+        col = {name: few.column(name).to_numpy() for name in few.column_names}
+        order = np.lexsort((col["c_end"], col["c_start"], col["c_ord"], -col["c_score"]))
+        rank = np.empty(order.size, dtype=np.int64)
+        rank[order] = np.arange(order.size, dtype=np.int64)
+        table = pa.table({"bucket": few.column("bucket"), "lc": few.column("lc"), "cluster": rank})
+        ids = F.broadcast(assembled.sparkSession.createDataFrame(table))
+    else:
+        ranked = heads.orderBy(F.desc("c_score"), "c_ord", "c_start", "c_end")
+        ids = _numbered(ranked, "cluster", cached)[0].select("bucket", "lc", "cluster")
     return (
         passages.join(ids, ["bucket", "lc"])
         .orderBy("cluster", "ord", "p_start", "p_end")

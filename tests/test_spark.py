@@ -148,6 +148,20 @@ def test_matches_equal_the_in_process_engine(
     assert result["matches"] == _expected_matches(corpus)
 
 
+def test_distributed_stages_give_the_same_result(
+    spark: SparkSession,
+    corpus: list[tuple[str, str]],
+    result: dict[str, list[dict[str, Any]]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Nothing collected to the driver: components in rounds, clusters ranked by a distributed sort.
+    monkeypatch.setattr(dspark, "DRIVER_ROWS", 0)
+    found = dspark.find_duplicates(spark.createDataFrame(corpus, "id string, text string"))
+    assert [r.asDict() for r in found.clusters.collect()] == result["clusters"]
+    assert [r.asDict(recursive=True) for r in found.matches.collect()] == result["matches"]
+    found.unpersist()
+
+
 def test_copy_in_another_partition_is_found(result: dict[str, list[dict[str, Any]]]) -> None:
     by_cluster: dict[int, set[str]] = {}
     for row in result["clusters"]:
@@ -180,11 +194,12 @@ def test_command_line_round_trip(spark: SparkSession, tmp_path: Path) -> None:
     items = [
         ("d1", "Troops are leaving the border region today, officials said.\n\nMarkets were calm."),
         ("d2", "Analysts expect a rebound.\n\nTroops are leaving the border region today, officials said."),
-        ("d3", "The central bank left rates unchanged on Thursday after a long meeting."),
+        ("3", "The central bank left rates unchanged on Thursday after a long meeting."),
         ("d4", "On Thursday the central bank left its rates unchanged after a long meeting."),
     ]
     src = tmp_path / "docs.jsonl"
-    src.write_text("".join(json.dumps({"id": k, "text": t}) + "\n" for k, t in items), encoding="utf-8")
+    lines = [json.dumps({"id": int(k) if k.isdigit() else k, "text": t}) + "\n" for k, t in items]
+    src.write_text("".join(lines), encoding="utf-8")  # (a number as id: its JSON text is the key)
     out = tmp_path / "out"
     assert main(["spark", str(src), "-o", str(out), "--format", "jsonl", "--master", "local[2]"]) == 0
     rows = [
