@@ -489,15 +489,19 @@ def connected_components(edges: DataFrame, *, driver_edges: int | None = None) -
     edges = edges.select(F.col("u").cast("long").alias("u"), F.col("v").cast("long").alias("v"))
     driver_edges = DRIVER_ROWS if driver_edges is None else driver_edges
     if driver_edges > 0:
-        few = edges.limit(driver_edges + 1).toArrow()
-        if few.num_rows <= driver_edges:
+        edges = edges.persist(StorageLevel.MEMORY_AND_DISK)
+        if edges.count() <= driver_edges:  # (counted first: a ``limit`` would gather rows in one partition)
+            few = edges.toArrow()
+            edges.unpersist()
             u = few.column("u").to_numpy().astype(np.int64)
             v = few.column("v").to_numpy().astype(np.int64)
             nodes, ends = np.unique(np.concatenate((u, v)), return_inverse=True)
             comp = nodes[min_labels(nodes.size, ends[: u.size], ends[u.size :])]
             table = pa.table({"node": pa.array(nodes, pa.int64()), "comp": pa.array(comp, pa.int64())})
             return F.broadcast(edges.sparkSession.createDataFrame(table))
-    return _star_components(edges)
+    rounds = _star_components(edges)  # (its first round is checkpointed: ``edges`` is read by then)
+    edges.unpersist()
+    return rounds
 
 
 def _star_components(edges: DataFrame) -> DataFrame:
@@ -700,8 +704,8 @@ def _clusters_frame(assembled: DataFrame, cached: list[DataFrame]) -> DataFrame:
     heads = heads.select("bucket", "lc", "c_score", "c_ord", "c_start", "c_end")
     # The in-process ranking: best score first, then the position of the first passage; on the
     # driver when the clusters are few, else a distributed sort, numbered per partition.
-    few = heads.limit(DRIVER_ROWS + 1).toArrow()
-    if few.num_rows <= DRIVER_ROWS:
+    if heads.count() <= DRIVER_ROWS:  # (counted first: a ``limit`` would gather rows in one partition)
+        few = heads.toArrow()
         col = {name: few.column(name).to_numpy() for name in few.column_names}
         order = np.lexsort((col["c_end"], col["c_start"], col["c_ord"], -col["c_score"]))
         rank = np.empty(order.size, dtype=np.int64)
