@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import dedup
 import dedup.spark as dspark
+from dedup._cli.spark import read_documents
 
 _LEE = Path("shared") / "datasets" / "lee_background" / "docs.jsonl"
 LEE = next(
@@ -94,7 +95,7 @@ def _spark_clusters(path: str, out: str, master: str, partitions: int) -> None:
     spark = dspark.session(master, conf)
     spark.sparkContext.setLogLevel("ERROR")
     t1 = time.perf_counter()
-    result = dspark.find_duplicates(spark.read.json(path))
+    result = dspark.find_duplicates(read_documents(spark, path, "jsonl", "id", "text"))  # as `dedup spark`
     rows = [r.asDict() for r in result.clusters.toLocalIterator()]
     n_matches = result.matches.count()
     with open(out, "w", encoding="utf-8") as fh:

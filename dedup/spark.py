@@ -10,22 +10,27 @@ their ids):
    the shingle hashes, the batch MinHash and the band keys of both LSH
    families; each sentence also keeps its token columns (stems, flags, token
    offsets).  A sentence is identified by ``sid = ordinal << 20 | position``,
-   which sorts exactly like the engine's sentence index.
-2. **Candidates** (``groupBy`` band key): the pairs of
+   which sorts exactly like the engine's sentence index.  A batch holds whole
+   documents, so :func:`dedup._sketch.minhash.candidate_pairs` finds the
+   within-document family's pairs there.
+2. **Candidates across documents** (``groupBy`` band key): the pairs of
    :func:`dedup._sketch.lsh.lsh_candidates`, with the limits of
-   :func:`dedup._sketch.minhash.candidate_pairs`.
+   :func:`dedup._sketch.minhash.candidate_pairs` (restated in Spark SQL: the
+   counts of shared bands sum over every key of a pair, corpus-wide).
 3. **Copy chains** (``applyInPandas`` per bucket of normalised texts): the
-   engine's ``_next_copy`` links every exact copy, of any length, to the next.
+   engine's :func:`dedup._verify.run.copy_chain` links every exact copy, of any length, to the next.
 4. **Verification** (``cogroup``/``applyInPandas`` per pair of blocks of whole
    documents, as :func:`dedup._verify.run.verify_blocked`): the sentences of a
-   block pair as token columns, the candidates still open, scored by
-   the engine's scorer (:func:`dedup._verify.scorer.scorer_from_columns`).  A document's own
+   block pair as token columns, scored by :func:`dedup._verify.run.verify_group`
+   (the engine's scorer, as corpus mode's blocks).  A document's own
    candidates (the only ones a fusion cover combines) all fall in the block
    pair of its own block.
-5. **Clusters**: connected components of linked sentences (large-star /
-   small-star on DataFrames), then :func:`dedup._cluster.table.build_table`
-   once per bucket of whole components; clusters and matches are ranked with
-   a distributed sort.
+5. **Clusters**: connected components of linked sentences (the engine's
+   union-find on the driver when the links are few, else large-star /
+   small-star rounds on DataFrames), then :func:`dedup._cluster.table.build_table`
+   once per bucket of whole components; clusters are ranked on the driver when
+   few (one row each), else by a distributed sort, and the rows sorted by a
+   distributed sort.  No stage moves all the data into one partition.
 
 pyspark is imported only here: ``pip install 'dedup-passages[spark]'``.
 """
@@ -42,25 +47,24 @@ import numpy as np
 import numpy.typing as npt
 
 from dedup._cluster.build import char_span
-from dedup._cluster.table import build_table
+from dedup._cluster.table import build_table, min_labels
 from dedup._errors import DedupError, DuplicateKeyError
 from dedup._options import Options
 from dedup._rules import LSH_MAX_BUCKET as MAX_BUCKET
 from dedup._rules import LSH_MAX_PER_ROW as MAX_PER_ROW
 from dedup._rules import MIN_SHARED_BANDS
 from dedup._sketch.lsh import keyed_by_document
-from dedup._sketch.minhash import band_keys, lsh_params, signatures
+from dedup._sketch.minhash import band_keys, candidate_pairs, lsh_params, signatures
 from dedup._sketch.shingle import sentence_shingle_hashes
 from dedup._text.segment import Sentence, segment
-from dedup._verify.batch import norm_ids
 from dedup._verify.links import KINDS, LinkTable
-from dedup._verify.run import BLOCK_TOKENS, _next_copy, _open_mask, _scoring
-from dedup._verify.scorer import scorer_from_columns
+from dedup._verify.run import BLOCK_TOKENS, SentenceColumns, copy_chain, verify_group
 from dedup._version import install_hint
 
 _MISSING: ImportError | None = None
 try:
     import pandas as pd
+    import pyarrow as pa
     from pyspark.sql import DataFrame, SparkSession, Window
     from pyspark.sql import functions as F
     from pyspark.storagelevel import StorageLevel
@@ -79,7 +83,7 @@ _I64 = npt.NDArray[np.int64]
 
 _SENTENCE_SCHEMA = (
     "sid long, doc long, para int, start int, end int, n_words int, norm string, stems string, "
-    "content binary, entity binary, tok binary, keys array<long>, lkeys array<long>"
+    "content binary, entity binary, tok binary, keys array<long>, lkeys array<long>, near array<long>"
 )
 _LINK_SCHEMA = "lo long, hi long, score double, kind tinyint, ia int, ib int, ja int, jb int"
 _COPY_SCHEMA = "lo long, hi long"
@@ -92,6 +96,10 @@ _ASSEMBLY_SCHEMA = (
     f"score double, kind string, alignments {_ALIGN}"
 )
 _ASSEMBLY_COLUMNS = [c.split()[0] for c in _ASSEMBLY_SCHEMA.split(", ")]
+
+#: Rows of a small table (link edges, cluster heads) up to which it is collected and processed on
+#: the driver in one job (a few numbers a row); above, the stage runs distributed.
+DRIVER_ROWS = 4_000_000
 
 
 class SparkResult:
@@ -165,13 +173,19 @@ def find_duplicates(
     buckets = max(2, 2 * spark.sparkContext.defaultParallelism)
     docs = keep(_ordered_docs(df, id_column, text_column, cached))
     sentences = keep(docs.mapInPandas(_sentence_stage(opts), _SENTENCE_SCHEMA))
-    stats = sentences.agg(F.count(F.lit(1)), F.sum("n_words"), F.max("doc")).collect()[0]
+    stats = sentences.agg(F.count(F.lit(1)), F.sum("n_words"), F.max("doc"), F.sum(F.size("near"))).collect()[
+        0
+    ]
     n_sentences, n_tokens, n_docs = int(stats[0]), int(stats[1] or 0), int(stats[2] or 0) + 1
     # Two LSH families, as ``lsh_candidates``: across the corpus, and within each document.
     across = _candidate_pairs(sentences.select("sid", F.explode("keys").alias("key")))
     across = keep(across.where(F.col("shared") >= MIN_SHARED_BANDS))
-    within = keep(_candidate_pairs(sentences.select("sid", F.explode("lkeys").alias("key"))))
-    pairs = _prune(across, n_sentences).unionByName(_prune(within, n_sentences)).distinct()
+    if int(stats[3] or 0) <= MAX_PER_ROW * n_sentences // 2:  # ``candidate_pairs`` keeps them all
+        within = sentences.select(F.col("sid").alias("lo"), F.explode("near").alias("hi"))
+    else:  # each sentence keeps its best partners: ranked over the shared bands of every pair
+        within = _top_partners(_candidate_pairs(sentences.select("sid", F.explode("lkeys").alias("key"))))
+        within = within.select("lo", "hi")
+    pairs = _prune(across, n_sentences).unionByName(within).distinct()
     copies = keep(_copy_chains(sentences, buckets))
     blocks = _blocks(n_docs, n_tokens, spark.sparkContext.defaultParallelism)
     links = keep(_verify(pairs, copies, sentences, opts, blocks).unionByName(_copy_links(copies, sentences)))
@@ -187,11 +201,15 @@ def _require() -> None:
 # --- 1. documents and sentences ---------------------------------------------------------------
 
 
-def _numbered(ordered: DataFrame, name: str, cached: list[DataFrame]) -> DataFrame:
+def _numbered(
+    ordered: DataFrame, name: str, cached: list[DataFrame], *, unique: str | None = None
+) -> tuple[DataFrame, bool, bool]:
     """The rows of a sorted DataFrame with ``name`` = 0, 1, … in their order (no single partition).
 
     The sort's partitions hold consecutive ranges: each row's number is its place in its
-    partition plus the rows of the partitions before (a small count per partition).
+    partition plus the rows of the partitions before (a small count per partition).  With
+    ``unique`` (the sort's column), the same job tells whether it holds a null and whether
+    a value repeats (equal values fall in one partition of a sort).
     """
     staged = (
         ordered.withColumn("_part", F.spark_partition_id())
@@ -201,7 +219,11 @@ def _numbered(ordered: DataFrame, name: str, cached: list[DataFrame]) -> DataFra
     # monotonically_increasing_id() is (partition << 33) + row within the partition; ``staged``
     # stays cached so that both are read back, never recomputed.
     cached.append(staged)
-    counts = {int(r[0]): int(r[1]) for r in staged.groupBy("_part").count().collect()}
+    checks = [F.count(unique), F.countDistinct(unique)] if unique else [F.count("_part"), F.count("_part")]
+    per_part = staged.groupBy("_part").agg(F.count(F.lit(1)), *checks).collect()
+    counts = {int(r[0]): int(r[1]) for r in per_part}
+    has_null = any(int(r[2]) < int(r[1]) for r in per_part)
+    has_repeat = any(int(r[3]) < int(r[2]) for r in per_part)
     offsets: dict[int, int] = {}
     total = 0
     for part in sorted(counts):
@@ -210,7 +232,7 @@ def _numbered(ordered: DataFrame, name: str, cached: list[DataFrame]) -> DataFra
     row = F.col("_mono") - F.shiftleft(F.col("_part").cast("long"), 33)
     if offsets:
         row = F.create_map(*[F.lit(x) for kv in offsets.items() for x in kv])[F.col("_part")] + row
-    return staged.select(*ordered.columns, row.cast("long").alias(name))
+    return staged.select(*ordered.columns, row.cast("long").alias(name)), has_null, has_repeat
 
 
 def _ordered_docs(df: DataFrame, id_column: str, text_column: str, cached: list[DataFrame]) -> DataFrame:
@@ -219,12 +241,13 @@ def _ordered_docs(df: DataFrame, id_column: str, text_column: str, cached: list[
         F.col(id_column).cast("string").alias("key"),
         F.coalesce(F.col(text_column).cast("string"), F.lit("")).alias("text"),
     )
-    bad = base.groupBy("key").count().where("key IS NULL OR count > 1").limit(1).collect()
-    if bad and bad[0]["key"] is None:
+    docs, has_null, has_repeat = _numbered(base.orderBy("key"), "ord", cached, unique="key")
+    if has_null:
         raise DedupError(f"column {id_column!r} has null ids: every document needs a key")
-    if bad:
+    if has_repeat:
+        bad = docs.groupBy("key").count().where("count > 1").limit(1).collect()
         raise DuplicateKeyError(f"key {bad[0]['key']!r} appears more than once in column {id_column!r}")
-    return _numbered(base.orderBy("key"), "ord", cached).select("ord", "key", "text")
+    return docs.select("ord", "key", "text")
 
 
 def _sentence_stage(opts: Options) -> Callable[[_Batches], _Batches]:
@@ -250,6 +273,13 @@ def _sentence_stage(opts: Options) -> Callable[[_Batches], _Batches]:
             sigs = signatures(hashes, offsets, opts.num_perm, opts.seed)
             keys = band_keys(sigs, bands, rows).view(np.int64)
             local_keys = keyed_by_document(band_keys(sigs, l_bands, l_rows), np.asarray(doc_of, np.int64))
+            # The within-document family: every document is in this batch, so are all its pairs
+            # (not trimmed here: ``find_duplicates`` trims when the whole corpus's count asks for it).
+            own = candidate_pairs(local_keys, max_per_row=len(sents))
+            near: list[list[int]] = [[] for _ in sents]
+            for a, b in own.tolist():
+                lo, hi = (sids[a], sids[b]) if sids[a] < sids[b] else (sids[b], sids[a])
+                near[a if lo == sids[a] else b].append(hi)
             yield pd.DataFrame(
                 {
                     "sid": sids,
@@ -265,6 +295,7 @@ def _sentence_stage(opts: Options) -> Callable[[_Batches], _Batches]:
                     "tok": [np.array(s.tok_starts + s.tok_ends, np.int32).tobytes() for s in sents],
                     "keys": list(keys),
                     "lkeys": list(local_keys.view(np.int64)),
+                    "near": near,
                 }
             )
 
@@ -295,25 +326,29 @@ def _candidate_pairs(keys: DataFrame) -> DataFrame:
 def _prune(pairs: DataFrame, n_sentences: int) -> DataFrame:
     """The top-k partners per sentence, when ``candidate_pairs`` would prune; ``(lo, hi)``."""
     if pairs.count() > MAX_PER_ROW * n_sentences // 2:
-        # Each sentence keeps the partners it shares most bands with, ranked separately
-        # among higher and lower partners (ties: lower index), as ``_top_per_row`` does.
-        by_lo = Window.partitionBy("lo").orderBy(F.desc("shared"), F.asc("hi"))
-        by_hi = Window.partitionBy("hi").orderBy(F.desc("shared"), F.asc("lo"))
-        pairs = (
-            pairs.withColumn("r_lo", F.row_number().over(by_lo))
-            .withColumn("r_hi", F.row_number().over(by_hi))
-            .where((F.col("r_lo") <= MAX_PER_ROW) | (F.col("r_hi") <= MAX_PER_ROW))
-        )
+        pairs = _top_partners(pairs)
     return pairs.select("lo", "hi")
+
+
+def _top_partners(pairs: DataFrame) -> DataFrame:
+    """Each sentence keeps the partners it shares most bands with, ranked separately among
+    higher and lower partners (ties: lower index), as ``_top_per_row`` does."""
+    by_lo = Window.partitionBy("lo").orderBy(F.desc("shared"), F.asc("hi"))
+    by_hi = Window.partitionBy("hi").orderBy(F.desc("shared"), F.asc("lo"))
+    return (
+        pairs.withColumn("r_lo", F.row_number().over(by_lo))
+        .withColumn("r_hi", F.row_number().over(by_hi))
+        .where((F.col("r_lo") <= MAX_PER_ROW) | (F.col("r_hi") <= MAX_PER_ROW))
+    )
 
 
 # --- 3. exact copies ----------------------------------------------------------------------------
 
 
 def _copy_chains(sentences: DataFrame, buckets: int) -> DataFrame:
-    """``(lo, hi)``: each sentence and its next exact copy, as the engine's ``_next_copy`` links them.
+    """``(lo, hi)``: each sentence and its next exact copy, as the engine's ``copy_chain`` links them.
 
-    Equal texts hash to one bucket, where ``_next_copy`` runs on them in sentence order.
+    Equal texts hash to one bucket, where ``copy_chain`` runs on them in sentence order.
     """
     rows = sentences.select("sid", "norm", F.pmod(F.xxhash64("norm"), F.lit(buckets)).alias("_b"))
     return rows.groupBy("_b").applyInPandas(_copy_bucket, _COPY_SCHEMA)
@@ -322,7 +357,7 @@ def _copy_chains(sentences: DataFrame, buckets: int) -> DataFrame:
 def _copy_bucket(pdf: pd.DataFrame) -> pd.DataFrame:
     pdf = pdf.sort_values("sid")
     sids = pdf["sid"].to_numpy(np.int64)
-    nxt = _next_copy(norm_ids(pdf["norm"].tolist()))
+    nxt = copy_chain(pdf["norm"].tolist())
     has = np.flatnonzero(nxt >= 0)
     return pd.DataFrame({"lo": sids[has], "hi": sids[nxt[has]]})
 
@@ -402,27 +437,15 @@ def _verify_group(opts: Options) -> Callable[[pd.DataFrame, pd.DataFrame], pd.Da
         copy = np.stack((lo[~is_pair], hi[~is_pair]), axis=1)
         found_at = np.searchsorted(sids, copy).clip(0, max(sids.size - 1, 0))
         present = np.all(sids[found_at] == copy, axis=1) if sids.size else np.zeros(0, bool)
-        known = found_at[present]
-        next_copy = np.full(sids.size, -1, dtype=np.int64)
-        next_copy[known[:, 0]] = known[:, 1]
-        pairs = pairs[_open_mask(pairs, n_words >= opts.min_words, next_copy)]
-        if not pairs.size:
-            return _link_frame(LinkTable.concat([]))
-        norms = sents["norm"].tolist()
         tokens = np.array("".join(sents["stems"].tolist()).split(_SEP)[:-1], dtype=object)
-        content = np.frombuffer(b"".join(sents["content"].tolist()), dtype=np.bool_)
-        entity = np.frombuffer(b"".join(sents["entity"].tolist()), dtype=np.bool_)
-        scorer = scorer_from_columns(
-            pd.factorize(tokens)[0].astype(np.int64), content, entity, n_words, norms, docs
+        columns = SentenceColumns(
+            pd.factorize(tokens)[0].astype(np.int64),
+            np.frombuffer(b"".join(sents["content"].tolist()), dtype=np.bool_),
+            np.frombuffer(b"".join(sents["entity"].tolist()), dtype=np.bool_),
+            n_words,
+            sents["norm"].tolist(),
         )
-        table = scorer.score_table(
-            pairs, **_scoring(opts, floor, 1), known=(known, np.ones(known.shape[0])), ids=sids
-        )
-        # A copy's link (1.0) is never replaced: a cover of the same two sentences gives way to it.
-        codes = set(zip(sids[known[:, 0]].tolist(), sids[known[:, 1]].tolist(), strict=True))
-        if codes:
-            keep = [(a, b) not in codes for a, b in zip(table.i.tolist(), table.j.tolist(), strict=True)]
-            table = table.take(np.asarray(keep, dtype=bool))
+        table = verify_group(columns, docs, pairs, found_at[present], opts, floor=floor, ids=sids)
         return _link_frame(table)
 
     return run
@@ -452,13 +475,37 @@ def _link_frame(table: LinkTable) -> pd.DataFrame:
 # --- 5. components and clusters -----------------------------------------------------------------
 
 
-def connected_components(edges: DataFrame) -> DataFrame:
+def connected_components(edges: DataFrame, *, driver_edges: int | None = None) -> DataFrame:
     """``(node, comp)`` for every node of an undirected ``(u, v)`` edge list: comp = smallest node.
 
-    Large-star / small-star (Kiveris et al., 2014) on DataFrames: each round
-    hooks nodes onto the smallest node nearby, and stops once every component
-    is a star around its smallest member.  Nothing is collected to the driver.
+    Up to ``driver_edges`` edges (default :data:`DRIVER_ROWS`; the links of a
+    corpus are few: ~14k at 15k paragraphs), the edge list is collected and the engine's union-find
+    (:func:`dedup._cluster.table.min_labels`) labels it on the driver, in
+    one job.  Above, large-star / small-star (Kiveris et al., 2014) on
+    DataFrames: each round hooks nodes onto the smallest node nearby, and
+    stops once every component is a star around its smallest member; nothing
+    is collected.  Same components either way.
     """
+    edges = edges.select(F.col("u").cast("long").alias("u"), F.col("v").cast("long").alias("v"))
+    driver_edges = DRIVER_ROWS if driver_edges is None else driver_edges
+    if driver_edges > 0:
+        edges = edges.persist(StorageLevel.MEMORY_AND_DISK)
+        if edges.count() <= driver_edges:  # (counted first: a ``limit`` would gather rows in one partition)
+            few = edges.toArrow()
+            edges.unpersist()
+            u = few.column("u").to_numpy().astype(np.int64)
+            v = few.column("v").to_numpy().astype(np.int64)
+            nodes, ends = np.unique(np.concatenate((u, v)), return_inverse=True)
+            comp = nodes[min_labels(nodes.size, ends[: u.size], ends[u.size :])]
+            table = pa.table({"node": pa.array(nodes, pa.int64()), "comp": pa.array(comp, pa.int64())})
+            return F.broadcast(edges.sparkSession.createDataFrame(table))
+    rounds = _star_components(edges)  # (its first round is checkpointed: ``edges`` is read by then)
+    edges.unpersist()
+    return rounds
+
+
+def _star_components(edges: DataFrame) -> DataFrame:
+    """:func:`connected_components` by large-star / small-star rounds on DataFrames."""
     e = (
         edges.select(F.greatest("u", "v").alias("u"), F.least("u", "v").alias("v"))
         .where(F.col("u") != F.col("v"))
@@ -651,13 +698,27 @@ def _assemble_bucket(links: pd.DataFrame, things: pd.DataFrame, threshold: float
 
 def _clusters_frame(assembled: DataFrame, cached: list[DataFrame]) -> DataFrame:
     passages = assembled.where(F.col("tag") == "P")
-    heads = passages.select("bucket", "lc", "c_score", "c_ord", "c_start", "c_end").distinct()
-    # The in-process ranking: best score first, then the position of the first passage
-    # (a distributed sort, numbered per partition).  Clusters can share both (a passage
-    # in two clusters), and then only within one bucket: its local rank ``lc`` decides, as
-    # the in-process order of creation does.
-    ranked = heads.orderBy(F.desc("c_score"), "c_ord", "c_start", "c_end", "bucket", "lc")
-    ids = _numbered(ranked, "cluster", cached).select("bucket", "lc", "cluster")
+    # One row per cluster: its first passage.
+    first = (F.col("ord") == F.col("c_ord")) & (F.col("p_start") == F.col("c_start"))
+    heads = passages.where(first & (F.col("p_end") == F.col("c_end")))
+    heads = heads.select("bucket", "lc", "c_score", "c_ord", "c_start", "c_end")
+    # The in-process ranking: best score first, then the position of the first passage; on the
+    # driver when the clusters are few, else a distributed sort, numbered per partition.
+    # Clusters can share both (a passage in two clusters), and then only within one bucket:
+    # its local rank ``lc`` decides, as the in-process order of creation does.
+    if heads.count() <= DRIVER_ROWS:  # (counted first: a ``limit`` would gather rows in one partition)
+        few = heads.toArrow()
+        col = {name: few.column(name).to_numpy() for name in few.column_names}
+        order = np.lexsort(
+            (col["lc"], col["bucket"], col["c_end"], col["c_start"], col["c_ord"], -col["c_score"])
+        )
+        rank = np.empty(order.size, dtype=np.int64)
+        rank[order] = np.arange(order.size, dtype=np.int64)
+        table = pa.table({"bucket": few.column("bucket"), "lc": few.column("lc"), "cluster": rank})
+        ids = F.broadcast(assembled.sparkSession.createDataFrame(table))
+    else:
+        ranked = heads.orderBy(F.desc("c_score"), "c_ord", "c_start", "c_end", "bucket", "lc")
+        ids = _numbered(ranked, "cluster", cached)[0].select("bucket", "lc", "cluster")
     return (
         passages.join(ids, ["bucket", "lc"])
         .orderBy("cluster", "ord", "p_start", "p_end")

@@ -419,6 +419,41 @@ def test_blocked_verification_equals_the_batch_verifier_for_pairs_in_any_order(b
     assert len(pairs) > 100 and blocked.to_links() == renamed
 
 
+def test_one_group_verified_with_its_copy_chain_equals_the_batch_verifier() -> None:
+    import numpy as np
+
+    from dedup._sketch.minhash import signatures
+    from dedup._sketch.shingle import sentence_shingle_hashes
+    from dedup._text.segment import segment
+    from dedup._verify.reference import Link
+    from dedup._verify.scorer import flatten
+
+    options = Options(threshold=0.5)
+    texts = [text for _, text in _cnn(12)]
+    texts += [texts[2], "Read more.", "Read more."]  # long and short exact copies
+    sentences, sent_doc = [], []
+    for d, text in enumerate(texts):
+        found = segment(text)
+        sentences.extend(found)
+        sent_doc.extend([d] * len(found))
+    docs = np.asarray(sent_doc, dtype=np.int64)
+    hashes, offsets = sentence_shingle_hashes(sentences, options.shingle_size)
+    pairs = lsh_candidates(signatures(hashes, offsets, options.num_perm, options.seed), docs, options)
+    columns = engine.SentenceColumns(*flatten(sentences))
+    nxt = engine.copy_chain(columns.norms)
+    chained = np.flatnonzero(nxt >= 0)
+    copies = np.stack((chained, nxt[chained]), axis=1)
+    names = np.arange(len(sentences), dtype=np.int64) * 2 + 1
+    scored = engine.verify_group(columns, docs, pairs, copies, options, floor=0.5, ids=names).to_links()
+    n = columns.lengths.tolist()
+    copy_links = [
+        Link(int(names[a]), int(names[b]), 1.0, "exact", (0, n[a]), (0, n[b])) for a, b in copies.tolist()
+    ]
+    reference = engine.verify_candidates(sentences, docs, pairs, options, floor=0.5)
+    renamed = [lk._replace(i=int(names[lk.i]), j=int(names[lk.j])) for lk in reference]
+    assert len(copies) > 2 and sorted(scored + copy_links) == renamed
+
+
 @pytest.mark.skipif(not COMPILED, reason="needs the compiled kernels")
 def test_stem_sets_computed_in_threads_are_those_of_one_call(monkeypatch: pytest.MonkeyPatch) -> None:
     import numpy as np

@@ -148,6 +148,20 @@ def test_matches_equal_the_in_process_engine(
     assert result["matches"] == _expected_matches(corpus)
 
 
+def test_distributed_stages_give_the_same_result(
+    spark: SparkSession,
+    corpus: list[tuple[str, str]],
+    result: dict[str, list[dict[str, Any]]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Nothing collected to the driver: components in rounds, clusters ranked by a distributed sort.
+    monkeypatch.setattr(dspark, "DRIVER_ROWS", 0)
+    found = dspark.find_duplicates(spark.createDataFrame(corpus, "id string, text string"))
+    assert [r.asDict() for r in found.clusters.collect()] == result["clusters"]
+    assert [r.asDict(recursive=True) for r in found.matches.collect()] == result["matches"]
+    found.unpersist()
+
+
 def test_copy_in_another_partition_is_found(result: dict[str, list[dict[str, Any]]]) -> None:
     by_cluster: dict[int, set[str]] = {}
     for row in result["clusters"]:
@@ -164,10 +178,11 @@ def test_short_exact_copies_are_clustered(result: dict[str, list[dict[str, Any]]
     assert expected in by_cluster.values()
 
 
-def test_connected_components_match_union_find(spark: SparkSession) -> None:
+@pytest.mark.parametrize("driver_edges", [0, 9, 10])  # in rounds on DataFrames; on the driver
+def test_connected_components_match_union_find(spark: SparkSession, driver_edges: int) -> None:
     edges = [(1, 2), (2, 3), (3, 4), (4, 5), (5, 6), (20, 25), (21, 25), (22, 21), (7, 30), (30, 8)]
     df = spark.createDataFrame(edges, "u long, v long")
-    got = dict(dspark.connected_components(df).collect())  # type: ignore[arg-type]
+    got = dict(dspark.connected_components(df, driver_edges=driver_edges).collect())  # type: ignore[arg-type]
     uf = dedup._cluster.build.UnionFind(31)
     for u, v in edges:
         uf.union(u, v)
@@ -179,11 +194,12 @@ def test_command_line_round_trip(spark: SparkSession, tmp_path: Path) -> None:
     items = [
         ("d1", "Troops are leaving the border region today, officials said.\n\nMarkets were calm."),
         ("d2", "Analysts expect a rebound.\n\nTroops are leaving the border region today, officials said."),
-        ("d3", "The central bank left rates unchanged on Thursday after a long meeting."),
+        ("3", "The central bank left rates unchanged on Thursday after a long meeting."),
         ("d4", "On Thursday the central bank left its rates unchanged after a long meeting."),
     ]
     src = tmp_path / "docs.jsonl"
-    src.write_text("".join(json.dumps({"id": k, "text": t}) + "\n" for k, t in items), encoding="utf-8")
+    lines = [json.dumps({"id": int(k) if k.isdigit() else k, "text": t}) + "\n" for k, t in items]
+    src.write_text("".join(lines), encoding="utf-8")  # (a number as id: its JSON text is the key)
     out = tmp_path / "out"
     assert main(["spark", str(src), "-o", str(out), "--format", "jsonl", "--master", "local[2]"]) == 0
     rows = [
@@ -200,3 +216,12 @@ def test_missing_columns_are_reported(spark: SparkSession) -> None:
     df = spark.createDataFrame([("a", "text")], "key string, body string")
     with pytest.raises(dedup.DedupError, match="column 'id' not in the DataFrame"):
         dspark.find_duplicates(df)
+
+
+def test_null_and_repeated_ids_are_reported(spark: SparkSession) -> None:
+    repeated = spark.createDataFrame([("a", "x"), ("b", "y"), ("a", "z")], "id string, text string")
+    with pytest.raises(dedup.DuplicateKeyError, match="key 'a' appears more than once"):
+        dspark.find_duplicates(repeated)
+    null = spark.createDataFrame([("a", "x"), (None, "y")], "id string, text string")
+    with pytest.raises(dedup.DedupError, match="null ids"):
+        dspark.find_duplicates(null)

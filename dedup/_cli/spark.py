@@ -7,12 +7,16 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from dedup._cli.common import EXIT_DUPLICATES, EXIT_ERROR, add_detection_options, detection_options
 from dedup._errors import DedupError
 from dedup.spark import find_duplicates, session
 
-__all__ = ["main"]
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+__all__ = ["main", "read_documents"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -43,18 +47,28 @@ def _is_jsonl(path: str, fmt: str) -> bool:
     return path.rstrip("/").endswith((".jsonl", ".json", ".ndjson", ".jsonl.gz", ".json.gz"))
 
 
+def read_documents(spark: SparkSession, path: str, fmt: str, id_field: str, text_field: str) -> DataFrame:
+    """The documents of a parquet or JSON-lines input (``fmt``: ``auto``, ``parquet`` or ``jsonl``).
+
+    JSON lines are read with the two fields as strings (a number keeps its JSON
+    text): no pass over the input to infer a schema.
+    """
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    if not _is_jsonl(path, fmt):
+        return spark.read.parquet(path)
+    fields = [StructField(id_field, StringType()), StructField(text_field, StringType())]
+    schema = StructType(fields if id_field != text_field else fields[:1])
+    return spark.read.schema(schema).json(path)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m dedup spark INPUT …``; returns the exit status."""
     args = _parser().parse_args(argv)
     found_any = False
     try:
         spark = session(args.master, args.conf)
-        reader = spark.read
-        df = (
-            reader.json(args.input)
-            if _is_jsonl(args.input, args.input_format)
-            else reader.parquet(args.input)
-        )
+        df = read_documents(spark, args.input, args.input_format, args.id_field, args.text_field)
         result = find_duplicates(
             df,
             id_column=args.id_field,

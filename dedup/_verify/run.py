@@ -92,6 +92,21 @@ def _next_copy(norm_id: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     return nxt
 
 
+def copy_chain(norms: Sequence[str]) -> npt.NDArray[np.int64]:
+    """Each sentence's next exact copy among ``norms`` (normalised texts, in sentence order), -1 for none.
+
+    The copy chain of :func:`verify_candidates` (see :func:`_next_copy`), for
+    a caller holding every copy of each text it passes (Spark: a bucket of
+    texts by hash).
+
+    Examples
+    --------
+    >>> copy_chain(["a b", "c", "a b", "a b"]).tolist()
+    [2, -1, 3, -1]
+    """
+    return _next_copy(norm_ids(norms))
+
+
 def _copy_links(
     next_copy: npt.NDArray[np.int64], n_words: npt.NDArray[np.int64]
 ) -> dict[tuple[int, int], Link]:
@@ -141,6 +156,51 @@ class SentenceColumns:
         out = np.zeros(self.lengths.size + 1, dtype=np.int64)
         np.cumsum(self.lengths, out=out[1:])
         return out
+
+
+def verify_group(
+    columns: SentenceColumns,
+    docs: npt.NDArray[np.int64],
+    pairs: npt.NDArray[np.int64],
+    copies: npt.NDArray[np.int64],
+    options: Options,
+    *,
+    floor: float,
+    ids: npt.NDArray[np.int64] | None = None,
+    jobs: int = 1,
+) -> LinkTable:
+    """The scored links of one group of candidate ``pairs`` (a pair of blocks), as :func:`verify_blocked`
+    scores it.
+
+    ``columns`` are the sentences the group names, in sentence order (rows
+    ``0..n-1``; ``docs`` their documents); ``pairs`` are rows ``(i, j)``,
+    ``i < j``, sorted; ``copies`` are the copy-chain links among these rows
+    (``(k, next copy of k)``, see :func:`copy_chain`).  Pairs of a copy link
+    or of a sentence under ``options.min_words`` are not scored; the covers
+    know the copy links (score 1.0), and a cover of a copy's two sentences
+    gives way to the copy link, which is not among the links returned.  With
+    ``ids`` (increasing), links name sentence ``ids[k]`` for row ``k``.
+    """
+    n_words = columns.lengths
+    ids = np.arange(n_words.size, dtype=np.int64) if ids is None else np.asarray(ids, np.int64)
+    next_copy = np.full(n_words.size, -1, dtype=np.int64)
+    next_copy[copies[:, 0]] = copies[:, 1]
+    pairs = pairs[_open_mask(pairs, n_words >= options.min_words, next_copy)]
+    if not pairs.size:
+        return LinkTable.concat([])
+    found = scorer_from_columns(
+        _dense(columns.stems), columns.content, columns.entity, n_words, columns.norms, docs, workers=jobs
+    )
+    table = found.score_table(
+        pairs, **_scoring(options, floor, jobs), known=(copies, np.ones(copies.shape[0])), ids=ids
+    )
+    if not copies.size:
+        return table
+    # A copy's link (1.0) is never replaced: a cover of the same two sentences gives way to it.
+    width = int(ids[-1]) + 1
+    codes = np.sort(ids[copies[:, 0]] * width + ids[copies[:, 1]])
+    _, is_copy = sorted_find(codes, table.i * width + table.j)
+    return table.take(np.flatnonzero(~is_copy))
 
 
 #: Tokens per block of :func:`verify_blocked` (its scorers hold two blocks: ~60 bytes a token).
