@@ -115,7 +115,7 @@ def _as_corpus_lines(rows: list[dict[str, object]]) -> list[str]:
         while n < len(rows) and rows[n]["cluster"] == cluster:
             own.append(rows[n])
             n += 1
-        rep = next(k for k, r in enumerate(own) if r["representative"])
+        rep = own[0]["representative"]
         passages = ", ".join(
             json.dumps({"key": r["key"], "start": r["start"], "end": r["end"], "text": r["text"]},
                        ensure_ascii=False)

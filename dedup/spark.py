@@ -90,7 +90,7 @@ _COPY_SCHEMA = "lo long, hi long"
 _ALIGN = "array<struct<a_start:int,a_end:int,b_start:int,b_end:int,score:double>>"
 _ASSEMBLY_SCHEMA = (
     "tag string, bucket int, lc int, c_score double, c_ord long, c_start int, c_end int, "
-    "ord long, key string, p_start int, p_end int, text string, representative boolean, "
+    "ord long, key string, p_start int, p_end int, text string, representative int, passage int, "
     "a_ord long, a_key string, a_start int, a_end int, a_text string, "
     "b_ord long, b_key string, b_start int, b_end int, b_text string, "
     f"score double, kind string, alignments {_ALIGN}"
@@ -108,9 +108,10 @@ class SparkResult:
     Attributes
     ----------
     clusters : DataFrame
-        One row per passage, like :meth:`dedup.Clusters.to_records`: ``cluster``
-        (0 = best, the in-process order), ``score``, ``key``, ``start``, ``end``,
-        ``text``, ``representative``; sorted by cluster, then position.
+        One row per passage, the fields of :meth:`dedup.Clusters.to_records`:
+        ``cluster`` (0 = best, the in-process order), ``score``,
+        ``representative`` and ``passage`` (indexes among the cluster's passages),
+        ``key``, ``start``, ``end``, ``text``; sorted by cluster, then position.
     matches : DataFrame
         One row per verified passage pair, best first: ``a_key``, ``a_start``,
         ``a_end``, ``a_text``, the same for ``b``, ``score``, ``kind`` and the
@@ -646,7 +647,8 @@ def _assemble_bucket(links: pd.DataFrame, things: pd.DataFrame, threshold: float
     out: list[dict[str, Any]] = []
     for lc, c in enumerate(clusters):
         head = c.passages[0]
-        for p in c.passages:
+        rep = c.passages.index(c.representative)
+        for k, p in enumerate(c.passages):
             out.append(
                 {
                     "tag": "P",
@@ -661,7 +663,8 @@ def _assemble_bucket(links: pd.DataFrame, things: pd.DataFrame, threshold: float
                     "p_start": p.start,
                     "p_end": p.end,
                     "text": p.text,
-                    "representative": p == c.representative,
+                    "representative": rep,
+                    "passage": k,
                 }
             )
     for m in matches:
@@ -725,11 +728,12 @@ def _clusters_frame(assembled: DataFrame, cached: list[DataFrame]) -> DataFrame:
         .select(
             F.col("cluster").cast("long").alias("cluster"),
             F.col("c_score").alias("score"),
+            "representative",
+            "passage",
             "key",
             F.col("p_start").alias("start"),
             F.col("p_end").alias("end"),
             "text",
-            "representative",
         )
     )
 

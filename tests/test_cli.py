@@ -28,7 +28,10 @@ def test_cli_json_has_the_documented_shape(seed_text: str) -> None:
     out = _run(str(SEED), "--format", "json")
     data = json.loads(out.stdout)
     first = data["clusters"][0]
-    assert set(first) == {"score", "passages"}
+    # The cluster object of the output schema: the same fields as a corpus run's JSON line.
+    assert list(first) == ["cluster", "score", "representative", "passages"]
+    assert [c["cluster"] for c in data["clusters"]] == list(range(len(data["clusters"])))
+    assert 0 <= first["representative"] < len(first["passages"])
     p = first["passages"][0]
     assert set(p) == {"key", "start", "end", "text"}
     assert seed_text[p["start"] : p["end"]] == p["text"]

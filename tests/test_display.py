@@ -145,9 +145,20 @@ def test_to_pandas_has_one_row_per_passage_with_the_documented_columns(seed_text
     found = dedup.find_duplicates(seed_text)
     df = found.to_pandas()
     assert len(df) == sum(len(c) for c in found)
-    assert list(df.columns[:6]) == ["cluster", "score", "key", "start", "end", "text"]
+    assert list(df.columns) == [
+        "cluster",
+        "score",
+        "representative",
+        "passage",
+        "key",
+        "start",
+        "end",
+        "text",
+    ]
     row = df.iloc[0]
     assert seed_text[row["start"] : row["end"]] == row["text"]
+    reps = df[df["passage"] == df["representative"]]
+    assert [r["start"] for _, r in reps.iterrows()] == [c.representative.span.start for c in found]
 
 
 def test_pandas_is_imported_only_by_to_pandas() -> None:

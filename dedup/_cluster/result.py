@@ -16,7 +16,10 @@ from dedup._version import install_hint
 if TYPE_CHECKING:
     import pandas
 
-__all__ = ["Clusters", "stream_clusters"]
+__all__ = ["RECORD_FIELDS", "Clusters", "stream_clusters"]
+
+#: The fields of a passage row (:meth:`Clusters.to_records`, ``to_pandas``, Spark's ``clusters``).
+RECORD_FIELDS = ("cluster", "score", "representative", "passage", "key", "start", "end", "text")
 
 # A repr shows every cluster up to _REPR_MAX of them, else the first _REPR_HEAD (as pandas bounds its reprs).
 _REPR_MAX = 10
@@ -178,19 +181,34 @@ class Clusters(list[Cluster]):
                 yield key, rest
 
     def to_records(self) -> list[dict[str, Any]]:
-        """One dict per passage: cluster id, cluster score, key, start, end, text."""
+        """One flat row per passage (the output schema's passage rows; see the README).
+
+        ``cluster`` (rank, 0 = best), ``score`` (the cluster's), ``representative``
+        (the representative's index among the cluster's passages, as in the JSON
+        output), ``passage`` (this passage's index; ``passage == representative``
+        marks the representative), ``key``, ``start``, ``end``, ``text``.
+
+        Examples
+        --------
+        >>> import dedup
+        >>> found = dedup.find_duplicates("Troops left the border today.\\nTroops left the border today.")
+        >>> row = found.to_records()[1]
+        >>> row["cluster"], row["representative"], row["passage"], row["start"], row["end"]
+        (0, 0, 1, 30, 59)
+        """
         return [
             {
                 "cluster": n,
                 "score": c.score,
+                "representative": c.passages.index(c.representative),
+                "passage": k,
                 "key": p.key,
                 "start": p.span.start,
                 "end": p.span.end,
                 "text": p.text,
-                "representative": p == c.representative,
             }
             for n, c in enumerate(self)
-            for p in c.passages
+            for k, p in enumerate(c.passages)
         ]
 
     def to_pandas(self) -> pandas.DataFrame:
@@ -199,21 +217,27 @@ class Clusters(list[Cluster]):
             import pandas as pd
         except ImportError as err:  # pragma: no cover - depends on the environment
             raise ImportError(f"to_pandas() needs pandas: {install_hint('pandas')}") from err
-        columns = ["cluster", "score", "key", "start", "end", "text", "representative"]
-        return pd.DataFrame(self.to_records(), columns=columns)
+        return pd.DataFrame(self.to_records(), columns=list(RECORD_FIELDS))
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON shape printed by ``python -m dedup --format json``."""
+        """The JSON of ``python -m dedup --format json``: ``{"clusters": [cluster, ...]}``.
+
+        Each cluster object is what a line of ``python -m dedup corpus`` holds:
+        ``cluster``, ``score``, ``representative`` (an index into ``passages``)
+        and ``passages`` (``key``, ``start``, ``end``, ``text``).
+        """
         return {
             "clusters": [
                 {
+                    "cluster": n,
                     "score": c.score,
+                    "representative": c.passages.index(c.representative),
                     "passages": [
                         {"key": p.key, "start": p.span.start, "end": p.span.end, "text": p.text}
                         for p in c.passages
                     ],
                 }
-                for c in self
+                for n, c in enumerate(self)
             ]
         }
 
