@@ -35,10 +35,12 @@ DEDUP_REQUIRE_COMPILED=1 "$PY" -m pytest "$@"
 # minute, so the fallback cannot rot. The differential tests of the compiled layer skip themselves here.
 fallback_tests=(
     dedup README.md
-    tests/test_seed.py tests/test_behaviour.py tests/test_properties.py tests/test_errors.py
-    tests/test_sketch.py tests/test_batchverify.py tests/test_table.py
-    tests/test_index.py tests/test_persist.py tests/test_redis.py tests/test_scrapy_pipeline.py
-    tests/test_corpus.py tests/test_strip.py tests/test_cli.py tests/test_display.py
+    tests/test_seed.py tests/test_behaviour.py tests/test_properties.py tests/test_errors.py tests/test_strip.py
+    tests/text/test_segment_wrap.py tests/sketch/test_sketch.py tests/verify/test_batchverify.py
+    tests/cluster/test_table.py tests/cluster/test_cluster_model.py
+    tests/index/test_index.py tests/index/test_persist.py tests/index/test_redis.py
+    tests/corpus/test_corpus.py tests/cli/test_cli.py tests/present/test_display.py
+    tests/present/test_output_schema.py tests/contrib/test_scrapy_pipeline.py
 )
 echo "fallback pass: DEDUP_PURE_PYTHON=1 on ${fallback_tests[*]}"
 DEDUP_PURE_PYTHON=1 DEDUP_REQUIRE_COMPILED=0 "$PY" -m pytest -q "${fallback_tests[@]}"

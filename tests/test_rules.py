@@ -107,7 +107,7 @@ def _verify_results() -> list[Any]:
     from dedup._verify import scorer
     from dedup._verify.batch import BatchScorer
     from dedup._verify.run import verify_candidates
-    from tests.test_batchverify import reference_links
+    from tests.verify.test_batchverify import reference_links
 
     texts = _texts()
     sents, docs = _sentences(texts)
@@ -140,7 +140,7 @@ def _cluster_results() -> list[Any]:
     import random
 
     from dedup._cluster.build import build
-    from tests.test_table import _corpus, _links, test_build_table_equals_build
+    from tests.cluster.test_table import _corpus, _links, test_build_table_equals_build
 
     found = []
     for seed in range(12):

@@ -113,7 +113,7 @@ def to_datasketch(signature: npt.NDArray[np.uint32], seed: int) -> MinHash:
 
 
 #: datasketch's answers for the default options, so that the default path never
-#: imports datasketch (``tests/test_sketch.py`` checks them against datasketch).
+#: imports datasketch (``tests/sketch/test_sketch.py`` checks them against datasketch).
 KNOWN_LSH_PARAMS: dict[tuple[float, int], tuple[int, int]] = {(0.3, 128): (37, 3), (0.05, 128): (32, 1)}
 
 

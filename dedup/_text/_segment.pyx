@@ -3,7 +3,7 @@
 """Compiled twin of ``dedup/_text/segment.py``: paragraphs, sentences and word tokens in one pass.
 
 Each function gives exactly what its regular-expression reference in ``segment.py``
-gives (``tests/test_ctext.py`` compares them on real articles and generated text);
+gives (``tests/text/test_segment_compiled.py`` compares them on real articles and generated text);
 ``segment.py`` chooses between the two.  Tokens follow ``segment._TOKEN``: a token
 starts at a letter or digit (``str.isalnum``) and is, by the first rule that applies,
 

@@ -4,7 +4,7 @@
 
 :class:`dedup._verify.batch.BatchScorer` drives them; they compute exactly the links of the
 reference rules (:mod:`dedup._verify.reference`, the path without a compiler, chosen in
-:mod:`dedup._verify.scorer`; ``tests/test_batchverify.py`` holds both to the same links).
+:mod:`dedup._verify.scorer`; ``tests/verify/test_batchverify.py`` holds both to the same links).
 The character ratio is rapidfuzz's own ``fuzz.ratio``, called through the C interface it
 exports (:data:`RAPIDFUZZ_CAPI` says whether it is there); the alignment mirrors rapidfuzz's
 ``LCSseq.editops``, which that interface does not export.

@@ -8,7 +8,7 @@ ways, substitution factor, rapidfuzz's character ratio, locality where it can ma
 and one for the cover stage (pool trimming, greedy covers, which links can count,
 alignment spans); Python only rounds scores and builds the links.  Without the
 kernels, :mod:`dedup._verify.scorer` runs the reference rules instead (it makes
-that choice); ``tests/test_batchverify.py`` checks the two give the same links on
+that choice); ``tests/verify/test_batchverify.py`` checks the two give the same links on
 real articles and random texts.
 """
 

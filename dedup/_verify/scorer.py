@@ -1,7 +1,7 @@
 """The one place that chooses how candidate pairs are scored: the compiled kernels, or the reference rules.
 
 Both scorers take the same inputs (sentences, or their token columns) and give
-the same links, bit for bit (``tests/test_batchverify.py``):
+the same links, bit for bit (``tests/verify/test_batchverify.py``):
 
 * :class:`~dedup._verify.batch.BatchScorer`, the compiled kernels
   (``dedup/_verify/_kernels.pyx``), when they were built and rapidfuzz exports the

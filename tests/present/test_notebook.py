@@ -9,7 +9,7 @@ import pytest
 nbformat = pytest.importorskip("nbformat", reason="needs the test extra: pip install -e '.[test]'")
 nbclient = pytest.importorskip("nbclient", reason="needs the test extra: pip install -e '.[test]'")
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def test_explore_notebook_runs_and_displays_clusters() -> None:

@@ -21,7 +21,7 @@ from dedup._text.segment import (
     sentence_spans,
 )
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 ROOT = DATA.parent.parent
 
 needs_compiled = pytest.mark.skipif(not _text.ACCELERATED, reason="compiled tokeniser not built")

@@ -221,7 +221,7 @@ def _lee_items(n: int) -> list[tuple[str, str]]:
     import json
     from pathlib import Path
 
-    path = Path(__file__).resolve().parent / "data" / "lee_background_40.jsonl"
+    path = Path(__file__).resolve().parents[1] / "data" / "lee_background_40.jsonl"
     with path.open(encoding="utf-8") as fh:
         docs = [json.loads(line) for line in fh][:n]
     # Real reports plus copies that restate parts of others, so that there is something to find.

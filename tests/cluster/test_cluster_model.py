@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 import dedup
 from dedup._cluster.cliques import cliques
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 ROOT = DATA.parent.parent
 
 

@@ -24,7 +24,7 @@ from dedup._sketch.lsh import lsh_candidates
 from dedup._types import Doc
 from dedup._verify.scorer import COMPILED
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 DOCS = [
     ("a", "Troops are leaving the border region today, officials said.\nMarkets were calm."),
@@ -63,7 +63,7 @@ def _write_jsonl(path: Path, docs: list[tuple[str, str]]) -> None:
 
 def _cnn(n: int) -> list[tuple[str, str]]:
     # The first 40 articles of ../shared/datasets/cnn_poc_highlights (copied: tests must not need shared/).
-    path = Path(__file__).resolve().parent / "data" / "cnn_poc_highlights_40.jsonl"
+    path = Path(__file__).resolve().parents[1] / "data" / "cnn_poc_highlights_40.jsonl"
     out = []
     with path.open(encoding="utf-8") as fh:
         for line, _ in zip(fh, range(n), strict=False):

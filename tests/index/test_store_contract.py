@@ -27,7 +27,7 @@ from dedup._text.segment import segment
 try:
     import redis
 
-    from tests.test_redis import REDIS_SERVER, _start_server
+    from tests.index.test_redis import REDIS_SERVER, _start_server
 except ImportError:  # pragma: no cover - depends on the environment
     REDIS_SERVER = None
 

@@ -19,7 +19,7 @@ pytest.importorskip("scrapy")
 
 import dedup
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 P = {
     "bridge": "The mayor opened the new bridge over the river on Tuesday morning.",

@@ -17,7 +17,7 @@ import pytest
 
 from dedup._present.html import colour
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SEED = ROOT / "seeds" / "000_2e71187361903d7a.txt"
 
 # Flags that work as root on a machine with no network (see scripts/test.sh).

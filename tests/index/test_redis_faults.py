@@ -21,7 +21,7 @@ import pytest
 import dedup
 from dedup._index.store import fingerprint
 from dedup._options import VERIFY_ONLY
-from tests.test_redis import REDIS_SERVER, STORIES, _free_port, _start_server
+from tests.index.test_redis import REDIS_SERVER, STORIES, _free_port, _start_server
 
 redis = pytest.importorskip("redis")
 pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server is not installed")

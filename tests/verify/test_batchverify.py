@@ -29,7 +29,7 @@ from dedup._verify.batch import BatchScorer
 from dedup._verify.reference import Link, Verifier
 from dedup._verify.run import verify_candidates
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 @pytest.fixture(autouse=True, params=["compiled", "compiled-merges", "reference"])

@@ -14,7 +14,7 @@ import dedup
 from dedup._text import segment as _text
 from dedup._text.segment import paragraph_spans, segment, soft_breaks
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 ROOT = DATA.parent.parent
 
 

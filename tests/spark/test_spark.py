@@ -18,7 +18,7 @@ import dedup._text.segment
 import dedup.spark as dspark
 from dedup.__main__ import main
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # The first 40 documents of ../shared/datasets/lee_background (copied: tests must not need shared/).
 DATA = ROOT / "tests" / "data" / "lee_background_40.jsonl"
 

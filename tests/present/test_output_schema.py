@@ -12,7 +12,7 @@ import pytest
 import dedup
 from dedup._cluster.result import RECORD_FIELDS
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 ROOT = DATA.parent.parent
 
 
