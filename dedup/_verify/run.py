@@ -168,9 +168,10 @@ def verify_group(
     floor: float,
     ids: npt.NDArray[np.int64] | None = None,
     jobs: int = 1,
+    norm_id: npt.NDArray[np.int64] | None = None,
 ) -> LinkTable:
     """The scored links of one group of candidate ``pairs`` (a pair of blocks), as :func:`verify_blocked`
-    scores it.
+    scores each of its groups.
 
     ``columns`` are the sentences the group names, in sentence order (rows
     ``0..n-1``; ``docs`` their documents); ``pairs`` are rows ``(i, j)``,
@@ -179,7 +180,8 @@ def verify_group(
     or of a sentence under ``options.min_words`` are not scored; the covers
     know the copy links (score 1.0), and a cover of a copy's two sentences
     gives way to the copy link, which is not among the links returned.  With
-    ``ids`` (increasing), links name sentence ``ids[k]`` for row ``k``.
+    ``ids`` (increasing), links name sentence ``ids[k]`` for row ``k``;
+    ``norm_id`` (equal where the normalised texts are) saves computing them.
     """
     n_words = columns.lengths
     ids = np.arange(n_words.size, dtype=np.int64) if ids is None else np.asarray(ids, np.int64)
@@ -189,7 +191,14 @@ def verify_group(
     if not pairs.size:
         return LinkTable.concat([])
     found = scorer_from_columns(
-        _dense(columns.stems), columns.content, columns.entity, n_words, columns.norms, docs, workers=jobs
+        _dense(columns.stems),
+        columns.content,
+        columns.entity,
+        n_words,
+        columns.norms,
+        docs,
+        norm_id=None if norm_id is None else _dense(norm_id),
+        workers=jobs,
     )
     table = found.score_table(
         pairs, **_scoring(options, floor, jobs), known=(copies, np.ones(copies.shape[0])), ids=ids
@@ -274,7 +283,6 @@ def verify_blocked(
             # The scorer's rows: block p, then block q (so local ids keep the order of global ones).
             p0, p1, q0, q1 = int(bounds[p]), int(bounds[p + 1]), int(bounds[q]), int(bounds[q + 1])
             spans = [(p0, p1)] if q == p else [(p0, p1), (q0, q1)]
-            pair_scorer = _block_scorer(columns, offsets, spans, docs, norm_id, jobs)
             sub = in_p[lo:hi]
             local = np.where(sub < p1, sub - p0, sub - q0 + (p1 - p0)).astype(np.int64, copy=False)
             sub_known = known_ij[:0]
@@ -283,28 +291,27 @@ def verify_blocked(
                 sub_known = known_ij[inside] - p0
             names_pq = ids[p0:p1] if q == p else np.concatenate((ids[p0:p1], ids[q0:q1]))
             parts.append(
-                pair_scorer.score_table(
+                verify_group(
+                    _rows(columns, offsets, spans),
+                    np.concatenate([docs[a:b] for a, b in spans]),
                     local,
-                    **_scoring(options, floor, jobs),
-                    known=(sub_known, np.ones(sub_known.shape[0])),
+                    sub_known,
+                    options,
+                    floor=floor,
                     ids=names_pq,
+                    jobs=jobs,
+                    norm_id=np.concatenate([norm_id[a:b] for a, b in spans]),
                 )
             )
-            del pair_scorer
             if advance is not None:
                 advance(hi - lo)
             # The scorer's arrays and the threads' buffers come partly from malloc's arenas, which
             # keep freed pages: hand them back before the next pair of blocks (1M paragraphs: the
             # run's peak RSS was verification holding ~1.3 GB of freed memory).
             release_memory()
-    # A copy's link (1.0) is never replaced: a cover of the same two sentences gives way to it.
-    found = LinkTable.concat(parts)
-    del parts
-    width = int(max(found.j.max(initial=0), copy_table.j.max(initial=0))) + 1
-    # (the copies' codes are increasing: they were made from sorted keys)
-    _, is_copy = sorted_find(copy_table.i * width + copy_table.j, found.i * width + found.j)
-    found = found.take(np.flatnonzero(~is_copy))
-    return LinkTable.concat([found, copy_table]).sorted()
+    # Each group dropped the covers of copy pairs (verify_group); copy pairs are never scored
+    # across blocks, and covers stay within a document, so no other link is a copy's.
+    return LinkTable.concat([*parts, copy_table]).sorted()
 
 
 def _block_bounds(
@@ -326,26 +333,17 @@ def _block_bounds(
     return np.asarray(cuts, dtype=np.int64)
 
 
-def _block_scorer(
-    columns: SentenceColumns,
-    offsets: npt.NDArray[np.int64],
-    spans: list[tuple[int, int]],
-    docs: npt.NDArray[np.int64],
-    norm_id: npt.NDArray[np.int64],
-    workers: int = 1,
-) -> Scorer:
-    """A scorer over the sentences of the row ranges ``spans`` (in order), stems renumbered densely."""
+def _rows(
+    columns: SentenceColumns, offsets: npt.NDArray[np.int64], spans: list[tuple[int, int]]
+) -> SentenceColumns:
+    """The sentences of the row ranges ``spans`` (in order), as columns of their own."""
     toks = [slice(int(offsets[a]), int(offsets[b])) for a, b in spans]
-    norms = columns.norms
-    return scorer_from_columns(
-        _dense(np.concatenate([columns.stems[t] for t in toks])),
+    return SentenceColumns(
+        np.concatenate([columns.stems[t] for t in toks]),
         np.concatenate([columns.content[t] for t in toks]),
         np.concatenate([columns.entity[t] for t in toks]),
         np.concatenate([columns.lengths[a:b] for a, b in spans]),
-        [t for a, b in spans for t in norms[a:b]],
-        np.concatenate([docs[a:b] for a, b in spans]),
-        norm_id=_dense(np.concatenate([norm_id[a:b] for a, b in spans])),
-        workers=workers,
+        [t for a, b in spans for t in columns.norms[a:b]],
     )
 
 
