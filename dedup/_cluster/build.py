@@ -1,4 +1,4 @@
-"""From scored sentence links to matches and ranked clusters (union-find)."""
+"""From scored sentence links to matches, passages and ranked clusters (see _cluster/cliques.py)."""
 
 from __future__ import annotations
 

@@ -42,7 +42,7 @@ class Clusters(list[Cluster]):
     Attributes
     ----------
     matches : tuple of Match
-        Every verified passage pair, best first (clusters join them transitively).
+        Every verified passage pair, best first (each lies in at least one cluster).
     threshold : float
         The verification cut these clusters were built with.
     """
