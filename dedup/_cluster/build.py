@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from operator import itemgetter
 
 from dedup._cluster.cliques import cliques
+from dedup._cluster.unionfind import UnionFind
 from dedup._options import Options
 from dedup._rules import PASSAGE_OVERLAP
 from dedup._text.segment import Sentence
@@ -14,26 +15,6 @@ from dedup._types import Alignment, Cluster, Doc, Match, Passage, Span, maker
 from dedup._verify.reference import Link
 
 __all__ = ["Detection", "UnionFind", "build", "char_span", "iter_components"]
-
-
-class UnionFind:
-    """Disjoint sets over ``0..n-1`` with path halving; the root is the smallest member."""
-
-    def __init__(self, n: int) -> None:
-        self.parent = list(range(n))
-
-    def find(self, x: int) -> int:
-        parent = self.parent
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    def union(self, x: int, y: int) -> None:
-        rx, ry = self.find(x), self.find(y)
-        if rx != ry:
-            lo, hi = (rx, ry) if rx < ry else (ry, rx)
-            self.parent[hi] = lo
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from dedup._cluster.unionfind import exact_units
+
 __all__ = ["cliques"]
 
 
@@ -51,19 +53,7 @@ def cliques(
     >>> cliques(6, [0, 0, 3, 4], [1, 2, 4, 5], [False, False, True, True], [0, 1, 2, 3])
     [[0, 1], [0, 2], [3, 4, 5]]
     """
-    parent = list(range(n))
-
-    def unit(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for k in range(len(a)):
-        if exact[k]:
-            ra, rb = unit(a[k]), unit(b[k])
-            if ra != rb:
-                parent[max(ra, rb)] = min(ra, rb)
+    unit = exact_units(n, a, b, exact).find
     adjacent: dict[int, set[int]] = {}
     edges: list[tuple[int, int]] = []
     for k in order:

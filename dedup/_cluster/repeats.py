@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from dedup._cluster.unionfind import exact_units
 from dedup._types import Match, Passage
 
 __all__ = ["repeats"]
@@ -42,26 +43,17 @@ def repeats(
             passages.append(p)
         return index[place]
 
-    pairs = [(node(m.a), node(m.b), m.kind == "exact") for m in matches]
-    group = list(range(len(passages)))
-
-    def root(x: int) -> int:
-        while group[x] != x:
-            group[x] = group[group[x]]
-            x = group[x]
-        return x
-
-    for i, j, exact in pairs:
-        if exact:
-            ri, rj = root(i), root(j)
-            group[max(ri, rj)] = min(ri, rj)
+    pairs = [(node(m.a), node(m.b)) for m in matches]
+    root = exact_units(
+        len(passages), [i for i, _ in pairs], [j for _, j in pairs], [m.kind == "exact" for m in matches]
+    ).find
     rank = [first(p) for p in passages]
     place = rank if position is None else [position(p) for p in passages]
     head: dict[int, int] = {}  # group -> the passage of it that stays
     for n in sorted(range(len(passages)), key=lambda n: (place[n], n)):
         head.setdefault(root(n), n)
     partners: dict[int, set[int]] = {}
-    for i, j, _ in pairs:
+    for i, j in pairs:
         gi, gj = root(i), root(j)
         a, b = passages[head[gi]], passages[head[gj]]
         same_place = a.key == b.key and a.span.start < b.span.end and b.span.start < a.span.end

@@ -42,7 +42,7 @@ CharSpans = Callable[[_I64, _I64], tuple[_I64, _I64]]
 def min_labels(n: int, u: _I64, v: _I64) -> _I64:
     """For each node of ``0..n-1``, the smallest node of its connected component (edges ``u[k]-v[k]``).
 
-    The roots of :class:`~dedup._cluster.build.UnionFind` after the same unions
+    The roots of :class:`~dedup._cluster.unionfind.UnionFind` after the same unions
     (its root is the smallest member).  Hooks each edge's larger root under
     its smaller one, then halves paths until every node points at a root.
 
