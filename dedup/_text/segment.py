@@ -211,16 +211,17 @@ def soft_breaks(text: str) -> list[int]:
     if "\n" not in text or _BLANK_LINE.search(text):
         return []
     raw = text.split("\n")
-    if len(raw) < WRAP_MIN_LINES or max(map(len, raw)) > WRAP_MAX_WIDTH + 64:  # cheap exits first
+    if len(raw) < WRAP_MIN_LINES:
+        return []
+    sizes = [len(line.rstrip()) for line in raw]  # trailing spaces left out
+    width = max(sizes)
+    if width > WRAP_MAX_WIDTH:
         return []
     lines: list[tuple[int, int]] = []  # (start, end without trailing spaces) of each line
     pos = 0
-    for line in raw:
-        lines.append((pos, pos + len(line.rstrip())))
+    for line, size in zip(raw, sizes, strict=True):
+        lines.append((pos, pos + size))
         pos += len(line) + 1
-    width = max(end - start for start, end in lines)
-    if width > WRAP_MAX_WIDTH:
-        return []
     inside: list[int] = []  # soft breaks inside a sentence
     after: list[int] = []  # soft by width, after a sentence's end
     prose = any(end > start and text[end - 1] in _TERMINAL for start, end in lines)
