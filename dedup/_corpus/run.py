@@ -63,7 +63,7 @@ from dedup._progress import progress_bar
 from dedup._sketch.lsh import lsh_candidates
 from dedup._sketch.minhash import signatures
 from dedup._sketch.shingle import sentence_shingle_hashes
-from dedup._text.segment import Sentence, make_sentence, segment
+from dedup._text.segment import Sentence, segment
 from dedup._verify.links import KINDS
 from dedup._verify.run import SentenceColumns, verify_blocked
 from dedup._verify.scorer import flatten
@@ -700,9 +700,10 @@ def _reread_columns(
     """The ``involved`` sentences, rebuilt from the ``wanted`` documents read again (in ``jobs``
     processes), into ``columns`` (in sentence id order).
 
-    Pass 1 recorded each sentence's paragraph and offsets, so only the wanted
-    sentences are tokenised again, exactly as :func:`~dedup._text.segment` made them;
-    the workers flatten them into token columns, cheap to ship back.
+    Pass 1 recorded each sentence's paragraph and offsets: the wanted documents are
+    segmented again (a sentence's entity flags depend on its document's other
+    sentences, :func:`~dedup._text.segment.without_topic_names`) and only the wanted
+    sentences kept; the workers flatten them into token columns, cheap to ship back.
     """
     # involved is sorted, so each document's wanted sentences are one run of it.
     doc_of = sent_doc[involved]
@@ -756,8 +757,12 @@ def _rebuild_columns(batch: list[_Reread]) -> tuple[int, _ColumnPart | None]:
     """The wanted sentences of a batch as token columns; ``(document, None)`` if a document changed."""
     sents: list[Sentence] = []
     for d, text, digest, rows in batch:
-        found = [make_sentence(text, p, start, end) for _, p, start, end in rows]
-        if _digest(text) != digest or any(s is None for s in found):
+        if _digest(text) != digest:
+            return d, None
+        # All of the document: its sentences' entity flags depend on the others (topic names).
+        by_span = {(s.para, s.start, s.end): s for s in segment(text)}
+        found = [by_span.get((p, start, end)) for _, p, start, end in rows]
+        if any(s is None for s in found):
             return d, None
         sents.extend(cast("list[Sentence]", found))
     vocabulary: dict[str, int] = {}
