@@ -470,6 +470,8 @@ def without_topic_names(sentences: list[Sentence]) -> list[Sentence]:
     >>> [s.entity[0] for s in segment("Ann ran. Ann sat. Ann won. Ann left. Bob came.")]
     [False, False, False, False, True]
     """
+    if len(sentences) <= TOPIC_SENTENCES:  # no name can be in more sentences than there are
+        return sentences
     topic = topic_names(sentences)
     if not topic:
         return sentences
