@@ -67,6 +67,13 @@ Rows come in table order: per set, dedup's ``links`` then ``clusters`` row, then
 one ``links`` row per baseline.  (Schema 1 had no ``measure``; its ``dedup`` rows
 were pairs inside clusters and its ``links`` rows dedup's aligned sentence pairs.)
 
+``--before FILE`` prints dedup's rows beside those of an earlier run (a table this
+script wrote with ``--json``, schema 2), with the change in F1: to compare two
+commits, run the script at the older one with ``--json before.json``, then at
+the newer one with ``--before before.json``.  ``--before REV`` reads the table
+committed at git revision ``REV`` (``benchmarks/results/quality.json``); sets that
+table did not run are shown as ``-``.
+
 ``--plot`` re-cuts one detection run with ``Clusters.rethreshold`` and draws
 precision and recall (pairs inside clusters) against the verification threshold
 for each set.
@@ -1033,6 +1040,51 @@ def _commit() -> str | None:
     return out.stdout.strip()
 
 
+def read_before(spec: str) -> dict[str, Any]:
+    """An earlier run's table: a JSON file this script wrote, or the one committed at revision ``spec``."""
+    path = Path(spec)
+    try:
+        if path.is_file():
+            text = path.read_text(encoding="utf-8")
+        else:
+            rel = (RESULTS / "quality.json").relative_to(ROOT).as_posix()
+            text = subprocess.run(
+                ["git", "show", f"{spec}:{rel}"], cwd=ROOT, capture_output=True, text=True, check=True
+            ).stdout
+        payload: dict[str, Any] = json.loads(text)
+    except (OSError, subprocess.CalledProcessError, json.JSONDecodeError) as exc:
+        raise SystemExit(
+            f"quality.py: --before {spec}: neither a table file nor a revision holding one ({exc})"
+        ) from exc
+    if payload.get("schema") != SCHEMA:
+        raise SystemExit(
+            f"quality.py: --before {spec}: table schema {payload.get('schema')}, this script writes {SCHEMA}"
+        )
+    return payload
+
+
+def format_before_after(rows: Sequence[Row], before: dict[str, Any]) -> str:
+    """dedup's rows, before (``before``'s table) and now, with the change in F1."""
+    old = {(r["dataset"], r["measure"]): r for r in before["rows"] if r["method"] == "dedup"}
+    label = str(before.get("commit") or "before")[:9]
+    head = f"{'set':<27}{'measure':<10}{'P':>7}{'R':>7}{'F1':>7} |{'P':>8}{'R':>7}{'F1':>7}{'dF1':>8}"
+    lines = [f"dedup before ({label}, left) and now (right)", head, "-" * len(head)]
+    for row in rows:
+        if row.method != "dedup":
+            continue
+        s, b = row.score, old.get((row.dataset, row.measure))
+        was = (
+            f"{b['precision']:>7.3f}{b['recall']:>7.3f}{b['f1']:>7.3f}"
+            if b
+            else f"{'-':>7}{'-':>7}{'-':>7}"
+        )
+        delta = f"{s.f1 - b['f1']:>+8.3f}" if b else f"{'-':>8}"
+        lines.append(
+            f"{row.dataset:<27}{row.measure:<10}{was} |{s.precision:>8.3f}{s.recall:>7.3f}{s.f1:>7.3f}{delta}"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder of the labelled sets")
@@ -1043,7 +1095,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--errors", type=int, default=5, help="examples of each kind with --show-errors")
     ap.add_argument("--json", type=Path, default=RESULTS / "quality.json", help="where to write the table")
     ap.add_argument("--plot", nargs="?", const=RESULTS / "quality.png", type=Path, help="write a PNG")
+    ap.add_argument(
+        "--before",
+        metavar="FILE|REV",
+        help="also print dedup's rows beside an earlier run's: a table written with --json, or a git "
+        "revision (its committed benchmarks/results/quality.json)",
+    )
     args = ap.parse_args(argv)
+    before = read_before(args.before) if args.before else None
     if not args.data.is_dir():
         print(
             f"quality.py: no labelled data at {args.data}: pass --data DIR, the folder holding "
@@ -1067,6 +1126,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         evaluations.extend(evs)
     units = {ev.name: ev.unit for ev in evaluations}
     print(format_table(rows, units))
+    if before is not None:
+        print()
+        print(format_before_after(rows, before))
     goals = targets(rows)
     print("\nTargets (dedup, defaults):")
     print("\n".join(f"  [{'x' if ok else ' '}] {goal}" for goal, ok in goals))

@@ -11,7 +11,7 @@ need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 command -v java >/dev/null 2>&1 || need_apt+=(default-jre-headless)  # Spark tests (dedup.spark)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)  # renders the HTML report (test_report_browser)
-command -v gcc >/dev/null 2>&1 || need_apt+=(gcc)  # builds the compiled layer (Cython modules, dedup/_ckernels.c)
+command -v gcc >/dev/null 2>&1 || need_apt+=(gcc)  # builds the compiled layer (the Cython modules)
 if [ ${#need_apt[@]} -gt 0 ]; then
     if command -v apt-get >/dev/null 2>&1; then
         export DEBIAN_FRONTEND=noninteractive

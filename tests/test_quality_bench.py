@@ -193,3 +193,28 @@ def test_the_table_shows_no_cluster_measure_for_a_baseline() -> None:
     exact_line = next(line for line in table if " exact " in line)
     assert "0.750" in dedup_line.split("|")[0] and "0.571" in dedup_line.split("|")[1]
     assert exact_line.split("|")[1].split() == ["-", "no", "clusters"]
+
+
+def test_before_prints_each_dedup_row_beside_the_earlier_run(tmp_path: Path) -> None:
+    earlier = tmp_path / "before.json"
+    cmd = [sys.executable, "benchmarks/quality.py", "--dataset", "seeds", "--json", str(earlier)]
+    subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True)
+    payload = json.loads(earlier.read_text(encoding="utf-8"))
+    for row in payload["rows"]:
+        if row["method"] == "dedup" and row["measure"] == "links":
+            row["f1"] = 0.25  # as if the earlier code had scored worse
+    earlier.write_text(json.dumps(payload), encoding="utf-8")
+    cmd += ["--before", str(earlier), "--json", str(tmp_path / "now.json")]
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    compared = [line.split() for line in out.splitlines() if line.startswith("seeds ")][-2:]
+    assert [c[1] for c in compared] == ["links", "clusters"]
+    assert compared[0][-1] == "+0.750" and compared[1][-1] == "+0.000"
+
+
+def test_before_that_is_neither_a_table_nor_a_revision_is_a_clear_error(tmp_path: Path) -> None:
+    cmd = [sys.executable, "benchmarks/quality.py", "--dataset", "seeds", "--before", "no-such-revision"]
+    cmd += ["--json", str(tmp_path / "q.json")]
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 1
+    assert "--before no-such-revision: neither a table file nor a revision" in out.stderr
+    assert "Traceback" not in out.stderr
