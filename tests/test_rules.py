@@ -194,6 +194,8 @@ CHANGES: list[tuple[str, str, object]] = [
     ("verify", "LINK_FLOOR", 0.25),
     ("cluster", "PASSAGE_OVERLAP", 0.25),
     ("sketch", "DOC_KEY_MIX", 0),
+    # Read by ``segment`` (both tokenisers); the verify stage's sentences come from it.
+    ("verify", "TOPIC_SENTENCES", 1),
 ]
 
 

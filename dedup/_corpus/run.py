@@ -60,6 +60,7 @@ from dedup._io import owned_temp_file
 from dedup._options import Options, OptionValues, options_from
 from dedup._parallel import check_jobs, paused_gc, process_pool, release_memory
 from dedup._progress import progress_bar
+from dedup._rules import TOPIC_SENTENCES
 from dedup._sketch.lsh import lsh_candidates
 from dedup._sketch.minhash import signatures
 from dedup._sketch.shingle import sentence_shingle_hashes
@@ -701,8 +702,11 @@ def _reread_columns(
     processes), into ``columns`` (in sentence id order).
 
     Pass 1 recorded each sentence's paragraph and offsets, so only the wanted
-    sentences are tokenised again, exactly as :func:`~dedup._text.segment` made them;
-    the workers flatten them into token columns, cheap to ship back.
+    sentences are tokenised again, exactly as :func:`~dedup._text.segment` made them
+    (a document of more than ``TOPIC_SENTENCES`` sentences is segmented whole: its
+    sentences' entity flags depend on each other, see
+    :func:`~dedup._text.segment.without_topic_names`); the workers flatten them into
+    token columns, cheap to ship back.
     """
     # involved is sorted, so each document's wanted sentences are one run of it.
     doc_of = sent_doc[involved]
@@ -711,12 +715,14 @@ def _reread_columns(
     # (sentence id, paragraph, start, end) of every involved sentence, as Python ints.
     all_rows = list(zip(involved.tolist(), para[involved].tolist(), *span[involved].T.tolist(), strict=True))
     starts, ends, digests = run_start.tolist(), run_end.tolist(), text_digest.tolist()
+    # sent_doc is sorted: each wanted document's sentence count, as pass 1 segmented it.
+    counts = (np.searchsorted(sent_doc, wanted, side="right") - np.searchsorted(sent_doc, wanted)).tolist()
 
     def tasks() -> Iterator[list[_Reread]]:
         batch: list[_Reread] = []
         size = 0
         for n, (d, text) in enumerate(_reread(source, keys, wanted.tolist())):
-            batch.append((d, text, digests[d], all_rows[starts[n] : ends[n]]))
+            batch.append((d, text, digests[d], counts[n], all_rows[starts[n] : ends[n]]))
             size += len(text)
             if size >= _BATCH_CHARS:
                 yield batch
@@ -734,8 +740,9 @@ def _reread_columns(
             tick()
 
 
-# (document, text, digest of the text in pass 1, [(sentence id, paragraph, start, end)])
-_Reread = tuple[int, str, int, list[tuple[int, int, int, int]]]
+# (document, text, digest of the text in pass 1, its sentences in pass 1,
+#  [(sentence id, paragraph, start, end)] of the wanted ones)
+_Reread = tuple[int, str, int, int, list[tuple[int, int, int, int]]]
 
 # The token columns of a batch's sentences (:func:`~dedup._verify.scorer.flatten`, stem ids
 # local to the batch), token offsets relative to each sentence's start (int32), and the
@@ -755,9 +762,15 @@ _ColumnPart = tuple[
 def _rebuild_columns(batch: list[_Reread]) -> tuple[int, _ColumnPart | None]:
     """The wanted sentences of a batch as token columns; ``(document, None)`` if a document changed."""
     sents: list[Sentence] = []
-    for d, text, digest, rows in batch:
-        found = [make_sentence(text, p, start, end) for _, p, start, end in rows]
-        if _digest(text) != digest or any(s is None for s in found):
+    for d, text, digest, n_sents, rows in batch:
+        if _digest(text) != digest:
+            return d, None
+        if n_sents > TOPIC_SENTENCES:  # flags depend on the other sentences (topic names): all of it
+            by_span = {(s.para, s.start, s.end): s for s in segment(text)}
+            found = [by_span.get((p, start, end)) for _, p, start, end in rows]
+        else:
+            found = [make_sentence(text, p, start, end) for _, p, start, end in rows]
+        if any(s is None for s in found):
             return d, None
         sents.extend(cast("list[Sentence]", found))
     vocabulary: dict[str, int] = {}

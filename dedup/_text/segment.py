@@ -8,11 +8,16 @@ own, so the normalised form never needs an offset map back to the original.
 from __future__ import annotations
 
 import itertools
+import operator
 import os
 import re
 import unicodedata
+from collections import Counter
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import NamedTuple
+
+from dedup._rules import TOPIC_SENTENCES
 
 __all__ = [
     "Sentence",
@@ -24,6 +29,8 @@ __all__ = [
     "sentence_spans",
     "soft_breaks",
     "tokens",
+    "topic_names",
+    "without_topic_names",
 ]
 
 try:  # the compiled tokeniser (dedup/_text/_segment.pyx), built at install time when a C compiler is present
@@ -428,7 +435,55 @@ def segment(text: str) -> list[Sentence]:
         return _regex_segment(text)
     soft = soft_breaks(text)
     paras = _wrapped_paragraph_spans(text, soft) if soft else None
-    return _compiled.segment(text, _TOKEN_INFO, _token_info, _is_abbreviation_word, Sentence, paras)
+    found = _compiled.segment(text, _TOKEN_INFO, _token_info, _is_abbreviation_word, Sentence, paras)
+    return without_topic_names(found)
+
+
+def topic_names(sentences: Sequence[Sentence]) -> frozenset[str]:
+    """Stems written as a name or figure in more than ``TOPIC_SENTENCES`` of a document's ``sentences``.
+
+    They are the document's topic (its main people, places, the figure every
+    paragraph repeats): in one sentence they say little about what it states.
+
+    Examples
+    --------
+    >>> text = "Ann ran. Ann sat. Ann won. Ann left. Bob came."
+    >>> sorted(topic_names([make_sentence(text, 0, a, b) for a, b in sentence_spans(text, 0, len(text))]))
+    ['ann']
+    """
+    per_sentence = (set(itertools.compress(s.stems, s.entity)) for s in sentences)
+    counts = Counter(itertools.chain.from_iterable(per_sentence))
+    return frozenset(stem for stem, n in counts.items() if n > TOPIC_SENTENCES)
+
+
+def without_topic_names(sentences: list[Sentence]) -> list[Sentence]:
+    """A document's ``sentences`` with the entity flag of its :func:`topic_names` cleared.
+
+    Such a name weighs as an ordinary content word, and a sentence lacking it
+    substitutes nothing (see :mod:`dedup._verify.reference`).  ``segment``
+    applies it to every document: a caller needing some sentences of a
+    document takes them from ``segment`` of all of it, not from
+    :func:`make_sentence` (which sees one sentence).
+
+    Examples
+    --------
+    >>> [s.entity[0] for s in segment("Ann ran. Ann sat. Ann won. Ann left. Bob came.")]
+    [False, False, False, False, True]
+    """
+    if len(sentences) <= TOPIC_SENTENCES:  # no name can be in more sentences than there are
+        return sentences
+    topic = topic_names(sentences)
+    if not topic:
+        return sentences
+    return [_without(s, topic) for s in sentences]
+
+
+def _without(sent: Sentence, topic: frozenset[str]) -> Sentence:
+    """``sent`` with the entity flag of the stems in ``topic`` cleared."""
+    if topic.isdisjoint(itertools.compress(sent.stems, sent.entity)):
+        return sent
+    # ``entity > in topic`` is ``entity and not in topic`` (bools); ``entity`` is the last field.
+    return Sentence(*sent[:-1], tuple(map(operator.gt, sent.entity, map(topic.__contains__, sent.stems))))
 
 
 def _regex_segment(text: str) -> list[Sentence]:
@@ -441,7 +496,7 @@ def _regex_segment(text: str) -> list[Sentence]:
             sent = _regex_sentence(text, para, s_start, s_end)
             if sent is not None:
                 out.append(sent)
-    return out
+    return without_topic_names(out)
 
 
 def check_text(text: object, name: str = "text") -> str:
