@@ -26,6 +26,7 @@ __all__ = [
     "MAX_POOL",
     "MIN_NEW_WORDS",
     "MIN_SHARED_BANDS",
+    "PASSAGE_ADJACENT",
     "PASSAGE_OVERLAP",
     "POOL_RATIO",
     "RATIO_ZERO",
@@ -105,6 +106,11 @@ LINK_FLOOR: Final = 0.3
 
 # --- Cluster: passages (dedup._cluster) ---------------------------------------------------
 
+#: Across documents, aligned stretches of the same two documents at most this many
+#: characters apart (spaces, a paragraph break, a short line) are one run, and two links in
+#: the same run in both documents are one match: one copied passage, reported once, however
+#: its sentences are shuffled (see ``dedup._cluster.chain``).
+PASSAGE_ADJACENT: Final = 60
 #: Sides of matches in one document overlapping by at least this share of the shorter
 #: one are one passage.
 PASSAGE_OVERLAP: Final = 0.5

@@ -47,7 +47,8 @@ import numpy as np
 import numpy.typing as npt
 
 from dedup._cluster.build import char_span
-from dedup._cluster.table import build_table, min_labels
+from dedup._cluster.chain import min_labels
+from dedup._cluster.table import build_table
 from dedup._errors import DedupError, DuplicateKeyError
 from dedup._options import Options
 from dedup._rules import LSH_MAX_BUCKET as MAX_BUCKET

@@ -193,6 +193,7 @@ CHANGES: list[tuple[str, str, object]] = [
     ("verify", "EDGE_SLACK_DIVISOR", 2),
     ("verify", "LINK_FLOOR", 0.25),
     ("cluster", "PASSAGE_OVERLAP", 0.25),
+    ("cluster", "PASSAGE_ADJACENT", 0),
     ("sketch", "DOC_KEY_MIX", 0),
     # Read by ``segment`` (both tokenisers); the verify stage's sentences come from it.
     ("verify", "TOPIC_SENTENCES", 1),

@@ -6,6 +6,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 
+import numpy as np
+
+from dedup._cluster.chain import match_labels
 from dedup._cluster.cliques import cliques
 from dedup._cluster.unionfind import UnionFind
 from dedup._options import Options
@@ -36,6 +39,30 @@ def char_span(sent: Sentence, tok: tuple[int, int]) -> tuple[int, int]:
     return start, end
 
 
+def _match_roots(
+    links: Sequence[Link], uf: UnionFind, sentences: Sequence[Sentence], sent_doc: Sequence[int]
+) -> list[int]:
+    """Each link's match (its smallest link): :func:`~dedup._cluster.chain.match_labels` over the
+    within-document chains of ``uf`` and the links' aligned character spans."""
+    n = len(links)
+    a = [char_span(sentences[lk.i], lk.span_i) for lk in links]
+    b = [char_span(sentences[lk.j], lk.span_j) for lk in links]
+    roots = np.array([uf.find(k) for k in range(n)], dtype=np.int64)
+    labels = match_labels(
+        n,
+        np.arange(n, dtype=np.int64),
+        roots,
+        np.array([sent_doc[lk.i] for lk in links], dtype=np.int64),
+        np.array([sent_doc[lk.j] for lk in links], dtype=np.int64),
+        np.array([s for s, _ in a], dtype=np.int64),
+        np.array([e for _, e in a], dtype=np.int64),
+        np.array([s for s, _ in b], dtype=np.int64),
+        np.array([e for _, e in b], dtype=np.int64),
+    )
+    roots_out: list[int] = labels.tolist()
+    return roots_out
+
+
 _BY_PAIR = itemgetter(0, 1)  # a Link's (i, j)
 _FIRST = itemgetter(0)
 _make_span = maker(Span)
@@ -61,7 +88,8 @@ def build(
     if not kept:
         return [], []
     kept.sort(key=_BY_PAIR)
-    # 1. Links between consecutive sentences of the same two paragraphs form one match.
+    # 1. Links between consecutive sentences of the same two paragraphs form one match
+    #    (dedup/_cluster/chain.py states the rule).
     uf = UnionFind(len(kept))
     by_pair = {(lk.i, lk.j): n for n, lk in enumerate(kept)}
     n_sents = len(sent_doc)
@@ -78,9 +106,14 @@ def build(
         ):
             uf.union(n, m)
     del by_pair
+    # 1b. Across documents, aligned stretches near each other in both documents form one match.
+    if any(sent_doc[lk.i] != sent_doc[lk.j] for lk in kept):
+        match_of = _match_roots(kept, uf, sentences, sent_doc)
+    else:
+        match_of = [uf.find(n) for n in range(len(kept))]
     groups: dict[int, list[Link]] = {}
     for n, lk in enumerate(kept):
-        groups.setdefault(uf.find(n), []).append(lk)
+        groups.setdefault(match_of[n], []).append(lk)
 
     matches: list[Match] = []
     # Each side of a match as (document, start, end); sides[2m], sides[2m+1] are match m's.

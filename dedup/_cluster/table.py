@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dedup._arrays import run_firsts, sorted_find
+from dedup._cluster.chain import match_labels, min_labels
 from dedup._cluster.cliques import cliques
 from dedup._errors import DedupError
 from dedup._rules import PASSAGE_OVERLAP
@@ -37,35 +38,6 @@ _F64 = npt.NDArray[np.float64]
 
 #: ``char_spans(sentence ids, token spans (n, 2))`` -> character ``(starts, ends)`` in their documents.
 CharSpans = Callable[[_I64, _I64], tuple[_I64, _I64]]
-
-
-def min_labels(n: int, u: _I64, v: _I64) -> _I64:
-    """For each node of ``0..n-1``, the smallest node of its connected component (edges ``u[k]-v[k]``).
-
-    The roots of :class:`~dedup._cluster.unionfind.UnionFind` after the same unions
-    (its root is the smallest member).  Hooks each edge's larger root under
-    its smaller one, then halves paths until every node points at a root.
-
-    Examples
-    --------
-    >>> min_labels(5, np.array([3, 1]), np.array([4, 3]))
-    array([0, 1, 2, 1, 1])
-    """
-    label = np.arange(n, dtype=np.int64)
-    while u.size:
-        lu, lv = label[u], label[v]
-        live = lu != lv
-        if not live.any():
-            break
-        lu, lv = lu[live], lv[live]
-        np.minimum.at(label, np.maximum(lu, lv), np.minimum(lu, lv))
-        while True:  # every node to its root (labels only ever decrease: no cycles)
-            up = label[label]
-            if np.array_equal(up, label):
-                break
-            label = up
-        u, v = u[live], v[live]
-    return label
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +184,7 @@ def build_table(
         kept = kept.sorted()
     i, j = kept.i, kept.j
     # 1. Links between consecutive sentences of the same two paragraphs form one match: each
-    #    link has at most one successor (i + 1, j + 1), so matches are chains of links.
+    #    link has at most one successor (i + 1, j + 1).
     code = i * n_sents + j  # ascending
     nxt, has_next = sorted_find(code, code + n_sents + 1)
     i1, j1 = i + 1, np.minimum(j + 1, n_sents - 1)
@@ -224,15 +196,18 @@ def build_table(
         & (sent_doc[j] == sent_doc[j1])
         & (sent_para[j] == sent_para[j1])
     )
-    head = min_labels(
-        n, np.flatnonzero(chained), nxt[chained]
-    )  # a chain's first link (as build's union-find)
+    #    Across documents, aligned stretches near each other in both documents form one match
+    #    (dedup/_cluster/chain.py states the rule).
+    a_start, a_end = char_spans(i, kept.span_i)
+    b_start, b_end = char_spans(j, kept.span_j)
+    head = match_labels(
+        n, np.flatnonzero(chained), nxt[chained], sent_doc[i], sent_doc[j], a_start, a_end, b_start, b_end
+    )  # a match's first link (as build's union-find)
     by_match = np.argsort(head, kind="stable")  # links of match 0, then of match 1, ... (by head)
     first = np.flatnonzero(run_firsts(head[by_match]))
     n_match = first.size
     size = np.diff(np.append(first, n))
-    a_start, a_end = char_spans(i[by_match], kept.span_i[by_match])
-    b_start, b_end = char_spans(j[by_match], kept.span_j[by_match])
+    a_start, a_end, b_start, b_end = a_start[by_match], a_end[by_match], b_start[by_match], b_end[by_match]
     heads = by_match[first]
     da, db = sent_doc[i[heads]], sent_doc[j[heads]]
     sa = np.stack((da, np.minimum.reduceat(a_start, first), np.maximum.reduceat(a_end, first)), axis=1)
