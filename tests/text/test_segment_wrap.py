@@ -42,13 +42,47 @@ def _wrap(paragraphs: list[str], width: int) -> str:
     return "\n".join("\n".join(textwrap.wrap(p, width, break_long_words=False)) for p in paragraphs)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+# Derandomized, as tests/test_properties.py: the same examples on every run, so CI does not depend
+# on what a random search reaches (a counterexample found is kept below as a known failure).
+FIXED = settings(deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None)
+
+
+@settings(FIXED, max_examples=300)
 @given(
     st.lists(st.lists(st.sampled_from(SENTENCES), min_size=1, max_size=5), min_size=1, max_size=5),
     st.integers(20, 150),
     st.integers(20, 150),
 )
 def test_rewrapping_at_any_width_keeps_the_sentences(paras: list[list[str]], w1: int, w2: int) -> None:
+    _check_rewrapping(paras, w1, w2)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known: two paragraphs wrapped at 141 columns leave one soft break inside a sentence, too "
+    "little evidence for the text-wide rule (at least two), so the lines stay paragraphs; issue 15 asks "
+    "for a per-region rule. Found by the property above in a random run, 2026-12-03",
+)
+def test_known_wide_wrap_with_one_soft_break_keeps_its_lines() -> None:
+    seles = (
+        "In the second set, Seles broke her opponent in the opening game and completed victory with "
+        "relative ease despite Razzano's tenacious efforts."
+    )
+    paras = [
+        [
+            seles,
+            "Hundreds of people have been forced to vacate their homes in the Southern Highlands of New "
+            "South Wales as strong winds today pushed a huge bushfire towards the town of Hill Top.",
+        ],
+        [
+            seles,
+            "A new blaze near Goulburn, south-west of Sydney, has forced the closure of the Hume Highway.",
+        ],
+    ]
+    _check_rewrapping(paras, 20, 141)
+
+
+def _check_rewrapping(paras: list[list[str]], w1: int, w2: int) -> None:
     plain = [" ".join(p) for p in paras]
     a, b = _wrap(plain, w1), _wrap(plain, w2)
     assume(a.count("\n") >= 4 and b.count("\n") >= 4)  # short texts: see test_short_texts_keep_their_lines
@@ -114,7 +148,7 @@ def test_short_texts_keep_their_lines() -> None:
     assert soft_breaks("A first line that is long enough\nand a second one") == []
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(FIXED, max_examples=40)
 @given(
     st.lists(
         st.lists(st.sampled_from(SENTENCES), min_size=1, max_size=4, unique=True), min_size=1, max_size=4
