@@ -141,7 +141,7 @@ def bench_memory(articles: list[list[str]], probe_texts: list[str], tmp: Path) -
     assert isinstance(store, MemoryStore)
     print(
         f"memory: built {len(articles)} articles ({len(articles) * PARAS_PER_ARTICLE} paragraphs, "
-        f"{store._n_sids} sentences, {store._table.entries} table entries) in {build:.1f} s"
+        f"{store._n_sids} sentences, {store._runs.entries} band key entries) in {build:.1f} s"
     )
     for text in probe_texts[:5]:  # warm caches
         index.query(text)
