@@ -35,14 +35,15 @@ from dedup._options import Options
 from dedup._sketch.minhash import lsh_params
 from dedup._text.segment import Sentence, make_sentence
 
-__all__ = ["COMPACT_MIN", "MemoryStore"]
+__all__ = ["COMPACT_MIN", "STUB", "MemoryStore"]
 
 T = TypeVar("T")
 I64 = npt.NDArray[np.int64]
 
 #: Dead sentence ids tolerated before compaction (and never more than live ones).
 COMPACT_MIN = 4096
-_EMPTY: tuple[()] = ()
+#: What stands for a sentence of a paragraph holding no candidate (see :meth:`MemoryStore.stored`).
+STUB = Sentence(-1, 0, 0, (), (), (), (), (), ())
 
 
 def _grown(arr: npt.NDArray[Any], need: int) -> npt.NDArray[Any]:
@@ -159,42 +160,40 @@ class MemoryStore:
         return docs.astype(np.int64), self._slot_ts[docs]
 
     def stored(self, docs: Sequence[int], wanted: Sequence[set[int]] | None = None) -> list[StoredDoc]:
-        out = []
-        for n, slot in enumerate(docs):
-            key = self._slot_key[slot]
-            assert key is not None
-            text = self._text(slot)
-            out.append(
-                StoredDoc(key, text, self._sentences(slot, text, None if wanted is None else wanted[n]), slot)
-            )
-        return out
-
-    def _sentences(self, slot: int, text: str, wanted: set[int] | None) -> tuple[Sentence, ...]:
-        """The sentences of document ``slot``, rebuilt from its text; with ``wanted`` sentence numbers,
-        only those of their paragraphs are whole, each other paragraph's sentences one stub with the
-        paragraph's number alone."""
-        first, count = int(self._slot_first[slot]), int(self._slot_count[slot])
-        rows = self._sid_span[first : first + count].tolist()
-        keep = None if wanted is None else {rows[s][0] for s in wanted if s < count}
-        stubs: dict[int, Sentence] = {}
-        out: list[Sentence] = []
-        for para, start, end in rows:
-            if keep is None or para in keep:
-                sent = make_sentence(text, para, start, end)
-                if sent is None:
-                    raise IncompatibleIndexError(
-                        f"document {self._slot_key[slot]!r} has no words where the index recorded a "
-                        "sentence: it was built by another dedup version"
-                    )
-            else:
-                sent = stubs.get(para)
-                if sent is None:  # tuple.__new__: a named tuple's own __new__ is a Python call, 5x slower
-                    sent = tuple.__new__(
-                        Sentence, (para, 0, 0, _EMPTY, _EMPTY, _EMPTY, _EMPTY, _EMPTY, _EMPTY)
-                    )
-                    stubs[para] = sent
-            out.append(sent)
-        return tuple(out)
+        """Documents with their sentences rebuilt from text and spans (:func:`make_sentence` gives what
+        segmentation gave); with ``wanted``, only those of paragraphs holding a wanted sentence, the
+        others :data:`STUB`."""
+        texts = [self._text(slot) for slot in docs]
+        firsts = self._slot_first[list(docs)]
+        counts = self._slot_count[list(docs)].astype(np.int64)
+        # Sentence ids to rebuild: with ``wanted``, those of the paragraphs holding wanted sentences.
+        doc_of = np.repeat(np.arange(len(docs)), counts)
+        sids = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts) + firsts[doc_of]
+        if wanted is not None:
+            chosen = [firsts[n] + s for n, want in enumerate(wanted) for s in want if s < counts[n]]
+            chosen_doc = [n for n, want in enumerate(wanted) for s in want if s < counts[n]]
+            para_key = doc_of << 32 | self._sid_span[sids, 0].astype(np.int64)
+            wanted_key = np.array(chosen_doc, dtype=np.int64) << 32 | self._sid_span[
+                np.array(chosen, dtype=np.int64), 0
+            ].astype(np.int64)
+            keep = np.isin(para_key, wanted_key)
+            doc_of, sids = doc_of[keep], sids[keep]
+        out = [[STUB] * int(c) for c in counts.tolist()]
+        rows = self._sid_span[sids].tolist()
+        at = (sids - firsts[doc_of]).tolist()
+        for n, s, (para, start, end) in zip(doc_of.tolist(), at, rows, strict=True):
+            sent = make_sentence(texts[n], para, start, end)
+            if sent is None:
+                raise IncompatibleIndexError(
+                    f"document {self._slot_key[docs[n]]!r} has no words where the index recorded a "
+                    "sentence: it was built by another dedup version"
+                )
+            out[n][s] = sent
+        keys = [self._slot_key[slot] for slot in docs]
+        return [
+            StoredDoc(key, text, tuple(sents), slot)  # type: ignore[arg-type]  # live: keys are str
+            for key, text, sents, slot in zip(keys, texts, out, docs, strict=True)
+        ]
 
     # -- View: writes ----------------------------------------------------------------
 
@@ -376,6 +375,8 @@ class MemoryStore:
         store._n_sids = int(span.shape[0])
         store._sid_span = span
         store._sid_slot = np.repeat(np.arange(n, dtype=np.int32), store._slot_count)
+        if span.shape[0] and bool((span[:, 2] > store._slot_tlen[store._sid_slot]).any()):
+            raise ValueError("sentence spans run past their document's text")
         run_keys, run_sids = saved["run_keys"], saved["run_sids"]
         if run_sids.size and int(run_sids.max()) >= store._n_sids:
             raise ValueError("band key entries refer to sentences that are not stored")

@@ -91,8 +91,8 @@ class View(Protocol):
         """Referenced documents with their sentences (``ordinal`` as :meth:`resolve` gives it).
 
         With ``wanted`` (sentence numbers of each document), a store may give only the
-        sentences of the paragraphs holding those whole, the others as stubs with their
-        paragraph and span alone (what :func:`~dedup._index.crossmatch.cross_matches` reads).
+        sentences of the paragraphs holding those, and a stub of paragraph -1 for each other
+        (:func:`~dedup._index.crossmatch.cross_matches` only takes paragraphs holding candidates).
         """
 
     def put(

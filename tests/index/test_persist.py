@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 import dedup
@@ -218,6 +219,32 @@ def test_crafted_headers_with_a_valid_checksum_are_format_errors(
     _craft(path, edit)
     with pytest.raises(dedup.IndexFormatError, match=r"a\.idx"):
         dedup.DedupIndex.load(path)
+
+
+def test_crafted_arrays_with_a_valid_checksum_are_format_errors(tmp_path: Path) -> None:
+    """Array contents that do not fit (not only headers) are refused when loading, naming the file."""
+    path = tmp_path / "a.idx"
+    _index().save(path)
+    data = path.read_bytes()
+    _, _, head_len = struct.unpack_from("<8sII", data)
+    header = json.loads(data[16 : 16 + head_len])
+    start = 16 + head_len
+
+    def poke(name: str, value: int, dtype: str, index: int = 0) -> None:
+        spec = header["arrays"][name]
+        raw = bytearray(data[:-32])
+        at = start + spec["offset"] + index * np.dtype(dtype).itemsize
+        raw[at : at + np.dtype(dtype).itemsize] = np.array([value], dtype=dtype).tobytes()
+        path.write_bytes(bytes(raw) + hashlib.sha256(raw).digest())
+        with pytest.raises(dedup.IndexFormatError, match=r"a\.idx"):
+            dedup.DedupIndex.load(path)
+
+    poke("run_keys", 2**63, "<u8")  # keys no longer sorted
+    poke("run_sids", 10**6, "<u4")  # an entry of a sentence not stored
+    poke("sent_span", 10**6, "<i4", index=2)  # a sentence ending past its text
+    poke("sent_span", -1, "<i4", index=1)  # a negative start
+    poke("text_offsets", 5, "<i8")  # offsets not starting at 0
+    poke("doc_count", 10**6, "<i4")  # sentence counts that do not add up
 
 
 def test_the_crafting_helper_alone_leaves_a_loadable_index(tmp_path: Path) -> None:
