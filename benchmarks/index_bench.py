@@ -13,8 +13,9 @@ are replaced by stored paragraphs and 3 by stored paragraphs with a few words
 changed, so every probe has real work to verify.  ``--corpus synthetic`` draws
 news-like sentences from the CNN token distribution instead.
 
-Printed: bytes per character of stored text in memory (the index's Python heap
-by ``tracemalloc``, the segmenter's and shingle hasher's caches warmed first), in the saved
+Printed: bytes per character of stored text in memory (what the store's arrays,
+text buffer and key dict hold; and the growth of the process's resident memory
+while building, the segmenter's and shingle hasher's caches warmed first), in the saved
 file and in Redis (``INFO`` ``used_memory`` growth); p50/p99 of ``query`` and
 ``add`` (ms), a split of one query's time, save/load time.  Beside them, in the
 same run and on the same stored sentences (the first ``--baseline-paragraphs``):
@@ -156,16 +157,40 @@ def probes(prose: Prose | RealProse, stored: list[list[str]], n: int, seed: int)
     return out
 
 
-def heap_of(build: Callable[[], object]) -> tuple[object, int]:
-    """What ``build`` returns, and the Python heap it left allocated (``tracemalloc``)."""
+def resident() -> int:
+    """This process's resident memory in bytes (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return 0
+
+
+def heap_of(build: Callable[[], object], *, traced: bool = False) -> tuple[object, int]:
+    """What ``build`` returns, and the memory it left in use: the growth of the resident set
+    (freed memory the allocator keeps counts too, as it does for a real process), or with
+    ``traced`` the Python heap ``tracemalloc`` counts (slower)."""
     gc.collect()
-    tracemalloc.start()
-    before = tracemalloc.get_traced_memory()[0]
+    if traced:
+        tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0] if traced else resident()
     out = build()
     gc.collect()
-    after = tracemalloc.get_traced_memory()[0]
-    tracemalloc.stop()
+    after = tracemalloc.get_traced_memory()[0] if traced else resident()
+    if traced:
+        tracemalloc.stop()
     return out, after - before
+
+
+def store_bytes(store: MemoryStore) -> int:
+    """Bytes an in-memory store holds: its arrays (with their spare capacity), texts, keys."""
+    arrays = (
+        store._slot_alive, store._slot_ts, store._slot_first, store._slot_count, store._slot_text,
+        store._slot_tlen, store._sid_slot, store._sid_span, store._frozen,
+    )  # fmt: skip
+    keys = sys.getsizeof(store._slot_of) + sys.getsizeof(store._slot_key)
+    keys += sum(sys.getsizeof(k) for k in store._slot_of)
+    return sum(a.nbytes for a in arrays) + store._buffer.__sizeof__() + store._runs.nbytes + keys
 
 
 def bench_memory(articles: list[list[str]], probe_texts: list[str], tmp: Path) -> dedup.DedupIndex:
@@ -174,6 +199,10 @@ def bench_memory(articles: list[list[str]], probe_texts: list[str], tmp: Path) -
     options = dedup.Options()
     for text in texts:  # the segmenter's and shingle hasher's caches are the process's, not the index's
         sketch(tuple(segment(text)), options)
+    warm = dedup.DedupIndex()  # and so are the modules a first add imports
+    for n, text in enumerate(probe_texts[:3]):
+        warm.add(str(n), text)
+    del warm
 
     def build() -> dedup.DedupIndex:
         index = dedup.DedupIndex()
@@ -191,9 +220,13 @@ def bench_memory(articles: list[list[str]], probe_texts: list[str], tmp: Path) -
     print(
         f"memory: built {len(articles)} articles ({len(articles) * PARAS_PER_ARTICLE} paragraphs, "
         f"{chars / 1e6:.1f}M characters, {store._n_sids} sentences, {store._runs.entries} band key "
-        f"entries) in {build_s:.1f} s (under tracemalloc)"
+        f"entries) in {build_s:.1f} s"
     )
-    print(f"memory: {heap / chars:.2f} bytes per character ({heap / 1e6:.1f} MB of Python heap)")
+    held = store_bytes(store)
+    print(
+        f"memory: {held / chars:.2f} bytes per character held by the index ({held / 1e6:.1f} MB: arrays, "
+        f"text, keys); the process grew by {heap / chars:.2f} per character (allocator slack included)"
+    )
     for text in probe_texts[:5]:  # warm caches
         index.query(text)
     q = [timed(lambda text=text: index.query(text)) for text in probe_texts]
@@ -263,7 +296,7 @@ def bench_datasketch(
         return lsh
 
     t = time.perf_counter()
-    lsh, heap = heap_of(lambda: build(MinHashLSH(num_perm=opts.num_perm, params=(bands, rows))))
+    lsh, heap = heap_of(lambda: build(MinHashLSH(num_perm=opts.num_perm, params=(bands, rows))), traced=True)
     build_s = time.perf_counter() - t
     assert isinstance(lsh, MinHashLSH)
 
@@ -282,8 +315,8 @@ def bench_datasketch(
     print(
         f"baseline datasketch MinHashLSH in memory ({len(items)} sentences of {len(keys)} articles, "
         f"{chars / 1e6:.1f}M characters, built in {build_s:.1f} s): {heap / chars:.2f} bytes per character "
-        f"(no text kept); candidate lookup alone p50 {pct(times, 50):.2f} ms p99 {pct(times, 99):.2f} ms "
-        "per article (no verification)"
+        f"(Python heap, no text kept); candidate lookup alone p50 {pct(times, 50):.2f} ms "
+        f"p99 {pct(times, 99):.2f} ms per article (no verification)"
     )
     if redis_url is None:
         return
