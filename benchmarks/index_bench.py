@@ -1,28 +1,33 @@
-"""DedupIndex latency: add/query of a ~25-paragraph article against N stored paragraphs.
+"""DedupIndex size and latency: add/query of a ~25-paragraph article against N stored paragraphs.
 
 Run from the repository root::
 
-    python benchmarks/index_bench.py                      # 100k paragraphs, memory + saved file
+    python benchmarks/index_bench.py                      # 100k real-prose paragraphs, memory + file
     python benchmarks/index_bench.py --redis auto         # also Redis (starts a local redis-server)
-    python benchmarks/index_bench.py --paragraphs 20000 --queries 100
+    python benchmarks/index_bench.py --paragraphs 20000 --queries 100 --corpus synthetic
 
-Stored text is synthetic news-like prose generated from a fixed seed: Zipf-
-distributed content words from a 30k pseudo-word vocabulary, interleaved with
-English stop words, capitalised names and figures; 1–3 sentences of 10–28 words
-per paragraph, 25 paragraphs per article.  Each probe article has 25 new
-paragraphs, of which 4 are copied from stored articles and 3 are stored
-paragraphs with a few words changed, so every probe has real work to verify.
+Stored text (``--corpus prose``, the default) is real prose: the paragraphs of
+``benchmarks/prose.py`` (Python, Linux and Perl manuals, then news articles),
+25 to an article.  Each probe article has 25 paragraphs not stored, of which 4
+are replaced by stored paragraphs and 3 by stored paragraphs with a few words
+changed, so every probe has real work to verify.  ``--corpus synthetic`` draws
+news-like sentences from the CNN token distribution instead.
 
-Printed: p50/p99 of ``query`` and ``add`` (ms), a split of one query's time
-into segmentation, sketching, band lookup and verification, save/load time and
-file size; for Redis the same latencies.  The baseline measured in the same run
-is datasketch's ``MinHashLSH`` (same signatures, per-sentence ``query``) over
-the same stored sentences, reported as a ratio.
+Printed: bytes per character of stored text in memory (what the store's arrays,
+text buffer and key dict hold; and the growth of the process's resident memory
+while building, the segmenter's and shingle hasher's caches warmed first), in the saved
+file and in Redis (``INFO`` ``used_memory`` growth); p50/p99 of ``query`` and
+``add`` (ms), a split of one query's time, save/load time.  Beside them, in the
+same run and on the same stored sentences (the first ``--baseline-paragraphs``):
+datasketch's ``MinHashLSH`` (same signatures, one key per sentence) in memory
+and with its Redis storage: bytes per character of the texts it indexes (it
+keeps no text), and its candidate lookup per article (no verification).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import shutil
 import socket
@@ -30,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
@@ -42,6 +48,11 @@ from dedup._index.crossmatch import sketch
 from dedup._index.index import MAX_BUCKET
 from dedup._index.memory import MemoryStore
 from dedup._text.segment import STOPWORDS, segment
+
+try:
+    from benchmarks.prose import prose_pool
+except ImportError:  # run as a script: benchmarks/ is on the path
+    from prose import prose_pool  # type: ignore[no-redef]
 
 PARAS_PER_ARTICLE = 25
 
@@ -98,6 +109,21 @@ class Prose:
         return [self.paragraph() for _ in range(PARAS_PER_ARTICLE)]
 
 
+class RealProse:
+    """Real paragraphs (``benchmarks/prose.py``), handed out 25 to an article, never twice."""
+
+    def __init__(self, paragraphs: int) -> None:
+        self.pool = prose_pool(paragraphs)
+        self.at = 0
+        self.source = f"real prose: {len(self.pool)} paragraphs of benchmarks/prose.py"
+
+    def article(self) -> list[str]:
+        if self.at + PARAS_PER_ARTICLE > len(self.pool):
+            raise SystemExit(f"the prose pool has only {len(self.pool)} paragraphs")
+        self.at += PARAS_PER_ARTICLE
+        return self.pool[self.at - PARAS_PER_ARTICLE : self.at]
+
+
 def reword(paragraph: str, rng: np.random.Generator) -> str:
     words = paragraph.split()
     for _ in range(max(1, len(words) // 12)):
@@ -116,7 +142,7 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - t
 
 
-def probes(prose: Prose, stored: list[list[str]], n: int, seed: int) -> list[str]:
+def probes(prose: Prose | RealProse, stored: list[list[str]], n: int, seed: int) -> list[str]:
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(n):
@@ -131,17 +157,75 @@ def probes(prose: Prose, stored: list[list[str]], n: int, seed: int) -> list[str
     return out
 
 
+def resident() -> int:
+    """This process's resident memory in bytes (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return 0
+
+
+def heap_of(build: Callable[[], object], *, traced: bool = False) -> tuple[object, int]:
+    """What ``build`` returns, and the memory it left in use: the growth of the resident set
+    (freed memory the allocator keeps counts too, as it does for a real process), or with
+    ``traced`` the Python heap ``tracemalloc`` counts (slower)."""
+    gc.collect()
+    if traced:
+        tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0] if traced else resident()
+    out = build()
+    gc.collect()
+    after = tracemalloc.get_traced_memory()[0] if traced else resident()
+    if traced:
+        tracemalloc.stop()
+    return out, after - before
+
+
+def store_bytes(store: MemoryStore) -> int:
+    """Bytes an in-memory store holds: its arrays (with their spare capacity), texts, keys."""
+    arrays = (
+        store._slot_alive, store._slot_ts, store._slot_first, store._slot_count, store._slot_text,
+        store._slot_tlen, store._sid_slot, store._sid_span, store._frozen,
+    )  # fmt: skip
+    keys = sys.getsizeof(store._slot_of) + sys.getsizeof(store._slot_key)
+    keys += sum(sys.getsizeof(k) for k in store._slot_of)
+    return sum(a.nbytes for a in arrays) + store._buffer.__sizeof__() + store._runs.nbytes + keys
+
+
 def bench_memory(articles: list[list[str]], probe_texts: list[str], tmp: Path) -> dedup.DedupIndex:
-    index = dedup.DedupIndex()
+    texts = ["\n\n".join(paras) for paras in articles]
+    chars = sum(map(len, texts))
+    options = dedup.Options()
+    for text in texts:  # the segmenter's and shingle hasher's caches are the process's, not the index's
+        sketch(tuple(segment(text)), options)
+    warm = dedup.DedupIndex()  # and so are the modules a first add imports
+    for n, text in enumerate(probe_texts[:3]):
+        warm.add(str(n), text)
+    del warm
+
+    def build() -> dedup.DedupIndex:
+        index = dedup.DedupIndex()
+        for n, text in enumerate(texts):
+            index.add(f"a{n}", text, timestamp=float(n))
+        return index
+
     t = time.perf_counter()
-    for n, paras in enumerate(articles):
-        index.add(f"a{n}", "\n\n".join(paras), timestamp=float(n))
-    build = time.perf_counter() - t
+    built, heap = heap_of(build)
+    assert isinstance(built, dedup.DedupIndex)
+    index = built
+    build_s = time.perf_counter() - t
     store = index._store
     assert isinstance(store, MemoryStore)
     print(
         f"memory: built {len(articles)} articles ({len(articles) * PARAS_PER_ARTICLE} paragraphs, "
-        f"{store._n_sids} sentences, {store._table.entries} table entries) in {build:.1f} s"
+        f"{chars / 1e6:.1f}M characters, {store._n_sids} sentences, {store._runs.entries} band key "
+        f"entries) in {build_s:.1f} s"
+    )
+    held = store_bytes(store)
+    print(
+        f"memory: {held / chars:.2f} bytes per character held by the index ({held / 1e6:.1f} MB: arrays, "
+        f"text, keys); the process grew by {heap / chars:.2f} per character (allocator slack included)"
     )
     for text in probe_texts[:5]:  # warm caches
         index.query(text)
@@ -175,43 +259,89 @@ def bench_memory(articles: list[list[str]], probe_texts: list[str], tmp: Path) -
     path = tmp / "bench.idx"
     save = timed(lambda: index.save(path))
     load = timed(lambda: dedup.DedupIndex.load(path))
-    print(f"memory: save {save:.2f} s, load {load:.2f} s, file {os.path.getsize(path) / 1e6:.1f} MB")
+    size = os.path.getsize(path)
+    print(
+        f"memory: save {save:.2f} s, load {load:.2f} s, file {size / 1e6:.1f} MB "
+        f"({size / chars:.2f} bytes per character)"
+    )
     return index
 
 
-def bench_datasketch(index: dedup.DedupIndex, probe_texts: list[str], limit: int) -> None:
-    """Baseline: datasketch MinHashLSH over the same signatures, one query per sentence."""
+def bench_datasketch(
+    index: dedup.DedupIndex, probe_texts: list[str], limit: int, redis_url: str | None
+) -> None:
+    """Baseline: datasketch MinHashLSH over the same signatures, one key per sentence."""
     from datasketch import MinHashLSH
 
     from dedup._sketch.minhash import lsh_params, signatures, to_datasketch
     from dedup._sketch.shingle import sentence_shingle_hashes
 
-    bands, rows = lsh_params(index.options.lsh_threshold, index.options.num_perm)
-    lsh = MinHashLSH(num_perm=index.options.num_perm, params=(bands, rows))
+    opts = index.options
+    bands, rows = lsh_params(opts.lsh_threshold, opts.num_perm)
     keys = list(index)[:limit]
-    t = time.perf_counter()
-    n_in = 0
+    chars = sum(len(index.text(key)) for key in keys)
+    items = []
     for key in keys:
-        sents = [s for s in segment(index.text(key)) if len(s.words) >= index.options.min_words]
-        if not sents:
-            continue
-        h, off = sentence_shingle_hashes(sents, index.options.shingle_size)
-        for k, sig in enumerate(signatures(h, off, index.options.num_perm, index.options.seed)):
-            lsh.insert(f"{key}/{k}", to_datasketch(sig, index.options.seed), check_duplication=False)
-            n_in += 1
-    build = time.perf_counter() - t
-    times = []
-    for text in probe_texts:
-        t0 = time.perf_counter()
-        sents = [s for s in segment(text) if len(s.words) >= index.options.min_words]
-        h, off = sentence_shingle_hashes(sents, index.options.shingle_size)
-        for sig in signatures(h, off, index.options.num_perm, index.options.seed):
-            lsh.query(to_datasketch(sig, index.options.seed))
-        times.append(time.perf_counter() - t0)
+        sents = [s for s in segment(index.text(key)) if len(s.words) >= opts.min_words]
+        if sents:
+            h, off = sentence_shingle_hashes(sents, opts.shingle_size)
+            items += [
+                (f"{key}/{k}", sig) for k, sig in enumerate(signatures(h, off, opts.num_perm, opts.seed))
+            ]
+
+    def build(lsh: MinHashLSH) -> MinHashLSH:
+        with lsh.insertion_session() as session:
+            for name, sig in items:
+                session.insert(name, to_datasketch(sig, opts.seed), check_duplication=False)
+        return lsh
+
+    t = time.perf_counter()
+    lsh, heap = heap_of(lambda: build(MinHashLSH(num_perm=opts.num_perm, params=(bands, rows))), traced=True)
+    build_s = time.perf_counter() - t
+    assert isinstance(lsh, MinHashLSH)
+
+    def lookups(lsh: MinHashLSH) -> list[float]:
+        times = []
+        for text in probe_texts:
+            t0 = time.perf_counter()
+            sents = [s for s in segment(text) if len(s.words) >= opts.min_words]
+            h, off = sentence_shingle_hashes(sents, opts.shingle_size)
+            for sig in signatures(h, off, opts.num_perm, opts.seed):
+                lsh.query(to_datasketch(sig, opts.seed))
+            times.append(time.perf_counter() - t0)
+        return times
+
+    times = lookups(lsh)
     print(
-        f"baseline datasketch MinHashLSH ({n_in} sentences, built in {build:.1f} s): candidate lookup "
-        f"alone p50 {pct(times, 50):.2f} ms per article (no verification)"
+        f"baseline datasketch MinHashLSH in memory ({len(items)} sentences of {len(keys)} articles, "
+        f"{chars / 1e6:.1f}M characters, built in {build_s:.1f} s): {heap / chars:.2f} bytes per character "
+        f"(Python heap, no text kept); candidate lookup alone p50 {pct(times, 50):.2f} ms "
+        f"p99 {pct(times, 99):.2f} ms per article (no verification)"
     )
+    if redis_url is None:
+        return
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    before = int(client.info("memory")["used_memory"])
+    host, port = (
+        client.connection_pool.connection_kwargs["host"],
+        client.connection_pool.connection_kwargs["port"],
+    )
+    config = {"type": "redis", "basename": b"dsbench", "redis": {"host": host, "port": port}}
+    t = time.perf_counter()
+    rlsh = build(MinHashLSH(num_perm=opts.num_perm, params=(bands, rows), storage_config=config))
+    build_s = time.perf_counter() - t
+    used = int(client.info("memory")["used_memory"]) - before
+    times = lookups(rlsh)
+    print(
+        f"baseline datasketch MinHashLSH in Redis (built in {build_s:.1f} s, {client.dbsize()} keys): "
+        f"{used / chars:.2f} bytes per character (used_memory growth, no text kept); candidate lookup "
+        f"alone p50 {pct(times, 50):.2f} ms p99 {pct(times, 99):.2f} ms per article"
+    )
+    client.flushdb()
+    client.close()
 
 
 def start_redis() -> tuple[str, subprocess.Popen[bytes]]:
@@ -237,11 +367,19 @@ def start_redis() -> tuple[str, subprocess.Popen[bytes]]:
 def bench_redis(url: str, articles: list[list[str]], probe_texts: list[str]) -> None:
     index = dedup.DedupIndex.from_redis(url, name="bench")
     index.clear()
+    client = index._store._r  # type: ignore[attr-defined]
+    before = int(client.info("memory")["used_memory"])
+    texts = ["\n\n".join(paras) for paras in articles]
+    chars = sum(map(len, texts))
     t = time.perf_counter()
-    for n, paras in enumerate(articles):
-        index.add(f"a{n}", "\n\n".join(paras), timestamp=float(n))
+    for n, text in enumerate(texts):
+        index.add(f"a{n}", text, timestamp=float(n))
     build = time.perf_counter() - t
-    print(f"redis: built {len(articles)} articles in {build:.1f} s ({len(articles) / build:.0f} adds/s)")
+    used = int(client.info("memory")["used_memory"]) - before
+    print(
+        f"redis: built {len(articles)} articles in {build:.1f} s ({len(articles) / build:.0f} adds/s), "
+        f"{client.dbsize()} keys, {used / chars:.2f} bytes per character (used_memory growth)"
+    )
     for text in probe_texts[:5]:
         index.query(text)
     q = [timed(lambda text=text: index.query(text)) for text in probe_texts]
@@ -261,35 +399,38 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--paragraphs", type=int, default=100_000)
     ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--corpus", choices=("prose", "synthetic"), default="prose")
     ap.add_argument("--redis", default=None, help="Redis URL, or 'auto' to start a local redis-server")
     ap.add_argument("--redis-paragraphs", type=int, default=None, help="stored paragraphs for Redis")
     ap.add_argument("--baseline-paragraphs", type=int, default=20_000)
     args = ap.parse_args()
-    prose = Prose()
     n_articles = max(1, args.paragraphs // PARAS_PER_ARTICLE)
     t = time.perf_counter()
+    prose: Prose | RealProse = (
+        Prose() if args.corpus == "synthetic" else RealProse((n_articles + args.queries) * PARAS_PER_ARTICLE)
+    )
     articles = [prose.article() for _ in range(n_articles)]
     probe_texts = probes(prose, articles, args.queries, seed=11)
     print(
-        f"generated {n_articles} articles + {len(probe_texts)} probes in {time.perf_counter() - t:.1f} s "
-        f"(max bucket {MAX_BUCKET})"
+        f"{prose.source}; {n_articles} articles + {len(probe_texts)} probes "
+        f"in {time.perf_counter() - t:.1f} s (max bucket {MAX_BUCKET})"
     )
-    with tempfile.TemporaryDirectory() as tmp:
-        index = bench_memory(articles, probe_texts, Path(tmp))
-    bench_datasketch(index, probe_texts[:50], args.baseline_paragraphs // PARAS_PER_ARTICLE)
-    del index
-    if args.redis:
-        proc = None
-        url = args.redis
-        if url == "auto":
-            url, proc = start_redis()
-        try:
+    proc = None
+    url = args.redis
+    if url == "auto":
+        url, proc = start_redis()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            index = bench_memory(articles, probe_texts, Path(tmp))
+        bench_datasketch(index, probe_texts[:50], args.baseline_paragraphs // PARAS_PER_ARTICLE, url)
+        del index
+        if url:
             n = (args.redis_paragraphs or args.paragraphs) // PARAS_PER_ARTICLE
             bench_redis(url, articles[:n], probe_texts)
-        finally:
-            if proc is not None:
-                proc.terminate()
-                proc.wait()
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait()
 
 
 if __name__ == "__main__":

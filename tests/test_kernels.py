@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedup import _kernels
-from dedup._index import bandtable as _bandtable
+from dedup._index import runs as _runs
 from dedup._sketch import minhash as _sketch
 from dedup._sketch.minhash import permutations, signatures
 from dedup._verify import scorer as _scorer
@@ -22,14 +22,14 @@ needs_kernels = pytest.mark.skipif(
 )
 needs_sketch_kernels = pytest.mark.skipif(_sketch._compiled is None, reason="sketch kernels not built")
 needs_verify_kernels = pytest.mark.skipif(not _scorer.COMPILED, reason="verify kernels not usable")
-needs_index_kernel = pytest.mark.skipif(_bandtable._compiled is None, reason="index kernel not built")
+needs_index_kernel = pytest.mark.skipif(_runs._compiled is None, reason="index kernel not built")
 
 
 def test_compiled_kernels_are_built_where_ci_requires_them() -> None:
     # scripts/test.sh sets DEDUP_REQUIRE_COMPILED=1: a broken C build must fail CI.
     if os.environ.get("DEDUP_REQUIRE_COMPILED") == "1":
         assert _sketch._compiled is not None
-        assert _bandtable._compiled is not None
+        assert _runs._compiled is not None
         assert compiled is not None and compiled.RAPIDFUZZ_CAPI and _scorer.COMPILED
 
 
@@ -328,82 +328,86 @@ def test_flatten_kernel_continues_a_stem_numbering_across_calls() -> None:
         compiled.flatten(list(sents), COLUMNS, {"lavrov": "not an id"})  # type: ignore[dict-item]
 
 
+def _newest_live(
+    entries: list[tuple[int, int]], q: np.ndarray, cap: int, truncate: bool, dead: set[int]
+) -> tuple[list[int], list[int]]:
+    """The reference of ``SortedRuns.lookup``: each key's live ids, newest first, capped."""
+    out_q: list[int] = []
+    out_s: list[int] = []
+    for n, key in enumerate(q.tolist()):
+        ids = [s for k, s in reversed(entries) if max(k, 1) == max(key, 1) and s not in dead]
+        if len(ids) > cap and not truncate:
+            continue
+        out_q += [n] * len(ids[:cap])
+        out_s += ids[:cap]
+    return out_q, out_s
+
+
 @needs_index_kernel
 @settings(max_examples=100, deadline=None)
 @given(
-    batches=st.lists(
-        st.lists(st.tuples(st.integers(0, 40), st.integers(0, 10_000)), max_size=80), min_size=1, max_size=5
-    ),
+    batches=st.lists(st.lists(st.integers(0, 40), max_size=80), min_size=1, max_size=8),
     queries=st.lists(st.integers(0, 45), max_size=40),
-    max_bucket=st.integers(0, 9),
+    cap=st.integers(0, 9),
     truncate=st.booleans(),
+    dead=st.sets(st.integers(0, 400), max_size=60),
 )
-def test_band_table_lookup_kernel_equals_numpy_in_order(
-    batches: list[list[tuple[int, int]]], queries: list[int], max_bucket: int, truncate: bool
+def test_sorted_runs_lookup_equals_the_reference_with_and_without_the_kernel(
+    batches: list[list[int]], queries: list[int], cap: int, truncate: bool, dead: set[int]
 ) -> None:
-    from dedup._index.bandtable import BandTable
+    from dedup._index.runs import SortedRuns
 
-    table = BandTable(capacity=16)  # small: probes wrap around and the table grows
+    runs = SortedRuns(level0=16)  # small: runs merge across several levels
+    entries: list[tuple[int, int]] = []
     for batch in batches:
-        keys = np.array([k for k, _ in batch], dtype=np.uint64)  # key 0 included (moved by _fix)
-        table.insert(keys, np.array([s for _, s in batch], dtype=np.int64))
-    _assert_lookup_kernel_equals_numpy(table, np.array(queries, dtype=np.uint64), max_bucket, truncate)
-
-
-def _assert_lookup_kernel_equals_numpy(table: object, q: np.ndarray, max_bucket: int, truncate: bool) -> None:
-    from dedup._index.bandtable import BandTable
-
-    assert isinstance(table, BandTable)
-    got = table.lookup(q, max_bucket=max_bucket, truncate=truncate)
-    saved, _bandtable._compiled = _bandtable._compiled, None
-    try:
-        expected = table.lookup(q, max_bucket=max_bucket, truncate=truncate)
-    finally:
-        _bandtable._compiled = saved
-    assert got[0].dtype == expected[0].dtype == got[1].dtype == expected[1].dtype == np.int64
-    assert got[0].tolist() == expected[0].tolist()
-    assert got[1].tolist() == expected[1].tolist()
+        sids = np.arange(len(entries), len(entries) + len(batch), dtype=np.int64) // 2  # ids repeat
+        entries += list(zip(batch, sids.tolist(), strict=True))
+        runs.insert(np.array(batch, dtype=np.uint64), sids)  # key 0 included (stored as 1)
+    q = np.array(queries, dtype=np.uint64)
+    alive = np.array([s not in dead for s in range(len(entries) + 1)])
+    expected = _newest_live(entries, q, cap, truncate, dead)
+    for kernel in (_runs._compiled, None):
+        saved, _runs._compiled = _runs._compiled, kernel
+        try:
+            got = runs.lookup(
+                q, cap=cap, truncate=truncate, alive=alive.__getitem__ if dead else None, dead=len(dead)
+            )
+        finally:
+            _runs._compiled = saved
+        assert got[0].dtype == got[1].dtype == np.int64
+        assert (got[0].tolist(), got[1].tolist()) == expected
 
 
 @needs_index_kernel
-@pytest.mark.parametrize("truncate", [False, True])
-def test_band_table_lookup_kernel_equals_numpy_on_long_chains_with_dead_entries(truncate: bool) -> None:
-    # Chains of up to 300 entries over many inserts, a table grown several times, buckets
-    # over the cap by their live count only after discards, and keys that are not there.
-    from dedup._index.bandtable import BandTable
+def test_run_ranges_kernel_equals_searchsorted_on_large_runs() -> None:
+    from dedup._index import _kernels as kernels
+    from dedup._index.runs import directory
 
     rng = np.random.default_rng(4)
-    table = BandTable(capacity=16)
-    for _ in range(30):
-        keys = rng.zipf(1.3, 2000).astype(np.uint64) % np.uint64(5000)
-        table.insert(keys, rng.integers(0, 2**31 - 1, keys.size))
-    table.discard(np.repeat(np.arange(1, 40, dtype=np.uint64), 5))
-    queries = np.r_[np.arange(0, 6000, dtype=np.uint64), rng.integers(0, 2**63, 500).astype(np.uint64)]
-    for max_bucket in (0, 1, 8, 256, 100_000):
-        _assert_lookup_kernel_equals_numpy(table, queries, max_bucket, truncate)
-    longest = np.bincount(table.lookup(queries, max_bucket=256, truncate=truncate)[0]).max()
-    assert longest == 256 if truncate else 0 < longest < 256  # chains over the cap: cut, or skipped
+    for n in (0, 1, 17, 5000, 200_000):
+        keys = np.sort(rng.zipf(1.3, n).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+        cells, shift = directory(keys)
+        q = np.r_[keys[:3000:7], rng.integers(0, 2**63, 500).astype(np.uint64), np.uint64(2**64 - 1)]
+        lo, hi = kernels.run_ranges(q, keys, cells, shift)
+        assert lo.tolist() == np.searchsorted(keys, q, side="left").tolist()
+        assert hi.tolist() == np.searchsorted(keys, q, side="right").tolist()
 
 
 @needs_index_kernel
-def test_band_table_lookup_kernel_rejects_a_chain_pointing_outside_the_entries() -> None:
+def test_run_ranges_kernel_rejects_a_directory_that_does_not_fit() -> None:
     from dedup._index import _kernels as kernels
-    from dedup._index.bandtable import BandTable
+    from dedup._index.runs import directory
 
-    table = BandTable(capacity=16)
-    table.insert(np.array([5, 5, 7], dtype=np.uint64), np.array([1, 2, 3], dtype=np.int64))
-    arrays = (table._keys, table._head, table._live, table._esid[:3], table._enext[:3].copy())
-    arrays[4][arrays[4] >= 0] = 99
-    with pytest.raises(ValueError, match="outside the entries"):
-        kernels.table_lookup(np.array([5], dtype=np.uint64), *arrays, max_bucket=8, truncate=False)
-    with pytest.raises(ValueError, match="power of two"):
-        kernels.table_lookup(
-            np.array([5], dtype=np.uint64),
-            *(a[:3] for a in arrays[:3]),
-            *arrays[3:],
-            max_bucket=8,
-            truncate=False,
-        )
+    keys = np.array([3, 5, 5, 9], dtype=np.uint64)
+    cells, shift = directory(keys)
+    with pytest.raises(ValueError, match="does not match the shift"):
+        kernels.run_ranges(keys, keys, cells, shift + 1)
+    with pytest.raises(ValueError, match="does not span the run"):
+        kernels.run_ranges(keys, keys[:3], cells, shift)
+    bad = cells.copy()
+    bad[1] = 99
+    with pytest.raises(ValueError, match="outside the run"):
+        kernels.run_ranges(keys, keys, bad, shift)
 
 
 @needs_sketch_kernels

@@ -3,15 +3,10 @@
 import numpy as np
 import numpy.typing as npt
 
-def table_lookup(
+def run_ranges(
     keys: npt.NDArray[np.uint64],
-    table_keys: npt.NDArray[np.uint64],
-    head: npt.NDArray[np.int32],
-    count: npt.NDArray[np.int32],
-    esid: npt.NDArray[np.int32],
-    enext: npt.NDArray[np.int32],
+    run_keys: npt.NDArray[np.uint64],
+    directory: npt.NDArray[np.int64],
+    shift: int,
     /,
-    *,
-    max_bucket: int,
-    truncate: bool,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]: ...

@@ -484,7 +484,10 @@ class DedupIndex:
         if not found:
             return [], []
         used = sorted({at for _, at, _ in found}, key=lambda at: int(ordinal[at]))
-        stored = view.stored([int(docs[at]) for at in used])
+        wanted: dict[int, set[int]] = {at: set() for at in used}
+        for _, at, s in found:
+            wanted[at].add(s)
+        stored = view.stored([int(docs[at]) for at in used], [wanted[at] for at in used])
         index_of = {at: d for d, at in enumerate(used)}
         pairs = sorted((i, index_of[at], s) for i, at, s in found if s < len(stored[index_of[at]].sentences))
         return stored, pairs

@@ -1,49 +1,49 @@
-"""The in-memory store of :class:`~dedup.DedupIndex`: numpy arrays and a band table, under one lock.
+"""The in-memory store of :class:`~dedup.DedupIndex`: flat numpy arrays and sorted runs, under one lock.
 
-Each stored sentence gets an integer id; its LSH band keys (and an exact-copy
-key) go into a numpy :class:`~dedup._index.bandtable.BandTable`, so that all
-keys of a new article are looked up in one vectorised batch.  Documents live in
-*slots* numbered in insertion order (a document's ordinal is its slot).
-Removal marks documents dead; ids are compacted and the table rebuilt once dead
-ids outnumber live ones, so an endless stream with eviction stays bounded.
-Lookups never return dead sentences, and buckets are capped by their live
-sentences, so results do not depend on when compaction ran.
+Per stored document: its key (a dict entry), its text as UTF-8 bytes in one
+buffer, timestamp and positions (about 40 bytes).  Per stored sentence: the id
+of its document and its span and paragraph (16 bytes); and, for a sentence long
+enough to take part, one 12-byte entry per LSH band and one for its exact-copy
+key in :class:`~dedup._index.runs.SortedRuns` (38 entries with the default
+options: 456 bytes).  Sentence objects are not kept: a stored document taking
+part in a verification gets its sentences rebuilt from the text and the stored
+spans (:func:`~dedup._text.segment.make_sentence` gives what segmentation gave),
+and only those of the paragraphs holding candidates.
+
+Documents live in *slots* numbered in insertion order (a document's ordinal is
+its slot); sentence ids follow the same order.  Removal marks documents dead;
+ids are compacted, the runs and the text buffer rewritten, once dead sentences
+outnumber live ones, so an endless stream with eviction stays bounded.  Lookups
+never return dead sentences, and buckets are capped by their live sentences, so
+results do not depend on when compaction ran.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from dedup._errors import IncompatibleIndexError
-from dedup._index.bandtable import BandTable
 from dedup._index.crossmatch import Sketch, StoredDoc
+from dedup._index.runs import SortedRuns
 from dedup._index.store import Document, Hits
 from dedup._options import Options
 from dedup._sketch.minhash import lsh_params
-from dedup._text.segment import Sentence, segment
+from dedup._text.segment import Sentence, make_sentence
 
-__all__ = ["COMPACT_MIN", "MemoryStore"]
+__all__ = ["COMPACT_MIN", "STUB", "MemoryStore"]
 
 T = TypeVar("T")
 I64 = npt.NDArray[np.int64]
 
 #: Dead sentence ids tolerated before compaction (and never more than live ones).
 COMPACT_MIN = 4096
-
-
-@dataclass(slots=True)
-class _Entry:
-    slot: int
-    text: str
-    timestamp: float
-    first: int  # first sentence id
-    count: int  # number of sentences
+#: What stands for a sentence of a paragraph holding no candidate (see :meth:`MemoryStore.stored`).
+STUB = Sentence(-1, 0, 0, (), (), (), (), (), ())
 
 
 def _grown(arr: npt.NDArray[Any], need: int) -> npt.NDArray[Any]:
@@ -53,6 +53,10 @@ def _grown(arr: npt.NDArray[Any], need: int) -> npt.NDArray[Any]:
     out = np.zeros((size, *arr.shape[1:]), dtype=arr.dtype)
     out[: arr.shape[0]] = arr
     return out
+
+
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
 
 
 class MemoryStore:
@@ -76,43 +80,47 @@ class MemoryStore:
         return self._lock
 
     def __len__(self) -> int:
-        return len(self._docs)
+        return len(self._slot_of)
 
     def __contains__(self, key: object) -> bool:
         with self._lock:
-            return key in self._docs
+            return key in self._slot_of
 
     def keys(self) -> list[str]:
         with self._lock:
-            return list(self._docs)
+            return list(self._slot_of)
 
     def text(self, key: str) -> str:
         with self._lock:
-            return self._docs[key].text
+            return self._text(self._slot_of[key])
 
     def timestamp(self, key: str) -> float:
         with self._lock:
-            return self._docs[key].timestamp
+            return float(self._slot_ts[self._slot_of[key]])
 
     def documents(self) -> list[Document]:
         with self._lock:
-            return [Document(k, e.text, self._sentences(k, e)) for k, e in self._docs.items()]
+            return [Document(k, self._text(slot), None) for k, slot in self._slot_of.items()]
 
     def clear(self) -> None:
         with self._lock:
-            self._docs: dict[str, _Entry] = {}
-            self._sents: dict[int, tuple[Sentence, ...]] = {}
+            self._slot_of: dict[str, int] = {}
             self._slot_key: list[str | None] = []
             self._slot_alive = np.zeros(0, dtype=bool)
             self._slot_ts = np.zeros(0, dtype=np.float64)
-            self._slot_first = np.zeros(0, dtype=np.int64)
+            self._slot_first = np.zeros(0, dtype=np.int64)  # first sentence id
+            self._slot_count = np.zeros(0, dtype=np.int32)  # number of sentences
+            self._slot_text = np.zeros(0, dtype=np.int64)  # start of the text's bytes in the buffer
+            self._slot_tlen = np.zeros(0, dtype=np.int64)  # their length
             self._n_slots = 0
-            self._sid_slot = np.zeros(0, dtype=np.int64)
-            self._sid_keys = np.zeros((0, self._bands + 1), dtype=np.uint64)
-            self._sid_ok = np.zeros(0, dtype=bool)
+            # Texts: bytes frozen (e.g. mapped from a saved file) and bytes appended since.
+            self._frozen: npt.NDArray[np.uint8] = np.zeros(0, dtype=np.uint8)
+            self._buffer = bytearray()
+            self._sid_slot = np.zeros(0, dtype=np.int32)
+            self._sid_span = np.zeros((0, 3), dtype=np.int32)  # paragraph, start, end
             self._n_sids = 0
             self._dead = 0
-            self._table = BandTable()
+            self._runs = SortedRuns()
 
     def close(self) -> None:
         pass
@@ -120,128 +128,146 @@ class MemoryStore:
     def __repr__(self) -> str:
         return f"MemoryStore(documents={len(self)})"
 
+    def _text(self, slot: int) -> str:
+        start, n = int(self._slot_text[slot]), int(self._slot_tlen[slot])
+        frozen = self._frozen.size
+        if start >= frozen:
+            raw = bytes(self._buffer[start - frozen : start - frozen + n])
+        else:
+            raw = self._frozen[start : start + n].tobytes()
+        return raw.decode("utf-8", "surrogatepass")
+
     # -- View: lookups -------------------------------------------------------------
 
     def has(self, key: str) -> bool:
-        return key in self._docs
+        return key in self._slot_of
 
     def lookup(
         self, bands: npt.NDArray[np.uint64], max_bucket: int, exact: npt.NDArray[np.uint64], limit: int
     ) -> tuple[Hits, Hits]:
         return self._hits(bands, max_bucket, truncate=False), self._hits(exact, limit, truncate=True)
 
-    def _hits(self, keys: npt.NDArray[np.uint64], cap: int, *, truncate: bool) -> Hits:
-        q, sids = self._table.lookup(keys, max_bucket=cap, truncate=truncate)
-        if self._dead:
-            live = self._slot_alive[self._sid_slot[sids]]
-            if not live.all():
-                q, sids = self._live_hits(keys, cap, q, sids, live)
-        slots = self._sid_slot[sids]
-        return Hits(q, slots, sids - self._slot_first[slots])
+    def _alive(self, sids: I64) -> npt.NDArray[np.bool_]:
+        return self._slot_alive[self._sid_slot[sids]]
 
-    def _live_hits(
-        self, keys: npt.NDArray[np.uint64], cap: int, q: I64, sids: I64, live: npt.NDArray[np.bool_]
-    ) -> tuple[I64, I64]:
-        """The live part of a lookup; chains whose walk stopped at ``cap`` entries, dead ones among
-        them, are walked in full."""
-        full = np.bincount(q, minlength=keys.size) >= cap
-        redo = np.unique(q[~live])
-        redo = redo[full[redo]]
-        keep = live & ~np.isin(q, redo)
-        parts_q, parts_s = [q[keep]], [sids[keep]]
-        for k in redo.tolist():
-            chain = np.array(self._table.chain(int(keys[k]), self._table.entries), dtype=np.int64)
-            chain = chain[self._slot_alive[self._sid_slot[chain]]][:cap]
-            parts_q.append(np.full(chain.size, k, dtype=np.int64))
-            parts_s.append(chain)
-        return np.concatenate(parts_q), np.concatenate(parts_s)
+    def _hits(self, keys: npt.NDArray[np.uint64], cap: int, *, truncate: bool) -> Hits:
+        alive = self._alive if self._dead else None
+        q, sids = self._runs.lookup(keys, cap=cap, truncate=truncate, alive=alive, dead=self._dead)
+        slots = self._sid_slot[sids].astype(np.int64)
+        return Hits(q, slots, sids - self._slot_first[slots])
 
     def resolve(self, docs: I64) -> tuple[I64, npt.NDArray[np.float64]]:
         return docs.astype(np.int64), self._slot_ts[docs]
 
-    def stored(self, docs: Sequence[int]) -> list[StoredDoc]:
-        out = []
-        for slot in docs:
-            key = self._slot_key[slot]
-            assert key is not None
-            entry = self._docs[key]
-            out.append(StoredDoc(key, entry.text, self._sentences(key, entry), slot))
-        return out
-
-    def _sentences(self, key: str, entry: _Entry) -> tuple[Sentence, ...]:
-        sents = self._sents.get(entry.slot)
-        if sents is None:  # after load: segmentation is deterministic, ids line up
-            sents = tuple(segment(entry.text))
-            if len(sents) != entry.count:
+    def stored(self, docs: Sequence[int], wanted: Sequence[set[int]] | None = None) -> list[StoredDoc]:
+        """Documents with their sentences rebuilt from text and spans (:func:`make_sentence` gives what
+        segmentation gave); with ``wanted``, only those of paragraphs holding a wanted sentence, the
+        others :data:`STUB`."""
+        texts = [self._text(slot) for slot in docs]
+        firsts = self._slot_first[list(docs)]
+        counts = self._slot_count[list(docs)].astype(np.int64)
+        # Sentence ids to rebuild: with ``wanted``, those of the paragraphs holding wanted sentences.
+        doc_of = np.repeat(np.arange(len(docs)), counts)
+        sids = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts) + firsts[doc_of]
+        if wanted is not None:
+            chosen = [firsts[n] + s for n, want in enumerate(wanted) for s in want if s < counts[n]]
+            chosen_doc = [n for n, want in enumerate(wanted) for s in want if s < counts[n]]
+            para_key = doc_of << 32 | self._sid_span[sids, 0].astype(np.int64)
+            wanted_key = np.array(chosen_doc, dtype=np.int64) << 32 | self._sid_span[
+                np.array(chosen, dtype=np.int64), 0
+            ].astype(np.int64)
+            keep = np.isin(para_key, wanted_key)
+            doc_of, sids = doc_of[keep], sids[keep]
+        out = [[STUB] * int(c) for c in counts.tolist()]
+        rows = self._sid_span[sids].tolist()
+        at = (sids - firsts[doc_of]).tolist()
+        for n, s, (para, start, end) in zip(doc_of.tolist(), at, rows, strict=True):
+            sent = make_sentence(texts[n], para, start, end)
+            if sent is None:
                 raise IncompatibleIndexError(
-                    f"document {key!r} segments into {len(sents)} sentences, "
-                    f"the index recorded {entry.count}: it was built by another dedup version"
+                    f"document {self._slot_key[docs[n]]!r} has no words where the index recorded a "
+                    "sentence: it was built by another dedup version"
                 )
-            self._sents[entry.slot] = sents
-        return sents
+            out[n][s] = sent
+        keys = [self._slot_key[slot] for slot in docs]
+        return [
+            StoredDoc(key, text, tuple(sents), slot)  # type: ignore[arg-type]  # live: keys are str
+            for key, text, sents, slot in zip(keys, texts, out, docs, strict=True)
+        ]
 
     # -- View: writes ----------------------------------------------------------------
 
     def put(
         self, key: str, text: str, timestamp: float, sentences: tuple[Sentence, ...], sketch: Sketch
     ) -> None:
-        first = self._insert(key, text, timestamp, sentences, sketch)
-        self._table_insert(first + np.flatnonzero(sketch.eligible))
+        first = self._insert(key, text, timestamp, sentences)
+        self._runs_insert(first, [sketch])
 
     def put_batch(self, docs: Sequence[tuple[str, str, float, tuple[Sentence, ...], Sketch]]) -> None:
         first = self._n_sids
-        for key, text, ts, sents, sk in docs:
-            self._insert(key, text, ts, sents, sk)
-        # One band-table insert for the batch, in document order: the same chains as one by one.
-        self._table_insert(first + np.flatnonzero(self._sid_ok[first : self._n_sids]))
+        for key, text, ts, sents, _ in docs:
+            self._insert(key, text, ts, sents)
+        # One insert for the batch, in document order: the same runs as one by one.
+        self._runs_insert(first, [sk for *_, sk in docs])
 
-    def _insert(self, key: str, text: str, ts: float, sents: tuple[Sentence, ...], sk: Sketch) -> int:
-        """Store a sketched document (its band keys not yet in the table); its first sentence id."""
+    def _insert(self, key: str, text: str, ts: float, sents: Sequence[Sentence]) -> int:
+        """Store a document (its keys not yet in the runs); its first sentence id."""
+        raw = _utf8(text)
+        if len(text) >= 1 << 31:
+            raise ValueError("a document of 2**31 characters or more cannot be stored")
         slot = self._n_slots
         self._n_slots += 1
         self._slot_key.append(key)
         self._slot_alive = _grown(self._slot_alive, self._n_slots)
         self._slot_ts = _grown(self._slot_ts, self._n_slots)
         self._slot_first = _grown(self._slot_first, self._n_slots)
+        self._slot_count = _grown(self._slot_count, self._n_slots)
+        self._slot_text = _grown(self._slot_text, self._n_slots)
+        self._slot_tlen = _grown(self._slot_tlen, self._n_slots)
         first, n = self._n_sids, len(sents)
         self._slot_alive[slot] = True
         self._slot_ts[slot] = ts
         self._slot_first[slot] = first
+        self._slot_count[slot] = n
+        self._slot_text[slot] = self._frozen.size + len(self._buffer)
+        self._slot_tlen[slot] = len(raw)
+        self._buffer += raw
         self._n_sids += n
         self._sid_slot = _grown(self._sid_slot, self._n_sids)
-        self._sid_keys = _grown(self._sid_keys, self._n_sids)
-        self._sid_ok = _grown(self._sid_ok, self._n_sids)
+        self._sid_span = _grown(self._sid_span, self._n_sids)
         self._sid_slot[first : first + n] = slot
         if n:
-            self._sid_keys[first : first + n, :-1] = sk.bands
-            self._sid_keys[first : first + n, -1] = sk.exact
-        self._sid_ok[first : first + n] = sk.eligible
-        self._docs[key] = _Entry(slot, text, ts, first, n)
-        self._sents[slot] = sents
+            self._sid_span[first : first + n] = [(s.para, s.start, s.end) for s in sents]
+        self._slot_of[key] = slot
         return first
 
-    def _table_insert(self, rows: I64) -> None:
-        """Put the band and exact keys of sentence ids ``rows`` into the band table."""
-        self._table.insert(self._sid_keys[rows].ravel(), np.repeat(rows, self._bands + 1).astype(np.int64))
+    def _runs_insert(self, first: int, sketches: Sequence[Sketch]) -> None:
+        """Put the band and exact keys of the eligible sentences of ``sketches`` (ids from ``first``)."""
+        keys, sids = [], []
+        for sk in sketches:
+            rows = np.flatnonzero(sk.eligible)
+            if rows.size:
+                keys.append(np.concatenate((sk.bands[rows], sk.exact[rows, None]), axis=1).ravel())
+                sids.append(np.repeat(first + rows, self._bands + 1))
+            first += sk.eligible.size
+        if keys:
+            self._runs.insert(np.concatenate(keys), np.concatenate(sids))
 
     def remove(self, key: str) -> None:
-        entry = self._docs.pop(key)
-        self._slot_alive[entry.slot] = False
-        self._slot_key[entry.slot] = None
-        self._sents.pop(entry.slot, None)
-        rows = entry.first + np.flatnonzero(self._sid_ok[entry.first : entry.first + entry.count])
-        self._table.discard(self._sid_keys[rows].ravel())
-        self._dead += entry.count
+        slot = self._slot_of.pop(key)
+        self._slot_alive[slot] = False
+        self._slot_key[slot] = None
+        self._dead += int(self._slot_count[slot])
         if self._dead > max(COMPACT_MIN, self._n_sids - self._dead):
             self._compact()
 
     # -- View: retention ---------------------------------------------------------------
 
     def count(self) -> int:
-        return len(self._docs)
+        return len(self._slot_of)
 
     def newest(self) -> float | None:
-        if not self._docs:
+        if not self._slot_of:
             return None
         return float(self._slot_ts[: self._n_slots][self._slot_alive[: self._n_slots]].max())
 
@@ -260,98 +286,108 @@ class MemoryStore:
     # -- compaction and persistence ----------------------------------------------------
 
     def _compact(self) -> None:
-        """Renumber live documents and sentences densely and rebuild the band table."""
-        live_slots = self._slot_alive[: self._n_slots]
+        """Renumber live documents and sentences densely; rewrite the runs and the text buffer."""
+        n_slots, n_sids = self._n_slots, self._n_sids
+        live_slots = self._slot_alive[:n_slots]
         new_slot = np.cumsum(live_slots) - 1
-        live_sids = live_slots[self._sid_slot[: self._n_sids]]
+        live_sids = live_slots[self._sid_slot[:n_sids]]
         new_sid = np.cumsum(live_sids) - 1
-        self._sid_slot = new_slot[self._sid_slot[: self._n_sids][live_sids]]
-        self._sid_keys = self._sid_keys[: self._n_sids][live_sids]
-        self._sid_ok = self._sid_ok[: self._n_sids][live_sids]
+        self._runs.keep(live_sids, new_sid)
+        self._sid_slot = new_slot[self._sid_slot[:n_sids][live_sids]].astype(np.int32)
+        self._sid_span = self._sid_span[:n_sids][live_sids]
         self._n_sids = int(live_sids.sum())
-        self._slot_ts = self._slot_ts[: self._n_slots][live_slots]
+        texts = [_utf8(self._text(s)) for s in np.flatnonzero(live_slots).tolist()]
+        self._slot_ts = self._slot_ts[:n_slots][live_slots]
+        self._slot_count = self._slot_count[:n_slots][live_slots]
+        self._slot_first = np.zeros(self._slot_count.size, dtype=np.int64)
+        np.cumsum(self._slot_count[:-1], out=self._slot_first[1:])
+        self._slot_tlen = np.array([len(t) for t in texts], dtype=np.int64)
+        self._slot_text = np.zeros(len(texts), dtype=np.int64)
+        np.cumsum(self._slot_tlen[:-1], out=self._slot_text[1:])
+        self._frozen, self._buffer = np.zeros(0, dtype=np.uint8), bytearray(b"".join(texts))
         self._slot_key = [k for k, alive in zip(self._slot_key, live_slots.tolist(), strict=False) if alive]
         self._n_slots = len(self._slot_key)
         self._slot_alive = np.ones(self._n_slots, dtype=bool)
-        self._slot_first = np.zeros(self._n_slots, dtype=np.int64)
-        sents: dict[int, tuple[Sentence, ...]] = {}
-        for entry in self._docs.values():
-            old = entry.slot
-            entry.slot = int(new_slot[old])
-            entry.first = int(new_sid[entry.first]) if entry.count else 0
-            self._slot_first[entry.slot] = entry.first
-            if old in self._sents:
-                sents[entry.slot] = self._sents[old]
-        self._sents = sents
+        self._slot_of = {k: n for n, k in enumerate(self._slot_key) if k is not None}
         self._dead = 0
-        ok = np.flatnonzero(self._sid_ok[: self._n_sids])
-        self._table = BandTable(capacity=2 * ok.size * (self._bands + 1))
-        self._table_insert(ok)
 
     def export(self) -> dict[str, Any]:
-        """The stored documents, sentences and band table (compacted first), for saving."""
+        """The stored documents, sentences and band key entries (compacted first), for saving."""
         with self._lock:
-            if self._dead:
+            if self._dead or self._frozen.size:
                 self._compact()
-            entries = list(self._docs.items())
+            n, m = self._n_slots, self._n_sids
+            run_keys, run_sids, cells, shift = self._runs.export()
+            offsets = np.zeros(n + 1, dtype=np.int64)
+            np.cumsum(self._slot_tlen[:n], out=offsets[1:])
             return {
-                "keys": [k for k, _ in entries],
-                "texts": [e.text for _, e in entries],
-                "doc_timestamp": np.array([e.timestamp for _, e in entries], dtype=np.float64),
-                "doc_slot": np.array([e.slot for _, e in entries], dtype=np.int64),
-                "doc_first": np.array([e.first for _, e in entries], dtype=np.int64),
-                "doc_count": np.array([e.count for _, e in entries], dtype=np.int64),
-                "sid_slot": self._sid_slot[: self._n_sids].copy(),
-                "sid_keys": self._sid_keys[: self._n_sids].copy(),
-                "sid_ok": self._sid_ok[: self._n_sids].copy(),
-                "table": self._table.export(),
-                "n_slots": self._n_slots,
+                "keys": [k for k in self._slot_key],
+                "text_bytes": np.frombuffer(bytes(self._buffer), dtype=np.uint8),
+                "text_offsets": offsets,
+                "doc_timestamp": self._slot_ts[:n].copy(),
+                "doc_count": self._slot_count[:n].copy(),
+                "sent_span": self._sid_span[:m].copy(),
+                "run_keys": run_keys,
+                "run_sids": run_sids,
+                "run_cells": cells,
+                "run_shift": shift,
             }
 
     @classmethod
     def restore(cls, options: Options, saved: dict[str, Any]) -> MemoryStore:
-        """A store from :meth:`export` output; ``ValueError`` if its parts do not fit together."""
+        """A store from :meth:`export` output (arrays may be mapped from a file); ``ValueError`` if
+        its parts do not fit together."""
         store = cls(options)
-        keys, texts = saved["keys"], saved["texts"]
-        ts, slots = saved["doc_timestamp"], saved["doc_slot"]
-        first, count = saved["doc_first"], saved["doc_count"]
-        n_slots = int(saved["n_slots"])
-        sid_slot, sid_keys, sid_ok = saved["sid_slot"], saved["sid_keys"], saved["sid_ok"]
-        n_docs, n_sids = ts.size, sid_slot.size
+        keys, text, offsets = saved["keys"], saved["text_bytes"], saved["text_offsets"]
+        ts, count, span = saved["doc_timestamp"], saved["doc_count"], saved["sent_span"]
+        n = len(keys)
         if not (
-            len(keys) == len(texts) == slots.size == first.size == count.size == n_docs
-            and sid_keys.shape == (n_sids, store._bands + 1)
-            and sid_ok.size == n_sids
-            and (n_docs == 0 or (slots.min() >= 0 and slots.max() < n_slots))
-            and (n_sids == 0 or (sid_slot.min() >= 0 and sid_slot.max() < n_slots))
-            and (n_docs == 0 or (first.min() >= 0 and (first + count).max() <= n_sids))
+            ts.shape == count.shape == (n,)
+            and offsets.shape == (n + 1,)
+            and span.ndim == 2
+            and span.shape[1] == 3
+            and (n == 0 or int(count.min()) >= 0)
+            and int(count.sum(dtype=np.int64)) == span.shape[0]
+            and int(offsets[0]) == 0
+            and int(offsets[-1]) == text.size
+            and not bool((offsets[1:] < offsets[:-1]).any())
         ):
             raise ValueError("document and sentence tables do not fit together")
-        slot_key: list[str | None] = [None] * n_slots
-        alive = np.zeros(n_slots, dtype=bool)
-        slot_ts = np.zeros(n_slots, dtype=np.float64)
-        slot_first = np.zeros(n_slots, dtype=np.int64)
-        for n, key in enumerate(keys):
-            slot = int(slots[n])
-            if key in store._docs or alive[slot]:
+        if span.shape[0] and (
+            int(span[:, 0].min()) < 0 or int(span[:, 1].min()) < 0 or bool((span[:, 2] < span[:, 1]).any())
+        ):
+            raise ValueError("sentence spans are negative or reversed")
+        store._slot_of = {}
+        for slot, key in enumerate(keys):
+            if key in store._slot_of:
                 raise ValueError(f"document {key!r} is stored twice")
-            store._docs[key] = _Entry(slot, texts[n], float(ts[n]), int(first[n]), int(count[n]))
-            slot_key[slot] = key
-            alive[slot] = True
-            slot_ts[slot] = ts[n]
-            slot_first[slot] = first[n]
-        store._slot_key = slot_key
-        store._slot_alive = alive
-        store._slot_ts = slot_ts
-        store._slot_first = slot_first
-        store._n_slots = n_slots
-        store._sid_slot = sid_slot
-        store._sid_keys = sid_keys
-        store._sid_ok = sid_ok.astype(bool)
-        store._n_sids = n_sids
-        store._dead = int(n_sids - sum(e.count for e in store._docs.values()))
-        table = BandTable.restore(saved["table"])
-        if table.entries and int(saved["table"]["entry_sid"].max()) >= n_sids:
-            raise ValueError("band table refers to sentences that are not stored")
-        store._table = table
+            store._slot_of[key] = slot
+        store._slot_key = list(keys)
+        store._n_slots = n
+        store._slot_alive = np.ones(n, dtype=bool)
+        store._slot_ts = np.array(ts, dtype=np.float64)
+        store._slot_count = np.array(count, dtype=np.int32)
+        store._slot_first = np.zeros(n, dtype=np.int64)
+        np.cumsum(store._slot_count[:-1], out=store._slot_first[1:])
+        store._slot_text = np.array(offsets[:-1], dtype=np.int64)
+        store._slot_tlen = np.diff(offsets).astype(np.int64)
+        store._frozen = text
+        store._n_sids = int(span.shape[0])
+        store._sid_span = span
+        store._sid_slot = np.repeat(np.arange(n, dtype=np.int32), store._slot_count)
+        if span.shape[0] and bool((span[:, 2] > store._slot_tlen[store._sid_slot]).any()):
+            raise ValueError("sentence spans run past their document's text")
+        run_keys, run_sids = saved["run_keys"], saved["run_sids"]
+        if run_sids.size and int(run_sids.max()) >= store._n_sids:
+            raise ValueError("band key entries refer to sentences that are not stored")
+        store._runs = SortedRuns.restore(run_keys, run_sids, saved["run_cells"], int(saved["run_shift"]))
+        return store
+
+    @classmethod
+    def from_sketched(
+        cls, options: Options, docs: Sequence[tuple[str, str, float, tuple[Sentence, ...], Sketch]]
+    ) -> MemoryStore:
+        """A store holding ``docs``, as :meth:`put_batch` stores them."""
+        store = cls(options)
+        store.put_batch(docs)
         return store

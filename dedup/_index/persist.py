@@ -3,14 +3,22 @@
 Layout (all integers little-endian)::
 
     b"DEDUPIDX"            8 bytes, magic
-    format version         uint32
+    format version         uint32 (2; version 1 files, dedup 0.x before the compact
+                           index, still load: see below)
     header length          uint32
     header                 UTF-8 JSON: build fingerprint, policy, array directory
     arrays                 raw numpy buffers, each 8-byte aligned: documents (keys,
-                           texts, timestamps), sentences (document, band and
-                           exact-copy keys), the band table's occupied slots and
-                           entries (loading scatters them back: no re-hashing)
+                           UTF-8 texts, timestamps, sentence counts), sentences
+                           (paragraph, start, end), the band key entries as one sorted
+                           run (keys, sentence ids) and its directory
     SHA-256                32 bytes, of everything before it
+
+Loading maps the file (``numpy.memmap``, copy-on-write): texts, spans and band
+key entries stay in the file's pages, read as lookups touch them; only the
+document keys become Python strings.  A version-1 file (band keys per sentence,
+a hash table) is read whole and converted: its texts are segmented again
+(segmentation is deterministic; a count that differs is refused) and its band
+keys sorted into a run; saving it again writes version 2.
 
 The fingerprint records how the index was built (options, MinHash scheme,
 shingle hash scheme, LSH bands/rows, library version); loading checks it
@@ -33,18 +41,30 @@ import numpy as np
 import numpy.typing as npt
 
 from dedup._errors import IncompatibleIndexError, IndexFormatError, IndexNotFoundError, StorageError
+from dedup._index.crossmatch import Sketch
 from dedup._index.memory import MemoryStore
 from dedup._index.store import fingerprint
 from dedup._io import atomic_write
 from dedup._options import VERIFY_ONLY, Options, options_from
+from dedup._text.segment import segment
 
 __all__ = ["FORMAT_VERSION", "MAGIC", "fingerprint", "load_index", "save_index"]
 
 MAGIC = b"DEDUPIDX"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _PREFIX = struct.Struct("<8sII")
 _DIGEST = 32
 _ALIGN = 8
+_V2 = (
+    "text_bytes",
+    "text_offsets",
+    "doc_timestamp",
+    "doc_count",
+    "sent_span",
+    "run_keys",
+    "run_sids",
+    "run_cells",
+)
 _TABLE = (
     "table_capacity",
     "table_slots",
@@ -75,15 +95,13 @@ def save_index(store: MemoryStore, policy: Policy, path: str | os.PathLike[str])
     saved = store.export()
     arrays: dict[str, npt.NDArray[Any]] = {}
     arrays["doc_key_bytes"], arrays["doc_key_offsets"] = _strings(saved["keys"])
-    arrays["doc_text_bytes"], arrays["doc_text_offsets"] = _strings(saved["texts"])
-    for name in ("doc_timestamp", "doc_slot", "doc_first", "doc_count", "sid_slot", "sid_keys", "sid_ok"):
+    for name in _V2:
         arrays[name] = saved[name]
-    arrays.update(saved["table"])
     header: dict[str, Any] = {
         "format": FORMAT_VERSION,
         "fingerprint": fingerprint(store.options),
         "policy": {"max_docs": policy["max_docs"], "max_age": policy["max_age"]},
-        "n_slots": saved["n_slots"],
+        "run_shift": saved["run_shift"],
     }
     directory: dict[str, Any] = {}
     pos = 0
@@ -150,19 +168,21 @@ def load_index(path: str | os.PathLike[str], options: Mapping[str, Any]) -> tupl
             if not stat.S_ISREG(info.st_mode):
                 raise _bad(name, "it is not a regular file (a FIFO, device or directory)")
             size = info.st_size
-            data = bytearray(size)
-            got = fh.readinto(data)
+            # Mapped copy-on-write: pages are read as used, and nothing is ever written back.
+            data: npt.NDArray[np.uint8] = (
+                np.memmap(fh, dtype=np.uint8, mode="c") if size else np.zeros(0, dtype=np.uint8)
+            )
     except FileNotFoundError as err:
         raise IndexNotFoundError(f"no saved index at {name!r}") from err
     except IsADirectoryError as err:
         raise _bad(name, "it is a directory") from err
     except OSError as err:
         raise StorageError(f"could not read the index {name!r}: {err}") from err
-    except MemoryError as err:
-        raise _bad(name, f"it is too large to load ({err})") from err
-    if got != size or size < _PREFIX.size + _DIGEST:
+    except (MemoryError, ValueError) as err:
+        raise _bad(name, f"it cannot be mapped ({err})") from err
+    if size < _PREFIX.size + _DIGEST:
         raise _bad(name, f"the file is truncated ({size} bytes)")
-    magic, version, head_len = _PREFIX.unpack_from(data, 0)
+    magic, version, head_len = _PREFIX.unpack_from(data[: _PREFIX.size].tobytes(), 0)
     if magic != MAGIC:
         raise _bad(name, "it does not start with the dedup index signature")
     if version > FORMAT_VERSION:
@@ -170,12 +190,16 @@ def load_index(path: str | os.PathLike[str], options: Mapping[str, Any]) -> tupl
             f"{name!r} has index format version {version}; this dedup reads up to {FORMAT_VERSION} "
             "(upgrade dedup to load it)"
         )
-    body = memoryview(data)[: size - _DIGEST]
-    if hashlib.sha256(body).digest() != bytes(data[size - _DIGEST :]):
+    digest = hashlib.sha256()
+    for at in range(0, size - _DIGEST, 1 << 24):
+        digest.update(data[at : min(at + (1 << 24), size - _DIGEST)].data)
+    if digest.digest() != data[size - _DIGEST :].tobytes():
         raise _bad(name, "its checksum does not match (truncated or corrupted)")
     start = _PREFIX.size + head_len
     try:
-        header = json.loads(bytes(data[_PREFIX.size : start]).decode("utf-8"))
+        if start > size - _DIGEST:
+            raise ValueError("the header runs past the end of the file")
+        header = json.loads(data[_PREFIX.size : start].tobytes().decode("utf-8"))
         saved = Options(**header["fingerprint"]["options"])
     except (ValueError, KeyError, TypeError) as err:
         raise _bad(name, f"its header is damaged ({err})") from err
@@ -189,14 +213,18 @@ def load_index(path: str | os.PathLike[str], options: Mapping[str, Any]) -> tupl
     saved = opened_with(saved, options, repr(name))
     try:
         arrays = _arrays(data, start, size - _DIGEST, header["arrays"])
-        return _restore(saved, header, arrays, size)
+        if version < 2:
+            return _restore_v1(saved, header, arrays, size)
+        return _restore(saved, header, arrays)
     except (ValueError, KeyError, TypeError, IndexError, UnicodeDecodeError, OverflowError) as err:
         raise _bad(name, f"its contents are inconsistent ({err})") from err
     except MemoryError as err:  # a size field no check above bounds: never an allocation failure
         raise _bad(name, f"its contents are inconsistent (a size it states is too large: {err})") from err
 
 
-def _arrays(data: bytearray, start: int, end: int, directory: dict[str, Any]) -> dict[str, npt.NDArray[Any]]:
+def _arrays(
+    data: npt.NDArray[np.uint8], start: int, end: int, directory: dict[str, Any]
+) -> dict[str, npt.NDArray[Any]]:
     out: dict[str, npt.NDArray[Any]] = {}
     for name, spec in directory.items():
         dtype = np.dtype(spec["dtype"])
@@ -209,33 +237,66 @@ def _arrays(data: bytearray, start: int, end: int, directory: dict[str, Any]) ->
         offset = start + int(spec["offset"])
         if offset < start or offset + count * dtype.itemsize > end:
             raise ValueError(f"array {name} lies outside the file")
-        out[name] = np.frombuffer(data, dtype=dtype, count=count, offset=offset).reshape(shape)
+        if offset % dtype.alignment:
+            raise ValueError(f"array {name} is not aligned")
+        out[name] = data[offset : offset + count * dtype.itemsize].view(dtype).reshape(shape)
     return out
 
 
 def _restore(
-    options: Options, header: dict[str, Any], arrays: dict[str, npt.NDArray[Any]], size: int
+    options: Options, header: dict[str, Any], arrays: dict[str, npt.NDArray[Any]]
 ) -> tuple[MemoryStore, Policy]:
     policy = header["policy"]
-    saved: dict[str, Any] = {
-        name: arrays[name] for name in ("doc_timestamp", "doc_slot", "doc_first", "doc_count")
-    }
-    saved["keys"] = _decoded(arrays["doc_key_bytes"], arrays["doc_key_offsets"], saved["doc_slot"].size)
-    saved["texts"] = _decoded(arrays["doc_text_bytes"], arrays["doc_text_offsets"], saved["doc_slot"].size)
-    saved.update({name: arrays[name] for name in ("sid_slot", "sid_keys", "sid_ok")})
-    saved["table"] = {name: arrays[name] for name in _TABLE}
-    n_slots = int(header["n_slots"])
-    # Slots of removed empty documents stay numbered without data, so the count is not bounded by
-    # the file's bytes alone; this bound stops absurd allocations from a crafted header.
-    if not 0 <= n_slots <= 8 * size + 65536:
-        raise ValueError(f"n_slots {n_slots} does not fit a file of {size} bytes")
-    saved["n_slots"] = n_slots
+    saved: dict[str, Any] = {name: arrays[name] for name in _V2}
+    saved["keys"] = _decoded(arrays["doc_key_bytes"], arrays["doc_key_offsets"], saved["doc_timestamp"].size)
+    saved["run_shift"] = int(header["run_shift"])
     store = MemoryStore.restore(options, saved)
     return store, {"max_docs": policy["max_docs"], "max_age": policy["max_age"]}
 
 
+def _restore_v1(
+    options: Options, header: dict[str, Any], arrays: dict[str, npt.NDArray[Any]], size: int
+) -> tuple[MemoryStore, Policy]:
+    """A version-1 file (dedup before the compact index): its documents, segmented again."""
+    policy = header["policy"]
+    ts, slots = arrays["doc_timestamp"], arrays["doc_slot"]
+    first, count = arrays["doc_first"], arrays["doc_count"]
+    n_docs = ts.size
+    keys = _decoded(arrays["doc_key_bytes"], arrays["doc_key_offsets"], n_docs)
+    texts = _decoded(arrays["doc_text_bytes"], arrays["doc_text_offsets"], n_docs)
+    sid_keys, sid_ok = arrays["sid_keys"], arrays["sid_ok"].astype(bool)
+    n_sids = sid_ok.size
+    bands = fingerprint(options)["lsh_bands"]
+    n_slots = int(header["n_slots"])
+    if not 0 <= n_slots <= 8 * size + 65536:
+        raise ValueError(f"n_slots {n_slots} does not fit a file of {size} bytes")
+    if not (
+        slots.size == first.size == count.size == n_docs
+        and sid_keys.shape == (n_sids, bands + 1)
+        and (n_docs == 0 or (slots.min() >= 0 and slots.max() < n_slots))
+        and (n_docs == 0 or (first.min() >= 0 and count.min() >= 0 and (first + count).max() <= n_sids))
+        and np.unique(slots).size == n_docs
+    ):
+        raise ValueError("document and sentence tables do not fit together")
+    docs = []
+    for n in np.argsort(slots, kind="stable").tolist():
+        sents = tuple(segment(texts[n]))
+        lo, hi = int(first[n]), int(first[n]) + int(count[n])
+        if len(sents) != hi - lo:
+            raise IncompatibleIndexError(
+                f"document {keys[n]!r} segments into {len(sents)} sentences, "
+                f"the index recorded {hi - lo}: it was built by another dedup version"
+            )
+        sk = Sketch(sid_keys[lo:hi, :-1], sid_keys[lo:hi, -1], sid_ok[lo:hi])
+        docs.append((keys[n], texts[n], float(ts[n]), sents, sk))
+    if len(set(keys)) != n_docs:
+        raise ValueError("a document is stored twice")
+    store = MemoryStore.from_sketched(options, docs)
+    return store, {"max_docs": policy["max_docs"], "max_age": policy["max_age"]}
+
+
 def _decoded(data: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64], n: int) -> list[str]:
-    raw, at = bytes(data), offsets.tolist()
+    raw, at = data.tobytes(), offsets.tolist()
     if len(at) != n + 1 or at[-1] != len(raw):
         raise ValueError("document and sentence tables do not fit together")
     return [raw[at[k] : at[k + 1]].decode("utf-8", "surrogatepass") for k in range(n)]

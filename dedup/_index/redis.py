@@ -564,7 +564,7 @@ class _RedisView:
                 self._ids[ref] = int(ordinal[n])
         return ordinal, ts
 
-    def stored(self, docs: Sequence[int]) -> list[StoredDoc]:
+    def stored(self, docs: Sequence[int], wanted: Sequence[set[int]] | None = None) -> list[StoredDoc]:
         s = self.s
         out: list[StoredDoc | None] = [None] * len(docs)
         missing: list[int] = []

@@ -87,8 +87,13 @@ class View(Protocol):
     def resolve(self, docs: I64) -> tuple[I64, F64]:
         """Ordinal and timestamp of referenced documents (timestamp NaN: gone meanwhile)."""
 
-    def stored(self, docs: Sequence[int]) -> list[StoredDoc]:
-        """Referenced documents with their sentences (``ordinal`` as :meth:`resolve` gives it)."""
+    def stored(self, docs: Sequence[int], wanted: Sequence[set[int]] | None = None) -> list[StoredDoc]:
+        """Referenced documents with their sentences (``ordinal`` as :meth:`resolve` gives it).
+
+        With ``wanted`` (sentence numbers of each document), a store may give only the
+        sentences of the paragraphs holding those, and a stub of paragraph -1 for each other
+        (:func:`~dedup._index.crossmatch.cross_matches` only takes paragraphs holding candidates).
+        """
 
     def put(
         self, key: str, text: str, timestamp: float, sentences: tuple[Sentence, ...], sketch: Sketch

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +14,8 @@ from hypothesis import strategies as st
 import dedup
 import dedup._index.index
 import dedup._index.memory
-from dedup._index.bandtable import BandTable
+from dedup._index.runs import SortedRuns
+from dedup._text.segment import segment
 
 BRIDGE = "The mayor opened the new bridge over the river on Tuesday morning."
 FIRE = "Firefighters contained the warehouse blaze after six hours of work."
@@ -183,24 +186,26 @@ def _reference(pairs: list[tuple[int, int]], queries: list[int], max_bucket: int
 
 @settings(max_examples=60, deadline=None)
 @given(
-    batches=st.lists(
-        st.lists(st.tuples(st.integers(1, 40), st.integers(0, 10_000)), max_size=60), min_size=1, max_size=5
-    ),
+    batches=st.lists(st.lists(st.integers(1, 40), max_size=60), min_size=1, max_size=5),
     queries=st.lists(st.integers(1, 45), max_size=30),
     max_bucket=st.integers(1, 8),
 )
-def test_band_table_lookup_equals_a_dict_of_lists(
-    batches: list[list[tuple[int, int]]], queries: list[int], max_bucket: int
+def test_sorted_runs_lookup_equals_a_dict_of_lists(
+    batches: list[list[int]], queries: list[int], max_bucket: int
 ) -> None:
-    table = BandTable(capacity=16)  # small, so that growing is exercised
+    runs = SortedRuns(level0=16)  # small, so that merging is exercised
+    pairs: list[tuple[int, int]] = []
     for batch in batches:
-        keys = np.array([k for k, _ in batch], dtype=np.uint64)
-        table.insert(keys, np.array([s for _, s in batch], dtype=np.int64))
-    qi, sids = table.lookup(np.array(queries, dtype=np.uint64), max_bucket=max_bucket)
-    got = sorted(zip(qi.tolist(), sids.tolist(), strict=True))
-    assert got == _reference([p for b in batches for p in b], queries, max_bucket)
-    restored = BandTable.restore(table.export())  # what save/load does
-    qi2, sids2 = restored.lookup(np.array(queries, dtype=np.uint64), max_bucket=max_bucket)
+        sids = list(range(len(pairs), len(pairs) + len(batch)))
+        pairs += list(zip(batch, sids, strict=True))
+        runs.insert(np.array(batch, dtype=np.uint64), np.array(sids, dtype=np.int64))
+    q = np.array(queries, dtype=np.uint64)
+    qi, sids_found = runs.lookup(q, cap=max_bucket, truncate=False, alive=None, dead=0)
+    got = sorted(zip(qi.tolist(), sids_found.tolist(), strict=True))
+    assert got == _reference(pairs, queries, max_bucket)
+    keys, ids, cells, shift = runs.export()  # what save/load does
+    restored = SortedRuns.restore(keys, ids, cells, shift)
+    qi2, sids2 = restored.lookup(q, cap=max_bucket, truncate=False, alive=None, dead=0)
     assert sorted(zip(qi2.tolist(), sids2.tolist(), strict=True)) == got
 
 
@@ -214,7 +219,7 @@ def test_an_endless_stream_with_max_docs_stays_bounded(monkeypatch: pytest.Monke
     assert list(index) == [f"k{n}" for n in range(55, 60)]
     store = index._store
     assert isinstance(store, dedup._index.memory.MemoryStore)
-    assert store._n_sids <= 2 * (5 * 3) + 16 and store._table.entries <= store._n_sids * 40
+    assert store._n_sids <= 2 * (5 * 3) + 16 and store._runs.entries <= store._n_sids * 40
 
 
 def _lee_items(n: int) -> list[tuple[str, str]]:
@@ -299,3 +304,25 @@ def test_iter_clusters_streams_the_same_clusters_group_by_group() -> None:
     firsts = [min(order[p.key] for c in run for p in c.passages) for _, run in runs]
     assert firsts == sorted(firsts)
     assert list(dedup.DedupIndex().iter_clusters()) == []
+
+
+def test_stored_sentences_are_rebuilt_from_the_text_as_segmentation_gave_them() -> None:
+    """The in-memory store keeps spans, not sentence objects: rebuilt, they equal a new segmentation."""
+    data = Path(__file__).resolve().parents[1] / "data"
+    texts = [
+        json.loads(line)["text"]
+        for name in ("cnn_poc_highlights_40.jsonl", "lee_background_40.jsonl")
+        for line in (data / name).read_text(encoding="utf-8").splitlines()
+    ]
+    index = dedup.DedupIndex.from_texts([(f"d{n}", t) for n, t in enumerate(texts)], jobs=1)
+    store = index._store
+    assert isinstance(store, dedup._index.memory.MemoryStore)
+    slots = list(range(len(texts)))
+    for doc, text in zip(store.stored(slots), texts, strict=True):
+        assert doc.text == text and doc.sentences == tuple(segment(text))
+    # Asked for some sentences: their paragraphs whole, the others stubs (paragraph -1).
+    [doc] = store.stored([0], [{3}])
+    full = segment(texts[0])
+    para = full[3].para
+    assert [s for s in doc.sentences if s.para == para] == [s for s in full if s.para == para]
+    assert [s.para for s in doc.sentences] == [s.para if s.para == para else -1 for s in full]

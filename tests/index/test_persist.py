@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 import dedup
@@ -92,7 +93,7 @@ def test_a_newer_format_version_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "a.idx"
     _index().save(path)
     _rewrite_header(path, {}, version=FORMAT_VERSION + 1)
-    with pytest.raises(dedup.IncompatibleIndexError, match="format version 2"):
+    with pytest.raises(dedup.IncompatibleIndexError, match=f"format version {FORMAT_VERSION + 1}"):
         dedup.DedupIndex.load(path)
 
 
@@ -195,15 +196,19 @@ def _set(field: str, value: object) -> Callable[[dict[str, Any]], None]:
 @pytest.mark.parametrize(
     "edit",
     [
-        _set("n_slots", 2**62),  # was MemoryError
-        _set("n_slots", -5),
-        _set("n_slots", 2**70),
-        _set_array("sid_keys", shape=[2**33, 2**33]),  # a count that overflows int64 (was OverflowError)
-        _set_array("sid_keys", shape=[-1, 17]),
-        _set_array("doc_slot", dtype="O"),
-        _set_array("doc_slot", dtype="not-a-dtype"),
-        _set_array("doc_slot", offset=2**62),
-        _set_array("doc_slot", shape="oops"),
+        _set("run_shift", 2**62),
+        _set("run_shift", -5),
+        _set("run_shift", 2**70),
+        _set_array("sent_span", shape=[2**33, 2**33]),  # a count that overflows int64 (was OverflowError)
+        _set_array("sent_span", shape=[-1, 3]),
+        _set_array("sent_span", shape=[1, 3]),
+        _set_array("run_sids", shape=[1]),
+        _set_array("text_offsets", dtype="<i4"),
+        _set_array("doc_timestamp", dtype="O"),
+        _set_array("doc_timestamp", dtype="not-a-dtype"),
+        _set_array("doc_timestamp", offset=2**62),
+        _set_array("doc_timestamp", offset=3),
+        _set_array("doc_timestamp", shape="oops"),
     ],
 )
 def test_crafted_headers_with_a_valid_checksum_are_format_errors(
@@ -214,6 +219,32 @@ def test_crafted_headers_with_a_valid_checksum_are_format_errors(
     _craft(path, edit)
     with pytest.raises(dedup.IndexFormatError, match=r"a\.idx"):
         dedup.DedupIndex.load(path)
+
+
+def test_crafted_arrays_with_a_valid_checksum_are_format_errors(tmp_path: Path) -> None:
+    """Array contents that do not fit (not only headers) are refused when loading, naming the file."""
+    path = tmp_path / "a.idx"
+    _index().save(path)
+    data = path.read_bytes()
+    _, _, head_len = struct.unpack_from("<8sII", data)
+    header = json.loads(data[16 : 16 + head_len])
+    start = 16 + head_len
+
+    def poke(name: str, value: int, dtype: str, index: int = 0) -> None:
+        spec = header["arrays"][name]
+        raw = bytearray(data[:-32])
+        at = start + spec["offset"] + index * np.dtype(dtype).itemsize
+        raw[at : at + np.dtype(dtype).itemsize] = np.array([value], dtype=dtype).tobytes()
+        path.write_bytes(bytes(raw) + hashlib.sha256(raw).digest())
+        with pytest.raises(dedup.IndexFormatError, match=r"a\.idx"):
+            dedup.DedupIndex.load(path)
+
+    poke("run_keys", 2**63, "<u8")  # keys no longer sorted
+    poke("run_sids", 10**6, "<u4")  # an entry of a sentence not stored
+    poke("sent_span", 10**6, "<i4", index=2)  # a sentence ending past its text
+    poke("sent_span", -1, "<i4", index=1)  # a negative start
+    poke("text_offsets", 5, "<i8")  # offsets not starting at 0
+    poke("doc_count", 10**6, "<i4")  # sentence counts that do not add up
 
 
 def test_the_crafting_helper_alone_leaves_a_loadable_index(tmp_path: Path) -> None:
@@ -248,3 +279,37 @@ def test_an_empty_index_saves_and_loads(tmp_path: Path, how: str) -> None:
     assert sorted(loaded) == sorted(index)
     loaded.add("b", STORIES[0])
     assert loaded.add("c", STORIES[0])  # the loaded index works
+
+
+def _v1_documents() -> list[tuple[str, str, float]]:
+    """What ``tests/data/index_v1.idx`` holds: written by dedup at a76bcd9 (format version 1) from these."""
+    lee = Path(__file__).resolve().parents[1] / "data" / "lee_background_40.jsonl"
+    arts = [json.loads(line)["text"] for line in lee.read_text(encoding="utf-8").splitlines()[:3]]
+    docs = [(f"doc{n}", f"Bulletin {n} follows.\n\n{story}", 1000.0 + n) for n, story in enumerate(STORIES)]
+    docs += [(f"lee{n}", a, 1100.0 + n) for n, a in enumerate(arts)]
+    return [*docs, ("empty", "", 1200.0)]
+
+
+def test_a_version_1_file_loads_and_answers_like_a_rebuilt_index(tmp_path: Path) -> None:
+    """Files of the earlier format (a hash table of band keys) still load: converted on reading."""
+    docs = _v1_documents()
+    path = Path(__file__).resolve().parents[1] / "data" / "index_v1.idx"
+    assert struct.unpack_from("<8sI", path.read_bytes())[1] == 1
+    loaded = dedup.DedupIndex.load(path)
+    rebuilt = dedup.DedupIndex(max_docs=50)
+    for key, text, ts in docs:
+        rebuilt.add(key, text, timestamp=ts)
+    assert list(loaded) == [key for key, _, _ in docs] and loaded.max_docs == 50
+    assert [loaded.timestamp(k) for k in loaded] == [ts for _, _, ts in docs]
+    probe = f"{STORIES[1]}\n\n{docs[5][1][:600]}"
+    got = loaded.query(probe)
+    assert [(m.a.span.start, m.a.span.end, m.b.key, m.b.span.start, m.score) for m in got] == [
+        (0, 67, "doc1", 21, 1.0),
+        (69, 596, "lee1", 0, 1.0),
+    ]
+    assert got == rebuilt.query(probe)
+    assert loaded.clusters() == rebuilt.clusters()
+    again = tmp_path / "v2.idx"
+    loaded.save(again)
+    assert struct.unpack_from("<8sI", again.read_bytes())[1] == FORMAT_VERSION
+    assert dedup.DedupIndex.load(again).query(probe) == got
