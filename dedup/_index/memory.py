@@ -32,8 +32,9 @@ from dedup._index.crossmatch import Sketch, StoredDoc
 from dedup._index.runs import SortedRuns
 from dedup._index.store import Document, Hits
 from dedup._options import Options
+from dedup._rules import TOPIC_SENTENCES
 from dedup._sketch.minhash import lsh_params
-from dedup._text.segment import Sentence, make_sentence
+from dedup._text.segment import Sentence, clear_topic_names, make_sentence, topic_names
 
 __all__ = ["COMPACT_MIN", "STUB", "MemoryStore"]
 
@@ -106,6 +107,9 @@ class MemoryStore:
         with self._lock:
             self._slot_of: dict[str, int] = {}
             self._slot_key: list[str | None] = []
+            # Each document's topic names (segment's rule), space-separated: its sentences are
+            # rebuilt one by one, and their entity flags depend on the whole document.
+            self._slot_topic: list[str] = []
             self._slot_alive = np.zeros(0, dtype=bool)
             self._slot_ts = np.zeros(0, dtype=np.float64)
             self._slot_first = np.zeros(0, dtype=np.int64)  # first sentence id
@@ -189,6 +193,10 @@ class MemoryStore:
                     "sentence: it was built by another dedup version"
                 )
             out[n][s] = sent
+        for n, slot in enumerate(docs):
+            if self._slot_topic[slot]:
+                topic = frozenset(self._slot_topic[slot].split(" "))
+                out[n] = [t if t is STUB else clear_topic_names([t], topic)[0] for t in out[n]]
         keys = [self._slot_key[slot] for slot in docs]
         return [
             StoredDoc(key, text, tuple(sents), slot)  # type: ignore[arg-type]  # live: keys are str
@@ -218,6 +226,7 @@ class MemoryStore:
         slot = self._n_slots
         self._n_slots += 1
         self._slot_key.append(key)
+        self._slot_topic.append(_topic(text, sents))
         self._slot_alive = _grown(self._slot_alive, self._n_slots)
         self._slot_ts = _grown(self._slot_ts, self._n_slots)
         self._slot_first = _grown(self._slot_first, self._n_slots)
@@ -306,6 +315,9 @@ class MemoryStore:
         np.cumsum(self._slot_tlen[:-1], out=self._slot_text[1:])
         self._frozen, self._buffer = np.zeros(0, dtype=np.uint8), bytearray(b"".join(texts))
         self._slot_key = [k for k, alive in zip(self._slot_key, live_slots.tolist(), strict=False) if alive]
+        self._slot_topic = [
+            t for t, alive in zip(self._slot_topic, live_slots.tolist(), strict=False) if alive
+        ]
         self._n_slots = len(self._slot_key)
         self._slot_alive = np.ones(self._n_slots, dtype=bool)
         self._slot_of = {k: n for n, k in enumerate(self._slot_key) if k is not None}
@@ -322,6 +334,7 @@ class MemoryStore:
             np.cumsum(self._slot_tlen[:n], out=offsets[1:])
             return {
                 "keys": [k for k in self._slot_key],
+                "topics": list(self._slot_topic),
                 "text_bytes": np.frombuffer(bytes(self._buffer), dtype=np.uint8),
                 "text_offsets": offsets,
                 "doc_timestamp": self._slot_ts[:n].copy(),
@@ -363,6 +376,9 @@ class MemoryStore:
                 raise ValueError(f"document {key!r} is stored twice")
             store._slot_of[key] = slot
         store._slot_key = list(keys)
+        store._slot_topic = list(saved["topics"])
+        if len(store._slot_topic) != n:
+            raise ValueError("document and topic tables do not fit together")
         store._n_slots = n
         store._slot_alive = np.ones(n, dtype=bool)
         store._slot_ts = np.array(ts, dtype=np.float64)
@@ -391,3 +407,14 @@ class MemoryStore:
         store = cls(options)
         store.put_batch(docs)
         return store
+
+
+def _topic(text: str, sents: Sequence[Sentence]) -> str:
+    """The topic names of a document (``sents``: as :func:`segment` gave them), space-separated.
+
+    ``segment`` already cleared their flags, so they are counted on the sentences rebuilt raw.
+    """
+    if len(sents) <= TOPIC_SENTENCES:
+        return ""
+    raw = [make_sentence(text, s.para, s.start, s.end) for s in sents]
+    return " ".join(sorted(topic_names([r for r in raw if r is not None])))

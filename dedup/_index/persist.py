@@ -95,6 +95,7 @@ def save_index(store: MemoryStore, policy: Policy, path: str | os.PathLike[str])
     saved = store.export()
     arrays: dict[str, npt.NDArray[Any]] = {}
     arrays["doc_key_bytes"], arrays["doc_key_offsets"] = _strings(saved["keys"])
+    arrays["doc_topic_bytes"], arrays["doc_topic_offsets"] = _strings(saved["topics"])
     for name in _V2:
         arrays[name] = saved[name]
     header: dict[str, Any] = {
@@ -249,6 +250,9 @@ def _restore(
     policy = header["policy"]
     saved: dict[str, Any] = {name: arrays[name] for name in _V2}
     saved["keys"] = _decoded(arrays["doc_key_bytes"], arrays["doc_key_offsets"], saved["doc_timestamp"].size)
+    saved["topics"] = _decoded(
+        arrays["doc_topic_bytes"], arrays["doc_topic_offsets"], saved["doc_timestamp"].size
+    )
     saved["run_shift"] = int(header["run_shift"])
     store = MemoryStore.restore(options, saved)
     return store, {"max_docs": policy["max_docs"], "max_age": policy["max_age"]}

@@ -22,6 +22,7 @@ from dedup._rules import TOPIC_SENTENCES
 __all__ = [
     "Sentence",
     "check_text",
+    "clear_topic_names",
     "make_sentence",
     "normalise_token",
     "paragraph_spans",
@@ -472,7 +473,12 @@ def without_topic_names(sentences: list[Sentence]) -> list[Sentence]:
     """
     if len(sentences) <= TOPIC_SENTENCES:  # no name can be in more sentences than there are
         return sentences
-    topic = topic_names(sentences)
+    return clear_topic_names(sentences, topic_names(sentences))
+
+
+def clear_topic_names(sentences: list[Sentence], topic: frozenset[str]) -> list[Sentence]:
+    """``sentences`` with the entity flag of the stems in ``topic`` cleared (``topic``: their
+    document's :func:`topic_names`, e.g. kept by an index that rebuilds some sentences only)."""
     if not topic:
         return sentences
     return [_without(s, topic) for s in sentences]
