@@ -94,14 +94,15 @@ def test_same_result_in_a_fresh_process(seed_text: str) -> None:
 @pytest.mark.xfail(
     strict=True,
     reason="known: which near-copies cluster can depend on paragraph order (fusion covers are greedy "
-    "in text order); found by a random search of the property above, 2026-12-03 (SHRINK 0.5)",
+    "in text order); found by the property above in a random run, 2026-12-01 (example re-found by a "
+    "random search after the topic-names rule changed the first one's weights, 2026-12-03)",
 )
 def test_known_order_dependence_of_clusters() -> None:
     paras = [
-        "Quarry quarry pianist quarry village river pianist.",
-        "Festival village village budget battery quarry.",
-        "Battery pianist river river festival quarry quarry.",
-        "Battery battery village battery budget budget.",
+        "Tunnel budget council river.",
+        "River budget harbour river river tunnel.",
+        "Tunnel harbour river council.",
+        "Tunnel tunnel river budget harbour.",
     ]
     paras = paras + paras[:2]
     reordered = [paras[k] for k in (0, 2, 1, 3, 4, 5)]

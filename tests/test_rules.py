@@ -181,7 +181,7 @@ CHANGES: list[tuple[str, str, object]] = [
     ("sketch", "LSH_MAX_PER_ROW", 2),
     ("sketch", "MIN_SHARED_BANDS", 1),
     ("verify", "ENTITY_WEIGHT", 3.0),
-    ("verify", "SHRINK", 1.0),
+    ("verify", "SHRINK", 0.5),
     ("verify", "RATIO_ZERO", 0.25),
     ("verify", "SPREAD", 1.25),
     ("verify", "POOL_RATIO", 0.25),
