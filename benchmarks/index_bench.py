@@ -183,13 +183,14 @@ def heap_of(build: Callable[[], object], *, traced: bool = False) -> tuple[objec
 
 
 def store_bytes(store: MemoryStore) -> int:
-    """Bytes an in-memory store holds: its arrays (with their spare capacity), texts, keys."""
+    """Bytes an in-memory store holds: its arrays (with their spare capacity), texts, keys, topic names."""
     arrays = (
         store._slot_alive, store._slot_ts, store._slot_first, store._slot_count, store._slot_text,
         store._slot_tlen, store._sid_slot, store._sid_span, store._frozen,
     )  # fmt: skip
-    keys = sys.getsizeof(store._slot_of) + sys.getsizeof(store._slot_key)
+    keys = sys.getsizeof(store._slot_of) + sys.getsizeof(store._slot_key) + sys.getsizeof(store._slot_topic)
     keys += sum(sys.getsizeof(k) for k in store._slot_of)
+    keys += sum(sys.getsizeof(t) for t in store._slot_topic if t)  # "" is one shared object
     return sum(a.nbytes for a in arrays) + store._buffer.__sizeof__() + store._runs.nbytes + keys
 
 
