@@ -178,6 +178,9 @@ def paragraph_spans(text: str) -> list[tuple[int, int]]:
 WRAP_MIN_LINES = 3
 #: Lines longer than this are paragraphs, not a wrap (wrapping programs fill 60-100 columns).
 WRAP_MAX_WIDTH = 200
+#: A wrapped region inside a text not wrapped as a whole is at least this wide (menus and
+#: headlines are short lines; wrapping programs fill 60-100 columns).
+WRAP_MIN_WIDTH = 40
 _TERMINAL = ".!?…:;。！？\"'”’»)]"
 
 
@@ -208,6 +211,20 @@ def soft_breaks(text: str) -> list[int]:
     one-item-per-line texts (headlines, bullets, a paragraph per line) keep
     their lines, and hard-wrapped text gets its sentences and paragraphs back.
 
+    A text not hard-wrapped as a whole (a passage wrapped at 72 columns pasted
+    into a host whose paragraphs are one long line each, a wrapped quote in a
+    page of short lines) is judged region by region: a *region* is a run of
+    at least :data:`WRAP_MIN_LINES` consecutive lines, none longer than
+    :data:`WRAP_MAX_WIDTH`, where every line's next word would not have fitted
+    on it under the run's own width (its longest line, at least
+    :data:`WRAP_MIN_WIDTH`), so all but the last line have similar lengths;
+    a list item after a lead-in or another item ends it.  A region is wrapped
+    on its own evidence: some break inside it stops inside a sentence and
+    continues with a word in lower case, and at least a quarter of its breaks
+    are inside sentences; then all its breaks are soft.  Runs are taken from
+    the first line on, longest first; a run that is not wrapped is tried
+    again from its second line.
+
     Re-wrapping a text at another width moves its breaks but not its
     sentences, so what matches does not depend on the width.
 
@@ -215,6 +232,11 @@ def soft_breaks(text: str) -> list[int]:
     --------
     >>> soft_breaks("One headline here\\nAnother headline\\nA third, longer headline")
     []
+    >>> host = "A host paragraph on one line, too long for a wrap. " * 5
+    >>> text = (host + "\\nThe minister said the talks would resume in\\nthe spring after the "
+    ...         "elections, and that both\\nsides agreed to meet.\\n" + host)
+    >>> [text[b - 6 : b] for b in soft_breaks(text)]
+    ['ume in', 't both']
     """
     if "\n" not in text or _BLANK_LINE.search(text):
         return []
@@ -222,14 +244,14 @@ def soft_breaks(text: str) -> list[int]:
     if len(raw) < WRAP_MIN_LINES:
         return []
     sizes = [len(line.rstrip()) for line in raw]  # trailing spaces left out
-    width = max(sizes)
-    if width > WRAP_MAX_WIDTH:
-        return []
     lines: list[tuple[int, int]] = []  # (start, end without trailing spaces) of each line
     pos = 0
     for line, size in zip(raw, sizes, strict=True):
         lines.append((pos, pos + size))
         pos += len(line) + 1
+    width = max(sizes)
+    if width > WRAP_MAX_WIDTH:
+        return _wrapped_regions(text, lines)
     inside: list[int] = []  # soft breaks inside a sentence
     after: list[int] = []  # soft by width, after a sentence's end
     prose = any(end > start and text[end - 1] in _TERMINAL for start, end in lines)
@@ -246,8 +268,69 @@ def soft_breaks(text: str) -> list[int]:
             (after if closed else inside).append(b_start - 1)
         prose = prose or not (closed or marker or head[0].isupper())
     if not prose or len(inside) < 2 or 4 * len(inside) < len(lines) - 1:
-        return []
+        return _wrapped_regions(text, lines)
     return sorted(inside + after)
+
+
+def _wrapped_regions(text: str, lines: list[tuple[int, int]]) -> list[int]:
+    """Soft breaks of the wrapped regions of a text not wrapped as a whole (see :func:`soft_breaks`)."""
+    if not any(  # no line stops inside a sentence and continues in lower case: nothing to join
+        a_end > a_start and text[a_end - 1] not in _TERMINAL and text[b_start:b_end].lstrip()[:1].islower()
+        for (a_start, a_end), (b_start, b_end) in itertools.pairwise(lines)
+    ):
+        return []
+    soft: list[int] = []
+    first = 0
+    while first < len(lines) - 1:
+        start, end = lines[first]
+        if not WRAP_MIN_WIDTH // 2 <= end - start <= WRAP_MAX_WIDTH:  # too short or long to start a wrap
+            first += 1
+            continue
+        last, joined = _wrapped_run(text, lines, first)
+        soft.extend(joined)
+        first = last + 1 if joined else first + 1
+    return soft
+
+
+def _wrapped_run(text: str, lines: list[tuple[int, int]], first: int) -> tuple[int, list[int]]:
+    """The longest run of lines from ``first`` that looks wrapped at its own width: its last line and
+    its breaks, or ``[]`` if the run is too little evidence of a wrap."""
+    start, end = lines[first]
+    width = end - start
+    if not width or width > WRAP_MAX_WIDTH:
+        return first, []
+    fits = WRAP_MAX_WIDTH + 1  # the shortest line of the run, plus one and the next line's first word
+    prose = False  # a break inside a sentence continues with a word in lower case
+    inside: list[int] = []
+    after: list[int] = []
+    last = first
+    for k in range(first + 1, len(lines)):
+        b_start, b_end = lines[k]
+        if b_end - b_start > WRAP_MAX_WIDTH:
+            break
+        head = text[b_start:b_end].lstrip()
+        if not head:
+            break
+        marker = _LIST_MARKER.match(head)
+        closed = text[end - 1] in _TERMINAL
+        if marker and (closed or _LIST_MARKER.match(text[start:end].lstrip())):
+            break  # an item after a lead-in or another item
+        fits = min(fits, (end - start) + 1 + len(head.split(None, 1)[0]))
+        if fits <= max(width, b_end - b_start):  # the next word would have fitted on some line of the run
+            break
+        width = max(width, b_end - b_start)
+        (after if closed else inside).append(b_start - 1)
+        prose = prose or (not closed and head[0].islower())
+        start, end = b_start, b_end
+        last += 1
+    if (
+        last - first + 1 < WRAP_MIN_LINES
+        or width < WRAP_MIN_WIDTH
+        or not prose
+        or 4 * len(inside) < last - first
+    ):
+        return last, []
+    return last, sorted(inside + after)
 
 
 def _wrapped_paragraph_spans(text: str, soft: list[int]) -> list[tuple[int, int]]:
