@@ -1074,9 +1074,7 @@ def format_before_after(rows: Sequence[Row], before: dict[str, Any]) -> str:
             continue
         s, b = row.score, old.get((row.dataset, row.measure))
         was = (
-            f"{b['precision']:>7.3f}{b['recall']:>7.3f}{b['f1']:>7.3f}"
-            if b
-            else f"{'-':>7}{'-':>7}{'-':>7}"
+            f"{b['precision']:>7.3f}{b['recall']:>7.3f}{b['f1']:>7.3f}" if b else f"{'-':>7}{'-':>7}{'-':>7}"
         )
         delta = f"{s.f1 - b['f1']:>+8.3f}" if b else f"{'-':>8}"
         lines.append(
