@@ -223,7 +223,7 @@ def soft_breaks(text: str) -> list[int]:
     continues with a word in lower case, and at least a quarter of its breaks
     are inside sentences; then all its breaks are soft.  Runs are taken from
     the first line on, longest first; a run that is not wrapped is tried
-    again from its second line.
+    again from its second line, once (so the search stays linear in the lines).
 
     Re-wrapping a text at another width moves its breaks but not its
     sentences, so what matches does not depend on the width.
@@ -281,14 +281,18 @@ def _wrapped_regions(text: str, lines: list[tuple[int, int]]) -> list[int]:
         return []
     soft: list[int] = []
     first = 0
+    retried = False  # the run from ``first`` is the retry, from its second line, of a run that failed
     while first < len(lines) - 1:
         start, end = lines[first]
         if not WRAP_MIN_WIDTH // 2 <= end - start <= WRAP_MAX_WIDTH:  # too short or long to start a wrap
-            first += 1
+            first, retried = first + 1, False
             continue
         last, joined = _wrapped_run(text, lines, first)
         soft.extend(joined)
-        first = last + 1 if joined else first + 1
+        if joined or retried:  # retried once from the second line: on after the run (linear time)
+            first, retried = max(last, first) + 1, False
+        else:
+            first, retried = first + 1, True
     return soft
 
 
