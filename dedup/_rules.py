@@ -16,7 +16,9 @@ __all__ = [
     "DOC_KEY_MIX",
     "EDGE_SLACK_DIVISOR",
     "EDGE_SLACK_MIN",
+    "EDGE_WORDS",
     "ENTITY_WEIGHT",
+    "GAP_RATIO",
     "INDEX_MAX_BUCKET",
     "LINK_FLOOR",
     "LSH_MAX_BUCKET",
@@ -27,6 +29,7 @@ __all__ = [
     "MIN_NEW_WORDS",
     "MIN_SHARED_BANDS",
     "PASSAGE_ADJACENT",
+    "PASSAGE_GAP",
     "PASSAGE_OVERLAP",
     "POOL_RATIO",
     "RATIO_ZERO",
@@ -111,6 +114,20 @@ LINK_FLOOR: Final = 0.3
 #: the same run in both documents are one match: one copied passage, reported once, however
 #: its sentences are shuffled (see ``dedup._cluster.chain``).
 PASSAGE_ADJACENT: Final = 60
+#: Across documents, a match is extended over the words right before its start and right
+#: after its end while the two texts agree word for word (case aside), when at least this
+#: many agree: a passage copied from mid-sentence is reported from where the copy starts,
+#: not from its first whole sentence.  Fewer agreeing words are chance ("The", "He said").
+EDGE_WORDS: Final = 3
+#: Across documents, two matches of the same two documents that follow each other in both,
+#: at most this many characters apart on each side (a sentence or two), are one match when
+#: the texts between them are alike (:data:`GAP_RATIO`): a copied passage in which an edited
+#: sentence no longer scores as a link is still one passage, not two.
+PASSAGE_GAP: Final = 300
+#: The rapidfuzz ``ratio`` / 100 the two texts between such matches reach at least: an edited
+#: copy scores 0.8 and more, unrelated prose about 0.5 (:data:`RATIO_ZERO`), so a page
+#: template's lines around a different line of content on each page stay apart.
+GAP_RATIO: Final = 0.7
 #: Sides of matches in one document overlapping by at least this share of the shorter
 #: one are one passage.
 PASSAGE_OVERLAP: Final = 0.5

@@ -642,7 +642,7 @@ def _assemble_bucket(links: pd.DataFrame, things: pd.DataFrame, threshold: float
         np.stack((links["ia"].to_numpy(np.int64), links["ib"].to_numpy(np.int64)), axis=1),
         np.stack((links["ja"].to_numpy(np.int64), links["jb"].to_numpy(np.int64)), axis=1),
     )
-    result = build_table(table, sent_doc, sent_para, ords, char_spans, threshold)
+    result = build_table(table, sent_doc, sent_para, ords, char_spans, threshold, texts.__getitem__)
     clusters, matches = result.materialize(keys, texts.__getitem__)
     ordinal_of: dict[str | None, int] = dict(zip(keys, ords.tolist(), strict=True))
     out: list[dict[str, Any]] = []

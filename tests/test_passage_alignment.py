@@ -99,7 +99,7 @@ def test_passages_far_apart_stay_two_matches() -> None:
     ]
 
 
-def _front_ends(suspicious: str) -> Iterator[tuple[str, list[tuple[tuple[int, int], tuple[int, int], int]]]]:
+def front_ends(suspicious: str) -> Iterator[tuple[str, list[tuple[tuple[int, int], tuple[int, int], int]]]]:
     """The cross-document matches of each front end on the source and ``suspicious``."""
     yield "memory", _sides(_index_matches(dedup.DedupIndex(), suspicious))
     docs = [("source", SOURCE), ("copy", suspicious)]
@@ -117,11 +117,66 @@ def _front_ends(suspicious: str) -> Iterator[tuple[str, list[tuple[tuple[int, in
         ("Engineers reported", "the damaged timber."),
         ("The repairs will cost", "every twenty minutes."),
         ("The harbour authority", "the chief engineer said."),
+        ("pilings before the storms", "keep visitors away"),  # from and to mid-sentence
     ],
 )
 def test_every_front_end_gives_the_same_passage_match(first: str, last: str) -> None:
     suspicious, in_copy, in_source = _copy(first, last)
-    results = dict(_front_ends(suspicious))
+    results = dict(front_ends(suspicious))
     assert results["memory"][0][:2] == (in_copy, in_source)
     for name, got in results.items():
         assert got == results["memory"], name
+
+
+def test_a_passage_copied_from_mid_sentence_starts_and_ends_where_the_copy_does() -> None:
+    suspicious, in_copy, in_source = _copy("needs new pilings before", "will keep visitors away")
+    [m] = _index_matches(dedup.DedupIndex(), suspicious)
+    assert (m.a.start, m.a.end) == in_copy and (m.b.start, m.b.end) == in_source
+    assert m.a.text == m.b.text == SOURCE[in_source[0] : in_source[1]]
+    # The fragments are inside the match but aligned to nothing: the alignments are whole sentences.
+    assert len(m.alignments) == 2
+    assert all(in_copy[0] < al.a.start and al.a.end < in_copy[1] for al in m.alignments)
+
+
+def test_two_words_agreeing_by_chance_do_not_extend_a_match() -> None:
+    one = "Engineers reported that the northern pier needs new pilings before the storms arrive in December."
+    # The source goes on "The repairs will cost ...": two words agree, then the texts part.
+    suspicious = f"{HOST}{one} The repairs were promised years ago by the mayor.{TAIL}"
+    [m] = _index_matches(dedup.DedupIndex(), suspicious)
+    at = suspicious.index(one)
+    assert (m.a.start, m.a.end) == (at, at + len(one))
+    assert (m.b.start, m.b.end) == (SOURCE.index(one), SOURCE.index(one) + len(one))
+
+
+ORIGINAL = "The repairs will cost about four million dollars and take eleven weeks, the chief engineer said."
+EDITED = "The repair bill: some 4 million dollars, and eleven weeks of work, the engineer in chief said."
+
+
+def edited_copy() -> tuple[str, tuple[int, int], tuple[int, int]]:
+    """A copy from "Engineers reported" to "the damaged timber." whose middle sentence is reworded."""
+    suspicious, in_copy, in_source = _copy("Engineers reported", "the damaged timber.")
+    return suspicious.replace(ORIGINAL, EDITED), in_copy, in_source
+
+
+def test_an_edited_sentence_inside_a_copied_passage_does_not_cut_it_in_two() -> None:
+    suspicious, in_copy, in_source = edited_copy()
+    [m] = _index_matches(dedup.DedupIndex(), suspicious)
+    assert (m.a.start, m.a.end) == (in_copy[0], in_copy[1] + len(EDITED) - len(ORIGINAL))
+    assert (m.b.start, m.b.end) == in_source
+    # The edited sentence scores as no link: two alignments, around it.
+    assert [suspicious[al.a.start : al.a.end][:9] for al in m.alignments] == ["Engineers", "Ferry pas"]
+    results = dict(front_ends(suspicious))
+    for name, got in results.items():
+        assert got == results["memory"], name
+
+
+def test_an_unlike_text_between_two_copied_sentences_keeps_them_apart() -> None:
+    one = "Engineers reported that the northern pier needs new pilings before the storms arrive in December."
+    two = "Ferry passengers will use the southern terminal while the contractors replace the damaged timber."
+    other = "Violas and cellos from the conservatory will join the brass section for the closing night."
+    suspicious = f"{HOST}{one} {other} {two}{TAIL}"
+    found = _sides(_index_matches(dedup.DedupIndex(), suspicious))
+    assert [(a[0], b[0]) for a, b, _ in found] == [
+        (suspicious.index(one), SOURCE.index(one)),
+        (suspicious.index(two), SOURCE.index(two)),
+    ]

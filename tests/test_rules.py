@@ -150,6 +150,12 @@ def _cluster_results() -> list[Any]:
         if len(sentences) >= 2:
             clusters, _ = build(sorted(_links(rng, sentences)), sentences, sent_doc, docs, 0.5)
             found.append([[(p.key, p.span.start, p.span.end) for p in c.passages] for c in clusters])
+    # A copied passage with a reworded sentence inside (the gap rule), through every front end.
+    from tests.test_passage_alignment import edited_copy, front_ends
+
+    results = dict(front_ends(edited_copy()[0]))
+    assert all(got == results["memory"] for got in results.values()), results
+    found.append(results["memory"])
     return found
 
 
@@ -194,6 +200,9 @@ CHANGES: list[tuple[str, str, object]] = [
     ("verify", "LINK_FLOOR", 0.25),
     ("cluster", "PASSAGE_OVERLAP", 0.25),
     ("cluster", "PASSAGE_ADJACENT", 0),
+    ("cluster", "EDGE_WORDS", 1),
+    ("cluster", "PASSAGE_GAP", 0),
+    ("cluster", "GAP_RATIO", 0.25),
     ("sketch", "DOC_KEY_MIX", 0),
     # Read by ``segment`` (both tokenisers); the verify stage's sentences come from it.
     ("verify", "TOPIC_SENTENCES", 1),

@@ -8,7 +8,7 @@ from operator import itemgetter
 
 import numpy as np
 
-from dedup._cluster.chain import match_labels
+from dedup._cluster.chain import bridge_labels, extend_edges, match_labels
 from dedup._cluster.cliques import cliques
 from dedup._cluster.unionfind import UnionFind
 from dedup._options import Options
@@ -40,25 +40,29 @@ def char_span(sent: Sentence, tok: tuple[int, int]) -> tuple[int, int]:
 
 
 def _match_roots(
-    links: Sequence[Link], uf: UnionFind, sentences: Sequence[Sentence], sent_doc: Sequence[int]
+    links: Sequence[Link],
+    uf: UnionFind,
+    sentences: Sequence[Sentence],
+    sent_doc: Sequence[int],
+    docs: Sequence[Doc],
 ) -> list[int]:
     """Each link's match (its smallest link): :func:`~dedup._cluster.chain.match_labels` over the
-    within-document chains of ``uf`` and the links' aligned character spans."""
+    within-document chains of ``uf`` and the links' aligned character spans, then
+    :func:`~dedup._cluster.chain.bridge_labels`."""
     n = len(links)
     a = [char_span(sentences[lk.i], lk.span_i) for lk in links]
     b = [char_span(sentences[lk.j], lk.span_j) for lk in links]
     roots = np.array([uf.find(k) for k in range(n)], dtype=np.int64)
+    doc_a = np.array([sent_doc[lk.i] for lk in links], dtype=np.int64)
+    doc_b = np.array([sent_doc[lk.j] for lk in links], dtype=np.int64)
+    a_start = np.array([s for s, _ in a], dtype=np.int64)
+    a_end = np.array([e for _, e in a], dtype=np.int64)
+    b_start = np.array([s for s, _ in b], dtype=np.int64)
+    b_end = np.array([e for _, e in b], dtype=np.int64)
     labels = match_labels(
-        n,
-        np.arange(n, dtype=np.int64),
-        roots,
-        np.array([sent_doc[lk.i] for lk in links], dtype=np.int64),
-        np.array([sent_doc[lk.j] for lk in links], dtype=np.int64),
-        np.array([s for s, _ in a], dtype=np.int64),
-        np.array([e for _, e in a], dtype=np.int64),
-        np.array([s for s, _ in b], dtype=np.int64),
-        np.array([e for _, e in b], dtype=np.int64),
+        n, np.arange(n, dtype=np.int64), roots, doc_a, doc_b, a_start, a_end, b_start, b_end
     )
+    labels = bridge_labels(labels, doc_a, a_start, a_end, doc_b, b_start, b_end, lambda d: docs[d].text)
     roots_out: list[int] = labels.tolist()
     return roots_out
 
@@ -108,7 +112,7 @@ def build(
     del by_pair
     # 1b. Across documents, aligned stretches near each other in both documents form one match.
     if any(sent_doc[lk.i] != sent_doc[lk.j] for lk in kept):
-        match_of = _match_roots(kept, uf, sentences, sent_doc)
+        match_of = _match_roots(kept, uf, sentences, sent_doc, docs)
     else:
         match_of = [uf.find(n) for n in range(len(kept))]
     groups: dict[int, list[Link]] = {}
@@ -162,6 +166,9 @@ def build(
             )
             score = round(sum(lk.score for lk in group) / len(group), 6)
             kind = first.kind  # ("exact" when all are: then the first is too)
+        if da != db:  # a copy may start and end mid-sentence (chain.py states the rule)
+            (s0, e0), (s1, e1) = extend_edges(docs[sa[0]].text, sa[1:], docs[sb[0]].text, sb[1:])
+            sa, sb = (sa[0], s0, e0), (sb[0], s1, e1)
         matches.append(_make_match(passage(sa), passage(sb), score, kind, alignments))
         sides.append(sa)
         sides.append(sb)

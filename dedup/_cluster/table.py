@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dedup._arrays import run_firsts, sorted_find
-from dedup._cluster.chain import match_labels, min_labels
+from dedup._cluster.chain import bridge_labels, extend_edges, match_labels, min_labels
 from dedup._cluster.cliques import cliques
 from dedup._errors import DedupError
 from dedup._rules import PASSAGE_OVERLAP
@@ -165,11 +165,14 @@ def build_table(
     doc_ordinal: _I64,
     char_spans: CharSpans,
     threshold: float,
+    text_of: Callable[[int], str],
 ) -> ResultTable:
     """:func:`~dedup._cluster.build` on columns: matches and ranked clusters of the links at ``threshold``.
 
     ``doc_ordinal[d]`` ranks document ``d`` (its place in the corpus);
-    ``char_spans`` gives the character spans of token spans of sentences.
+    ``char_spans`` gives the character spans of token spans of sentences;
+    ``text_of(d)`` is document ``d``'s text (asked for the documents of matches
+    across documents only, whose edges :func:`~dedup._cluster.chain.extend_edges` reads).
     """
     kept = (
         links
@@ -203,6 +206,7 @@ def build_table(
     head = match_labels(
         n, np.flatnonzero(chained), nxt[chained], sent_doc[i], sent_doc[j], a_start, a_end, b_start, b_end
     )  # a match's first link (as build's union-find)
+    head = bridge_labels(head, sent_doc[i], a_start, a_end, sent_doc[j], b_start, b_end, text_of)
     by_match = np.argsort(head, kind="stable")  # links of match 0, then of match 1, ... (by head)
     first = np.flatnonzero(run_firsts(head[by_match]))
     n_match = first.size
@@ -212,6 +216,13 @@ def build_table(
     da, db = sent_doc[i[heads]], sent_doc[j[heads]]
     sa = np.stack((da, np.minimum.reduceat(a_start, first), np.maximum.reduceat(a_end, first)), axis=1)
     sb = np.stack((db, np.minimum.reduceat(b_start, first), np.maximum.reduceat(b_end, first)), axis=1)
+    for m in np.flatnonzero(da != db).tolist():  # a copy may start and end mid-sentence (chain.py)
+        (sa[m, 1], sa[m, 2]), (sb[m, 1], sb[m, 2]) = extend_edges(
+            text_of(int(da[m])),
+            (int(sa[m, 1]), int(sa[m, 2])),
+            text_of(int(db[m])),
+            (int(sb[m, 1]), int(sb[m, 2])),
+        )
     oa, ob = doc_ordinal[da], doc_ordinal[db]
     swap = (ob < oa) | ((ob == oa) & (sb[:, 1] < sa[:, 1]))
     side_a = np.where(swap[:, None], sb, sa)

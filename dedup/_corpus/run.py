@@ -582,12 +582,21 @@ def _run(source: CorpusSource, options: Options, jobs: int, progress: bool, with
         )
     del local_pairs
     release_memory()
-    kept_docs = sorted_unique(np.concatenate((sent_doc[links.i], sent_doc[links.j]))).tolist()
-    texts = _reread_texts(source, keys, kept_docs, text_digest, progress) if with_text else {}
+    doc_i, doc_j = sent_doc[links.i], sent_doc[links.j]
+    if not with_text:  # only the texts that matches across documents extend into (build_table)
+        doc_i, doc_j = doc_i[doc_i != doc_j], doc_j[doc_i != doc_j]
+    kept_docs = sorted_unique(np.concatenate((doc_i, doc_j))).tolist()
+    texts = _reread_texts(source, keys, kept_docs, text_digest, progress)
     table = build_table(
-        links, sent_doc, para, np.arange(n_sents.size, dtype=np.int64), columns.char_spans, options.threshold
+        links,
+        sent_doc,
+        para,
+        np.arange(n_sents.size, dtype=np.int64),
+        columns.char_spans,
+        options.threshold,
+        texts.__getitem__,
     )
-    return _Found(table, keys, texts, options.threshold)
+    return _Found(table, keys, texts if with_text else {}, options.threshold)
 
 
 def _join_signatures(parts: list[_Sketch], num_perm: int) -> npt.NDArray[np.uint32]:

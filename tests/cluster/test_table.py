@@ -87,6 +87,7 @@ def test_build_table_equals_build(seed: int, threshold: float) -> None:
         np.asarray([d.ordinal for d in docs], dtype=np.int64),
         _char_spans(sentences),
         threshold,
+        lambda d: docs[d].text,
     )
     got_clusters, got_matches = table.materialize([d.key for d in docs], lambda d: docs[d].text)
     assert len(table) == len(clusters)

@@ -305,7 +305,7 @@ def test_a_version_1_file_loads_and_answers_like_a_rebuilt_index(tmp_path: Path)
     got = loaded.query(probe)
     assert [(m.a.span.start, m.a.span.end, m.b.key, m.b.span.start, m.score) for m in got] == [
         (0, 67, "doc1", 21, 1.0),
-        (69, 596, "lee1", 0, 1.0),
+        (69, 666, "lee1", 0, 1.0),  # to the last whole word of the 600 characters copied (mid-sentence)
     ]
     assert got == rebuilt.query(probe)
     assert loaded.clusters() == rebuilt.clusters()
