@@ -16,7 +16,8 @@ news-like sentences from the CNN token distribution instead.
 Printed: bytes per character of stored text in memory (what the store's arrays,
 text buffer and key dict hold; and the growth of the process's resident memory
 while building, the segmenter's and shingle hasher's caches warmed first), in the saved
-file and in Redis (``INFO`` ``used_memory`` growth); p50/p99 of ``query`` and
+file and in Redis (``INFO`` ``used_memory`` growth, per character and per
+document, and ``MEMORY USAGE`` summed by kind of key); p50/p99 of ``query`` and
 ``add`` (ms), a split of one query's time, save/load time.  Beside them, in the
 same run and on the same stored sentences (the first ``--baseline-paragraphs``):
 datasketch's ``MinHashLSH`` (same signatures, one key per sentence) in memory
@@ -365,6 +366,24 @@ def start_redis() -> tuple[str, subprocess.Popen[bytes]]:
     return f"redis://127.0.0.1:{port}/0", proc
 
 
+def memory_usage(client: object, prefix: bytes, chars: int) -> str:
+    """``MEMORY USAGE`` of every key under ``prefix``, summed by the part of the name after it."""
+    kinds: dict[str, list[int]] = {}
+    names = list(client.scan_iter(match=prefix + b"*", count=1000))  # type: ignore[attr-defined]
+    pipe = client.pipeline(transaction=False)  # type: ignore[attr-defined]
+    for name in names:
+        pipe.memory_usage(name, samples=0)
+    for name, size in zip(names, pipe.execute(), strict=True):
+        kind = name[len(prefix) :].split(b":")[0].decode("ascii", "replace")
+        kinds.setdefault(kind, [0, 0])
+        kinds[kind][0] += 1
+        kinds[kind][1] += int(size or 0)
+    return ", ".join(
+        f":{kind} {size / chars:.2f} ({count} keys)"
+        for kind, (count, size) in sorted(kinds.items(), key=lambda kv: -kv[1][1])
+    )
+
+
 def bench_redis(url: str, articles: list[list[str]], probe_texts: list[str]) -> None:
     index = dedup.DedupIndex.from_redis(url, name="bench")
     index.clear()
@@ -379,7 +398,12 @@ def bench_redis(url: str, articles: list[list[str]], probe_texts: list[str]) -> 
     used = int(client.info("memory")["used_memory"]) - before
     print(
         f"redis: built {len(articles)} articles in {build:.1f} s ({len(articles) / build:.0f} adds/s), "
-        f"{client.dbsize()} keys, {used / chars:.2f} bytes per character (used_memory growth)"
+        f"{client.dbsize()} keys ({client.dbsize() / len(texts):.1f} per document), "
+        f"{used / chars:.2f} bytes per character (used_memory growth), {used / len(texts):.0f} per document"
+    )
+    print(
+        "redis: MEMORY USAGE by kind of key, bytes per character: "
+        + memory_usage(client, b"dedup:bench:", chars)
     )
     for text in probe_texts[:5]:
         index.query(text)

@@ -226,6 +226,7 @@ class DedupIndex:
         max_docs: int | None = None,
         max_age: float | None = None,
         socket_timeout: float = 10.0,
+        upgrade: bool = False,
         **options: Unpack[OptionValues],
     ) -> DedupIndex:
         """An index kept in Redis at ``url``, shared by every process using the same ``name``.
@@ -235,13 +236,23 @@ class DedupIndex:
         are stored with the index and checked by every write: a client with
         others raises :class:`~dedup.IncompatibleIndexError`.  Unreachable
         Redis or any Redis failure raises :class:`~dedup.StorageError`.  Needs the ``redis`` extra; see
-        :mod:`dedup._index.redis` for the layout.
+        :mod:`dedup._index.redis` for the layout.  An index written in an older layout raises
+        :class:`~dedup.IncompatibleIndexError`; ``upgrade=True`` rebuilds it from its stored
+        texts first (while no other process writes to it).
         """
+        if not isinstance(upgrade, bool):
+            raise TypeError(f"upgrade must be a bool, got {type(upgrade).__name__}")
         from dedup._index.redis import RedisStore
 
         docs, age = check_retention(max_docs, max_age)
         store = RedisStore(
-            url, options_from(options), name=name, socket_timeout=socket_timeout, max_docs=docs, max_age=age
+            url,
+            options_from(options),
+            name=name,
+            socket_timeout=socket_timeout,
+            max_docs=docs,
+            max_age=age,
+            upgrade=upgrade,
         )
         return cls(max_docs=docs, max_age=age, storage=store)
 

@@ -1,31 +1,51 @@
 """The Redis store of :class:`~dedup.DedupIndex`: one index shared by several scraper processes.
 
-datasketch's Redis storage keeps LSH buckets of *keys*; a scraper needs the
-passages and spans back, so this module uses its own layout under one prefix
-``dedup:{name}``:
+datasketch's Redis storage keeps LSH buckets of *keys*, one Redis set per
+bucket; a scraper needs the passages and spans back, and one Redis key per band
+key costs more than the text it protects (layout 1 used 78 bytes of
+``used_memory`` per character of text).  This module packs the band table into
+few keys in Redis's compact encodings, under one prefix ``dedup:{name}``
+(layout 2):
 
-* ``:meta``            settings (JSON): the build fingerprint and the retention
-                       (``max_docs``, ``max_age``), checked on connect and by every write
+* ``:meta``            settings (JSON): the build fingerprint, the retention
+                       (``max_docs``, ``max_age``) and ``layout``, checked on connect and by every write
 * ``:docs``            sorted set, document key -> timestamp (eviction, iteration)
-* ``:doc:{key}``       hash: ``text``, ``ts``, ``n`` (sentences), ``id`` (insertion
-                       number: the document's ordinal), ``keys`` (the sentences' band
-                       and exact keys, raw uint64, then the sentence numbers, int64)
-* ``:b:{8 bytes}``     set of ``{key}\\0{sentence}`` per band or exact-copy key
-* ``:x:{8 bytes}``     for an exact-copy key with more copies than a lookup takes,
-                       its set again as a sorted set scored ``id * 2**20 + sentence``
-                       (the newest copies first, without reading them all); made by
-                       the first lookup that needs it, kept by later writes, and
-                       rebuilt from ``:b:`` when its size differs (a dedup without
-                       it wrote meanwhile)
-* ``:version``         counter bumped by every write (ids come from it)
+* ``:doc:{key}``       hash: ``text``, ``ts``, ``id`` (the document's ordinal: its
+                       insertion number) and ``sum`` (8 bytes: a digest of its sentences' keys)
+* ``:o:{id // 128}``   hash, ordinal -> document key (128 documents a hash: listpack-encoded)
+* ``:h:{n}``           bucket ``n`` of the band table, a hash: band or exact-copy key
+                       (8 little-endian bytes) -> the ids of the stored sentences under it,
+                       8 bytes each (``id << 24 | sentence``, big-endian), oldest first;
+                       ``""`` when they are in ``:v:``.  Each hash holds ~``_LOAD`` keys
+                       of at most ``_INLINE`` bytes, so it stays listpack-encoded at the
+                       default ``hash-max-listpack-entries``/``-value`` (128/64)
+* ``:v:{8 bytes}``     the ids of a key with more than ``_INLINE // 8`` sentences (boilerplate), a string
+* ``:lh``              the band table's linear-hashing state: ``L`` (level), ``p``
+                       (split pointer) and ``F`` (keys stored); key ``k`` (its low 32 bits
+                       ``u``) is in bucket ``u mod 2**L``, or ``u mod 2**(L+1)`` when that is
+                       below ``p``.  Writes split bucket ``p`` whenever ``F`` exceeds
+                       ``_LOAD`` times the buckets, so a lookup reads one small hash per key
+                       at any index size, and the table grows one bucket at a time
+* ``:version``         counter bumped by every write (ordinals come from it)
 * ``:w:{token}``       written by each write transaction with a random token of its
                        own, expiring after ``_TOKEN_TTL`` seconds: the try it names was applied
+
+Per stored sentence of 3+ words with the default options that is 38 keys of
+~20 bytes (field, ids, listpack headers) in bucket hashes; per document its
+text, ~300 bytes of hash and sorted-set entries and its share of a ``:o:``
+hash.  The sentences' keys are not stored: removing a document segments and
+sketches its text again (what ``add`` did) and checks the result against
+``sum``.  A dedup that segments differently would find other keys: their
+entries are removed where found, the rest left behind (counted in ``:lh``
+``stale``; they never match, as their document is gone, but count toward
+bucket sizes until rebuilt with :meth:`RedisStore.upgrade`).
 
 An atomic step is one optimistic transaction: ``WATCH :version :meta``, read
 the version and the settings (one ``MGET``; other settings raise
 :class:`IncompatibleIndexError`; none, after a ``FLUSHALL`` or a restart
 without persistence, are written with the step), the band keys of an article
-(one Lua call), then ``MULTI``/``EXEC`` the writes, bumping ``:version``.  If
+(one Lua call), the documents found (one more), then ``MULTI``/``EXEC`` the
+writes (one Lua call for a document's band keys), bumping ``:version``.  If
 another process wrote in between, ``EXEC`` fails and the step is redone against
 the new state, so two processes adding near-identical articles can never both
 see them as new, and nothing is ever half-written.
@@ -36,12 +56,18 @@ token and, if found, returns the applied try's result instead of running again
 (which would report the document as a duplicate of itself).  A timeout is not
 waited out: it raises :class:`StorageError` saying that the write may have been
 applied.  Every Redis error becomes :class:`StorageError`; a damaged value (a
-version or id that is not an integer, text that is not UTF-8) becomes
-:class:`IndexFormatError` naming its Redis key.
+version or id that is not an integer, text that is not UTF-8, ids that are not
+8-byte records) becomes :class:`IndexFormatError` naming its Redis key.
+
+An index written in layout 1 (dedup before this layout: one set per band key)
+is refused with :class:`IncompatibleIndexError`;
+``DedupIndex.from_redis(url, name=..., upgrade=True)`` rebuilds it in place
+from its stored texts (:meth:`RedisStore.upgrade`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -56,70 +82,232 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from dedup._errors import IncompatibleIndexError, IndexFormatError, InvalidOptionError, StorageError
-from dedup._index.crossmatch import Sketch, StoredDoc
+from dedup._errors import (
+    DedupError,
+    IncompatibleIndexError,
+    IndexFormatError,
+    InvalidOptionError,
+    StorageError,
+)
+from dedup._index.crossmatch import Sketch, StoredDoc, sketch
 from dedup._index.store import Document, Hits, fingerprint
 from dedup._options import VERIFY_ONLY, Options
 from dedup._text.segment import Sentence, segment
 from dedup._version import install_hint
 
-__all__ = ["RedisStore"]
+__all__ = ["LAYOUT", "RedisStore"]
 
 T = TypeVar("T")
 I64 = npt.NDArray[np.int64]
 
-# Members of every band set with at most ARGV[1] members (ARGV[5..]: members of a document being
-# replaced, not counted), and the newest ARGV[3] members of every exact-copy set.  KEYS: the
-# ARGV[2] band sets, then the exact sets, then their sorted twins.
-_LOOKUP = """
-local cap, n_bands, limit, prefix = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
-local n_exact = (#KEYS - n_bands) / 2
-local out = {}
-for i = 1, n_bands do
-  local n = redis.call('SCARD', KEYS[i]) - tonumber(ARGV[4 + i] or 0)
-  if n > 0 and n <= cap then out[i] = redis.call('SMEMBERS', KEYS[i]) else out[i] = {} end
+#: Version of the Redis layout, stored in ``:meta``.
+LAYOUT = 2
+_LOAD = 40  # band-table keys per bucket before a split: unsplit buckets hold up to ~2x, below 128
+_INLINE = 64  # bytes of ids kept in a bucket (8 sentences); more go to ``:v:``
+_SENT_BITS = 24  # sentence numbers in an id; the document's ordinal takes the other 40 bits
+_ORD_SHARD = 128  # ordinals per ``:o:`` hash
+
+# Bucket of a band key (8 bytes, little-endian) under the linear-hashing state L, p.
+_ADDRESS = """
+local function address(k, L, p)
+  local u = struct.unpack('<I4', k)
+  local a = u % 2 ^ L
+  if a < p then a = u % 2 ^ (L + 1) end
+  return string.format('%d', a)
 end
-for j = 1, n_exact do
-  local s, z = KEYS[n_bands + j], KEYS[n_bands + n_exact + j]
-  local skip = tonumber(ARGV[4 + n_bands + j] or 0)
-  local n = redis.call('SCARD', s)
-  if n == 0 then
-    out[n_bands + j] = {}
-  elseif n <= limit + skip then
-    out[n_bands + j] = redis.call('SMEMBERS', s)
-  else
-    if redis.call('ZCARD', z) ~= n then
-      redis.call('DEL', z)
-      for _, m in ipairs(redis.call('SMEMBERS', s)) do
-        local key, sent = string.match(m, '^(.*)%z(%d+)$')
-        local id = key and redis.call('HGET', prefix .. ':doc:' .. key, 'id')
-        redis.call('ZADD', z, id and (tonumber(id) * 1048576 + tonumber(sent)) or 0, m)
+local function check(name, v)
+  if v and #v % 8 ~= 0 then
+    error({err = 'DAMAGED ' .. name .. ' |~| holds ids of ' .. #v .. ' bytes, not 8-byte records'})
+  end
+  return v
+end
+"""
+
+# Ids under the band keys (ARGV[5]: 8 bytes each) of the first ARGV[4]: all of them for a key
+# holding at most ARGV[2] (not counting ARGV[6]'s removed ones, 4 bytes a key), none otherwise;
+# the newest ARGV[3] (plus the removed) under each of the others (exact-copy keys).  Returns the
+# ids, concatenated, and how many each key gave (4 bytes each).
+_LOOKUP = (
+    _ADDRESS
+    + """
+local prefix, cap, limit, n_bands = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local keys, skips = ARGV[5], ARGV[6]
+local st = redis.call('HMGET', KEYS[1], 'L', 'p')
+local L, p = tonumber(st[1] or 0), tonumber(st[2] or 0)
+local ids, counts = {}, {}
+for i = 1, #keys / 8 do
+  local k = string.sub(keys, i * 8 - 7, i * 8)
+  local h = prefix .. ':h:' .. address(k, L, p)
+  local v = check(h, redis.call('HGET', h, k))
+  local got = ''
+  if v then
+    local skip = 0
+    if #skips > 0 then skip = struct.unpack('<I4', skips, i * 4 - 3) end
+    local over = prefix .. ':v:' .. k
+    local size = #v / 8
+    if v == '' then size = math.floor(redis.call('STRLEN', over) / 8) end
+    if i <= n_bands then
+      if size - skip > 0 and size - skip <= cap then
+        if v == '' then got = redis.call('GET', over) else got = v end
+      end
+    else
+      local take = math.min(size, limit + skip)
+      if take <= 0 then
+        got = ''
+      elseif v == '' then
+        got = redis.call('GETRANGE', over, -take * 8, -1)
+      else
+        got = string.sub(v, -take * 8)
       end
     end
-    out[n_bands + j] = redis.call('ZREVRANGE', z, 0, limit + skip - 1)
+  end
+  ids[i] = got
+  counts[i] = struct.pack('<I4', #got / 8)
+end
+return {table.concat(ids), table.concat(counts)}
+"""
+)
+
+# Store ids (ARGV[6], 8 bytes each) under their sentences' keys (ARGV[5]: ARGV[4] keys of 8 bytes
+# per id), then split buckets until at most ARGV[2] keys a bucket.  KEYS[1]: the state.
+_PUT = (
+    _ADDRESS
+    + """
+local prefix, load, inline, width = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local keys, ids = ARGV[5], ARGV[6]
+local st = redis.call('HMGET', KEYS[1], 'L', 'p', 'F')
+local L, p, F = tonumber(st[1] or 0), tonumber(st[2] or 0), tonumber(st[3] or 0)
+for r = 0, #ids / 8 - 1 do
+  local id = string.sub(ids, r * 8 + 1, r * 8 + 8)
+  for c = 0, width - 1 do
+    local at = (r * width + c) * 8
+    local k = string.sub(keys, at + 1, at + 8)
+    local h = prefix .. ':h:' .. address(k, L, p)
+    local v = false
+    -- Most keys of a new text are new: one command stores them.
+    if redis.call('HSETNX', h, k, id) == 1 then
+      F = F + 1
+    else
+      v = check(h, redis.call('HGET', h, k))
+    end
+    if not v then
+      v = false
+    elseif v == '' then
+      redis.call('APPEND', prefix .. ':v:' .. k, id)
+    elseif #v + 8 > inline then
+      redis.call('SET', prefix .. ':v:' .. k, v .. id)
+      redis.call('HSET', h, k, '')
+    else
+      redis.call('HSET', h, k, v .. id)
+    end
+  end
+end
+local function hset(h, pairs)
+  for n = 1, #pairs, 512 do
+    redis.call('HSET', h, unpack(pairs, n, math.min(n + 511, #pairs)))
+  end
+end
+while F > load * (2 ^ L + p) do
+  local h = prefix .. ':h:' .. string.format('%d', p)
+  local all = redis.call('HGETALL', h)
+  if #all > 0 then
+    redis.call('DEL', h)
+    local stay, go = {}, {}
+    for n = 1, #all, 2 do
+      local t = go
+      if struct.unpack('<I4', all[n]) % 2 ^ (L + 1) == p then t = stay end
+      t[#t + 1] = all[n]
+      t[#t + 1] = all[n + 1]
+    end
+    hset(h, stay)
+    hset(prefix .. ':h:' .. string.format('%d', p + 2 ^ L), go)
+  end
+  p = p + 1
+  if p == 2 ^ L then
+    L = L + 1
+    p = 0
+  end
+end
+redis.call('HSET', KEYS[1], 'L', L, 'p', p, 'F', F)
+return F
+"""
+)
+
+# Remove ids (ARGV[5]) from under their sentences' keys (ARGV[4]), as _PUT stored them;
+# ARGV[6] == '1': the document's keys differ from those stored (count it in ``stale``).
+_REMOVE = (
+    _ADDRESS
+    + """
+local prefix, inline, width, keys, ids = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5]
+local st = redis.call('HMGET', KEYS[1], 'L', 'p', 'F')
+local L, p, F = tonumber(st[1] or 0), tonumber(st[2] or 0), tonumber(st[3] or 0)
+local function cut(s, id)
+  local from = 1
+  while true do
+    local at = string.find(s, id, from, true)
+    if not at then return s end
+    if (at - 1) % 8 == 0 then return string.sub(s, 1, at - 1) .. string.sub(s, at + 8) end
+    from = at + 1
+  end
+end
+for r = 0, #ids / 8 - 1 do
+  local id = string.sub(ids, r * 8 + 1, r * 8 + 8)
+  for c = 0, width - 1 do
+    local at = (r * width + c) * 8
+    local k = string.sub(keys, at + 1, at + 8)
+    local h = prefix .. ':h:' .. address(k, L, p)
+    local v = check(h, redis.call('HGET', h, k))
+    if v == '' then
+      local over = prefix .. ':v:' .. k
+      local s = cut(check(over, redis.call('GET', over)) or '', id)
+      if #s <= inline then
+        redis.call('DEL', over)
+        v = s
+      else
+        redis.call('SET', over, s)
+        v = nil
+      end
+    elseif v then
+      v = cut(v, id)
+    end
+    if v == '' then
+      redis.call('HDEL', h, k)
+      F = F - 1
+    elseif v then
+      redis.call('HSET', h, k, v)
+    end
+  end
+end
+redis.call('HSET', KEYS[1], 'F', F)
+if ARGV[6] == '1' then redis.call('HINCRBY', KEYS[1], 'stale', 1) end
+return F
+"""
+)
+
+# Key, timestamp and id of each document ordinal of ARGV[2..] (false: gone).
+_RESOLVE = """
+local prefix, shard, out = ARGV[1], tonumber(ARGV[2]), {}
+for i = 3, #ARGV do
+  local o = prefix .. ':o:' .. string.format('%d', math.floor(tonumber(ARGV[i]) / shard))
+  local key = redis.call('HGET', o, ARGV[i])
+  if key then
+    local row = redis.call('HMGET', prefix .. ':doc:' .. key, 'ts', 'id')
+    out[#out + 1] = key
+    out[#out + 1] = row[1]
+    out[#out + 1] = row[2]
+  else
+    out[#out + 1] = false
+    out[#out + 1] = false
+    out[#out + 1] = false
   end
 end
 return out
 """
 
-# One command for all set writes of a document (instead of one SADD/SREM each).
-_SADD = "for i, k in ipairs(KEYS) do redis.call('SADD', k, ARGV[i]) end return #KEYS"
-_SREM = "for i, k in ipairs(KEYS) do redis.call('SREM', k, ARGV[i]) end return #KEYS"
-# Sorted twins exist only for exact-copy keys with many copies (the lookup makes them): add to those.
-_ZADD = """
-local h = #KEYS
-for i = 1, h do
-  if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('ZADD', KEYS[i], ARGV[i], ARGV[h + i]) end
-end
-return h
-"""
-_ZREM = "for i, k in ipairs(KEYS) do redis.call('ZREM', k, ARGV[i]) end return #KEYS"
-
 _RETRIES = 200
 _DROPPED = 3  # connections lost during one write before giving up
 _TOKEN_TTL = 600  # seconds a write's token is kept: for its own retries, which come within seconds
 _CACHE = 4096  # segmented documents kept per client
-_SENTENCE_BITS = 20  # sentence numbers in an exact-copy score
 
 
 def _redis_module() -> Any:
@@ -175,8 +363,29 @@ def _shown(key: bytes) -> str:
     return key.decode("utf-8", "backslashreplace")
 
 
+def _ids_bytes(ident: int, rows: I64) -> bytes:
+    """The ids of a document's sentences ``rows``: ``ident << 24 | row``, 8 big-endian bytes each."""
+    return ((np.uint64(ident) << np.uint64(_SENT_BITS)) | rows.astype(np.uint64)).astype(">u8").tobytes()
+
+
+def _entries(sentences: tuple[Sentence, ...], sk: Sketch) -> tuple[npt.NDArray[np.uint64], I64]:
+    """The band and exact keys of a document's stored sentences (a row each) and their sentence numbers."""
+    rows = np.flatnonzero(sk.eligible).astype(np.int64)
+    all_keys = np.concatenate((sk.bands, sk.exact[:, None]), axis=1) if len(sentences) else sk.bands
+    return np.ascontiguousarray(all_keys[rows]), rows
+
+
+def _digest(keys: npt.NDArray[np.uint64], rows: I64) -> bytes:
+    return hashlib.blake2b(
+        keys.astype("<u8").tobytes() + rows.astype("<i8").tobytes(), digest_size=8
+    ).digest()
+
+
 class RedisStore:
-    """Documents in Redis at ``url`` under ``dedup:{name}``: a :class:`~dedup._index.store.Store`."""
+    """Documents in Redis at ``url`` under ``dedup:{name}``: a :class:`~dedup._index.store.Store`.
+
+    ``upgrade=True`` first rebuilds an index written in an older layout (:meth:`upgrade`).
+    """
 
     def __init__(
         self,
@@ -187,6 +396,7 @@ class RedisStore:
         socket_timeout: float = 10.0,
         max_docs: int | None = None,
         max_age: float | None = None,
+        upgrade: bool = False,
     ) -> None:
         if not isinstance(url, str):
             raise TypeError(f"url must be str, got {type(url).__name__}")
@@ -196,7 +406,7 @@ class RedisStore:
         self.name = name
         self._prefix = f"dedup:{name}".encode()
         self._n_bands = fingerprint(options)["lsh_bands"]
-        self._settings = {**fingerprint(options), "max_docs": max_docs, "max_age": max_age}
+        self._settings = {**fingerprint(options), "max_docs": max_docs, "max_age": max_age, "layout": LAYOUT}
         del self._settings["library_version"]
         # Verification settings are each client's own: nothing stored depends on them.
         self._settings["options"] = {
@@ -216,10 +426,11 @@ class RedisStore:
         except (ValueError, *self._errors) as err:
             raise StorageError(f"cannot use Redis at {self._url!r}: {self._scrub(err)}") from None
         self._lookup = self._call(self._r.register_script, _LOOKUP)
-        self._sadd = self._call(self._r.register_script, _SADD)
-        self._srem = self._call(self._r.register_script, _SREM)
-        self._zadd = self._call(self._r.register_script, _ZADD)
-        self._zrem = self._call(self._r.register_script, _ZREM)
+        self._put = self._call(self._r.register_script, _PUT)
+        self._remove = self._call(self._r.register_script, _REMOVE)
+        self._resolve = self._call(self._r.register_script, _RESOLVE)
+        if upgrade:
+            self.upgrade()
         self._check_fingerprint()
 
     # -- plumbing ------------------------------------------------------------------
@@ -257,36 +468,55 @@ class RedisStore:
                 key, f"holds {field} that is not UTF-8 text ({err.reason} at byte {err.start})"
             ) from None
 
-    def _call(self, fn: Callable[..., T], *args: Any) -> T:
+    def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         try:
-            return fn(*args)
+            return fn(*args, **kwargs)
         except self._errors as err:
             if isinstance(err, self._watch_error):
                 raise
-            raise StorageError(f"Redis at {self._url!r} failed: {self._scrub(err)}") from err
+            raise self._failure(err, sent=False) from err
+
+    def _failure(self, err: BaseException, *, sent: bool) -> DedupError:
+        """What a Redis error means: a damaged value a script found, or a failure of Redis."""
+        damaged = re.search(r"DAMAGED (.*?) \|~\| (.*)", str(err), re.DOTALL)
+        if damaged is not None:
+            return self._damaged(damaged[1].encode("utf-8", "surrogateescape"), damaged[2])
+        unsure = "; the write may have been applied" if sent else ""
+        return StorageError(f"Redis at {self._url!r} failed: {self._scrub(err)}{unsure}")
 
     def _check_fingerprint(self) -> None:
         meta = self._k("meta")
         self._call(lambda: self._r.setnx(meta, self._meta))
-        self._check_settings(self._call(lambda: self._r.get(meta)))
+        self._check_settings(self._call(lambda: self._r.get(meta)), self._r)
 
-    def _check_settings(self, stored: bytes | None) -> bool:
+    def _stored_settings(self, stored: bytes) -> dict[str, Any]:
+        try:
+            theirs = json.loads(stored)
+        except ValueError:
+            raise self._damaged(self._k("meta"), f"holds {stored!r:.60}, not the index's settings") from None
+        if not isinstance(theirs, dict):
+            raise self._damaged(self._k("meta"), f"holds {stored!r:.60}, not the index's settings")
+        return theirs
+
+    def _check_settings(self, stored: bytes | None, client: Any) -> bool:
         """Whether the index's stored settings must be written (none stored); raise if they differ from ours.
 
-        Settings stored before retention was part of them count as ours, to be completed.
+        Settings stored before retention or the layout were part of them count as ours, to be
+        completed, if no document is stored; with documents, an older layout is refused.
         """
         if stored == self._meta:
             return False
         if stored is None:
             return True
-        meta = self._k("meta")
-        try:
-            theirs = json.loads(stored)
-        except ValueError:
-            raise self._damaged(meta, f"holds {stored!r:.60}, not the index's settings") from None
-        if not isinstance(theirs, dict):
-            raise self._damaged(meta, f"holds {stored!r:.60}, not the index's settings")
-        mine, theirs = _flat(self._settings), _flat(theirs)
+        theirs = self._stored_settings(stored)
+        layout = theirs.pop("layout", 1)
+        if layout != LAYOUT and (layout != 1 or self._call(client.zcard, self._k("docs"))):
+            raise self._old_layout(layout)
+        return self._compare(theirs) or layout != LAYOUT
+
+    def _compare(self, theirs: dict[str, Any]) -> bool:
+        """Raise if stored settings ``theirs`` (no ``layout``) differ from ours; whether to complete them."""
+        mine, theirs = _flat({k: v for k, v in self._settings.items() if k != "layout"}), _flat(theirs)
         older = "max_docs" not in theirs and "max_age" not in theirs
         differ = [
             f"{k} {theirs.get(k, 'not stored')!r} (this client: {mine.get(k, 'not set')!r})"
@@ -301,20 +531,18 @@ class RedisStore:
             )
         return older
 
-    def _set_keys(self, keys: npt.NDArray[np.uint64], kind: bytes = b"b") -> list[bytes]:
-        """Redis key of each band (or exact-copy) key: the prefix and its 8 little-endian bytes."""
-        prefix = self._prefix + b":" + kind + b":"
-        raw = keys.astype("<u8").tobytes()
-        return [prefix + raw[n : n + 8] for n in range(0, len(raw), 8)]
-
-    def _unpack(self, key: str, packed: bytes) -> tuple[npt.NDArray[np.uint64], I64]:
-        """A document's stored ``keys`` field: its sentences' keys (one row each) and sentence numbers."""
-        width = self._n_bands + 1
-        n = len(packed) // (8 * (width + 1))
-        if len(packed) != n * 8 * (width + 1):
-            raise self._damaged(self._k("doc", key), f"holds sentence keys of {len(packed)} bytes")
-        keys = np.frombuffer(packed[: n * width * 8], dtype=np.uint64).reshape(n, width)
-        return keys, np.frombuffer(packed[n * width * 8 :], dtype=np.int64)
+    def _old_layout(self, layout: object) -> IncompatibleIndexError:
+        if isinstance(layout, int) and layout < LAYOUT:
+            return IncompatibleIndexError(
+                f"the Redis index {self.name!r} was written in layout {layout} (by an older dedup); "
+                f"this dedup reads layout {LAYOUT}: rebuild it from its stored texts with "
+                f"DedupIndex.from_redis(url, name={self.name!r}, upgrade=True) while no other "
+                "process writes to it (or clear it)"
+            )
+        return IncompatibleIndexError(
+            f"the Redis index {self.name!r} was written in layout {layout!r}, which this dedup "
+            f"(layout {LAYOUT}) cannot read: upgrade dedup"
+        )
 
     def _remember(self, key: str, ident: int, text: str, sents: tuple[Sentence, ...]) -> None:
         with self._cache_lock:
@@ -328,6 +556,14 @@ class RedisStore:
             if hit is not None:
                 self._cache.move_to_end((key, ident))
             return hit
+
+    def _sentences(self, key: str, ident: int, text: str) -> tuple[Sentence, ...]:
+        hit = self._recall(key, ident)
+        if hit is not None and hit[0] == text:
+            return hit[1]
+        sents = tuple(segment(text))
+        self._remember(key, ident, text, sents)
+        return sents
 
     def _ids(self, raw_keys: list[bytes]) -> list[int | None]:
         """Insertion ids of documents (``None``: gone)."""
@@ -344,6 +580,35 @@ class RedisStore:
         ids = self._ids([k for k, _ in raw]) if len(raw) > 1 else [0] * len(raw)
         rows = sorted((ts, -1 if i is None else i, k) for (k, ts), i in zip(raw, ids, strict=True))
         return [self._str(k, self._k("docs"), "a document key") for _, _, k in rows]
+
+    def _write_doc(
+        self,
+        pipe: Any,
+        key: str,
+        text: str,
+        timestamp: float,
+        ident: int,
+        keys: npt.NDArray[np.uint64],
+        rows: I64,
+    ) -> None:
+        """Queue on ``pipe`` the writes storing a document with ordinal ``ident``."""
+        doc = _utf8(key)
+        pipe.hset(
+            self._k("doc", key),
+            mapping={"text": _utf8(text), "ts": repr(timestamp), "id": ident, "sum": _digest(keys, rows)},
+        )
+        pipe.zadd(self._k("docs"), {doc: timestamp})
+        pipe.hset(self._k("o", str(ident // _ORD_SHARD)), str(ident), doc)
+        if rows.size:
+            args = [
+                self._prefix,
+                _LOAD,
+                _INLINE,
+                keys.shape[1],
+                keys.astype("<u8").tobytes(),
+                _ids_bytes(ident, rows),
+            ]
+            self._put(keys=[self._k("lh")], args=args, client=pipe)
 
     # -- Store -----------------------------------------------------------------------
 
@@ -363,7 +628,7 @@ class RedisStore:
                 if sent and stored[2] is not None:
                     result, fresh = sent[self._int(stored[2], token, "a try number")]
                 else:
-                    claim = self._check_settings(stored[1])
+                    claim = self._check_settings(stored[1], pipe)
                     view = _RedisView(
                         self, pipe, 0 if stored[0] is None else self._int(stored[0], version, "the version")
                     )
@@ -397,10 +662,6 @@ class RedisStore:
         raise StorageError(
             f"a write to the Redis index {self.name!r} kept conflicting with others ({_RETRIES} tries)"
         )
-
-    def _failure(self, err: BaseException, *, sent: bool) -> StorageError:
-        unsure = "; the write may have been applied" if sent else ""
-        return StorageError(f"Redis at {self._url!r} failed: {self._scrub(err)}{unsure}")
 
     def _release(self, pipe: Any, broken: bool) -> None:
         """End ``pipe``'s WATCH, return its connection; a broken one is closed rather than sent UNWATCH."""
@@ -449,30 +710,74 @@ class RedisStore:
         return float(raw)
 
     def documents(self) -> list[Document]:
-        keys = self._call(lambda: self._r.zrange(self._k("docs"), 0, -1))
+        return [Document(k, text, None) for _, k, text, _ in self._rows()]
+
+    def _rows(self) -> list[tuple[int, str, str, float]]:
+        """``(id, key, text, timestamp)`` of every stored document, in insertion order."""
+        keys = self._call(lambda: self._r.zrange(self._k("docs"), 0, -1, withscores=True))
         pipe = self._r.pipeline(transaction=False)
-        for k in keys:
+        for k, _ in keys:
             pipe.hmget(self._k("doc", k), "text", "id")
         rows = []
-        for k, (text, ident) in zip(keys, self._call(pipe.execute), strict=True):
+        for (k, ts), (text, ident) in zip(keys, self._call(pipe.execute), strict=True):
             if text is not None:
                 doc = self._k("doc", k)
                 rows.append(
-                    (self._int(ident, doc, "id"), self._str(k, self._k("docs"), "a document key"), text, doc)
+                    (
+                        self._int(ident, doc, "id"),
+                        self._str(k, self._k("docs"), "a document key"),
+                        self._str(text, doc, "text"),
+                        float(ts),
+                    )
                 )
         rows.sort(key=lambda row: row[0])
-        return [Document(k, self._str(text, doc, "text"), None) for _, k, text, doc in rows]
+        return rows
 
     def clear(self) -> None:
         """Delete every Redis key of this index (all processes lose it)."""
+        self._delete(b"*")
+        self._check_fingerprint()
+
+    def _delete(self, *patterns: bytes) -> None:
+        """Delete the keys of this index matching ``:{pattern}`` for each of ``patterns``."""
 
         def run() -> None:
-            batch = list(self._r.scan_iter(match=self._prefix + b":*", count=1000))
-            for n in range(0, len(batch), 1000):
-                self._r.delete(*batch[n : n + 1000])
+            for pattern in patterns:
+                batch = list(self._r.scan_iter(match=self._prefix + b":" + pattern, count=1000))
+                for n in range(0, len(batch), 1000):
+                    self._r.delete(*batch[n : n + 1000])
 
         self._call(run)
-        self._check_fingerprint()
+
+    def upgrade(self) -> bool:
+        """Rebuild an index written in an older layout from its stored texts; whether there was one.
+
+        The documents keep their keys, texts, timestamps and insertion order; the band
+        table is made again.  Run it while no other process writes to the index: an
+        upgrade that stops half-way is finished by running it again.
+        """
+        stored = self._call(lambda: self._r.get(self._k("meta")))
+        if stored is None:
+            return False
+        layout = self._stored_settings(stored).get("layout", 1)
+        if layout == LAYOUT:
+            return False
+        if not isinstance(layout, int) or layout > LAYOUT:
+            raise self._old_layout(layout)
+        self._compare({k: v for k, v in self._stored_settings(stored).items() if k != "layout"})
+        # Layout 1's sets and sorted sets, and whatever a stopped upgrade wrote of layout 2.
+        self._delete(b"b:*", b"x:*", b"h:*", b"v:*", b"o:*", b"lh")
+        rows = self._rows()
+        for start in range(0, len(rows), 256):
+            pipe = self._r.pipeline()
+            for ident, key, text, ts in rows[start : start + 256]:
+                sents = tuple(segment(text))
+                keys, sentence_rows = _entries(sents, sketch(sents, self.options))
+                self._write_doc(pipe, key, text, ts, ident, keys, sentence_rows)
+                pipe.hdel(self._k("doc", key), "keys", "n")
+            self._call(pipe.execute)
+        self._call(lambda: self._r.set(self._k("meta"), self._meta))
+        return True
 
     def close(self) -> None:
         self._call(self._r.close)
@@ -482,7 +787,10 @@ class RedisStore:
 
 
 class _RedisView:
-    """One transaction's reads (immediate, under ``WATCH``) and writes (queued for ``EXEC``)."""
+    """One transaction's reads (immediate, under ``WATCH``) and writes (queued for ``EXEC``).
+
+    Documents are referred to by their ordinals (as the band table's ids name them).
+    """
 
     def __init__(self, store: RedisStore, pipe: Any, version: int = 0) -> None:
         self.s = store
@@ -491,85 +799,79 @@ class _RedisView:
         self.puts = 0
         self.fresh: list[tuple[str, int, str, tuple[Sentence, ...]]] = []
         self.version = version  # of the index when the transaction began (0 when reading only)
-        self._packed: dict[str, bytes | None] = {}
-        self._removed: dict[bytes, Counter[int]] = {}  # document -> its set keys (removed in this step)
-        self._refs: list[bytes] = []
-        self._ref_of: dict[bytes, int] = {}
-        self._ids: dict[int, int] = {}
+        self._ident: dict[str, int | None] = {}
+        self._removed: dict[
+            bytes, Counter[int]
+        ] = {}  # document -> its band-table keys (removed in this step)
+        self._removed_ids: set[int] = set()
+        self._key_of: dict[int, str] = {}
 
     # -- reads -----------------------------------------------------------------------
 
-    def _packed_keys(self, key: str) -> bytes | None:
-        if key not in self._packed:
-            hget = self.pipe.hget if self.pipe is not None else self.s._r.hget
-            self._packed[key] = self.s._call(hget, self.s._k("doc", key), "keys")
-        return self._packed[key]
+    def _client(self) -> Any:
+        return self.pipe if self.pipe is not None else self.s._r
+
+    def _id(self, key: str) -> int | None:
+        if key not in self._ident:
+            raw = self.s._call(self._client().hget, self.s._k("doc", key), "id")
+            self._ident[key] = None if raw is None else self.s._int(raw, self.s._k("doc", key), "id")
+        return self._ident[key]
 
     def has(self, key: str) -> bool:
-        return _utf8(key) not in self._removed and self._packed_keys(key) is not None
+        return _utf8(key) not in self._removed and self._id(key) is not None
 
     def lookup(
         self, bands: npt.NDArray[np.uint64], max_bucket: int, exact: npt.NDArray[np.uint64], limit: int
     ) -> tuple[Hits, Hits]:
         s = self.s
-        values = [*bands.tolist(), *exact.tolist()]
-        skip = [sum(c[v] for c in self._removed.values()) for v in values] if self._removed else []
-        keys = [*s._set_keys(bands), *s._set_keys(exact), *s._set_keys(exact, b"x")]
-        args = [max_bucket, bands.size, limit, s._prefix, *skip]
-        replies = s._call(lambda: s._lookup(keys=keys, args=args))
+        values = np.concatenate((bands, exact)).astype(np.uint64)
+        skips = b""
+        if self._removed:
+            skip = [sum(c[v] for c in self._removed.values()) for v in values.tolist()]
+            skips = np.array(skip, dtype="<u4").tobytes()
+        args = [s._prefix, max_bucket, limit, bands.size, values.astype("<u8").tobytes(), skips]
+        raw, counts = s._call(s._lookup, keys=[s._k("lh")], args=args, client=s._r)
+        per_key = np.frombuffer(counts, dtype="<u4").astype(np.int64)
+        ids = np.frombuffer(raw, dtype=">u8").astype(np.uint64)
+        query = np.repeat(np.arange(values.size, dtype=np.int64), per_key)
+        docs = (ids >> np.uint64(_SENT_BITS)).astype(np.int64)
+        sents = (ids & np.uint64((1 << _SENT_BITS) - 1)).astype(np.int64)
+        if self._removed_ids:
+            live = ~np.isin(docs, np.fromiter(self._removed_ids, dtype=np.int64))
+            query, docs, sents = query[live], docs[live], sents[live]
         n = bands.size
-        return self._hits(replies[:n], None, keys[:n]), self._hits(replies[n:], limit, keys[n:])
-
-    def _hits(self, replies: list[list[bytes]], limit: int | None, set_keys: list[bytes]) -> Hits:
-        """Entries of the lookup's replies; ``limit``: at most that many of each (the newest come first)."""
-        q: list[int] = []
-        docs: list[int] = []
-        sents: list[int] = []
-        removed = self._removed
-        n, m = 0, b""
-        try:
-            for n, members in enumerate(replies):
-                taken = 0
-                for m in members:
-                    doc, _, sent = m.rpartition(b"\0")
-                    if doc in removed:
-                        continue
-                    if taken == limit:
-                        break
-                    taken += 1
-                    ref = self._ref_of.get(doc)
-                    if ref is None:
-                        ref = self._ref_of[doc] = len(self._refs)
-                        self._refs.append(doc)
-                    q.append(n)
-                    docs.append(ref)
-                    sents.append(int(sent))
-        except ValueError:
-            raise self.s._damaged(set_keys[n], f"holds {m!r:.60}, not a key and a sentence number") from None
-        return Hits(
-            np.array(q, dtype=np.int64), np.array(docs, dtype=np.int64), np.array(sents, dtype=np.int64)
-        )
+        first = int(np.searchsorted(query, n))
+        band = Hits(query[:first], docs[:first], sents[:first])
+        q, d, t = query[first:] - n, docs[first:], sents[first:]
+        # Each exact key's ids come oldest first: keep the newest ``limit`` (removed ones dropped).
+        from_end = np.searchsorted(q, q, side="right") - 1 - np.arange(q.size)
+        keep = from_end < limit
+        return band, Hits(q[keep], d[keep], t[keep])
 
     def resolve(self, docs: I64) -> tuple[I64, npt.NDArray[np.float64]]:
         s = self.s
-        pipe = s._r.pipeline(transaction=False)
-        for ref in docs.tolist():
-            pipe.hmget(s._k("doc", self._refs[ref]), "ts", "id")
-        ordinal = np.zeros(docs.size, dtype=np.int64)
         ts = np.full(docs.size, math.nan)
-        for n, (ref, (stamp, ident)) in enumerate(zip(docs.tolist(), s._call(pipe.execute), strict=True)):
-            if stamp is not None:
-                doc = s._k("doc", self._refs[ref])
-                ordinal[n], ts[n] = s._int(ident, doc, "id"), s._float(stamp, doc, "timestamp")
-                self._ids[ref] = int(ordinal[n])
-        return ordinal, ts
+        if docs.size == 0:
+            return docs.copy(), ts
+        args = [s._prefix, _ORD_SHARD, *docs.tolist()]
+        reply = s._call(s._resolve, keys=[], args=args, client=s._r)
+        for n, ordinal in enumerate(docs.tolist()):
+            key, stamp, ident = reply[3 * n : 3 * n + 3]
+            if key is None:
+                continue
+            doc = s._k("doc", key)
+            if stamp is None or ident is None or s._int(ident, doc, "id") != ordinal:
+                continue  # removed meanwhile (a reader's view)
+            ts[n] = s._float(stamp, doc, "timestamp")
+            self._key_of[ordinal] = s._str(key, s._k("o", str(ordinal // _ORD_SHARD)), "a document key")
+        return docs.copy(), ts
 
     def stored(self, docs: Sequence[int], wanted: Sequence[set[int]] | None = None) -> list[StoredDoc]:
         s = self.s
         out: list[StoredDoc | None] = [None] * len(docs)
         missing: list[int] = []
-        for n, ref in enumerate(docs):
-            key, ident = self._key(ref), self._ids[ref]
+        for n, ident in enumerate(docs):
+            key = self._key_of[ident]
             hit = s._recall(key, ident)
             if hit is None:
                 missing.append(n)
@@ -578,18 +880,15 @@ class _RedisView:
         if missing:
             pipe = s._r.pipeline(transaction=False)
             for n in missing:
-                pipe.hget(s._k("doc", self._refs[docs[n]]), "text")
-            for n, text in zip(missing, s._call(pipe.execute), strict=True):
-                key, ident = self._key(docs[n]), self._ids[docs[n]]
-                body = "" if text is None else s._str(text, s._k("doc", self._refs[docs[n]]), "text")
-                sents = tuple(segment(body))  # gone meanwhile: no sentences, so no pairs
-                if text is not None:
-                    s._remember(key, ident, body, sents)
-                out[n] = StoredDoc(key, body, sents, ident)
+                pipe.hmget(s._k("doc", self._key_of[docs[n]]), "text", "id")
+            for n, (text, ident) in zip(missing, s._call(pipe.execute), strict=True):
+                key = self._key_of[docs[n]]
+                doc = s._k("doc", key)
+                gone = text is None or ident is None or s._int(ident, doc, "id") != docs[n]
+                body = "" if gone else s._str(text, doc, "text")
+                sents = () if gone else s._sentences(key, docs[n], body)  # gone meanwhile: no pairs
+                out[n] = StoredDoc(key, body, sents, docs[n])
         return [d for d in out if d is not None]
-
-    def _key(self, ref: int) -> str:
-        return self.s._str(self._refs[ref], self.s._k("doc", self._refs[ref]), "a key")
 
     def count(self) -> int:
         return len(self.s) - len(self._removed) + self.puts
@@ -622,36 +921,10 @@ class _RedisView:
         s = self.s
         self.puts += 1
         ident = self.version + self.puts
-        rows = np.flatnonzero(sketch.eligible)
-        all_keys = (
-            np.concatenate((sketch.bands, sketch.exact[:, None]), axis=1) if len(sentences) else sketch.bands
-        )
-        mine = all_keys[rows]
-        set_keys = s._set_keys(mine.ravel())
-        width = all_keys.shape[1]
-        doc = _utf8(key)
-        members = [doc + b"\0" + str(r).encode() for r in rows.tolist()]
-        set_members = [m for m in members for _ in range(width)]
-        exact_keys = s._set_keys(mine[:, -1], b"x") if rows.size else []
-        scores = [ident * (1 << _SENTENCE_BITS) + r for r in rows.tolist()]
-        if rows.size and int(rows[-1]) >= 1 << _SENTENCE_BITS:
-            raise InvalidOptionError(f"document {key!r} has more than {1 << _SENTENCE_BITS} sentences")
-        fields = {
-            "text": _utf8(text),
-            "ts": repr(timestamp),
-            "n": len(sentences),
-            "id": ident,
-            "keys": mine.tobytes() + rows.astype(np.int64).tobytes(),
-        }
-
-        def write(pipe: Any) -> None:
-            pipe.hset(s._k("doc", key), mapping=fields)
-            pipe.zadd(s._k("docs"), {doc: timestamp})
-            if set_keys:
-                s._sadd(keys=set_keys, args=set_members, client=pipe)
-                s._zadd(keys=exact_keys, args=[*scores, *members], client=pipe)
-
-        self.writes.append(write)
+        keys, rows = _entries(sentences, sketch)
+        if rows.size and int(rows[-1]) >= 1 << _SENT_BITS:
+            raise InvalidOptionError(f"document {key!r} has more than {1 << _SENT_BITS} sentences")
+        self.writes.append(lambda pipe: s._write_doc(pipe, key, text, timestamp, ident, keys, rows))
         self.fresh.append((key, ident, text, sentences))
 
     def put_batch(self, docs: Sequence[tuple[str, str, float, tuple[Sentence, ...], Sketch]]) -> None:
@@ -660,21 +933,25 @@ class _RedisView:
 
     def remove(self, key: str) -> None:
         s = self.s
-        packed = self._packed_keys(key)
-        if packed is None or _utf8(key) in self._removed:
-            raise KeyError(key)
-        keys, rows = s._unpack(key, packed)
+        ident = self._id(key)
         doc = _utf8(key)
+        if ident is None or doc in self._removed:
+            raise KeyError(key)
+        name = s._k("doc", key)
+        text, digest = s._call(self._client().hmget, name, "text", "sum")
+        body = "" if text is None else s._str(text, name, "text")
+        sents = s._sentences(key, ident, body)
+        keys, rows = _entries(sents, sketch(sents, s.options))
+        stale = digest != _digest(keys, rows)  # segmented otherwise when stored (another dedup)
         self._removed[doc] = Counter(keys.ravel().tolist())
-        set_keys = s._set_keys(keys.ravel())
-        members = [doc + b"\0" + str(r).encode() for r in rows.tolist()]
-        exact_keys = s._set_keys(keys[:, -1], b"x") if rows.size else []
+        self._removed_ids.add(ident)
+        args = [s._prefix, _INLINE, keys.shape[1], keys.astype("<u8").tobytes(), _ids_bytes(ident, rows)]
 
         def write(pipe: Any) -> None:
-            if set_keys:
-                s._srem(keys=set_keys, args=[m for m in members for _ in range(keys.shape[1])], client=pipe)
-                s._zrem(keys=exact_keys, args=members, client=pipe)
-            pipe.delete(s._k("doc", key))
+            if rows.size:
+                s._remove(keys=[s._k("lh")], args=[*args, "1" if stale else "0"], client=pipe)
+            pipe.delete(name)
             pipe.zrem(s._k("docs"), doc)
+            pipe.hdel(s._k("o", str(ident // _ORD_SHARD)), str(ident))
 
         self.writes.append(write)

@@ -260,7 +260,7 @@ def test_settings_stored_before_retention_are_completed_by_the_first_write(url: 
     first = dedup.DedupIndex.from_redis(url, name="older", max_docs=2)
     first.add("a", STORIES[0])
     stored = {**old, "options": {k: v for k, v in old["options"].items() if k not in VERIFY_ONLY}}
-    assert json.loads(raw.get(b"dedup:older:meta")) == {**stored, "max_docs": 2, "max_age": None}
+    assert json.loads(raw.get(b"dedup:older:meta")) == {**stored, "max_docs": 2, "max_age": None, "layout": 2}
     with pytest.raises(dedup.IncompatibleIndexError, match=re.escape("max_docs 2 (this client: None)")):
         dedup.DedupIndex.from_redis(url, name="older")
     raw.close()
@@ -273,7 +273,10 @@ _DAMAGE: dict[str, tuple[Callable[[Any, bytes], object], str]] = {
     "id": (lambda r, p: r.hset(p + b":doc:a", "id", b"1.5"), ":doc:a"),
     "timestamp": (lambda r, p: r.hset(p + b":doc:a", "ts", b"noon"), ":doc:a"),
     "text": (lambda r, p: r.hset(p + b":doc:a", "text", b"caf\xe9 \xff"), ":doc:a"),
-    "sentence-keys": (lambda r, p: r.hset(p + b":doc:a", "keys", b"123"), ":doc:a"),
+    "band-table": (
+        lambda r, p: [r.hset(h, f, b"123") for h in r.scan_iter(p + b":h:*") for f in r.hkeys(h)],
+        ":h:",
+    ),
     "document-key": (
         lambda r, p: r.zadd(p + b":docs", {b"b\xff": 3.0}) + r.rename(p + b":doc:b", p + b":doc:b\xff"),
         ":docs",
@@ -302,7 +305,9 @@ _CASES = [
     ("text", "query-matching"),
     ("text", "clusters"),
     ("text", "text"),
-    ("sentence-keys", "remove"),
+    ("band-table", "remove"),
+    ("band-table", "add-matching"),
+    ("band-table", "query-matching"),
     ("document-key", "keys"),
     ("document-key", "evict"),
     ("settings", "add"),
