@@ -60,11 +60,10 @@ from dedup._io import owned_temp_file
 from dedup._options import Options, OptionValues, options_from
 from dedup._parallel import check_jobs, paused_gc, process_pool, release_memory
 from dedup._progress import progress_bar
-from dedup._rules import TOPIC_SENTENCES
 from dedup._sketch.lsh import lsh_candidates
 from dedup._sketch.minhash import signatures
 from dedup._sketch.shingle import sentence_shingle_hashes
-from dedup._text.segment import Sentence, make_sentence, segment
+from dedup._text.segment import Sentence, make_sentence, may_have_topic_names, segment
 from dedup._verify.links import KINDS
 from dedup._verify.run import SentenceColumns, verify_blocked
 from dedup._verify.scorer import flatten
@@ -712,7 +711,7 @@ def _reread_columns(
 
     Pass 1 recorded each sentence's paragraph and offsets, so only the wanted
     sentences are tokenised again, exactly as :func:`~dedup._text.segment` made them
-    (a document of more than ``TOPIC_SENTENCES`` sentences is segmented whole: its
+    (a document that :func:`~dedup._text.segment.may_have_topic_names` is segmented whole: its
     sentences' entity flags depend on each other, see
     :func:`~dedup._text.segment.without_topic_names`); the workers flatten them into
     token columns, cheap to ship back.
@@ -774,7 +773,7 @@ def _rebuild_columns(batch: list[_Reread]) -> tuple[int, _ColumnPart | None]:
     for d, text, digest, n_sents, rows in batch:
         if _digest(text) != digest:
             return d, None
-        if n_sents > TOPIC_SENTENCES:  # flags depend on the other sentences (topic names): all of it
+        if may_have_topic_names(n_sents):  # flags depend on the other sentences (topic names): all of it
             by_span = {(s.para, s.start, s.end): s for s in segment(text)}
             found = [by_span.get((p, start, end)) for _, p, start, end in rows]
         else:

@@ -48,20 +48,24 @@ class Sketch:
     bands: npt.NDArray[np.uint64]
     exact: npt.NDArray[np.uint64]
     eligible: npt.NDArray[np.bool_]
+    #: The document's topic names (:func:`~dedup._text.segment.segment_with_topic`), kept by a
+    #: store that rebuilds some of its sentences later and clears the same flags.
+    topic: frozenset[str] = frozenset()
 
 
-def sketch(sentences: Sequence[Sentence], options: Options) -> Sketch:
-    """Band keys and exact keys of ``sentences`` under ``options``."""
+def sketch(sentences: Sequence[Sentence], options: Options, topic: frozenset[str] = frozenset()) -> Sketch:
+    """Band keys and exact keys of ``sentences`` under ``options`` (``topic``: their document's
+    topic names, kept with them)."""
     n_bands, rows = lsh_params(options.lsh_threshold, options.num_perm)
     n = len(sentences)
     eligible = np.fromiter((len(s.words) >= options.min_words for s in sentences), dtype=bool, count=n)
     if n == 0:
-        return Sketch(np.empty((0, n_bands), dtype=np.uint64), np.empty(0, dtype=np.uint64), eligible)
+        return Sketch(np.empty((0, n_bands), dtype=np.uint64), np.empty(0, dtype=np.uint64), eligible, topic)
     hashes, offsets = sentence_shingle_hashes(sentences, options.shingle_size)
     sigs = signatures(hashes, offsets, options.num_perm, options.seed)
     keys = band_keys(sigs, n_bands, rows)
     exact = np.fromiter((exact_key(s.norm) for s in sentences), dtype=np.uint64, count=n)
-    return Sketch(keys, exact, eligible)
+    return Sketch(keys, exact, eligible, topic)
 
 
 @dataclass(frozen=True, slots=True)

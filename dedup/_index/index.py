@@ -39,7 +39,7 @@ from dedup._parallel import check_jobs, paused_gc, process_pool
 from dedup._progress import progress_bar
 from dedup._rules import INDEX_MAX_BUCKET as MAX_BUCKET
 from dedup._rules import MAX_EXACT, MAX_PER_SENTENCE, MIN_SHARED_BANDS
-from dedup._text.segment import Sentence, check_text, segment
+from dedup._text.segment import Sentence, check_text, segment, segment_with_topic
 from dedup._types import Cluster, Doc, Match
 
 __all__ = ["MAX_BUCKET", "MAX_EXACT", "MAX_PER_SENTENCE", "MIN_SHARED_BANDS", "DedupIndex"]
@@ -298,8 +298,9 @@ class DedupIndex:
             raise TypeError(f"replace must be a bool, got {type(replace).__name__}")
         ts = time.time() if timestamp is None else check_time("timestamp", timestamp)
         start = window_start(since, window, ts)
-        sents = tuple(segment(text))
-        sk = sketch(sents, self.options)
+        found, topic = segment_with_topic(text)
+        sents = tuple(found)
+        sk = sketch(sents, self.options, topic)
 
         def step(view: View) -> list[Match]:
             if view.has(key):
@@ -563,6 +564,7 @@ def _sketch_batch(task: tuple[list[tuple[str, str]], Options]) -> _Sketched:
     docs, options = task
     out: _Sketched = []
     for key, text in docs:
-        sents = tuple(segment(text))
-        out.append((key, text, sents, sketch(sents, options)))
+        found, topic = segment_with_topic(text)
+        sents = tuple(found)
+        out.append((key, text, sents, sketch(sents, options, topic)))
     return out

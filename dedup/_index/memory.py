@@ -32,9 +32,8 @@ from dedup._index.crossmatch import Sketch, StoredDoc
 from dedup._index.runs import SortedRuns
 from dedup._index.store import Document, Hits
 from dedup._options import Options
-from dedup._rules import TOPIC_SENTENCES
 from dedup._sketch.minhash import lsh_params
-from dedup._text.segment import Sentence, clear_topic_names, make_sentence, topic_names
+from dedup._text.segment import Sentence, clear_topic_names, make_sentence
 
 __all__ = ["COMPACT_MIN", "STUB", "MemoryStore"]
 
@@ -208,25 +207,30 @@ class MemoryStore:
     def put(
         self, key: str, text: str, timestamp: float, sentences: tuple[Sentence, ...], sketch: Sketch
     ) -> None:
-        first = self._insert(key, text, timestamp, sentences)
+        first = self._insert(key, text, timestamp, sentences, sketch.topic)
         self._runs_insert(first, [sketch])
 
     def put_batch(self, docs: Sequence[tuple[str, str, float, tuple[Sentence, ...], Sketch]]) -> None:
         first = self._n_sids
-        for key, text, ts, sents, _ in docs:
-            self._insert(key, text, ts, sents)
+        for key, text, ts, sents, sk in docs:
+            self._insert(key, text, ts, sents, sk.topic)
         # One insert for the batch, in document order: the same runs as one by one.
         self._runs_insert(first, [sk for *_, sk in docs])
 
-    def _insert(self, key: str, text: str, ts: float, sents: Sequence[Sentence]) -> int:
-        """Store a document (its keys not yet in the runs); its first sentence id."""
+    def _insert(
+        self, key: str, text: str, ts: float, sents: Sequence[Sentence], topic: frozenset[str]
+    ) -> int:
+        """Store a document (its keys not yet in the runs; ``topic``: its topic names).
+
+        Returns its first sentence id.
+        """
         raw = _utf8(text)
         if len(text) >= 1 << 31:
             raise ValueError("a document of 2**31 characters or more cannot be stored")
         slot = self._n_slots
         self._n_slots += 1
         self._slot_key.append(key)
-        self._slot_topic.append(_topic(text, sents))
+        self._slot_topic.append(" ".join(sorted(topic)))
         self._slot_alive = _grown(self._slot_alive, self._n_slots)
         self._slot_ts = _grown(self._slot_ts, self._n_slots)
         self._slot_first = _grown(self._slot_first, self._n_slots)
@@ -407,14 +411,3 @@ class MemoryStore:
         store = cls(options)
         store.put_batch(docs)
         return store
-
-
-def _topic(text: str, sents: Sequence[Sentence]) -> str:
-    """The topic names of a document (``sents``: as :func:`segment` gave them), space-separated.
-
-    ``segment`` already cleared their flags, so they are counted on the sentences rebuilt raw.
-    """
-    if len(sents) <= TOPIC_SENTENCES:
-        return ""
-    raw = [make_sentence(text, s.para, s.start, s.end) for s in sents]
-    return " ".join(sorted(topic_names([r for r in raw if r is not None])))

@@ -46,7 +46,7 @@ from dedup._index.memory import MemoryStore
 from dedup._index.store import fingerprint
 from dedup._io import atomic_write
 from dedup._options import VERIFY_ONLY, Options, options_from
-from dedup._text.segment import segment
+from dedup._text.segment import segment_with_topic
 
 __all__ = ["FORMAT_VERSION", "MAGIC", "fingerprint", "load_index", "save_index"]
 
@@ -284,14 +284,15 @@ def _restore_v1(
         raise ValueError("document and sentence tables do not fit together")
     docs = []
     for n in np.argsort(slots, kind="stable").tolist():
-        sents = tuple(segment(texts[n]))
+        found, topic = segment_with_topic(texts[n])
+        sents = tuple(found)
         lo, hi = int(first[n]), int(first[n]) + int(count[n])
         if len(sents) != hi - lo:
             raise IncompatibleIndexError(
                 f"document {keys[n]!r} segments into {len(sents)} sentences, "
                 f"the index recorded {hi - lo}: it was built by another dedup version"
             )
-        sk = Sketch(sid_keys[lo:hi, :-1], sid_keys[lo:hi, -1], sid_ok[lo:hi])
+        sk = Sketch(sid_keys[lo:hi, :-1], sid_keys[lo:hi, -1], sid_ok[lo:hi], topic)
         docs.append((keys[n], texts[n], float(ts[n]), sents, sk))
     if len(set(keys)) != n_docs:
         raise ValueError("a document is stored twice")

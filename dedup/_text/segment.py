@@ -24,9 +24,11 @@ __all__ = [
     "check_text",
     "clear_topic_names",
     "make_sentence",
+    "may_have_topic_names",
     "normalise_token",
     "paragraph_spans",
     "segment",
+    "segment_with_topic",
     "sentence_spans",
     "soft_breaks",
     "tokens",
@@ -519,12 +521,37 @@ def segment(text: str) -> list[Sentence]:
     >>> [(s.para, s.norm) for s in segment("- It’s 10,000 troops.\\n- Mr. Lavrov said so.")]
     [(0, 'it 10,000 troops'), (1, 'mr lavrov said so')]
     """
+    return segment_with_topic(text)[0]
+
+
+def segment_with_topic(text: str) -> tuple[list[Sentence], frozenset[str]]:
+    """:func:`segment` of ``text``, and the document's :func:`topic_names` whose flags it cleared.
+
+    For a caller that keeps the names (an index rebuilds some of a stored
+    document's sentences later and clears the same flags with
+    :func:`clear_topic_names`).
+
+    Examples
+    --------
+    >>> sents, topic = segment_with_topic("Ann ran. Ann sat. Ann won. Ann left. Bob came.")
+    >>> len(sents), sorted(topic)
+    (5, ['ann'])
+    """
     if _compiled is None:
-        return _regex_segment(text)
-    soft = soft_breaks(text)
-    paras = _wrapped_paragraph_spans(text, soft) if soft else None
-    found = _compiled.segment(text, _TOKEN_INFO, _token_info, _is_abbreviation_word, Sentence, paras)
-    return without_topic_names(found)
+        found = _regex_raw(text)
+    else:
+        soft = soft_breaks(text)
+        paras = _wrapped_paragraph_spans(text, soft) if soft else None
+        found = _compiled.segment(text, _TOKEN_INFO, _token_info, _is_abbreviation_word, Sentence, paras)
+    topic = topic_names(found) if may_have_topic_names(len(found)) else frozenset()
+    return clear_topic_names(found, topic), topic
+
+
+def may_have_topic_names(n_sentences: int) -> bool:
+    """Whether a document of ``n_sentences`` can have :func:`topic_names`: a name needs more than
+    ``TOPIC_SENTENCES`` sentences to be in, so a shorter document's sentences do not depend on
+    each other (each can be made alone)."""
+    return n_sentences > TOPIC_SENTENCES
 
 
 def topic_names(sentences: Sequence[Sentence]) -> frozenset[str]:
@@ -558,7 +585,7 @@ def without_topic_names(sentences: list[Sentence]) -> list[Sentence]:
     >>> [s.entity[0] for s in segment("Ann ran. Ann sat. Ann won. Ann left. Bob came.")]
     [False, False, False, False, True]
     """
-    if len(sentences) <= TOPIC_SENTENCES:  # no name can be in more sentences than there are
+    if not may_have_topic_names(len(sentences)):
         return sentences
     return clear_topic_names(sentences, topic_names(sentences))
 
@@ -581,6 +608,11 @@ def _without(sent: Sentence, topic: frozenset[str]) -> Sentence:
 
 def _regex_segment(text: str) -> list[Sentence]:
     """:func:`segment` in Python: the reference of the compiled version."""
+    return without_topic_names(_regex_raw(text))
+
+
+def _regex_raw(text: str) -> list[Sentence]:
+    """:func:`_regex_segment` before the topic names' flags are cleared."""
     out: list[Sentence] = []
     soft = soft_breaks(text)
     paras = _wrapped_paragraph_spans(text, soft) if soft else _regex_paragraph_spans(text)
@@ -589,7 +621,7 @@ def _regex_segment(text: str) -> list[Sentence]:
             sent = _regex_sentence(text, para, s_start, s_end)
             if sent is not None:
                 out.append(sent)
-    return without_topic_names(out)
+    return out
 
 
 def check_text(text: object, name: str = "text") -> str:
