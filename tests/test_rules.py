@@ -193,6 +193,7 @@ CHANGES: list[tuple[str, str, object]] = [
     ("verify", "POOL_RATIO", 0.25),
     ("verify", "MAX_POOL", 3),
     ("verify", "STRONG_FIRST", 0.5),
+    ("verify", "ALSO_RESTATES", 0.5),
     ("verify", "MIN_NEW_WORDS", 4),
     ("verify", "WHOLE_SHARE", 0.75),
     ("verify", "EDGE_SLACK_MIN", 1),

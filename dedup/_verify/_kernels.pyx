@@ -395,7 +395,7 @@ cdef int64_t max_id(const int64_t[::1] v, Py_ssize_t n) except -2:
 
 cdef struct Rules:
     # the rule constants of verification (dedup/_rules.py), from dedup._verify.batch.KERNEL_RULES
-    double entity_weight, shrink, ratio_zero, spread, strong_first, whole_share
+    double entity_weight, shrink, ratio_zero, spread, strong_first, also_restates, whole_share
     Py_ssize_t min_new_words, max_pool, edge_slack_min, edge_slack_divisor
 
 
@@ -405,6 +405,7 @@ cdef int read_rules(object o, Rules *r) except -1:
     r.ratio_zero = o.ratio_zero
     r.spread = o.spread
     r.strong_first = o.strong_first
+    r.also_restates = o.also_restates
     r.whole_share = o.whole_share
     r.min_new_words = o.min_new_words
     r.max_pool = o.max_pool
@@ -1220,7 +1221,15 @@ cdef int trim_pool(Cover *g, Ranked *ranked, int64_t r, Py_ssize_t lo, Py_ssize_
 
 cdef int row_links(Cover *g, int64_t r, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
     """The cover of row r and its links that can count (not under the floor, above the beaten
-    score of the pair), in pick order.  0, or -1 when out of memory."""
+    score of the pair): the picks' in pick order, then the other strong partners' in pool order.
+    0, or -1 when out of memory."""
+    cdef int oom = pick_links(g, r, lo, hi)
+    return oom | strong_links(g, r, lo, hi)
+
+
+cdef int pick_links(Cover *g, int64_t r, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    """The cover of row r and its picks' links that can count, in pick order.  0, or -1 when out
+    of memory."""
     cdef const Sets *c = g.c
     cdef double covw = cover_row(g, r, lo, hi), first_c = 0.0, uni, bound, known, first_score = 0.0, score
     cdef int64_t picks[COVER_MAX_SOURCES]
@@ -1260,7 +1269,7 @@ cdef int row_links(Cover *g, int64_t r, Py_ssize_t lo, Py_ssize_t hi) noexcept n
         wanted[p] = bound >= g.floor and bound > known
         any_wanted = any_wanted or wanted[p]
     if not any_wanted:
-        return 0
+        return -oom
     if wanted[0]:
         f = seq_ends(c, r, picks[0], e)
         oom |= f < 0
@@ -1282,6 +1291,59 @@ cdef int row_links(Cover *g, int64_t r, Py_ssize_t lo, Py_ssize_t hi) noexcept n
         for x in range(7):
             oom |= vec_push(&g.links, &row[x])
         oom |= vec_push(&g.scores, &score)
+    return -oom
+
+
+cdef double known_score(Cover *g, int64_t code) noexcept nogil:
+    """The beaten score of the pair ``code`` (``lo * n + hi``), or -1."""
+    cdef Py_ssize_t lo_c = 0, hi_c = g.n_codes, mid
+    while lo_c < hi_c:  # binary search of the pair among the beaten links
+        mid = (lo_c + hi_c) // 2
+        if g.codes[mid] < code:
+            lo_c = mid + 1
+        else:
+            hi_c = mid
+    if lo_c < g.n_codes and g.codes[lo_c] == code:
+        return g.beaten[lo_c]
+    return -1.0
+
+
+cdef int strong_links(Cover *g, int64_t r, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    """The links of row r to the pool partners not picked that contain at least ``also_restates`` of it
+    alone (``reference.Verifier.cover``'s last loop), in pool order, if they can count.  0, or -1
+    when out of memory."""
+    cdef const Sets *c = g.c
+    cdef Py_ssize_t k, x
+    cdef int64_t j, code
+    cdef int64_t e[4]
+    cdef int64_t row[7]
+    cdef double value
+    cdef int f, oom = 0
+    for k in range(lo, hi):
+        if not g.active[k] or g.step[k] >= 0:
+            continue
+        j = g.pool[k].b
+        value = g.pool[k].c
+        if value < g.rules.also_restates or value < g.floor:  # locality only lowers it
+            continue
+        f = seq_ends(c, r, j, e)
+        oom |= f < 0
+        if f != 1:
+            continue
+        value *= locality_from(True, e, g.nt[r], g.nt[j], g.rules.spread)
+        if value < g.rules.also_restates or value < g.floor:
+            continue
+        code = (r if r < j else j) * <int64_t>c.n + (j if r < j else r)
+        if not value > known_score(g, code):
+            continue
+        row[0] = r
+        row[1] = j
+        row[2] = 0
+        trim_range(e[0], e[1], g.nt[r], &g.rules, &row[3])
+        trim_range(e[2], e[3], g.nt[j], &g.rules, &row[5])
+        for x in range(7):
+            oom |= vec_push(&g.links, &row[x])
+        oom |= vec_push(&g.scores, &value)
     return -oom
 
 

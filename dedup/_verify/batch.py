@@ -26,6 +26,7 @@ import numpy.typing as npt
 from dedup._arrays import last_of_equal, sorted_unique
 from dedup._kernels import PURE_PYTHON
 from dedup._rules import (
+    ALSO_RESTATES,
     EDGE_SLACK_DIVISOR,
     EDGE_SLACK_MIN,
     ENTITY_WEIGHT,
@@ -93,6 +94,7 @@ class KernelRules(NamedTuple):
     ratio_zero: float
     spread: float
     strong_first: float
+    also_restates: float
     whole_share: float
     min_new_words: int
     max_pool: int
@@ -107,6 +109,7 @@ KERNEL_RULES = KernelRules(
     ratio_zero=RATIO_ZERO,
     spread=SPREAD,
     strong_first=STRONG_FIRST,
+    also_restates=ALSO_RESTATES,
     whole_share=WHOLE_SHARE,
     min_new_words=MIN_NEW_WORDS,
     max_pool=MAX_POOL,

@@ -24,6 +24,7 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import LCSseq
 
 from dedup._rules import (
+    ALSO_RESTATES,
     EDGE_SLACK_DIVISOR,
     EDGE_SLACK_MIN,
     ENTITY_WEIGHT,
@@ -303,6 +304,8 @@ class Verifier:
         weight take part; shorter ones are judged in their own turn.  Every link is
         scored with the share of ``i`` covered by all accepted partners together
         (the first one's score also reflects names or figures it substitutes).
+        Every other partner containing at least ``ALSO_RESTATES`` of ``i`` alone
+        restates it too, and is linked with that containment.
         """
         a = self._profiles[i]
         if a.total <= 0:
@@ -355,6 +358,16 @@ class Verifier:
             aligned = _aligned(a, self._profiles[j])
             if aligned is not None:
                 links.append(cover_link(i, j, n, len(picks), first_score, union, aligned))
+        # Every other partner restating most of ``i`` alone is a restatement of it too (a fact told in
+        # a bullet, the body and a caption): linked with its own containment, after the picks.
+        for j in pool:
+            if j in picks:
+                continue
+            alone = self.containment(i, j)
+            if alone >= ALSO_RESTATES:
+                aligned = _aligned(a, self._profiles[j])
+                if aligned is not None:
+                    links.append(cover_link(i, j, 0, 1, alone, alone, aligned))
         return links
 
 
