@@ -216,13 +216,20 @@ def build_table(
     da, db = sent_doc[i[heads]], sent_doc[j[heads]]
     sa = np.stack((da, np.minimum.reduceat(a_start, first), np.maximum.reduceat(a_end, first)), axis=1)
     sb = np.stack((db, np.minimum.reduceat(b_start, first), np.maximum.reduceat(b_end, first)), axis=1)
-    for m in np.flatnonzero(da != db).tolist():  # a copy may start and end mid-sentence (chain.py)
-        (sa[m, 1], sa[m, 2]), (sb[m, 1], sb[m, 2]) = extend_edges(
-            text_of(int(da[m])),
-            (int(sa[m, 1]), int(sa[m, 2])),
-            text_of(int(db[m])),
-            (int(sb[m, 1]), int(sb[m, 2])),
-        )
+    cross = np.flatnonzero(da != db)  # a copy may start and end mid-sentence (chain.py)
+    if cross.size:
+        ends = [
+            (*x, *y)
+            for x, y in map(
+                extend_edges,
+                map(text_of, da[cross].tolist()),
+                map(tuple, sa[cross, 1:].tolist()),
+                map(text_of, db[cross].tolist()),
+                map(tuple, sb[cross, 1:].tolist()),
+            )
+        ]
+        moved = np.array(ends, dtype=np.int64).reshape(-1, 4)
+        sa[cross, 1:], sb[cross, 1:] = moved[:, :2], moved[:, 2:]
     oa, ob = doc_ordinal[da], doc_ordinal[db]
     swap = (ob < oa) | ((ob == oa) & (sb[:, 1] < sa[:, 1]))
     side_a = np.where(swap[:, None], sb, sa)
