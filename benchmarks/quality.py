@@ -52,7 +52,7 @@ Methods, all run here on the same data:
                  threshold (chosen on the tune split for CNN and news_restatements,
                  on the whole set elsewhere, so it is an optimistic oracle there).
 
-The table is written to ``benchmarks/results/quality.json`` (``--json``), schema 2::
+With ``--json`` the table is written to ``benchmarks/results/quality.json`` (or the path given), schema 2::
 
     {"schema": 2, "dedup_version": str, "commit": str | null, "command": str,
      "measures": {"links": str, "clusters": str},     # what each measure counts
@@ -1091,7 +1091,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--show-errors", action="store_true", help="print a sample of dedup's misses and false pairs"
     )
     ap.add_argument("--errors", type=int, default=5, help="examples of each kind with --show-errors")
-    ap.add_argument("--json", type=Path, default=RESULTS / "quality.json", help="where to write the table")
+    ap.add_argument(
+        "--json",
+        type=Path,
+        nargs="?",
+        const=RESULTS / "quality.json",
+        help="write the table (default path: benchmarks/results/quality.json); without it nothing is "
+        "written, so a partial run (--dataset) never replaces the committed full table",
+    )
     ap.add_argument("--plot", nargs="?", const=RESULTS / "quality.png", type=Path, help="write a PNG")
     ap.add_argument(
         "--before",
@@ -1135,6 +1142,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         for ev in evaluations:
             print()
             print(ev.errors(args.errors, rng))
+    if args.json is None:
+        if args.plot:
+            plot(evaluations, args.plot)
+            print(f"wrote {args.plot}", file=sys.stderr)
+        return 0
     args.json.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "dedup_version": dedup.__version__,
