@@ -224,3 +224,18 @@ def test_redis_going_away_mid_use_raises_storage_error(tmp_path: Path) -> None:
         ix.query(STORIES[1])
     with pytest.raises(dedup.StorageError):
         len(ix)
+
+
+@pytest.mark.parametrize("case", ["mid-sentence", "edited"])
+def test_redis_aligns_copied_passages_as_memory_does(index: dedup.DedupIndex, case: str) -> None:
+    from tests.test_passage_alignment import SOURCE, _copy, edited_copy
+
+    if case == "edited":
+        suspicious, _, in_source = edited_copy()
+    else:
+        suspicious, _, in_source = _copy("needs new pilings before", "will keep visitors away")
+    memory = dedup.DedupIndex()
+    got = [index.add("source", SOURCE), index.add("copy", suspicious)]
+    assert got == [memory.add("source", SOURCE), memory.add("copy", suspicious)]
+    [m] = got[1]
+    assert (m.b.start, m.b.end) == in_source

@@ -47,6 +47,14 @@ def _sentences(text: str) -> list[str]:
     return [text[s.start : s.end] for s in dedup._text.segment.segment(text)]
 
 
+def _mid_copy(text: str) -> str:
+    """``text`` from the middle of its second sentence to the middle of its fifth, at words."""
+    sents = dedup._text.segment.segment(text)
+    start = text.index(" ", (sents[1].start + sents[1].end) // 2) + 1
+    end = text.index(" ", (sents[4].start + sents[4].end) // 2)
+    return text[start:end]
+
+
 @pytest.fixture(scope="session")
 def corpus() -> list[tuple[str, str]]:
     """30 real documents plus copies: exact, reworded, fused, repeated within a doc, cross-partition."""
@@ -66,6 +74,8 @@ def corpus() -> list[tuple[str, str]]:
         ("short-1", "Read more.\n\nLead paragraph of a document about something else."),
         ("short-2", "Another opening paragraph with its own words in it.\n\nRead more."),
         ("short-3", "Read more."),
+        # A passage copied from mid-sentence to mid-sentence (its match extends to the copy's edges).
+        ("copy-trimmed", "A paragraph of our own comes first here.\n\n" + _mid_copy(docs[9][1])),
     ]
     return sorted(docs + extra)
 
@@ -225,3 +235,16 @@ def test_null_and_repeated_ids_are_reported(spark: SparkSession) -> None:
     null = spark.createDataFrame([("a", "x"), (None, "y")], "id string, text string")
     with pytest.raises(dedup.DedupError, match="null ids"):
         dspark.find_duplicates(null)
+
+
+def test_a_copy_from_mid_sentence_is_matched_to_its_edges(
+    result: dict[str, list[dict[str, Any]]], corpus: list[tuple[str, str]]
+) -> None:
+    texts = dict(corpus)
+    copied = texts["copy-trimmed"].split("\n\n", 1)[1]
+    found = [
+        m
+        for m in result["matches"]
+        if "copy-trimmed" in (m["a_key"], m["b_key"]) and copied in (m["a_text"], m["b_text"])
+    ]
+    assert found, "the copied passage is one match, edges included"
