@@ -180,3 +180,13 @@ def test_an_unlike_text_between_two_copied_sentences_keeps_them_apart() -> None:
         (suspicious.index(one), SOURCE.index(one)),
         (suspicious.index(two), SOURCE.index(two)),
     ]
+
+
+def test_edges_extend_over_words_longer_than_the_first_window() -> None:
+    from dedup._cluster.chain import extend_edges
+
+    word = "Pneumonoultramicroscopicsilicovolcanoconiosis"  # 45 letters
+    a = f"one two three {word} Shared words continue here."
+    b = f"one two three {word}!! Shared words continue here."
+    got = extend_edges(a, (a.index("Shared"), len(a)), b, (b.index("Shared"), len(b)))
+    assert got == ((0, len(a)), (0, len(b)))

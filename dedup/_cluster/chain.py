@@ -80,9 +80,12 @@ _LAST_WORD = re.compile(r"(\w+)\W*\Z")
 
 
 def _first_before(text: str, pos: int) -> str | None:
-    """The word nearest before ``pos``, casefolded (``None``: none within a window)."""
-    m = _LAST_WORD.search(text, max(0, pos - _WINDOW), pos)
-    return None if m is None else m.group(1).casefold()
+    """The word nearest before ``pos``, casefolded (``None``: none)."""
+    lo = max(0, pos - _WINDOW)
+    m = _LAST_WORD.search(text, lo, pos)
+    if m is None or (m.start(1) == lo and lo > 0):  # none in the window, or one the window may cut
+        return next((w for _, w in _words_before(text, pos)), None)
+    return m.group(1).casefold()
 
 
 def _first_after(text: str, pos: int) -> str | None:
