@@ -97,7 +97,9 @@ class Match:
     ``score`` is in [0, 1]; ``kind`` says why the pair was accepted:
     ``"exact"`` (same normalised words), ``"near"`` (one passage's content words
     are largely contained in the other's) or ``"fusion"`` (a passage that fuses
-    parts of several sentences, each of which adds to its coverage).
+    parts of several sentences, each of which adds to its coverage).  A match of
+    several sentence pairs is ``"exact"`` only when every pair is; otherwise it
+    takes the kind of its first pair that is not.
     ``alignments`` lists the sentence pairs behind the match, each with its score.
     """
 

@@ -165,9 +165,13 @@ def test_an_edited_sentence_inside_a_copied_passage_does_not_cut_it_in_two() -> 
     assert (m.b.start, m.b.end) == in_source
     # The edited sentence scores as no link: two alignments, around it.
     assert [suspicious[al.a.start : al.a.end][:9] for al in m.alignments] == ["Engineers", "Ferry pas"]
+    # Both aligned sentences are exact copies, but the passage is not: the match is "near".
+    assert m.kind == "near"
     results = dict(front_ends(suspicious))
     for name, got in results.items():
         assert got == results["memory"], name
+    found = find_corpus_duplicates([("source", SOURCE), ("copy", suspicious)], jobs=1)
+    assert [x.kind for x in found.matches if x.a.key != x.b.key] == ["near"]
 
 
 def test_an_unlike_text_between_two_copied_sentences_keeps_them_apart() -> None:

@@ -45,10 +45,10 @@ def _match_roots(
     sentences: Sequence[Sentence],
     sent_doc: Sequence[int],
     docs: Sequence[Doc],
-) -> list[int]:
+) -> tuple[list[int], set[int]]:
     """Each link's match (its smallest link): :func:`~dedup._cluster.chain.match_labels` over the
     within-document chains of ``uf`` and the links' aligned character spans, then
-    :func:`~dedup._cluster.chain.bridge_labels`."""
+    :func:`~dedup._cluster.chain.bridge_labels`; and the matches that bridging joined."""
     n = len(links)
     a = [char_span(sentences[lk.i], lk.span_i) for lk in links]
     b = [char_span(sentences[lk.j], lk.span_j) for lk in links]
@@ -59,12 +59,12 @@ def _match_roots(
     a_end = np.array([e for _, e in a], dtype=np.int64)
     b_start = np.array([s for s, _ in b], dtype=np.int64)
     b_end = np.array([e for _, e in b], dtype=np.int64)
-    labels = match_labels(
+    before = match_labels(
         n, np.arange(n, dtype=np.int64), roots, doc_a, doc_b, a_start, a_end, b_start, b_end
     )
-    labels = bridge_labels(labels, doc_a, a_start, a_end, doc_b, b_start, b_end, lambda d: docs[d].text)
+    labels = bridge_labels(before, doc_a, a_start, a_end, doc_b, b_start, b_end, lambda d: docs[d].text)
     roots_out: list[int] = labels.tolist()
-    return roots_out
+    return roots_out, set(labels[labels != before].tolist())
 
 
 _BY_PAIR = itemgetter(0, 1)  # a Link's (i, j)
@@ -112,9 +112,9 @@ def build(
     del by_pair
     # 1b. Across documents, aligned stretches near each other in both documents form one match.
     if any(sent_doc[lk.i] != sent_doc[lk.j] for lk in kept):
-        match_of = _match_roots(kept, uf, sentences, sent_doc, docs)
+        match_of, bridged = _match_roots(kept, uf, sentences, sent_doc, docs)
     else:
-        match_of = [uf.find(n) for n in range(len(kept))]
+        match_of, bridged = [uf.find(n) for n in range(len(kept))], set()
     groups: dict[int, list[Link]] = {}
     for n, lk in enumerate(kept):
         groups.setdefault(match_of[n], []).append(lk)
@@ -141,7 +141,7 @@ def build(
             got = passage_of[side] = _make_passage(doc.key, span((start, end)), doc.text[start:end])
         return got
 
-    for group in groups.values():
+    for root, group in groups.items():
         first = group[0]
         da, db = sent_doc[first.i], sent_doc[first.j]
         if len(group) == 1:  # most matches: one sentence pair
@@ -165,7 +165,11 @@ def build(
                 for x, y, lk in zip(a_spans, b_spans, group, strict=True)
             )
             score = round(sum(lk.score for lk in group) / len(group), 6)
-            kind = first.kind  # ("exact" when all are: then the first is too)
+            # "exact" when every link is and no unlinked text was bridged; else the first link's kind
+            # that is not, or "near" (a copied passage with an edited sentence inside is no exact copy).
+            kind = next((lk.kind for lk in group if lk.kind != "exact"), "exact")
+            if kind == "exact" and root in bridged:
+                kind = "near"
         if da != db:  # a copy may start and end mid-sentence (chain.py states the rule)
             (s0, e0), (s1, e1) = extend_edges(docs[sa[0]].text, sa[1:], docs[sb[0]].text, sb[1:])
             sa, sb = (sa[0], s0, e0), (sb[0], s1, e1)

@@ -206,6 +206,7 @@ def build_table(
     head = match_labels(
         n, np.flatnonzero(chained), nxt[chained], sent_doc[i], sent_doc[j], a_start, a_end, b_start, b_end
     )  # a match's first link (as build's union-find)
+    before = head
     head = bridge_labels(head, sent_doc[i], a_start, a_end, sent_doc[j], b_start, b_end, text_of)
     by_match = np.argsort(head, kind="stable")  # links of match 0, then of match 1, ... (by head)
     first = np.flatnonzero(run_firsts(head[by_match]))
@@ -247,8 +248,16 @@ def build_table(
     in_multi = np.repeat(first[multi] - multi_bounds[:-1], multi_size) + np.arange(multi_bounds[-1])
     mean[multi] = _means(align_score[in_multi].tolist(), multi_bounds.tolist())
     score = rounded6(mean)
-    kind = kept.kind[heads]  # a match's kind is its first link's
-    del kept, i, j, code, nxt, chained, head, x, y
+    # A match's kind: "exact" when every link is and bridging joined nothing into it, else its
+    # first link's kind that is not, or "near" (as build's).
+    exact_code = KINDS.index("exact")
+    link_kind = kept.kind[by_match]
+    at = np.where(link_kind != exact_code, np.arange(n), n)
+    first_other = np.minimum.reduceat(at, first)
+    kind = np.where(first_other < n, link_kind[np.minimum(first_other, n - 1)], exact_code).astype(np.int8)
+    joined = np.maximum.reduceat((head != before)[by_match].astype(np.int8), first) > 0
+    kind[joined & (kind == exact_code)] = KINDS.index("near")
+    del kept, i, j, code, nxt, chained, head, before, x, y
     align_bounds = np.append(first, n)
 
     # 2. Passages: sides in the same document overlapping by half the shorter are one passage.
