@@ -1231,11 +1231,11 @@ cdef int pick_links(Cover *g, int64_t r, Py_ssize_t lo, Py_ssize_t hi) noexcept 
     """The cover of row r and its picks' links that can count, in pick order.  0, or -1 when out
     of memory."""
     cdef const Sets *c = g.c
-    cdef double covw = cover_row(g, r, lo, hi), first_c = 0.0, uni, bound, known, first_score = 0.0, score
+    cdef double covw = cover_row(g, r, lo, hi), first_c = 0.0, uni, bound, first_score = 0.0, score
     cdef int64_t picks[COVER_MAX_SOURCES]
     cdef bint wanted[COVER_MAX_SOURCES]
     cdef bint any_wanted = False
-    cdef Py_ssize_t n_picks = 0, s, k, p, lo_c, hi_c, mid, x
+    cdef Py_ssize_t n_picks = 0, s, k, p, x
     cdef int64_t j, code
     cdef int64_t e[4]
     cdef int64_t row[7]
@@ -1255,18 +1255,7 @@ cdef int pick_links(Cover *g, int64_t r, Py_ssize_t lo, Py_ssize_t hi) noexcept 
         bound = first_c if n_picks == 1 else ((uni if uni >= first_c else first_c) if p == 0 else uni)
         j = picks[p]
         code = (r if r < j else j) * <int64_t>c.n + (j if r < j else r)
-        known = -1.0
-        lo_c = 0
-        hi_c = g.n_codes
-        while lo_c < hi_c:  # binary search of the pair among the beaten links
-            mid = (lo_c + hi_c) // 2
-            if g.codes[mid] < code:
-                lo_c = mid + 1
-            else:
-                hi_c = mid
-        if lo_c < g.n_codes and g.codes[lo_c] == code:
-            known = g.beaten[lo_c]
-        wanted[p] = bound >= g.floor and bound > known
+        wanted[p] = bound >= g.floor and bound > known_score(g, code)
         any_wanted = any_wanted or wanted[p]
     if not any_wanted:
         return -oom
