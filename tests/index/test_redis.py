@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import socket
 import subprocess
 import sys
 import textwrap
@@ -15,9 +13,9 @@ from pathlib import Path
 import pytest
 
 import dedup
+from tests.index.redis_server import REDIS_SERVER, free_port, start_server
 
 pytest.importorskip("redis")
-REDIS_SERVER = shutil.which("redis-server")
 pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server is not installed")
 
 STORIES = [
@@ -26,58 +24,6 @@ STORIES = [
     "The central bank left interest rates unchanged for a third month.",
     "Heavy snow is expected across the northern hills this weekend.",
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _start_server(folder: Path, *extra: str) -> tuple[str, subprocess.Popen[bytes]]:
-    """A redis-server without persistence on a free port (``extra``: more of its options) and its URL."""
-    assert REDIS_SERVER is not None
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            REDIS_SERVER,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            *extra,
-        ],
-        cwd=folder,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
-                s.sendall(b"PING\r\n")
-                if s.recv(16).startswith((b"+PONG", b"-NOAUTH")):
-                    return f"redis://127.0.0.1:{port}/0", proc
-        except OSError:
-            pass
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            raise RuntimeError("redis-server did not start")
-        time.sleep(0.05)
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    url, proc = _start_server(tmp_path_factory.mktemp("redis"))
-    try:
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 @pytest.fixture
@@ -161,7 +107,7 @@ def test_clients_of_one_redis_index_may_verify_with_their_own_threshold(redis_ur
 
 def test_unreachable_redis_raises_storage_error() -> None:
     with pytest.raises(dedup.StorageError, match="Redis"):
-        dedup.DedupIndex.from_redis(f"redis://127.0.0.1:{_free_port()}/0", name="down")
+        dedup.DedupIndex.from_redis(f"redis://127.0.0.1:{free_port()}/0", name="down")
 
 
 _WORKER = textwrap.dedent(
@@ -211,7 +157,7 @@ def test_two_processes_share_one_index_and_never_both_see_new(redis_url: str, tm
 
 
 def test_redis_going_away_mid_use_raises_storage_error(tmp_path: Path) -> None:
-    url, proc = _start_server(tmp_path)
+    url, proc = start_server(tmp_path)
     try:
         ix = dedup.DedupIndex.from_redis(url, name="dies", socket_timeout=2.0)
         ix.add("a", STORIES[0])

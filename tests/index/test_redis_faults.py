@@ -21,7 +21,8 @@ import pytest
 import dedup
 from dedup._index.store import fingerprint
 from dedup._options import VERIFY_ONLY
-from tests.index.test_redis import REDIS_SERVER, STORIES, _free_port, _start_server
+from tests.index.redis_server import REDIS_SERVER, free_port, running_server, start_server
+from tests.index.test_redis import STORIES
 
 redis = pytest.importorskip("redis")
 pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server is not installed")
@@ -32,12 +33,8 @@ SECRET = "s3cret-Pa55"
 @pytest.fixture(scope="module")
 def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A redis-server of its own (these tests flush it and put it to sleep)."""
-    url, proc = _start_server(tmp_path_factory.mktemp("redis"), "--enable-debug-command", "local")
-    try:
+    with running_server(tmp_path_factory.mktemp("redis"), "--enable-debug-command", "local") as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def _fresh(url: str, name: str, **kwargs: Any) -> dedup.DedupIndex:
@@ -178,7 +175,7 @@ def _shown(err: BaseException) -> str:
 
 
 def test_redis_password_is_never_shown(tmp_path: Path) -> None:
-    plain, proc = _start_server(tmp_path, "--requirepass", SECRET)
+    plain, proc = start_server(tmp_path, "--requirepass", SECRET)
     try:
         for url in _with_secret(plain, SECRET):
             index = dedup.DedupIndex.from_redis(url, name="secret")
@@ -197,7 +194,7 @@ def test_redis_password_is_never_shown(tmp_path: Path) -> None:
         with pytest.raises(dedup.StorageError) as caught:
             index.add("b", STORIES[1])
         assert SECRET not in _shown(caught.value) and "127.0.0.1" in str(caught.value)
-    for url in _with_secret(f"redis://127.0.0.1:{_free_port()}/0", SECRET):
+    for url in _with_secret(f"redis://127.0.0.1:{free_port()}/0", SECRET):
         with pytest.raises(dedup.StorageError) as caught:
             dedup.DedupIndex.from_redis(url, name="secret")
         assert SECRET not in _shown(caught.value)

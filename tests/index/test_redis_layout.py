@@ -17,21 +17,17 @@ from dedup._index.redis import LAYOUT
 from dedup._index.store import fingerprint
 from dedup._options import VERIFY_ONLY
 from dedup._text.segment import segment
-from tests.index.test_redis import REDIS_SERVER, STORIES, _start_server
+from tests.index.redis_server import REDIS_SERVER
+from tests.index.test_redis import STORIES
 from tests.index.test_store_contract import BOILER, _state, _view, sentence, variant
 
 redis = pytest.importorskip("redis")
 pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server is not installed")
 
 
-@pytest.fixture(scope="module")
-def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    url, proc = _start_server(tmp_path_factory.mktemp("redis"))
-    try:
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+@pytest.fixture
+def url(redis_url: str) -> str:
+    return redis_url
 
 
 @pytest.fixture
