@@ -90,8 +90,7 @@ def _first_before(text: str, pos: int) -> str | None:
 
 def _first_after(text: str, pos: int) -> str | None:
     """The first word from ``pos`` on, casefolded (``None``: none)."""
-    m = _WORD.search(text, pos)
-    return None if m is None else m.group().casefold()
+    return next((w for _, w in _words_after(text, pos)), None)
 
 
 def _agreeing(a: Iterator[tuple[int, str]], b: Iterator[tuple[int, str]]) -> tuple[int, int, int]:
