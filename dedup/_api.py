@@ -21,6 +21,7 @@ def find_duplicates(
     lsh_threshold: float = 0.3,
     local_lsh_threshold: float = 0.05,
     min_words: int = 3,
+    short_copies: bool = True,
     fusion: bool = True,
     min_gain: float = 0.1,
     max_sources: int = 2,
@@ -48,6 +49,8 @@ def find_duplicates(
         restatements are often partial.
     min_words : int, default 3
         Sentences with fewer words are only matched as exact copies.
+    short_copies : bool, default True
+        Report exact copies of sentences under ``min_words``; False drops them.
     fusion : bool, default True
         Also link a sentence to the two or more sentences it fuses.
     min_gain : float, default 0.1
@@ -94,6 +97,7 @@ def find_duplicates(
         lsh_threshold=lsh_threshold,
         local_lsh_threshold=local_lsh_threshold,
         min_words=min_words,
+        short_copies=short_copies,
         fusion=fusion,
         min_gain=min_gain,
         max_sources=max_sources,

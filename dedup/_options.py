@@ -52,6 +52,10 @@ class Options:
         restatements are often partial (a highlight fusing two sentences).
     min_words : int, default 3
         Sentences with fewer words are only matched as exact copies.
+    short_copies : bool, default True
+        Report exact copies of sentences under ``min_words`` ("Read more",
+        "Skip to content": one-line boilerplate).  False drops them: in a
+        corpus of articles, two copies of "he said." or "Yes." are chance.
     fusion : bool, default True
         Also link a sentence to two or more sources that together restate it.
     min_gain : float, default 0.1
@@ -67,6 +71,7 @@ class Options:
     lsh_threshold: float = 0.3
     local_lsh_threshold: float = 0.05
     min_words: int = 3
+    short_copies: bool = True
     fusion: bool = True
     min_gain: float = 0.1
     max_sources: int = 2
@@ -76,8 +81,9 @@ class Options:
             _check_number(name, getattr(self, name), integer=False)
         for name in ("shingle_size", "num_perm", "seed", "min_words", "max_sources"):
             _check_number(name, getattr(self, name), integer=True)
-        if not isinstance(self.fusion, bool):
-            raise TypeError(f"fusion must be a bool, got {type(self.fusion).__name__}")
+        for name in ("short_copies", "fusion"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be a bool, got {type(getattr(self, name)).__name__}")
         if not 0.0 < self.threshold <= 1.0:
             raise InvalidOptionError(f"threshold must be in (0, 1], got {self.threshold!r}")
         if not 0.0 < self.lsh_threshold < 1.0:
@@ -122,6 +128,7 @@ class OptionValues(TypedDict, total=False):
     lsh_threshold: float
     local_lsh_threshold: float
     min_words: int
+    short_copies: bool
     fusion: bool
     min_gain: float
     max_sources: int
@@ -129,7 +136,7 @@ class OptionValues(TypedDict, total=False):
 
 #: Options that only steer verification: nothing an index stores depends on them, so an
 #: index saved (or kept in Redis) with one value can be opened with another.
-VERIFY_ONLY = ("threshold", "fusion", "min_gain", "max_sources")
+VERIFY_ONLY = ("threshold", "short_copies", "fusion", "min_gain", "max_sources")
 
 _NAMES = tuple(f.name for f in fields(Options))
 

@@ -59,7 +59,7 @@ from dedup._sketch.minhash import band_keys, candidate_pairs, lsh_params, signat
 from dedup._sketch.shingle import sentence_shingle_hashes
 from dedup._text.segment import Sentence, segment
 from dedup._verify.links import KINDS, LinkTable
-from dedup._verify.run import BLOCK_TOKENS, SentenceColumns, copy_chain, verify_group
+from dedup._verify.run import BLOCK_TOKENS, SentenceColumns, copy_chain, copying, verify_group
 from dedup._version import install_hint
 
 _MISSING: ImportError | None = None
@@ -188,7 +188,7 @@ def find_duplicates(
         within = _top_partners(_candidate_pairs(sentences.select("sid", F.explode("lkeys").alias("key"))))
         within = within.select("lo", "hi")
     pairs = _prune(across, n_sentences).unionByName(within).distinct()
-    copies = keep(_copy_chains(sentences, buckets))
+    copies = keep(_copy_chains(sentences, buckets, opts))
     blocks = _blocks(n_docs, n_tokens, spark.sparkContext.defaultParallelism)
     links = keep(_verify(pairs, copies, sentences, opts, blocks).unionByName(_copy_links(copies, sentences)))
     assembled = keep(_assemble(links, sentences, docs, opts.threshold, buckets))
@@ -347,21 +347,24 @@ def _top_partners(pairs: DataFrame) -> DataFrame:
 # --- 3. exact copies ----------------------------------------------------------------------------
 
 
-def _copy_chains(sentences: DataFrame, buckets: int) -> DataFrame:
+def _copy_chains(sentences: DataFrame, buckets: int, opts: Options) -> DataFrame:
     """``(lo, hi)``: each sentence and its next exact copy, as the engine's ``copy_chain`` links them.
 
     Equal texts hash to one bucket, where ``copy_chain`` runs on them in sentence order.
     """
-    rows = sentences.select("sid", "norm", F.pmod(F.xxhash64("norm"), F.lit(buckets)).alias("_b"))
-    return rows.groupBy("_b").applyInPandas(_copy_bucket, _COPY_SCHEMA)
+    rows = sentences.select("sid", "norm", "n_words", F.pmod(F.xxhash64("norm"), F.lit(buckets)).alias("_b"))
+    return rows.groupBy("_b").applyInPandas(_copy_bucket(opts), _COPY_SCHEMA)
 
 
-def _copy_bucket(pdf: pd.DataFrame) -> pd.DataFrame:
-    pdf = pdf.sort_values("sid")
-    sids = pdf["sid"].to_numpy(np.int64)
-    nxt = copy_chain(pdf["norm"].tolist())
-    has = np.flatnonzero(nxt >= 0)
-    return pd.DataFrame({"lo": sids[has], "hi": sids[nxt[has]]})
+def _copy_bucket(opts: Options) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    def run(pdf: pd.DataFrame) -> pd.DataFrame:
+        pdf = pdf.sort_values("sid")
+        sids = pdf["sid"].to_numpy(np.int64)
+        nxt = copy_chain(pdf["norm"].tolist(), copying(pdf["n_words"].to_numpy(np.int64), opts))
+        has = np.flatnonzero(nxt >= 0)
+        return pd.DataFrame({"lo": sids[has], "hi": sids[nxt[has]]})
+
+    return run
 
 
 def _copy_links(copies: DataFrame, sentences: DataFrame) -> DataFrame:

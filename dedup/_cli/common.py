@@ -44,6 +44,12 @@ def add_detection_options(p: argparse.ArgumentParser) -> None:
         help=f"sentences with fewer words match only as exact copies (default {d.min_words})",
     )
     p.add_argument(
+        "--no-short-copies",
+        dest="short_copies",
+        action="store_false",
+        help='drop exact copies of sentences under --min-words ("he said.", "Yes.")',
+    )
+    p.add_argument(
         "--fail-on-duplicates",
         action="store_true",
         help=f"exit with status {EXIT_DUPLICATES} when duplicates are found (for CI checks)",
@@ -57,6 +63,7 @@ def detection_options(args: argparse.Namespace) -> dict[str, Any]:
         "num_perm": args.num_perm,
         "seed": args.seed,
         "min_words": args.min_words,
+        "short_copies": args.short_copies,
     }
 
 

@@ -45,7 +45,7 @@ def verify_candidates(
     found = scorer(sentences, docs)
     n_words = found.n_tokens  # one word per token
     floor = min(LINK_FLOOR, options.threshold) if floor is None else floor
-    next_copy = _next_copy(found.norm_id)
+    next_copy = _next_copy(found.norm_id, copying(n_words, options))
     best = _copy_links(next_copy, n_words)
     pairs = _open_pairs(pairs, n_words >= options.min_words, next_copy)
     known = {key: link.score for key, link in best.items()}
@@ -77,14 +77,30 @@ def _scoring(options: Options, floor: float, jobs: int) -> dict[str, Any]:
     }
 
 
-def _next_copy(norm_id: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+def copying(n_words: npt.NDArray[np.int64], options: Options) -> npt.NDArray[np.bool_] | None:
+    """Which sentences of ``n_words`` words take part in the copy chains: all (None), or with
+    ``options.short_copies`` off, those of at least ``options.min_words`` words."""
+    return None if options.short_copies else n_words >= options.min_words
+
+
+def _next_copy(
+    norm_id: npt.NDArray[np.int64], takes_part: npt.NDArray[np.bool_] | None = None
+) -> npt.NDArray[np.int64]:
     """Each sentence's next exact copy (same normalised words: equal ``norm_id``), -1 for none.
 
     The copies of a text are linked apart from LSH as a chain, ``k -> next_copy[k]``:
     any number of copies costs linear work and none is missed.  Short
     sentences (below ``min_words``) take part here only: a repeated "Skip to
     content" is boilerplate, but too short to judge as a partial restatement.
+    With ``takes_part`` (see :func:`copying`), only those sentences are chained.
     """
+    if takes_part is not None:
+        nxt = np.full(norm_id.size, -1, dtype=np.int64)
+        part = np.flatnonzero(takes_part)
+        chained = _next_copy(norm_id[part])
+        has = chained >= 0
+        nxt[part[has]] = part[chained[has]]
+        return nxt
     order = np.argsort(norm_id, kind="stable")
     same = norm_id[order[1:]] == norm_id[order[:-1]]
     nxt = np.full(norm_id.size, -1, dtype=np.int64)
@@ -92,7 +108,9 @@ def _next_copy(norm_id: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     return nxt
 
 
-def copy_chain(norms: Sequence[str]) -> npt.NDArray[np.int64]:
+def copy_chain(
+    norms: Sequence[str], takes_part: npt.NDArray[np.bool_] | None = None
+) -> npt.NDArray[np.int64]:
     """Each sentence's next exact copy among ``norms`` (normalised texts, in sentence order), -1 for none.
 
     The copy chain of :func:`verify_candidates` (see :func:`_next_copy`), for
@@ -103,8 +121,10 @@ def copy_chain(norms: Sequence[str]) -> npt.NDArray[np.int64]:
     --------
     >>> copy_chain(["a b", "c", "a b", "a b"]).tolist()
     [2, -1, 3, -1]
+    >>> copy_chain(["a b", "c", "a b", "a b"], np.array([True, True, False, True])).tolist()
+    [3, -1, -1, -1]
     """
-    return _next_copy(norm_ids(norms))
+    return _next_copy(norm_ids(norms), takes_part)
 
 
 def _copy_links(
@@ -246,7 +266,7 @@ def verify_blocked(
     n_words = columns.lengths
     norm_id = norm_ids(columns.norms)
     ids = np.arange(n_words.size, dtype=np.int64) if names is None else np.asarray(names, np.int64)
-    next_copy = _next_copy(norm_id)
+    next_copy = _next_copy(norm_id, copying(n_words, options))
     # The pairs still to score, as a mask (a filtered copy of millions of pairs costs memory).
     open_ = _open_mask(pairs, n_words >= options.min_words, next_copy)
     # The copy chain's links (all scoring 1.0): kept as they are, and known to the diagonal blocks' covers.

@@ -112,7 +112,14 @@ def test_fail_on_duplicates_gives_status_3_only_when_found(tmp_path: Path) -> No
 def test_every_command_takes_the_same_detection_options() -> None:
     for command in ([], ["corpus"], ["spark"]):
         text = _run(*command, "--help").stdout.decode()
-        for option in ("--threshold", "--num-perm", "--seed", "--min-words", "--fail-on-duplicates"):
+        for option in (
+            "--threshold",
+            "--num-perm",
+            "--seed",
+            "--min-words",
+            "--no-short-copies",
+            "--fail-on-duplicates",
+        ):
             assert option in text, (command, option)
     assert "--id-field" in _run("corpus", "--help").stdout.decode()
     assert "--id-field" in _run("spark", "--help").stdout.decode()  # --id-column stays as an alias
@@ -130,6 +137,19 @@ def test_min_words_reaches_the_corpus_detector(tmp_path: Path) -> None:
     loose = _run("corpus", str(docs), "--jobs", "1", "--quiet", "--min-words", "3").stdout
     strict = _run("corpus", str(docs), "--jobs", "1", "--quiet", "--min-words", "50").stdout
     assert loose.strip() and not strict.strip()
+
+
+def test_no_short_copies_reaches_the_corpus_detector(tmp_path: Path) -> None:
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text(
+        json.dumps({"id": "a", "text": "Yes.\n\nThe harbour ferry sailed at dawn."})
+        + "\n"
+        + json.dumps({"id": "b", "text": "Prices rose again in March.\n\nYes."})
+        + "\n"
+    )
+    kept = _run("corpus", str(docs), "--jobs", "1", "--quiet").stdout
+    dropped = _run("corpus", str(docs), "--jobs", "1", "--quiet", "--no-short-copies").stdout
+    assert b"Yes." in kept and not dropped.strip()
 
 
 def test_spark_help_needs_no_pandas() -> None:

@@ -188,6 +188,17 @@ def test_short_exact_copies_are_clustered(result: dict[str, list[dict[str, Any]]
     assert expected in by_cluster.values()
 
 
+def test_short_copies_off_equals_the_in_process_engine(
+    spark: SparkSession, corpus: list[tuple[str, str]]
+) -> None:
+    df = spark.createDataFrame(corpus, "id string, text string")
+    found = dspark.find_duplicates(df, short_copies=False)
+    rows = [r.asDict() for r in found.clusters.collect()]
+    found.unpersist()
+    assert rows == dedup.DedupIndex.from_texts(corpus, short_copies=False).clusters().to_records()
+    assert "Read more." not in {row["text"] for row in rows}
+
+
 @pytest.mark.parametrize("driver_edges", [0, 9, 10])  # in rounds on DataFrames; on the driver
 def test_connected_components_match_union_find(spark: SparkSession, driver_edges: int) -> None:
     edges = [(1, 2), (2, 3), (3, 4), (4, 5), (5, 6), (20, 25), (21, 25), (22, 21), (7, 30), (30, 8)]
