@@ -359,10 +359,14 @@ def test_sorted_runs_lookup_equals_the_reference_with_and_without_the_kernel(
 
     runs = SortedRuns(level0=16)  # small: runs merge across several levels
     entries: list[tuple[int, int]] = []
-    for batch in batches:
-        sids = np.arange(len(entries), len(entries) + len(batch), dtype=np.int64) // 2  # ids repeat
-        entries += list(zip(batch, sids.tolist(), strict=True))
-        runs.insert(np.array(batch, dtype=np.uint64), sids)  # key 0 included (stored as 1)
+    small, _runs._SMALL = _runs._SMALL, 24  # runs over 24 entries split into directory and low bits
+    try:
+        for batch in batches:
+            sids = np.arange(len(entries), len(entries) + len(batch), dtype=np.int64) // 2  # ids repeat
+            entries += list(zip(batch, sids.tolist(), strict=True))
+            runs.insert(np.array(batch, dtype=np.uint64), sids)  # key 0 included (stored as 1)
+    finally:
+        _runs._SMALL = small
     q = np.array(queries, dtype=np.uint64)
     alive = np.array([s not in dead for s in range(len(entries) + 1)])
     expected = _newest_live(entries, q, cap, truncate, dead)
@@ -379,35 +383,46 @@ def test_sorted_runs_lookup_equals_the_reference_with_and_without_the_kernel(
 
 
 @needs_index_kernel
-def test_run_ranges_kernel_equals_searchsorted_on_large_runs() -> None:
+def test_run_ranges_kernel_equals_the_numpy_search_on_large_runs() -> None:
     from dedup._index import _kernels as kernels
-    from dedup._index.runs import directory
+    from dedup._index import runs
 
     rng = np.random.default_rng(4)
     for n in (0, 1, 17, 5000, 200_000):
-        keys = np.sort(rng.zipf(1.3, n).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
-        cells, shift = directory(keys)
-        q = np.r_[keys[:3000:7], rng.integers(0, 2**63, 500).astype(np.uint64), np.uint64(2**64 - 1)]
-        lo, hi = kernels.run_ranges(q, keys, cells, shift)
+        raw = rng.zipf(1.3, n).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        keys = np.sort(runs.stored_keys(raw))
+        lows, cells = runs._Run(keys, np.arange(n, dtype=np.uint32)).parts()
+        q = runs.stored_keys(np.r_[raw[:3000:7], rng.integers(0, 2**63, 500).astype(np.uint64), 2**64 - 1])
+        lo, hi = kernels.run_ranges(q, lows, cells)
         assert lo.tolist() == np.searchsorted(keys, q, side="left").tolist()
         assert hi.tolist() == np.searchsorted(keys, q, side="right").tolist()
+        saved, runs._compiled = runs._compiled, None
+        try:
+            ref = runs.ranges(q, lows, cells)
+        finally:
+            runs._compiled = saved
+        assert (ref[0].tolist(), ref[1].tolist()) == (lo.tolist(), hi.tolist())
 
 
 @needs_index_kernel
 def test_run_ranges_kernel_rejects_a_directory_that_does_not_fit() -> None:
     from dedup._index import _kernels as kernels
-    from dedup._index.runs import directory
+    from dedup._index.runs import _Run
 
     keys = np.array([3, 5, 5, 9], dtype=np.uint64)
-    cells, shift = directory(keys)
-    with pytest.raises(ValueError, match="does not match the shift"):
-        kernels.run_ranges(keys, keys, cells, shift + 1)
+    lows, cells = _Run(keys, np.arange(4, dtype=np.uint32)).parts()
+    with pytest.raises(ValueError, match="65,537 offsets"):
+        kernels.run_ranges(keys, lows, cells[:-1])
     with pytest.raises(ValueError, match="does not span the run"):
-        kernels.run_ranges(keys, keys[:3], cells, shift)
+        kernels.run_ranges(keys, lows[:3], cells)
     bad = cells.copy()
-    bad[1] = 99
-    with pytest.raises(ValueError, match="outside the run"):
-        kernels.run_ranges(keys, keys, bad, shift)
+    bad[1] = 3
+    bad[0] = 0
+    bad[2] = 2  # falls back below the previous offset
+    with pytest.raises(ValueError, match="directory pointing outside"):
+        kernels.run_ranges(np.array([1 << 32], dtype=np.uint64), lows, bad)
+    with pytest.raises(ValueError, match="more than 48 bits"):
+        kernels.run_ranges(np.array([1 << 48], dtype=np.uint64), lows, cells)
 
 
 @needs_sketch_kernels

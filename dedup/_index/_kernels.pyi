@@ -5,8 +5,7 @@ import numpy.typing as npt
 
 def run_ranges(
     keys: npt.NDArray[np.uint64],
-    run_keys: npt.NDArray[np.uint64],
-    directory: npt.NDArray[np.int64],
-    shift: int,
+    lows: npt.NDArray[np.uint32],
+    directory: npt.NDArray[np.uint32],
     /,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]: ...

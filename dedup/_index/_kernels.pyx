@@ -2,59 +2,63 @@
 # cython: autotestdict=False
 """Compiled kernel of the index: finding keys in the sorted runs of band keys (dedup/_index/runs.py).
 
-It gives exactly what ``numpy.searchsorted`` gives (``tests/test_kernels.py`` compares them);
-that numpy code is the reference and the fallback without a compiler.  Arguments are typed
+It gives exactly what the vectorised binary search of ``runs.ranges`` gives
+(``tests/test_kernels.py`` compares them); that numpy code is the reference and the fallback
+without a compiler.  Arguments are typed
 memoryviews (a wrong dtype or a non-contiguous array raises before any work), the directory is
 checked here, and the search runs without the GIL.
 """
 
 import numpy as np
 
-from libc.stdint cimport int64_t, uint64_t
+from libc.stdint cimport int64_t, uint32_t, uint64_t
 
 
-def run_ranges(const uint64_t[::1] keys, const uint64_t[::1] run_keys, const int64_t[::1] directory,
-               int shift, /):
-    """run_ranges(keys, run_keys, directory, shift, /) -> (lo, hi).
+def run_ranges(const uint64_t[::1] keys, const uint32_t[::1] lows, const uint32_t[::1] directory, /):
+    """run_ranges(keys, lows, directory, /) -> (lo, hi).
 
-    ``run_keys`` is sorted; ``directory[b]`` is the first position whose key has ``b`` as its top
-    bits (``key >> shift``), ``directory[-1]`` the run's length.  For each key, the range
-    ``[lo, hi)`` of positions holding it (empty: ``lo == hi``), as int64 arrays: what
-    ``numpy.searchsorted`` left and right give (``dedup/_index/runs.py`` is the reference).
+    A run of the index holds stored keys of 48 bits, sorted: ``lows`` their low 32 bits,
+    ``directory[c]`` the first position whose key has ``c`` as its top 16 bits (65,537
+    offsets, the last the run's length).  For each stored key of ``keys``, the range
+    ``[lo, hi)`` of positions holding it (empty: ``lo == hi``), as int64 arrays
+    (``dedup/_index/runs.py``'s ``ranges`` is the reference).
     """
-    cdef Py_ssize_t m = keys.shape[0], n = run_keys.shape[0], n_dir = directory.shape[0]
-    if shift < 1 or shift > 64 or n_dir != (<Py_ssize_t> 1 << (64 - shift)) + 1:
-        raise ValueError("run_ranges: the directory does not match the shift")
+    cdef Py_ssize_t m = keys.shape[0], n = lows.shape[0], n_dir = directory.shape[0]
+    if n_dir != (1 << 16) + 1:
+        raise ValueError("run_ranges: the directory does not have 65,537 offsets")
     if directory[n_dir - 1] != n or directory[0] != 0:
         raise ValueError("run_ranges: the directory does not span the run")
     lo_out, hi_out = np.empty(m, dtype=np.int64), np.empty(m, dtype=np.int64)
     cdef int64_t[::1] lo_v = lo_out, hi_v = hi_out
-    cdef Py_ssize_t q, lo, hi, mid, b
-    cdef uint64_t key
+    cdef Py_ssize_t q, lo, hi, mid, c
+    cdef uint32_t low
     cdef bint bad = False
     with nogil:
         for q in range(m):
-            key = keys[q]
-            b = <Py_ssize_t> (key >> shift) if shift < 64 else 0
-            lo, hi = directory[b], directory[b + 1]
-            if lo < 0 or hi > n or lo > hi:
+            if keys[q] >> 48:
                 bad = True
                 break
-            while lo < hi:  # first position with run_keys >= key
+            c = <Py_ssize_t> (keys[q] >> 32)
+            low = <uint32_t> (keys[q] & 0xFFFFFFFFu)
+            lo, hi = directory[c], directory[c + 1]
+            if hi > n or lo > hi:
+                bad = True
+                break
+            while lo < hi:  # first position with lows >= low
                 mid = lo + (hi - lo) // 2
-                if run_keys[mid] < key:
+                if lows[mid] < low:
                     lo = mid + 1
                 else:
                     hi = mid
             lo_v[q] = lo
-            hi = directory[b + 1]
-            while lo < hi:  # first position with run_keys > key
+            hi = directory[c + 1]
+            while lo < hi:  # first position with lows > low
                 mid = lo + (hi - lo) // 2
-                if run_keys[mid] <= key:
+                if lows[mid] <= low:
                     lo = mid + 1
                 else:
                     hi = mid
             hi_v[q] = lo
     if bad:
-        raise ValueError("run_ranges: the directory points outside the run")
+        raise ValueError("run_ranges: a key of more than 48 bits, or a directory pointing outside the run")
     return lo_out, hi_out

@@ -3,9 +3,9 @@
 Per stored document: its key (a dict entry), its text as UTF-8 bytes in one
 buffer, timestamp and positions (about 40 bytes).  Per stored sentence: the id
 of its document and its span and paragraph (16 bytes); and, for a sentence long
-enough to take part, one 12-byte entry per LSH band and one for its exact-copy
+enough to take part, one 8-byte entry per LSH band and one for its exact-copy
 key in :class:`~dedup._index.runs.SortedRuns` (38 entries with the default
-options: 456 bytes).  Sentence objects are not kept: a stored document taking
+options: 304 bytes).  Sentence objects are not kept: a stored document taking
 part in a verification gets its sentences rebuilt from the text and the stored
 spans (:func:`~dedup._text.segment.make_sentence` gives what segmentation gave),
 and only those of the paragraphs holding candidates.
@@ -333,7 +333,7 @@ class MemoryStore:
             if self._dead or self._frozen.size:
                 self._compact()
             n, m = self._n_slots, self._n_sids
-            run_keys, run_sids, cells, shift = self._runs.export()
+            run_lows, run_sids, cells = self._runs.export()
             offsets = np.zeros(n + 1, dtype=np.int64)
             np.cumsum(self._slot_tlen[:n], out=offsets[1:])
             return {
@@ -344,10 +344,9 @@ class MemoryStore:
                 "doc_timestamp": self._slot_ts[:n].copy(),
                 "doc_count": self._slot_count[:n].copy(),
                 "sent_span": self._sid_span[:m].copy(),
-                "run_keys": run_keys,
+                "run_lows": run_lows,
                 "run_sids": run_sids,
                 "run_cells": cells,
-                "run_shift": shift,
             }
 
     @classmethod
@@ -397,10 +396,13 @@ class MemoryStore:
         store._sid_slot = np.repeat(np.arange(n, dtype=np.int32), store._slot_count)
         if span.shape[0] and bool((span[:, 2] > store._slot_tlen[store._sid_slot]).any()):
             raise ValueError("sentence spans run past their document's text")
-        run_keys, run_sids = saved["run_keys"], saved["run_sids"]
+        run_sids = saved["run_sids"]
         if run_sids.size and int(run_sids.max()) >= store._n_sids:
             raise ValueError("band key entries refer to sentences that are not stored")
-        store._runs = SortedRuns.restore(run_keys, run_sids, saved["run_cells"], int(saved["run_shift"]))
+        if "run_keys" in saved:  # format 2: 64-bit keys, sorted into a run of stored keys
+            store._runs = SortedRuns.from_keys(saved["run_keys"], run_sids)
+        else:
+            store._runs = SortedRuns.restore(saved["run_lows"], run_sids, saved["run_cells"])
         return store
 
     @classmethod

@@ -3,14 +3,15 @@
 Layout (all integers little-endian)::
 
     b"DEDUPIDX"            8 bytes, magic
-    format version         uint32 (2; version 1 files, dedup 0.x before the compact
-                           index, still load: see below)
+    format version         uint32 (3; versions 1 and 2 still load: see below)
     header length          uint32
     header                 UTF-8 JSON: build fingerprint, policy, array directory
     arrays                 raw numpy buffers, each 8-byte aligned: documents (keys,
                            UTF-8 texts, timestamps, sentence counts), sentences
                            (paragraph, start, end), the band key entries as one sorted
-                           run (keys, sentence ids) and its directory
+                           run (low 32 bits of the 48-bit keys, sentence ids) and its
+                           directory (each value of the keys' top 16 bits that
+                           occurs, and where its entries end)
     SHA-256                32 bytes, of everything before it
 
 Loading maps the file (``numpy.memmap``, copy-on-write): texts, spans and band
@@ -18,7 +19,9 @@ key entries stay in the file's pages, read as lookups touch them; only the
 document keys become Python strings.  A version-1 file (band keys per sentence,
 a hash table) is read whole and converted: its texts are segmented again
 (segmentation is deterministic; a count that differs is refused) and its band
-keys sorted into a run; saving it again writes version 2.
+keys sorted into a run; saving it again writes the current version.  A version-2
+file (64-bit keys, 12 bytes an entry) loads its texts and spans mapped, its keys
+cut to 48 bits and sorted into a run in memory.
 
 The fingerprint records how the index was built (options, MinHash scheme,
 shingle hash scheme, LSH bands/rows, library version); loading checks it
@@ -43,6 +46,7 @@ import numpy.typing as npt
 from dedup._errors import IncompatibleIndexError, IndexFormatError, IndexNotFoundError, StorageError
 from dedup._index.crossmatch import Sketch
 from dedup._index.memory import MemoryStore
+from dedup._index.runs import dense_directory, sparse_directory
 from dedup._index.store import fingerprint
 from dedup._io import atomic_write
 from dedup._options import VERIFY_ONLY, Options, options_from
@@ -51,20 +55,23 @@ from dedup._text.segment import segment_with_topic
 __all__ = ["FORMAT_VERSION", "MAGIC", "fingerprint", "load_index", "save_index"]
 
 MAGIC = b"DEDUPIDX"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 _PREFIX = struct.Struct("<8sII")
 _DIGEST = 32
 _ALIGN = 8
-_V2 = (
+_V3 = (
     "text_bytes",
     "text_offsets",
     "doc_timestamp",
     "doc_count",
     "sent_span",
-    "run_keys",
+    "run_lows",
     "run_sids",
-    "run_cells",
+    "run_cell_ids",
+    "run_cell_ends",
 )
+#: Format 2 kept 64-bit keys (its directory, ``run_cells``, is not read).
+_V2 = (*_V3[:5], "run_keys", "run_sids")
 _TABLE = (
     "table_capacity",
     "table_slots",
@@ -96,13 +103,13 @@ def save_index(store: MemoryStore, policy: Policy, path: str | os.PathLike[str])
     arrays: dict[str, npt.NDArray[Any]] = {}
     arrays["doc_key_bytes"], arrays["doc_key_offsets"] = _strings(saved["keys"])
     arrays["doc_topic_bytes"], arrays["doc_topic_offsets"] = _strings(saved["topics"])
-    for name in _V2:
+    saved["run_cell_ids"], saved["run_cell_ends"] = sparse_directory(saved.pop("run_cells"))
+    for name in _V3:
         arrays[name] = saved[name]
     header: dict[str, Any] = {
         "format": FORMAT_VERSION,
         "fingerprint": fingerprint(store.options),
         "policy": {"max_docs": policy["max_docs"], "max_age": policy["max_age"]},
-        "run_shift": saved["run_shift"],
     }
     directory: dict[str, Any] = {}
     pos = 0
@@ -216,7 +223,7 @@ def load_index(path: str | os.PathLike[str], options: Mapping[str, Any]) -> tupl
         arrays = _arrays(data, start, size - _DIGEST, header["arrays"])
         if version < 2:
             return _restore_v1(saved, header, arrays, size)
-        return _restore(saved, header, arrays)
+        return _restore(saved, header, arrays, _V2 if version == 2 else _V3)
     except (ValueError, KeyError, TypeError, IndexError, UnicodeDecodeError, OverflowError) as err:
         raise _bad(name, f"its contents are inconsistent ({err})") from err
     except MemoryError as err:  # a size field no check above bounds: never an allocation failure
@@ -245,15 +252,17 @@ def _arrays(
 
 
 def _restore(
-    options: Options, header: dict[str, Any], arrays: dict[str, npt.NDArray[Any]]
+    options: Options, header: dict[str, Any], arrays: dict[str, npt.NDArray[Any]], names: tuple[str, ...]
 ) -> tuple[MemoryStore, Policy]:
     policy = header["policy"]
-    saved: dict[str, Any] = {name: arrays[name] for name in _V2}
+    saved: dict[str, Any] = {name: arrays[name] for name in names}
+    if "run_cell_ids" in saved:
+        ids, ends = saved.pop("run_cell_ids"), saved.pop("run_cell_ends")
+        saved["run_cells"] = dense_directory(ids, ends, saved["run_lows"].size)
     saved["keys"] = _decoded(arrays["doc_key_bytes"], arrays["doc_key_offsets"], saved["doc_timestamp"].size)
     saved["topics"] = _decoded(
         arrays["doc_topic_bytes"], arrays["doc_topic_offsets"], saved["doc_timestamp"].size
     )
-    saved["run_shift"] = int(header["run_shift"])
     store = MemoryStore.restore(options, saved)
     return store, {"max_docs": policy["max_docs"], "max_age": policy["max_age"]}
 

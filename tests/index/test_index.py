@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 import dedup
 import dedup._index.index
 import dedup._index.memory
+import dedup._index.runs
 from dedup._index.runs import SortedRuns
 from dedup._text.segment import segment
 
@@ -195,16 +196,20 @@ def test_sorted_runs_lookup_equals_a_dict_of_lists(
 ) -> None:
     runs = SortedRuns(level0=16)  # small, so that merging is exercised
     pairs: list[tuple[int, int]] = []
-    for batch in batches:
-        sids = list(range(len(pairs), len(pairs) + len(batch)))
-        pairs += list(zip(batch, sids, strict=True))
-        runs.insert(np.array(batch, dtype=np.uint64), np.array(sids, dtype=np.int64))
+    small, dedup._index.runs._SMALL = dedup._index.runs._SMALL, 24  # and larger runs are split
+    try:
+        for batch in batches:
+            sids = list(range(len(pairs), len(pairs) + len(batch)))
+            pairs += list(zip(batch, sids, strict=True))
+            runs.insert(np.array(batch, dtype=np.uint64), np.array(sids, dtype=np.int64))
+    finally:
+        dedup._index.runs._SMALL = small
     q = np.array(queries, dtype=np.uint64)
     qi, sids_found = runs.lookup(q, cap=max_bucket, truncate=False, alive=None, dead=0)
     got = sorted(zip(qi.tolist(), sids_found.tolist(), strict=True))
     assert got == _reference(pairs, queries, max_bucket)
-    keys, ids, cells, shift = runs.export()  # what save/load does
-    restored = SortedRuns.restore(keys, ids, cells, shift)
+    lows, ids, cells = runs.export()  # what save/load does
+    restored = SortedRuns.restore(lows, ids, cells)
     qi2, sids2 = restored.lookup(q, cap=max_bucket, truncate=False, alive=None, dead=0)
     assert sorted(zip(qi2.tolist(), sids2.tolist(), strict=True)) == got
 
