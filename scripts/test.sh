@@ -40,7 +40,7 @@ fallback_tests=(
     tests/cluster/test_table.py tests/cluster/test_cluster_model.py
     tests/index/test_index.py tests/index/test_persist.py tests/index/test_redis.py
     tests/corpus/test_corpus.py tests/cli/test_cli.py tests/present/test_display.py
-    tests/present/test_output_schema.py tests/contrib/test_scrapy_pipeline.py
+    tests/present/test_output_schema.py tests/contrib/test_scrapy_pipeline.py tests/test_short_copies.py
 )
 echo "fallback pass: DEDUP_PURE_PYTHON=1 on ${fallback_tests[*]}"
 DEDUP_PURE_PYTHON=1 DEDUP_REQUIRE_COMPILED=0 "$PY" -m pytest -q "${fallback_tests[@]}"

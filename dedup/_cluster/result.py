@@ -16,7 +16,7 @@ from dedup._version import install_hint
 if TYPE_CHECKING:
     import pandas
 
-__all__ = ["RECORD_FIELDS", "Clusters", "stream_clusters"]
+__all__ = ["RECORD_FIELDS", "Clusters", "match_json", "passage_json", "stream_clusters"]
 
 #: The fields of a passage row (:meth:`Clusters.to_records`, ``to_pandas``, Spark's ``clusters``).
 RECORD_FIELDS = ("cluster", "score", "representative", "passage", "key", "start", "end", "text")
@@ -24,6 +24,36 @@ RECORD_FIELDS = ("cluster", "score", "representative", "passage", "key", "start"
 # A repr shows every cluster up to _REPR_MAX of them, else the first _REPR_HEAD (as pandas bounds its reprs).
 _REPR_MAX = 10
 _REPR_HEAD = 5
+
+
+def passage_json(p: Passage, *, with_text: bool = True) -> dict[str, Any]:
+    """The passage object of the output schema: ``key``, ``start``, ``end`` (and ``text``)."""
+    item: dict[str, Any] = {"key": p.key, "start": p.span.start, "end": p.span.end}
+    if with_text:
+        item["text"] = p.text
+    return item
+
+
+def match_json(m: Match, *, with_text: bool = True) -> dict[str, Any]:
+    """The match object of the output schema: ``score``, ``kind``, passages ``a`` and ``b``, and
+    ``alignments`` (the sentence pairs inside it: ``a_start``, ``a_end``, ``b_start``, ``b_end``,
+    ``score``, as in Spark's ``matches``)."""
+    return {
+        "score": m.score,
+        "kind": m.kind,
+        "a": passage_json(m.a, with_text=with_text),
+        "b": passage_json(m.b, with_text=with_text),
+        "alignments": [
+            {
+                "a_start": al.a.start,
+                "a_end": al.a.end,
+                "b_start": al.b.start,
+                "b_end": al.b.end,
+                "score": al.score,
+            }
+            for al in m.alignments
+        ],
+    }
 
 
 def stream_clusters(detection: Detection | None, threshold: float) -> Iterator[Cluster]:
@@ -220,11 +250,14 @@ class Clusters(list[Cluster]):
         return pd.DataFrame(self.to_records(), columns=list(RECORD_FIELDS))
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON of ``python -m dedup --format json``: ``{"clusters": [cluster, ...]}``.
+        """The JSON of ``python -m dedup --format json``: ``{"clusters": [...], "matches": [...]}``.
 
         Each cluster object is what a line of ``python -m dedup corpus`` holds:
         ``cluster``, ``score``, ``representative`` (an index into ``passages``)
-        and ``passages`` (``key``, ``start``, ``end``, ``text``).
+        and ``passages`` (``key``, ``start``, ``end``, ``text``).  Each match
+        object (:attr:`matches`, best first) is what a line of ``python -m dedup
+        corpus --output-kind matches`` holds: ``score``, ``kind``, passages
+        ``a`` and ``b``, and ``alignments``.
         """
         return {
             "clusters": [
@@ -232,13 +265,11 @@ class Clusters(list[Cluster]):
                     "cluster": n,
                     "score": c.score,
                     "representative": c.passages.index(c.representative),
-                    "passages": [
-                        {"key": p.key, "start": p.span.start, "end": p.span.end, "text": p.text}
-                        for p in c.passages
-                    ],
+                    "passages": [passage_json(p) for p in c.passages],
                 }
                 for n, c in enumerate(self)
-            ]
+            ],
+            "matches": [match_json(m) for m in self.matches],
         }
 
     def _repr_html_(self) -> str:

@@ -842,12 +842,28 @@ def write_clusters(fh: IO[str], found: _Found, *, kind: str = "clusters", with_t
     chunk = _WRITE_CHUNK
     if kind == "matches":
         kind_json = [json.dumps(k) for k in KINDS]
+        align = table.align_bounds
+
+        def alignments(m: int) -> str:
+            lo, hi = int(align[m]), int(align[m + 1])
+            return ", ".join(
+                f'{{"a_start": {a0}, "a_end": {a1}, "b_start": {b0}, "b_end": {b1}, "score": {s!r}}}'
+                for (a0, a1), (b0, b1), s in zip(
+                    table.align_a[lo:hi].tolist(),
+                    table.align_b[lo:hi].tolist(),
+                    table.align_score[lo:hi].tolist(),
+                    strict=True,
+                )
+            )
+
         for lo in range(0, table.match_order.size, chunk):
             rows = table.match_order[lo : lo + chunk]
             fh.write(
                 "".join(
-                    f'{{"score": {score!r}, "kind": {kind_json[k]}, "a": {enc(*a)}, "b": {enc(*b)}}}\n'
-                    for score, k, a, b in zip(
+                    f'{{"score": {score!r}, "kind": {kind_json[k]}, "a": {enc(*a)}, "b": {enc(*b)}, '
+                    f'"alignments": [{alignments(m)}]}}\n'
+                    for m, score, k, a, b in zip(
+                        rows.tolist(),
                         table.score[rows].tolist(),
                         table.kind[rows].tolist(),
                         table.side_a[rows].tolist(),

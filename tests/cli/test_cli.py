@@ -35,6 +35,14 @@ def test_cli_json_has_the_documented_shape(seed_text: str) -> None:
     p = first["passages"][0]
     assert set(p) == {"key", "start", "end", "text"}
     assert seed_text[p["start"] : p["end"]] == p["text"]
+    # And the match objects of a corpus run's ``--output-kind matches`` lines, best first.
+    m = data["matches"][0]
+    assert list(m) == ["score", "kind", "a", "b", "alignments"]
+    assert seed_text[m["a"]["start"] : m["a"]["end"]] == m["a"]["text"]
+    assert set(m["alignments"][0]) == {"a_start", "a_end", "b_start", "b_end", "score"}
+    assert [x["score"] for x in data["matches"]] == sorted(
+        (x["score"] for x in data["matches"]), reverse=True
+    )
 
 
 def test_cli_reads_standard_input(seed_text: str) -> None:

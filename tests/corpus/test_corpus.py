@@ -340,6 +340,9 @@ def test_the_collector_pause_is_undone_even_on_errors() -> None:
         gc.enable()
 
 
+TWO = "The ferry left the harbour at dawn with forty passengers. It reached the island before noon."
+
+
 @pytest.mark.parametrize("kind", ["clusters", "matches"])
 @pytest.mark.parametrize("with_text", [True, False])
 @pytest.mark.parametrize("chunk", [3, 1 << 14])
@@ -352,6 +355,8 @@ def test_written_lines_are_what_json_dumps_makes(
         *_cnn(10),
         ("clé «ü»", 'He said "no".\n\nHe said "no".'),
         ("tab\tkey", "A\\b c d e.\nA\\b c d e."),
+        ("two-a", f"{TWO}"),
+        ("two-b", f"An opening line of our own.\n\n{TWO}"),  # a match of two sentence pairs
     ]
     # The writer works on the columns; the expected lines come from the result objects.
     out = io.StringIO()
@@ -363,10 +368,27 @@ def test_written_lines_are_what_json_dumps_makes(
         item = {"key": p.key, "start": p.span.start, "end": p.span.end}
         return {**item, "text": p.text} if with_text else item
 
+    def alignment(al: Any) -> dict[str, Any]:
+        return {
+            "a_start": al.a.start,
+            "a_end": al.a.end,
+            "b_start": al.b.start,
+            "b_end": al.b.end,
+            "score": al.score,
+        }
+
     if kind == "matches":
         items = [
-            {"score": m.score, "kind": m.kind, "a": passage(m.a), "b": passage(m.b)} for m in found.matches
+            {
+                "score": m.score,
+                "kind": m.kind,
+                "a": passage(m.a),
+                "b": passage(m.b),
+                "alignments": [alignment(al) for al in m.alignments],
+            }
+            for m in found.matches
         ]
+        assert any(len(m.alignments) > 1 for m in found.matches)
     else:
         items = [
             {

@@ -41,6 +41,23 @@ def test_the_cluster_object_is_the_same_in_every_output(tmp_path: Path) -> None:
         assert c["passages"][r["passage"]] == {k: r[k] for k in ("key", "start", "end", "text")}
 
 
+def test_the_match_object_is_the_same_in_every_output(tmp_path: Path) -> None:
+    docs, found = _corpus(tmp_path)
+    out = tmp_path / "matches.jsonl"
+    cmd = [sys.executable, "-m", "dedup", "corpus", str(docs), "-o", str(out), "--output-kind", "matches"]
+    subprocess.run([*cmd, "--jobs", "1", "--quiet"], check=True, cwd=ROOT)
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert lines == found.to_json()["matches"]  # corpus JSON lines = single-file JSON's matches
+    assert lines and len(lines) == len(found.matches)
+    for line, m in zip(lines, found.matches, strict=True):
+        assert list(line) == ["score", "kind", "a", "b", "alignments"]
+        assert (line["a"]["start"], line["b"]["end"]) == (m.a.span.start, m.b.span.end)
+        # Spark's ``matches`` rows carry the same alignment objects (tests/spark).
+        assert [list(al) for al in line["alignments"]] == [
+            ["a_start", "a_end", "b_start", "b_end", "score"]
+        ] * len(m.alignments)
+
+
 @pytest.mark.parametrize("library", ["pandas", "duckdb", "polars"])
 def test_outputs_load_in_one_line(tmp_path: Path, library: str) -> None:
     _, found = _corpus(tmp_path)
