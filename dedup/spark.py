@@ -48,6 +48,7 @@ import numpy.typing as npt
 
 from dedup._cluster.build import char_span
 from dedup._cluster.chain import min_labels
+from dedup._cluster.result import alignment_json
 from dedup._cluster.table import build_table
 from dedup._errors import DedupError, DuplicateKeyError
 from dedup._options import Options
@@ -688,16 +689,7 @@ def _assemble_bucket(links: pd.DataFrame, things: pd.DataFrame, threshold: float
                 "b_start": m.b.start,
                 "b_end": m.b.end,
                 "b_text": m.b.text,
-                "alignments": [
-                    {
-                        "a_start": al.a.start,
-                        "a_end": al.a.end,
-                        "b_start": al.b.start,
-                        "b_end": al.b.end,
-                        "score": al.score,
-                    }
-                    for al in m.alignments
-                ],
+                "alignments": [alignment_json(al) for al in m.alignments],
             }
         )
     return out

@@ -10,13 +10,13 @@ from dedup._cluster.repeats import repeats
 from dedup._errors import InvalidOptionError
 from dedup._rules import LINK_FLOOR
 from dedup._text.cut import without_sentences_in
-from dedup._types import Cluster, Match, Passage
+from dedup._types import Alignment, Cluster, Match, Passage
 from dedup._version import install_hint
 
 if TYPE_CHECKING:
     import pandas
 
-__all__ = ["RECORD_FIELDS", "Clusters", "match_json", "passage_json", "stream_clusters"]
+__all__ = ["RECORD_FIELDS", "Clusters", "alignment_json", "match_json", "passage_json", "stream_clusters"]
 
 #: The fields of a passage row (:meth:`Clusters.to_records`, ``to_pandas``, Spark's ``clusters``).
 RECORD_FIELDS = ("cluster", "score", "representative", "passage", "key", "start", "end", "text")
@@ -34,6 +34,13 @@ def passage_json(p: Passage, *, with_text: bool = True) -> dict[str, Any]:
     return item
 
 
+def alignment_json(al: Alignment) -> dict[str, Any]:
+    """The alignment object of the output schema: ``a_start``, ``a_end``, ``b_start``, ``b_end``,
+    ``score``."""
+    a, b = al.a, al.b
+    return {"a_start": a.start, "a_end": a.end, "b_start": b.start, "b_end": b.end, "score": al.score}
+
+
 def match_json(m: Match, *, with_text: bool = True) -> dict[str, Any]:
     """The match object of the output schema: ``score``, ``kind``, passages ``a`` and ``b``, and
     ``alignments`` (the sentence pairs inside it: ``a_start``, ``a_end``, ``b_start``, ``b_end``,
@@ -43,16 +50,7 @@ def match_json(m: Match, *, with_text: bool = True) -> dict[str, Any]:
         "kind": m.kind,
         "a": passage_json(m.a, with_text=with_text),
         "b": passage_json(m.b, with_text=with_text),
-        "alignments": [
-            {
-                "a_start": al.a.start,
-                "a_end": al.a.end,
-                "b_start": al.b.start,
-                "b_end": al.b.end,
-                "score": al.score,
-            }
-            for al in m.alignments
-        ],
+        "alignments": [alignment_json(al) for al in m.alignments],
     }
 
 

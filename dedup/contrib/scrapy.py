@@ -173,6 +173,8 @@ class DedupPipeline:
         with self._save_lock:
             due = time.monotonic() - self._last_save >= self.save_interval
             added = self._added  # an add finishing during the save leaves the next one due
-            if added > self._saved and (force or due):
+            # At the end, a crawl that stored nothing still leaves its (maybe empty) index file.
+            missing = force and not os.path.exists(self.index_path)
+            if (added > self._saved or missing) and (force or due):
                 self.index.save(self.index_path)
                 self._last_save, self._saved = time.monotonic(), added

@@ -185,3 +185,21 @@ def test_a_killed_crawl_keeps_the_index_saved_so_far(tmp_path: Path) -> None:
             proc.kill()  # a crash: no close_spider
             proc.wait()
     assert sorted(dedup.DedupIndex.load(index_path)) == ["bridge", "fire"]
+
+
+def test_a_crawl_that_yields_nothing_still_saves_its_index(tmp_path: Path) -> None:
+    index_path = tmp_path / "seen.idx"
+    for start in _serve(tmp_path, {}):  # a site of one page with no article
+        assert _crawl(start, tmp_path, index_path) == []
+    assert len(dedup.DedupIndex.load(index_path)) == 0  # the next run, or a tool, finds the index
+
+
+def test_crawls_share_an_index_in_redis(site: str, tmp_path: Path, redis_url: str) -> None:
+    first = _crawl(site, tmp_path, None, DEDUP_REDIS_URL=redis_url, DEDUP_NAME="crawl")
+    assert len(first) == 3
+    index = dedup.DedupIndex.from_redis(redis_url, name="crawl")
+    try:
+        assert len(index) == len(PAGES)  # every page the first crawl saw, seen by another process
+    finally:
+        index.close()
+    assert _crawl(site, tmp_path, None, DEDUP_REDIS_URL=redis_url, DEDUP_NAME="crawl") == []
