@@ -69,7 +69,7 @@ def test_public_surface_is_exactly_all() -> None:
     assert public == set(dedup.__all__) - {"__version__"}
 
 
-@pytest.mark.parametrize("entry", ["index", "corpus", "load"])
+@pytest.mark.parametrize("entry", ["index", "corpus", "load", "redis"])
 def test_a_misspelt_option_names_the_option_it_resembles(entry: str, tmp_path: object) -> None:
     misspelt = r"unknown option 'treshold' \(did you mean 'threshold'\?\)"
     with pytest.raises(dedup.InvalidOptionError, match=misspelt):
@@ -77,6 +77,9 @@ def test_a_misspelt_option_names_the_option_it_resembles(entry: str, tmp_path: o
             dedup.DedupIndex(treshold=0.7)  # type: ignore[call-arg]
         elif entry == "corpus":
             dedup.find_corpus_duplicates([("k", "Some text.")], jobs=1, treshold=0.7)  # type: ignore[call-arg]
+        elif entry == "redis":  # refused before connecting: no server listens on port 1
+            pytest.importorskip("redis")
+            dedup.DedupIndex.from_redis("redis://127.0.0.1:1/0", treshold=0.7)  # type: ignore[call-arg]
         else:
             path = f"{tmp_path}/x.idx"
             dedup.DedupIndex().save(path)

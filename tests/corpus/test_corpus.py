@@ -582,6 +582,15 @@ def test_progress_in_a_terminal_without_tqdm_still_writes_the_output(tmp_path: P
     assert out.read_text() == quiet.read_text() != ""
 
 
+def test_progress_true_without_tqdm_gives_the_same_result(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # import tqdm raises ImportError
+    found = find_corpus_duplicates(DOCS, jobs=1, progress=True)
+    assert "no progress bar (pip install tqdm)" in capsys.readouterr().err
+    assert found.to_records() == find_corpus_duplicates(DOCS, jobs=1).to_records() != []
+
+
 def test_corpus_results_refuse_a_rethreshold_below_their_run() -> None:
     found = find_corpus_duplicates(DOCS, jobs=1, threshold=0.6)
     assert found.rethreshold(0.6) == found  # at the run's own cut, the same clusters
