@@ -17,6 +17,8 @@ from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc, qsort, realloc
 from libc.string cimport memcpy
 
+from dedup._sort cimport sort_ints
+
 cdef enum:
     # Rows up to which pair counts are tallied in an n x n table (sorted, with their counts):
     # the Python side's KERNEL_TALLY_MAX_ROWS (dedup/_sketch/minhash.py).
@@ -95,27 +97,6 @@ cdef inline uint64_t mix64(uint64_t x) noexcept nogil:
     return x ^ (x >> 31)
 
 
-cdef int cmp_u32(const void *x, const void *y) noexcept nogil:
-    cdef uint32_t a = (<const uint32_t *> x)[0], b = (<const uint32_t *> y)[0]
-    return -1 if a < b else (1 if a > b else 0)
-
-
-cdef void sort_u32(uint32_t *v, Py_ssize_t n) noexcept nogil:
-    """Ascending: insertion sort for a sentence's few values (no comparator calls), else qsort."""
-    cdef Py_ssize_t k, j
-    cdef uint32_t x
-    if n > 48:
-        qsort(v, <size_t> n, sizeof(uint32_t), cmp_u32)
-        return
-    for k in range(1, n):
-        x = v[k]
-        j = k
-        while j > 0 and v[j - 1] > x:
-            v[j] = v[j - 1]
-            j -= 1
-        v[j] = x
-
-
 cdef Py_ssize_t ngram_run(const uint64_t *tok, Py_ssize_t nt, Py_ssize_t n, uint32_t *run) noexcept nogil:
     """A sentence's distinct shingle hashes, sorted, into run (room for nt values); returns how many.
 
@@ -136,7 +117,7 @@ cdef Py_ssize_t ngram_run(const uint64_t *tok, Py_ssize_t nt, Py_ssize_t n, uint
                 acc = acc * 0x9E3779B97F4A7C15ULL + tok[k + x]
             acc = mix64(acc)
         run[k] = <uint32_t> (acc >> 32)
-    sort_u32(run, count)
+    sort_ints(run, count)
     m = 1 if count else 0
     for k in range(1, count):
         if run[k] != run[m - 1]:

@@ -25,6 +25,8 @@ from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc, qsort, realloc
 from libc.string cimport memcpy, memset
 
+from dedup._sort cimport SMALL_SORT, sort_ints
+
 import numpy as np
 from rapidfuzz import fuzz
 
@@ -253,37 +255,12 @@ cdef struct StemW:
     int64_t stem
     double w
 
-# Sorts of up to SMALL_SORT items (a sentence's tokens) are insertion sorts; longer ones qsort.
-cdef enum:
-    SMALL_SORT = 48
-
-
-cdef int cmp_i64(const void *x, const void *y) noexcept nogil:
-    cdef int64_t a = (<const int64_t *>x)[0], b = (<const int64_t *>y)[0]
-    return -1 if a < b else (1 if a > b else 0)
-
-
 cdef int cmp_stemw(const void *x, const void *y) noexcept nogil:
     cdef const StemW *a = <const StemW *>x
     cdef const StemW *b = <const StemW *>y
     if a.stem != b.stem:
         return -1 if a.stem < b.stem else 1
     return -1 if a.w < b.w else (1 if a.w > b.w else 0)
-
-
-cdef void sort_i64(int64_t *v, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t k, j
-    cdef int64_t x
-    if n > SMALL_SORT:
-        qsort(v, <size_t>n, sizeof(int64_t), cmp_i64)
-        return
-    for k in range(1, n):
-        x = v[k]
-        j = k
-        while j > 0 and v[j - 1] > x:
-            v[j] = v[j - 1]
-            j -= 1
-        v[j] = x
 
 
 cdef void sort_stemw(StemW *v, Py_ssize_t n) noexcept nogil:
@@ -307,7 +284,7 @@ cdef Py_ssize_t unique_i64(int64_t *v, Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t k, m = 1
     if n < 2:
         return n
-    sort_i64(v, n)
+    sort_ints(v, n)
     for k in range(1, n):
         if v[k] != v[m - 1]:
             v[m] = v[k]
