@@ -300,16 +300,22 @@ def _v1_documents() -> list[tuple[str, str, float]]:
     return [*docs, ("empty", "", 1200.0)]
 
 
-def test_a_version_1_file_loads_and_answers_like_a_rebuilt_index(tmp_path: Path) -> None:
-    """Files of the earlier format (a hash table of band keys) still load: converted on reading."""
-    docs = _v1_documents()
-    path = Path(__file__).resolve().parents[1] / "data" / "index_v1.idx"
-    assert struct.unpack_from("<8sI", path.read_bytes())[1] == 1
+def _old_file(version: int, docs: list[tuple[str, str, float]]) -> tuple[dedup.DedupIndex, dedup.DedupIndex]:
+    """``tests/data/index_v{version}.idx`` loaded, and an index of its ``docs`` built anew."""
+    path = Path(__file__).resolve().parents[1] / "data" / f"index_v{version}.idx"
+    assert struct.unpack_from("<8sI", path.read_bytes())[1] == version
     loaded = dedup.DedupIndex.load(path)
     rebuilt = dedup.DedupIndex(max_docs=50)
     for key, text, ts in docs:
         rebuilt.add(key, text, timestamp=ts)
     assert list(loaded) == [key for key, _, _ in docs] and loaded.max_docs == 50
+    return loaded, rebuilt
+
+
+def test_a_version_1_file_loads_and_answers_like_a_rebuilt_index(tmp_path: Path) -> None:
+    """Files of the earlier format (a hash table of band keys) still load: converted on reading."""
+    docs = _v1_documents()
+    loaded, rebuilt = _old_file(1, docs)
     assert [loaded.timestamp(k) for k in loaded] == [ts for _, _, ts in docs]
     probe = f"{STORIES[1]}\n\n{docs[5][1][:600]}"
     got = loaded.query(probe)
@@ -328,13 +334,7 @@ def test_a_version_1_file_loads_and_answers_like_a_rebuilt_index(tmp_path: Path)
 def test_a_version_2_file_loads_and_answers_like_a_rebuilt_index(tmp_path: Path) -> None:
     """Files of format 2 (64-bit band keys, 12 bytes an entry) load: their keys cut to 48 bits."""
     docs = [d for d in _v1_documents() if d[0] != "doc2"]  # it was removed before saving
-    path = Path(__file__).resolve().parents[1] / "data" / "index_v2.idx"
-    assert struct.unpack_from("<8sI", path.read_bytes())[1] == 2
-    loaded = dedup.DedupIndex.load(path)
-    rebuilt = dedup.DedupIndex(max_docs=50)
-    for key, text, ts in docs:
-        rebuilt.add(key, text, timestamp=ts)
-    assert list(loaded) == [key for key, _, _ in docs] and loaded.max_docs == 50
+    loaded, rebuilt = _old_file(2, docs)
     probe = f"{STORIES[1]}\n\n{docs[4][1][:600]}"
     got = loaded.query(probe)
     assert {m.b.key for m in got} == {"doc1", "lee1"}
